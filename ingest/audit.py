@@ -1,0 +1,72 @@
+"""The audit trail: one CSV row per job per run, plus one JSON summary per run."""
+
+from __future__ import annotations
+
+import csv
+import fcntl
+import json
+from pathlib import Path
+from typing import Iterable
+
+from ingest.redact import redact
+from ingest.result import JobResult
+
+AUDIT_FILE = "audit_trail.csv"
+AUDIT_COLUMNS = ["run_id", "job_name", "execution_date", "status", "rows_processed", "partition_path",
+                 "load_id", "started_at", "finished_at", "duration_s", "watermark_before",
+                 "watermark_after", "error_class", "error_message"]
+
+
+def audit_row(result: JobResult, execution_date: str) -> dict[str, object]:
+    return {
+        "run_id": result.run_id,
+        "job_name": result.job_name,
+        "execution_date": execution_date,
+        "status": result.status.value,
+        "rows_processed": result.rows_processed,
+        "partition_path": result.partition_path or "",
+        "load_id": result.load_id or "",
+        "started_at": result.started_at or "",
+        "finished_at": result.finished_at or "",
+        "duration_s": result.duration_s,
+        "watermark_before": "" if result.watermark_before is None else result.watermark_before,
+        "watermark_after": "" if result.watermark_after is None else result.watermark_after,
+        "error_class": result.error_class or "",
+        "error_message": redact(result.error_message) if result.error_message else "",
+    }
+
+
+def append_audit_rows(audit_dir: Path, results: Iterable[JobResult], execution_date: str) -> Path:
+    """Append rows, skipping (run_id, job_name) pairs already present so a repeated
+    finalize (a re-delivered activity) never duplicates them."""
+    audit_dir.mkdir(parents=True, exist_ok=True)
+    path = audit_dir / AUDIT_FILE
+    with open(path, "a+", newline="", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        handle.seek(0)
+        existing = {(r["run_id"], r["job_name"]) for r in csv.DictReader(handle)}
+        handle.seek(0, 2)
+        writer = csv.DictWriter(handle, fieldnames=AUDIT_COLUMNS)
+        if handle.tell() == 0:
+            writer.writeheader()
+        for result in results:
+            if (result.run_id, result.job_name) not in existing:
+                writer.writerow(audit_row(result, execution_date))
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return path
+
+
+def write_run_summary(audit_dir: Path, run_id: str, summary: dict) -> Path:
+    runs = audit_dir / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    path = runs / f"{run_id}.json"
+    path.write_text(redact(json.dumps(summary, indent=2, default=str)), encoding="utf-8")
+    return path
+
+
+def read_audit(audit_dir: Path) -> list[dict[str, str]]:
+    path = audit_dir / AUDIT_FILE
+    if not path.exists():
+        return []
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))

@@ -1,0 +1,195 @@
+"""The columns of the `jobs` sheet: name, whether required, how a cell is parsed, and the
+text the template shows. Adding a column means adding one `Column` here and one field to
+`JobConfig`; the reader, the validator and the template all follow this table.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, Callable
+
+from ingest.config.model import LoadType, SourceType
+
+JOB_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+LAKE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$")
+"""A plain SQL identifier: nothing that needs quoting, so nothing can be injected."""
+MAX_SHOWN = 60
+
+
+class CellError(ValueError):
+    """A cell's value is not acceptable; the message says why (without the place)."""
+
+
+def shown(value: Any) -> str:
+    """A cell value as it may appear in a message: repr, cut short."""
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 3] + "..."
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        raise CellError(f"expected text, found the boolean {value}")
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
+def parse_job_name(value: Any) -> str:
+    text = _text(value)
+    if not JOB_NAME.match(text):
+        raise CellError(
+            f"job_name {shown(text)} must be 1-63 lowercase letters, digits or underscores,"
+            " starting with a letter"
+        )
+    return text
+
+
+def parse_enabled(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = _text(value).upper()
+    if text in ("Y", "YES", "TRUE"):
+        return True
+    if text in ("N", "NO", "FALSE"):
+        return False
+    raise CellError(f"enabled {shown(value)} is not Y or N")
+
+
+def _enum(enum_type: type, label: str, upper: bool) -> Callable[[Any], Any]:
+    allowed = [m.value for m in enum_type]
+
+    def parse(value: Any) -> Any:
+        text = _text(value)
+        text = text.upper() if upper else text.lower()
+        try:
+            return enum_type(text)
+        except ValueError:
+            raise CellError(f"{label} {shown(value)} is not {' or '.join(allowed)}") from None
+
+    return parse
+
+
+def parse_identifier(label: str) -> Callable[[Any], str]:
+    def parse(value: Any) -> str:
+        text = _text(value)
+        if not IDENTIFIER.match(text):
+            raise CellError(
+                f"{label} {shown(text)} is not a plain identifier (letters, digits, _ or $,"
+                " not starting with a digit, at most 63 characters)"
+            )
+        return text
+
+    return parse
+
+
+def parse_lake_name(value: Any) -> str:
+    text = _text(value)
+    if not LAKE_NAME.match(text):
+        raise CellError(
+            f"target_table {shown(text)} must be 1-63 lowercase letters, digits or underscores,"
+            " starting with a letter"
+        )
+    return text
+
+
+def parse_connection(value: Any) -> str:
+    text = _text(value)
+    if not JOB_NAME.match(text):
+        raise CellError(
+            f"connection {shown(text)} must be lowercase letters, digits or underscores"
+            " (it names the secret sources.<connection>.credentials)"
+        )
+    return text
+
+
+def parse_primary_key(value: Any) -> tuple[str, ...]:
+    parts = [p.strip() for p in _text(value).split(",")]
+    if any(not p for p in parts):
+        raise CellError(f"primary_key {shown(value)} has an empty column name")
+    check = parse_identifier("primary_key column")
+    columns = tuple(check(p) for p in parts)
+    if len(set(columns)) != len(columns):
+        raise CellError(f"primary_key {shown(value)} names a column twice")
+    return columns
+
+
+def parse_watermark(value: Any) -> int | float | str:
+    """Numbers stay numbers; dates and datetimes become ISO text; text must parse as one."""
+    if isinstance(value, bool):
+        raise CellError(f"last_watermark {value} is a boolean, not a number or a date")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    text = _text(value)
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        Decimal(text)
+        if text.lower() not in ("nan", "inf", "-inf", "infinity", "-infinity"):
+            return text
+    except InvalidOperation:
+        pass
+    try:
+        datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return text
+    except ValueError:
+        raise CellError(
+            f"last_watermark {shown(value)} is not a number or an ISO date/datetime"
+            " (e.g. 2024-01-31 or 2024-01-31T12:00:00+00:00)"
+        ) from None
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    required: bool
+    parse: Callable[[Any], Any]
+    description: str
+    example: str = ""
+    choices: tuple[str, ...] = ()
+    """Allowed values: shown in the template as a dropdown."""
+
+
+JOB_COLUMNS: tuple[Column, ...] = (
+    Column("job_name", True, parse_job_name,
+           "Unique name of the job: lowercase letters, digits, underscore.", "sales_orders"),
+    Column("enabled", True, parse_enabled, "Y to run the job, N to keep it but skip it.", "Y",
+           ("Y", "N")),
+    Column("source_type", True, _enum(SourceType, "source_type", upper=False),
+           "Kind of source system.", "postgres", tuple(m.value for m in SourceType)),
+    Column("connection", True, parse_connection,
+           "Name of a connection. Credentials are never in the workbook: they come from"
+           " SOURCES__<CONNECTION>__CREDENTIALS or [sources.<connection>] credentials in"
+           " .dlt/secrets.toml.", "sales_db"),
+    Column("source_schema", False, parse_identifier("source_schema"),
+           "Schema of the source table; empty for the connection's default.", "public"),
+    Column("source_table", True, parse_identifier("source_table"), "Table or view to read.",
+           "orders"),
+    Column("target_table", False, parse_lake_name,
+           "Folder of the table in the lake; defaults to source_table in lowercase.", "orders"),
+    Column("load_type", True, _enum(LoadType, "load_type", upper=True),
+           "FULL replaces the table each run; INCREMENTAL loads rows whose watermark_column"
+           " is at or after the last value loaded.", "INCREMENTAL", tuple(m.value for m in LoadType)),
+    Column("watermark_column", False, parse_identifier("watermark_column"),
+           "Column that grows with every insert or update (required for INCREMENTAL).",
+           "updated_at"),
+    Column("primary_key", False, parse_primary_key,
+           "Comma-separated key columns.", "order_id"),
+    Column("last_watermark", False, parse_watermark,
+           "Initial watermark for the first INCREMENTAL run; afterwards updated by the app for"
+           " people to read (the truth is the pipeline state stored in the lake).",
+           "2024-01-01T00:00:00+00:00"),
+)
+
+COLUMNS_BY_NAME = {c.name: c for c in JOB_COLUMNS}

@@ -1,0 +1,65 @@
+"""Every exception the engine raises, ordered by how a caller recovers.
+
+1. ConfigError and subclasses: the workbook or a setting is wrong. Never retried; the
+   message names the place (sheet!cell, setting name) so a person can fix it.
+2. TransientSourceError: network, throttling, deadlock. Worth retrying with backoff.
+3. PermanentSourceError: authentication, missing table or column. Retrying cannot help.
+4. DestinationError: the lake could not be written.
+
+A job's failure never escapes as an exception: `ingest.load.run_job` turns it into a failed
+JobResult carrying `error_class` (the class name below) and a redacted message.
+"""
+
+from __future__ import annotations
+
+
+class IngestError(Exception):
+    """Base of every error the engine raises on purpose."""
+
+    retryable: bool = False
+
+
+# 1. Configuration: fix the workbook or the settings ----------------------------------------
+class ConfigError(IngestError):
+    """The configuration is wrong; the message says where."""
+
+
+class WorkbookError(ConfigError):
+    """The workbook as a whole cannot be used (not a workbook, no `jobs` sheet, too large)."""
+
+
+class SettingError(ConfigError):
+    """An environment setting has a value that cannot be used."""
+
+
+class MissingCredentialsError(ConfigError):
+    """No credentials were found for a connection named in the workbook."""
+
+
+# 2. Transient: retry with backoff ------------------------------------------------------------
+class TransientSourceError(IngestError):
+    """The source could not be reached or refused for now (network, throttling, deadlock)."""
+
+    retryable = True
+
+
+# 3. Permanent source errors: do not retry ---------------------------------------------------
+class PermanentSourceError(IngestError):
+    """The source answered and said no: retrying cannot help."""
+
+
+class SourceAuthenticationError(PermanentSourceError):
+    """The source rejected the credentials."""
+
+
+class SourceObjectNotFoundError(PermanentSourceError):
+    """A schema, table or column named in the workbook does not exist in the source."""
+
+
+# 4. Destination --------------------------------------------------------------------------
+class DestinationError(IngestError):
+    """The lake could not be written or read."""
+
+
+class UnexpectedError(IngestError):
+    """An error nothing above classifies; reported with its original type name."""

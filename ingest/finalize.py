@@ -1,0 +1,127 @@
+"""The fan-in step, shared by the local runner and the Durable orchestrator: turn the job
+results into audit rows, workbook watermarks and the run summary."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from ingest.audit import append_audit_rows, write_run_summary
+from ingest.config.model import WorkbookConfig
+from ingest.config.writeback import WatermarkUpdate, WritebackOutcome, write_watermarks_to_file
+from ingest.plan import Plan, selected
+from ingest.redact import redact
+from ingest.result import JobResult, JobStatus
+from ingest.settings import Settings
+
+log = logging.getLogger("ingest.finalize")
+
+WatermarkWriter = Callable[[list[WatermarkUpdate]], WritebackOutcome]
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    started_at: str
+    finished_at: str
+    total: int
+    succeeded: int
+    failed: int
+    rows_processed: int
+    jobs: list[dict[str, Any]]
+    skipped: dict[str, str] = field(default_factory=dict)
+    config_errors: list[str] = field(default_factory=list)
+    watermark_conflicts: list[str] = field(default_factory=list)
+    audit_path: str | None = None
+
+    @property
+    def exit_code(self) -> int:
+        """0 all succeeded, 1 a job failed, 2 the workbook has errors (valid rows still ran)."""
+        if self.config_errors:
+            return 2
+        return 1 if self.failed else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def invalid_results(config: WorkbookConfig, plan: Plan, job_filter: list[str] | None) -> list[JobResult]:
+    """A failed result per rejected workbook row (in the caller's selection), so it shows in
+    the summary and the audit beside the jobs that ran."""
+    results = []
+    for row, name in sorted(config.invalid_rows.items()):
+        if not selected(name, job_filter):
+            continue
+        messages = [str(i) for i in config.errors if i.row == row or (name and i.job_name == name)]
+        results.append(JobResult(job_name=name or f"row_{row}", status=JobStatus.INVALID,
+                                 run_id=plan.run.run_id, started_at=plan.run.started_at,
+                                 finished_at=plan.run.started_at, error_class="ConfigError",
+                                 error_message="; ".join(messages)))
+    return results
+
+
+def watermark_updates(results: list[JobResult]) -> list[WatermarkUpdate]:
+    return [WatermarkUpdate(r.job_name, r.workbook_watermark, r.watermark_after)
+            for r in results
+            if r.succeeded and r.watermark_after is not None and r.watermark_after != r.workbook_watermark]
+
+
+def file_watermark_writer(path: str | Path) -> WatermarkWriter:
+    return lambda updates: write_watermarks_to_file(path, updates)
+
+
+def finalize_run(plan: Plan, results: list[JobResult], config: WorkbookConfig, settings: Settings,
+                 job_filter: list[str] | None = None,
+                 write_watermarks: WatermarkWriter | None = None) -> RunSummary:
+    all_results = list(results) + invalid_results(config, plan, job_filter)
+    execution_date = plan.run.started_at[:10]
+    audit_path = append_audit_rows(settings.audit_dir, all_results, execution_date)
+    conflicts: list[str] = []
+    updates = watermark_updates(results)
+    if write_watermarks and updates:
+        try:
+            outcome = write_watermarks(updates)
+            conflicts = outcome.conflicts
+            for conflict in conflicts:
+                log.warning("workbook watermark not written: %s", conflict)
+        except Exception as exc:  # the load is done; a write-back failure must not undo it
+            conflicts = [f"workbook could not be updated: {redact(exc)}"]
+            log.error(conflicts[0])
+    summary = RunSummary(
+        run_id=plan.run.run_id,
+        started_at=plan.run.started_at,
+        finished_at=datetime.now(timezone.utc).isoformat(),
+        total=len(all_results),
+        succeeded=sum(1 for r in all_results if r.succeeded),
+        failed=sum(1 for r in all_results if not r.succeeded),
+        rows_processed=sum(r.rows_processed for r in all_results),
+        jobs=[r.to_dict() for r in all_results],
+        skipped=dict(plan.skipped),
+        config_errors=[str(i) for i in config.errors],
+        watermark_conflicts=conflicts,
+        audit_path=str(audit_path),
+    )
+    write_run_summary(settings.audit_dir, plan.run.run_id, summary.to_dict())
+    return summary
+
+
+def format_summary(summary: RunSummary) -> str:
+    """The text printed at the end of a run."""
+    lines = [f"Run {summary.run_id}",
+             f"Total: {summary.total}  Successful: {summary.succeeded}  Failed: {summary.failed}"
+             f"  Rows: {summary.rows_processed}"]
+    width = max([len(j["job_name"]) for j in summary.jobs] + [8])
+    lines.append(f"  {'job':<{width}}  {'status':<9} {'rows':>10} {'seconds':>8}  error")
+    for job in summary.jobs:
+        error = f"{job['error_class']}: {job['error_message']}" if job["error_class"] else ""
+        lines.append(f"  {job['job_name']:<{width}}  {job['status']:<9} {job['rows_processed']:>10}"
+                     f" {job['duration_s']:>8.2f}  {error}")
+    for name, reason in summary.skipped.items():
+        lines.append(f"  {name:<{width}}  skipped   {reason}")
+    for conflict in summary.watermark_conflicts:
+        lines.append(f"  watermark not written back: {conflict}")
+    lines.append(f"Audit trail: {summary.audit_path}")
+    return redact("\n".join(lines))

@@ -1,0 +1,71 @@
+"""Keep secrets out of every log line, error message, audit row and summary.
+
+Two layers: credentials embedded in URLs (`scheme://user:password@host`) are masked by
+pattern, and every secret value the process has resolved is registered here and masked
+wherever it appears. `SecretMaskingFilter` applies both to all log records.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from urllib.parse import unquote
+
+MASK = "***"
+_URL_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@\s]*)@")
+_KEY_VALUE = re.compile(
+    r"(?i)(?P<key>password|passwd|pwd|accountkey|account_key|sharedaccesssignature|sig|secret|token)"
+    r"(?P<sep>\s*[=:]\s*)(?P<value>[^;&\s,'\"]+)"
+)
+_MIN_SECRET_LENGTH = 4  # shorter values would mask ordinary words
+
+_lock = threading.Lock()
+_secrets: set[str] = set()
+
+
+def register_secret(value: str | None) -> None:
+    """Remember a secret value (and its URL-decoded form) so it is masked everywhere."""
+    if not value or len(value) < _MIN_SECRET_LENGTH:
+        return
+    with _lock:
+        _secrets.add(value)
+        decoded = unquote(value)
+        if decoded != value and len(decoded) >= _MIN_SECRET_LENGTH:
+            _secrets.add(decoded)
+
+
+def register_url_password(url: str) -> None:
+    """Register the password part of a connection URL, if it has one."""
+    match = _URL_PASSWORD.search(url or "")
+    if match:
+        register_secret(match.group("pw"))
+
+
+def redact(text: object) -> str:
+    """Return `text` as a string with every known secret and URL credential masked."""
+    out = str(text)
+    out = _URL_PASSWORD.sub(lambda m: f"{m.group('scheme')}{m.group('user')}:{MASK}@", out)
+    out = _KEY_VALUE.sub(lambda m: f"{m.group('key')}{m.group('sep')}{MASK}", out)
+    with _lock:
+        secrets = sorted(_secrets, key=len, reverse=True)
+    for secret in secrets:
+        if secret in out:
+            out = out.replace(secret, MASK)
+    return out
+
+
+class SecretMaskingFilter(logging.Filter):
+    """A logging filter that redacts the fully formatted message of every record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string must not lose the record
+            message = str(record.msg)
+        record.msg = redact(message)
+        record.args = None
+        if record.exc_info and record.exc_info[1] is not None:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        return True

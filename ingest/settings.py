@@ -1,0 +1,67 @@
+"""Every setting the engine reads, from the environment, into one typed object.
+
+Each name here is listed in README.md (settings table) and local.settings.json.example.
+Command-line options override the environment for one run.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Mapping
+
+from ingest.errors import SettingError
+
+DEFAULT_LAYOUT = "{table_name}/{YYYY}/{MM}/{DD}/{load_id}.{file_id}.{ext}"
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingError(f"setting {name}={raw!r} is not a whole number") from None
+    if value < minimum:
+        raise SettingError(f"setting {name}={value} must be at least {minimum}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    destination: str = "lake"
+    """Local folder, file:// URL, or az:// / abfss:// URL of the lake."""
+    dataset: str = "raw"
+    """Top folder inside the destination; dlt's dataset name."""
+    layout: str = DEFAULT_LAYOUT
+    max_workers: int = 5
+    chunk_size: int = 100_000
+    """Rows per arrow batch read from a SQL source."""
+    audit_dir: Path = Path("audit")
+    log_dir: Path = Path("logs")
+    pipelines_dir: Path = Path(".ingest/pipelines")
+    """dlt working folders; disposable: state is restored from the destination."""
+    azure_storage_connection_string: str | None = field(default=None, repr=False)
+    """For az:// destinations on Azurite or with an account key; unset on Azure (identity)."""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if env is None else env
+        default = cls()
+        return cls(
+            destination=env.get("INGEST_DESTINATION") or default.destination,
+            dataset=env.get("INGEST_DATASET") or default.dataset,
+            layout=env.get("INGEST_LAYOUT") or default.layout,
+            max_workers=_int(env, "INGEST_MAX_WORKERS", default.max_workers),
+            chunk_size=_int(env, "INGEST_CHUNK_SIZE", default.chunk_size, minimum=1000),
+            audit_dir=Path(env.get("INGEST_AUDIT_DIR") or default.audit_dir),
+            log_dir=Path(env.get("INGEST_LOG_DIR") or default.log_dir),
+            pipelines_dir=Path(env.get("INGEST_PIPELINES_DIR") or default.pipelines_dir),
+            azure_storage_connection_string=env.get("INGEST_AZURE_STORAGE_CONNECTION_STRING") or None,
+        )
+
+    def with_overrides(self, **changes: object) -> "Settings":
+        """A copy with the given fields replaced; None values are ignored."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})

@@ -1,0 +1,1 @@
+"""Sources: one module per kind (sql.py for databases), connections.py for credentials."""
