@@ -181,7 +181,7 @@ def _read_jobs(rows: list[tuple], header: dict[str, int], config: WorkbookConfig
             )
             if job.enabled and job.table_name in target_of:
                 other_row, other_job = target_of[job.table_name]
-                col = "target_table" if "target_table" in header else "source_table"
+                col = "target_table" if job.target_table else "source_table"
                 ref = f"{get_column_letter(header[col] + 1)}{row_number}"
                 issues.append(ConfigIssue(JOBS_SHEET, ref, f"lake table '{job.table_name}' is already"
                                           f" written by job '{other_job}' (row {other_row})",

@@ -1,0 +1,36 @@
+# The README's commands. `make run` loads the embedded demo; `make test` runs every test
+# (it installs and starts PostgreSQL and Azurite itself).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: run test venv services demo validate bench clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+demo: venv
+	$(PY) -m examples.make_demo --out demo
+
+run: demo
+	$(PY) -m ingest run --config demo/ingestion_config.xlsx
+
+validate: venv
+	$(PY) -m ingest validate --config demo/ingestion_config.xlsx
+
+services:
+	bash scripts/install_services.sh
+
+test: venv services
+	$(PY) -m pytest
+
+bench: venv services
+	$(PY) -m bench.full_load
+
+clean:
+	rm -rf lake audit logs demo .ingest

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import psycopg2
+import pytest
+
+BASE_TIME = datetime(2024, 3, 1, 12, 0, 0, 123456)
+
+
+@pytest.fixture
+def pg_schema(postgres, monkeypatch):
+    """A fresh schema in the test database, and connection `pg` pointing at the server."""
+    schema = f"t_{uuid.uuid4().hex[:10]}"
+    con = psycopg2.connect(postgres.url())
+    con.autocommit = True
+    con.cursor().execute(f"CREATE SCHEMA {schema}")
+    monkeypatch.setenv("SOURCES__PG__CREDENTIALS", postgres.url())
+    yield schema
+    con.cursor().execute(f"DROP SCHEMA {schema} CASCADE")
+    con.close()
+
+
+def sql(postgres, statement: str, params=None) -> None:
+    con = psycopg2.connect(postgres.url())
+    with con, con.cursor() as cur:
+        cur.execute(statement, params)
+    con.close()
+
+
+def create_orders(postgres, schema: str, rows: int, table: str = "orders") -> None:
+    """Orders with every type the load must keep exact: bigint, int, numeric(12,2), unicode
+    text, NULLs, timestamptz and timestamp (with microseconds)."""
+    sql(postgres, f"""
+        CREATE TABLE {schema}.{table} (
+            id bigint PRIMARY KEY, qty integer NOT NULL, amount numeric(12,2), name text NOT NULL,
+            note text, created_at timestamptz NOT NULL, updated_at timestamp NOT NULL);
+        INSERT INTO {schema}.{table}
+        SELECT g, g %% 1000, (g * 12.34) %% 1000000, 'Zoë-李雷-' || g,
+               CASE WHEN g %% 3 = 0 THEN NULL ELSE 'note ✓ ' || g END,
+               %(base)s::timestamptz + g * interval '1 second',
+               %(base)s::timestamp + g * interval '1 second'
+        FROM generate_series(1, %(rows)s) g;
+    """, {"base": BASE_TIME.replace(tzinfo=timezone.utc), "rows": rows})
+
+
+def updated_at_of(row_id: int) -> datetime:
+    return BASE_TIME + timedelta(seconds=row_id)
