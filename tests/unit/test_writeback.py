@@ -1,0 +1,41 @@
+"""Watermark write-back touches only last_watermark cells, and never a newer edit."""
+
+from __future__ import annotations
+
+import openpyxl
+
+from ingest.config.writeback import WatermarkUpdate, write_watermarks_to_file
+from tests.workbooks import job_row, write_workbook
+
+
+def test_writes_only_the_watermark_cell_and_keeps_other_sheets(tmp_path):
+    path = write_workbook(tmp_path / "w.xlsx", [job_row(job_name="a", last_watermark="2024-01-01"),
+                                                job_row(job_name="b", source_table="b")])
+    book = openpyxl.load_workbook(path)
+    notes = book.create_sheet("notes")
+    notes["A1"] = "keep me"
+    book["jobs"]["L1"] = "owner"
+    book.save(path)
+    outcome = write_watermarks_to_file(path, [WatermarkUpdate("a", "2024-01-01", "2024-02-02T10:00:00"),
+                                              WatermarkUpdate("b", None, 42)])
+    assert outcome.written == ["a", "b"] and outcome.conflicts == []
+    book = openpyxl.load_workbook(path)
+    jobs = book["jobs"]
+    assert jobs["K2"].value == "2024-02-02T10:00:00" and jobs["K3"].value == 42
+    assert jobs["L1"].value == "owner" and book["notes"]["A1"].value == "keep me"
+    assert [c.value for c in jobs[2]][:10] == [c.value for c in openpyxl.load_workbook(path)["jobs"][2]][:10]
+
+
+def test_a_cell_edited_since_the_run_started_is_not_clobbered(tmp_path):
+    path = write_workbook(tmp_path / "w.xlsx", [job_row(job_name="a", last_watermark="2025-06-01")])
+    before = path.read_bytes()
+    outcome = write_watermarks_to_file(path, [WatermarkUpdate("a", "2024-01-01", "2024-03-01")])
+    assert outcome.written == []
+    assert outcome.conflicts == ["jobs!K2: changed since the run started; not overwritten"]
+    assert path.read_bytes() == before
+
+
+def test_a_removed_row_is_reported(tmp_path):
+    path = write_workbook(tmp_path / "w.xlsx", [job_row(job_name="a")])
+    outcome = write_watermarks_to_file(path, [WatermarkUpdate("gone", None, 5)])
+    assert outcome.conflicts == ["gone: its row is no longer in the workbook"]
