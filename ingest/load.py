@@ -83,7 +83,7 @@ def run_job(job: JobConfig, run: RunContext, settings: Settings) -> JobResult:
             pipeline.sync_destination()  # a fresh machine continues from the lake's state
             result.watermark_before = watermark_text(_incremental_last_value(pipeline, job)
                                                      or job.last_watermark)
-        resource = build_resource(job, engine, reflected, settings.chunk_size)
+        resource = build_resource(job, engine, reflected, settings.chunk_size, settings.sql_backend)
         load_info = pipeline.run(resource, loader_file_format="parquet",
                                  schema=dlt.Schema(pipeline_name(job)))
         normalize_info = pipeline.last_trace.last_normalize_info

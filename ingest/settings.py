@@ -29,6 +29,15 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> i
     return value
 
 
+def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str | None:
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return None
+    if raw not in allowed:
+        raise SettingError(f"setting {name}={raw!r} is not one of {', '.join(allowed)}")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     destination: str = "lake"
@@ -39,6 +48,8 @@ class Settings:
     max_workers: int = 5
     chunk_size: int = 100_000
     """Rows per arrow batch read from a SQL source."""
+    sql_backend: str | None = None
+    """Override the per-dialect dlt sql_table backend (pyarrow, connectorx, sqlalchemy)."""
     audit_dir: Path = Path("audit")
     log_dir: Path = Path("logs")
     pipelines_dir: Path = Path(".ingest/pipelines")
@@ -56,6 +67,7 @@ class Settings:
             layout=env.get("INGEST_LAYOUT") or default.layout,
             max_workers=_int(env, "INGEST_MAX_WORKERS", default.max_workers),
             chunk_size=_int(env, "INGEST_CHUNK_SIZE", default.chunk_size, minimum=1000),
+            sql_backend=_choice(env, "INGEST_SQL_BACKEND", ("pyarrow", "connectorx", "sqlalchemy")),
             audit_dir=Path(env.get("INGEST_AUDIT_DIR") or default.audit_dir),
             log_dir=Path(env.get("INGEST_LOG_DIR") or default.log_dir),
             pipelines_dir=Path(env.get("INGEST_PIPELINES_DIR") or default.pipelines_dir),

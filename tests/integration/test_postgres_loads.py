@@ -10,6 +10,7 @@ from pathlib import Path
 import openpyxl
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from ingest.audit import read_audit
 from ingest.config import read_workbook
@@ -31,7 +32,9 @@ def lake_table(settings, table: str) -> pa.Table:
     return pa.concat_tables([pq.read_table(f) for f in files])
 
 
-def test_full_load_keeps_counts_and_exact_types(postgres, pg_schema, settings, tmp_path):
+@pytest.mark.parametrize("backend", [None, "pyarrow"], ids=["default-connectorx", "pyarrow"])
+def test_full_load_keeps_counts_and_exact_types(postgres, pg_schema, settings, tmp_path, backend):
+    settings = settings.with_overrides(sql_backend=backend)
     create_orders(postgres, pg_schema, 2500)
     book = write_workbook(tmp_path / "w.xlsx", [job_row(source_schema=pg_schema)])
     summary = run(book, settings)
@@ -40,7 +43,7 @@ def test_full_load_keeps_counts_and_exact_types(postgres, pg_schema, settings, t
     table = lake_table(settings, "orders")
     assert table.num_rows == 2500
     schema = table.schema
-    assert schema.field("id").type == pa.int64()
+    assert schema.field("id").type == pa.int64() and schema.field("qty").type == pa.int32()
     assert schema.field("amount").type == pa.decimal128(12, 2)
     assert schema.field("created_at").type.tz is not None
     assert schema.field("updated_at").type.tz is None  # timestamp without time zone stays naive

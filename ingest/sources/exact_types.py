@@ -1,0 +1,72 @@
+"""Exact source types for dlt's sql_table, which it does not keep on its own:
+
+- dlt reflects INTEGER as an unbounded bigint (int4 arrives as int64) and SMALLINT with
+  precision 32; `integer_width_hints` gives each integer column its real width.
+- connectorx returns NUMERIC(p,s) as decimal(38,10); `ExactTypesConnectorXLoader` (a dlt
+  table loader, the extension point sql_table offers) streams connectorx record batches and
+  casts each to the reflected arrow types, with pyarrow's safe cast (a value that would lose
+  digits raises instead of being changed).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Iterator
+
+import pyarrow as pa
+import sqlalchemy as sa
+from dlt.common.destination import DestinationCapabilitiesContext
+from dlt.common.libs.pyarrow import get_py_arrow_datatype
+from dlt.sources.sql_database.helpers import ConnectorXTableLoader
+
+_CAPS = DestinationCapabilitiesContext.generic_capabilities("parquet")
+
+
+def integer_width_hints(columns: dict[str, sa.types.TypeEngine]) -> dict[str, dict[str, Any]]:
+    """dlt column hints that pin integer columns to their width in bits."""
+    hints: dict[str, dict[str, Any]] = {}
+    for name, column_type in columns.items():
+        if isinstance(column_type, sa.BigInteger):
+            bits = 64
+        elif isinstance(column_type, sa.SmallInteger):
+            bits = 16
+        elif isinstance(column_type, sa.Integer):
+            bits = 32
+        else:
+            continue
+        hints[name] = {"name": name, "data_type": "bigint", "precision": bits}
+    return hints
+
+
+def _target_type(hint: dict[str, Any]) -> pa.DataType | None:
+    """The arrow type a column must have, for the kinds connectorx gets wrong."""
+    data_type = hint.get("data_type")
+    if data_type == "bigint" and hint.get("precision"):
+        return get_py_arrow_datatype(hint, _CAPS, "UTC")
+    if data_type == "decimal" and hint.get("precision"):
+        return get_py_arrow_datatype(hint, _CAPS, "UTC")
+    return None
+
+
+class ExactTypesConnectorXLoader(ConnectorXTableLoader):
+    """connectorx in arrow_stream mode, each batch cast to the reflected column types."""
+
+    def load_rows(self, backend_kwargs: Dict[str, Any] = None) -> Iterator[Any]:
+        kwargs = {"return_type": "arrow_stream", "batch_size": self.chunk_size, **(backend_kwargs or {})}
+        targets = {name: t for name, hint in self.columns.items() if (t := _target_type(hint)) is not None}
+        for table in super().load_rows(kwargs):
+            yield _cast(table, targets)
+
+
+def _cast(table: pa.Table, targets: dict[str, pa.DataType]) -> pa.Table:
+    fields = []
+    changed = False
+    for field in table.schema:
+        target = targets.get(field.name)
+        if target is not None and field.type != target:
+            fields.append(field.with_type(target))
+            changed = True
+        else:
+            fields.append(field)
+    if not changed:
+        return table
+    return table.cast(pa.schema(fields, metadata=table.schema.metadata), safe=True)
