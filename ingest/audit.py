@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import csv
 import fcntl
+import io
 import json
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Protocol
 
 from ingest.redact import redact
 from ingest.result import JobResult
@@ -70,3 +72,34 @@ def read_audit(audit_dir: Path) -> list[dict[str, str]]:
         return []
     with open(path, newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
+
+
+def audit_csv(results: Iterable[JobResult], execution_date: str) -> str:
+    """One run's audit rows as CSV text with a header."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=AUDIT_COLUMNS)
+    writer.writeheader()
+    for result in results:
+        writer.writerow(audit_row(result, execution_date))
+    return buffer.getvalue()
+
+
+class AuditSink(Protocol):
+    """Where a run's audit rows and summary go (a local folder, or blob storage)."""
+
+    def record(self, run_id: str, results: list[JobResult], execution_date: str) -> str:
+        """Store the rows (idempotent per run and job); return where they are."""
+
+    def write_summary(self, run_id: str, summary: dict) -> str:
+        ...
+
+
+@dataclass
+class FileAuditSink:
+    audit_dir: Path
+
+    def record(self, run_id: str, results: list[JobResult], execution_date: str) -> str:
+        return str(append_audit_rows(self.audit_dir, results, execution_date))
+
+    def write_summary(self, run_id: str, summary: dict) -> str:
+        return str(write_run_summary(self.audit_dir, run_id, summary))

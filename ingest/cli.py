@@ -90,7 +90,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     _print_issues(config)
     job_filter = _jobs(args.jobs)
     plan = make_plan(config, new_run_context(), job_filter)
-    summary = run_local(plan, config, settings, Path(args.config), job_filter)
+    summary = run_local(plan, settings, Path(args.config))
     if args.json:
         print(json.dumps(summary.to_dict(), indent=2, default=str))
     else:

@@ -9,12 +9,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from ingest.audit import append_audit_rows, write_run_summary
-from ingest.config.model import WorkbookConfig
+from ingest.audit import AuditSink, FileAuditSink
 from ingest.config.writeback import WatermarkUpdate, WritebackOutcome, write_watermarks_to_file
-from ingest.plan import Plan, selected
+from ingest.plan import Plan
 from ingest.redact import redact
-from ingest.result import JobResult, JobStatus
+from ingest.result import JobResult
 from ingest.settings import Settings
 
 log = logging.getLogger("ingest.finalize")
@@ -48,21 +47,6 @@ class RunSummary:
         return asdict(self)
 
 
-def invalid_results(config: WorkbookConfig, plan: Plan, job_filter: list[str] | None) -> list[JobResult]:
-    """A failed result per rejected workbook row (in the caller's selection), so it shows in
-    the summary and the audit beside the jobs that ran."""
-    results = []
-    for row, name in sorted(config.invalid_rows.items()):
-        if not selected(name, job_filter):
-            continue
-        messages = [str(i) for i in config.errors if i.row == row or (name and i.job_name == name)]
-        results.append(JobResult(job_name=name or f"row_{row}", status=JobStatus.INVALID,
-                                 run_id=plan.run.run_id, started_at=plan.run.started_at,
-                                 finished_at=plan.run.started_at, error_class="ConfigError",
-                                 error_message="; ".join(messages)))
-    return results
-
-
 def watermark_updates(results: list[JobResult]) -> list[WatermarkUpdate]:
     return [WatermarkUpdate(r.job_name, r.workbook_watermark, r.watermark_after)
             for r in results
@@ -73,12 +57,15 @@ def file_watermark_writer(path: str | Path) -> WatermarkWriter:
     return lambda updates: write_watermarks_to_file(path, updates)
 
 
-def finalize_run(plan: Plan, results: list[JobResult], config: WorkbookConfig, settings: Settings,
-                 job_filter: list[str] | None = None,
-                 write_watermarks: WatermarkWriter | None = None) -> RunSummary:
-    all_results = list(results) + invalid_results(config, plan, job_filter)
+def finalize_run(plan: Plan, results: list[JobResult], settings: Settings,
+                 write_watermarks: WatermarkWriter | None = None,
+                 audit: AuditSink | None = None) -> RunSummary:
+    """Audit rows, watermark write-back and the run summary. Safe to call twice for one run
+    (a re-delivered Durable activity): audit rows are keyed by run and job."""
+    audit = audit or FileAuditSink(settings.audit_dir)
+    all_results = list(results) + list(plan.invalid)
     execution_date = plan.run.started_at[:10]
-    audit_path = append_audit_rows(settings.audit_dir, all_results, execution_date)
+    audit_path = audit.record(plan.run.run_id, all_results, execution_date)
     conflicts: list[str] = []
     updates = watermark_updates(results)
     if write_watermarks and updates:
@@ -100,11 +87,11 @@ def finalize_run(plan: Plan, results: list[JobResult], config: WorkbookConfig, s
         rows_processed=sum(r.rows_processed for r in all_results),
         jobs=[r.to_dict() for r in all_results],
         skipped=dict(plan.skipped),
-        config_errors=[str(i) for i in config.errors],
+        config_errors=list(plan.config_errors),
         watermark_conflicts=conflicts,
         audit_path=str(audit_path),
     )
-    write_run_summary(settings.audit_dir, plan.run.run_id, summary.to_dict())
+    audit.write_summary(plan.run.run_id, summary.to_dict())
     return summary
 
 

@@ -6,7 +6,6 @@ import logging
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
-from ingest.config.model import WorkbookConfig
 from ingest.destination import ensure_container
 from ingest.finalize import RunSummary, file_watermark_writer, finalize_run
 from ingest.load import run_job
@@ -35,8 +34,7 @@ def execute_plan(plan: Plan, settings: Settings) -> list[JobResult]:
     return sorted(results, key=lambda r: order[r.job_name])
 
 
-def run_local(plan: Plan, config: WorkbookConfig, settings: Settings, config_path: Path | None,
-              job_filter: list[str] | None = None) -> RunSummary:
+def run_local(plan: Plan, settings: Settings, config_path: Path | None) -> RunSummary:
     results = execute_plan(plan, settings)
     writer = file_watermark_writer(config_path) if config_path else None
-    return finalize_run(plan, results, config, settings, job_filter=job_filter, write_watermarks=writer)
+    return finalize_run(plan, results, settings, write_watermarks=writer)

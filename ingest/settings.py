@@ -54,6 +54,15 @@ class Settings:
     log_dir: Path = Path("logs")
     pipelines_dir: Path = Path(".ingest/pipelines")
     """dlt working folders; disposable: state is restored from the destination."""
+    config_url: str | None = None
+    """Azure app: blob URL of the workbook."""
+    audit_url: str | None = None
+    """Azure app: container URL for the audit trail and run summaries."""
+    max_parallel_jobs: int = 10
+    """Azure app: job activities in flight at once (the orchestrator fans out in batches)."""
+    job_retry_attempts: int = 3
+    """Azure app: attempts of a job activity that crashed (Durable retry)."""
+    job_retry_first_interval_s: int = 30
     azure_storage_connection_string: str | None = field(default=None, repr=False)
     """For az:// destinations on Azurite or with an account key; unset on Azure (identity)."""
 
@@ -71,6 +80,12 @@ class Settings:
             audit_dir=Path(env.get("INGEST_AUDIT_DIR") or default.audit_dir),
             log_dir=Path(env.get("INGEST_LOG_DIR") or default.log_dir),
             pipelines_dir=Path(env.get("INGEST_PIPELINES_DIR") or default.pipelines_dir),
+            config_url=env.get("INGEST_CONFIG_URL") or None,
+            audit_url=env.get("INGEST_AUDIT_URL") or None,
+            max_parallel_jobs=_int(env, "INGEST_MAX_PARALLEL_JOBS", default.max_parallel_jobs),
+            job_retry_attempts=_int(env, "INGEST_JOB_RETRY_ATTEMPTS", default.job_retry_attempts),
+            job_retry_first_interval_s=_int(env, "INGEST_JOB_RETRY_FIRST_INTERVAL_S",
+                                            default.job_retry_first_interval_s),
             azure_storage_connection_string=env.get("INGEST_AZURE_STORAGE_CONNECTION_STRING") or None,
         )
 

@@ -69,6 +69,8 @@ def apply_watermarks(data: bytes, updates: list[WatermarkUpdate]) -> tuple[bytes
             outcome.conflicts.append(f"{update.job_name}: its row is no longer in the workbook")
             continue
         cell = sheet.cell(row=row, column=mark_col)
+        if _same(cell.value, update.new):  # already written (a repeated finalize)
+            continue
         if not _same(cell.value, update.expected):
             outcome.conflicts.append(f"{JOBS_SHEET}!{cell.coordinate}: changed since the run"
                                      f" started; not overwritten")

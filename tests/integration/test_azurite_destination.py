@@ -25,7 +25,7 @@ def test_incremental_loads_into_azurite_and_resume_from_its_state(postgres, pg_s
 
     def run():
         config = read_workbook(book)
-        return run_local(make_plan(config, new_run_context()), config, settings, book)
+        return run_local(make_plan(config, new_run_context()), settings, book)
 
     first = run()  # the container does not exist yet: the runner creates it
     assert first.exit_code == 0, first.jobs

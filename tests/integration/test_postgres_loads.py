@@ -23,7 +23,7 @@ from tests.workbooks import job_row, write_workbook
 def run(workbook: Path, settings, jobs=None):
     config = read_workbook(workbook)
     plan = make_plan(config, new_run_context(), jobs)
-    return run_local(plan, config, settings, workbook, jobs)
+    return run_local(plan, settings, workbook)
 
 
 def lake_table(settings, table: str) -> pa.Table:
