@@ -1,0 +1,14 @@
+"""Azure Functions entry point: the Durable app and the ingest blueprint, nothing else."""
+
+import os
+
+import azure.durable_functions as df
+import azure.functions as func
+
+os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+os.environ.setdefault("INGEST_PIPELINES_DIR", os.path.join(os.environ.get("TMPDIR", "/tmp"), "ingest-pipelines"))
+
+from ingest.azure.blueprint import bp  # noqa: E402
+
+app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
+app.register_functions(bp)

@@ -1,0 +1,62 @@
+"""The bodies of the Durable activities: payload (small JSON) in, small JSON out. Each calls
+the same core functions as the local runner; nothing here decides anything about data."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from ingest.azure.storage import BlobAuditSink, read_workbook_blob, write_watermarks_blob
+from ingest.config.model import JobConfig
+from ingest.config.workbook import read_workbook
+from ingest.destination import ensure_container
+from ingest.finalize import finalize_run
+from ingest.load import run_job
+from ingest.plan import Plan, make_plan
+from ingest.result import JobResult, JobStatus, RunContext
+from ingest.settings import Settings
+
+
+def run_id_for(instance_id: str, started_at: str) -> str:
+    """Unique per run even though singleton instance ids repeat across runs."""
+    return f"{datetime.fromisoformat(started_at):%Y%m%dT%H%M%SZ}-{instance_id}"
+
+
+def plan_activity(payload: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """Read the workbook from blob storage; return the plan (no secrets, no rows)."""
+    data, _etag = read_workbook_blob(settings)
+    config = read_workbook(data, label=settings.config_url)
+    run = RunContext(run_id=run_id_for(payload["instance_id"], payload["started_at"]),
+                     started_at=payload["started_at"])
+    plan = make_plan(config, run, payload.get("jobs"))
+    if plan.jobs:
+        ensure_container(settings)
+    return {"plan": plan.to_dict(), "max_parallel": settings.max_parallel_jobs,
+            "retry": {"attempts": settings.job_retry_attempts,
+                      "first_interval_ms": settings.job_retry_first_interval_s * 1000}}
+
+
+def load_job_activity(payload: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    job = JobConfig.from_dict(payload["job"])
+    run = RunContext.from_dict(payload["run"])
+    return run_job(job, run, settings).to_dict()
+
+
+def finalize_activity(payload: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    plan = Plan.from_dict(payload["plan"])
+    results = [JobResult.from_dict(r) for r in payload["results"]]
+    summary = finalize_run(plan, results, settings,
+                           write_watermarks=lambda updates: write_watermarks_blob(settings, updates),
+                           audit=BlobAuditSink.from_settings(settings))
+    return summary.to_dict()
+
+
+def crashed_job_result(payload: dict[str, Any], message: str, finished_at: str) -> dict[str, Any]:
+    """The result recorded when a job's activity failed after every Durable retry (the worker
+    crashed or timed out: run_job itself returns failures as values)."""
+    job = payload["job"]
+    return JobResult(job_name=job["job_name"], status=JobStatus.FAILED, run_id=payload["run"]["run_id"],
+                     table_name=job.get("target_table") or job["source_table"].lower(),
+                     started_at=payload["run"]["started_at"], finished_at=finished_at,
+                     workbook_watermark=job.get("last_watermark"), error_class="ActivityFailedError",
+                     error_message=message).to_dict()

@@ -1,0 +1,119 @@
+"""The Functions blueprint: triggers and bindings only. Orchestrators live in orchestration.py,
+activity bodies in activities.py."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import logging
+
+import azure.durable_functions as df
+import azure.functions as func
+
+from ingest.azure import activities, orchestration
+from ingest.settings import Settings
+
+bp = df.Blueprint()
+log = logging.getLogger("ingest.azure")
+ACTIVE = {df.OrchestrationRuntimeStatus.Running, df.OrchestrationRuntimeStatus.Pending,
+          df.OrchestrationRuntimeStatus.ContinuedAsNew}
+
+
+@functools.lru_cache(maxsize=1)
+def settings() -> Settings:
+    return Settings.from_env()
+
+
+def scope_instance_id(jobs: list[str] | None) -> str:
+    """A fixed instance id per scope, so one scope runs once at a time (singleton)."""
+    if not jobs:
+        return "ingest-all"
+    digest = hashlib.sha256(",".join(sorted(jobs)).encode()).hexdigest()[:16]
+    return f"ingest-jobs-{digest}"
+
+
+async def start_singleton(client: df.DurableOrchestrationClient, jobs: list[str] | None,
+                          params: dict) -> tuple[str, bool]:
+    """Start the run for this scope unless it is already running; (instance_id, started)."""
+    instance_id = scope_instance_id(jobs)
+    status = await client.get_status(instance_id)
+    if status is not None and status.runtime_status in ACTIVE:
+        return instance_id, False
+    await client.start_new(orchestration.RUN_ORCHESTRATOR, instance_id, {"jobs": jobs, **params})
+    return instance_id, True
+
+
+def _json(body: object, status: int) -> func.HttpResponse:
+    return func.HttpResponse(json.dumps(body, default=str), status_code=status, mimetype="application/json")
+
+
+@bp.timer_trigger(arg_name="timer", schedule="%INGEST_SCHEDULE%", run_on_startup=False)
+@bp.durable_client_input(client_name="client")
+async def scheduled_run(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
+    instance_id, started = await start_singleton(client, None, {"trigger": "timer"})
+    if started:
+        log.info("scheduled run started: %s", instance_id)
+    else:
+        log.warning("scheduled run skipped: %s is still running", instance_id)
+
+
+@bp.route(route="runs", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+@bp.durable_client_input(client_name="client")
+async def start_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    """POST /api/runs {"jobs": ["a", "sales_*"]}: 202 with the management URLs, 409 if the
+    same scope is running, 400 on a malformed body."""
+    try:
+        body = req.get_json() if req.get_body() else {}
+    except ValueError:
+        return _json({"error": "the body is not JSON"}, 400)
+    jobs = body.get("jobs") if isinstance(body, dict) else None
+    if isinstance(jobs, str):
+        jobs = [j.strip() for j in jobs.split(",") if j.strip()]
+    if jobs is not None and not (isinstance(jobs, list) and all(isinstance(j, str) for j in jobs)):
+        return _json({"error": "'jobs' must be a list of job names or globs"}, 400)
+    instance_id, started = await start_singleton(client, jobs or None, {"trigger": "http"})
+    if not started:
+        return _json({"error": "a run of this scope is already running", "instance_id": instance_id,
+                      **client.create_http_management_payload(instance_id)}, 409)
+    payload = {"instance_id": instance_id, **client.create_http_management_payload(instance_id)}
+    response = _json(payload, 202)
+    response.headers["Location"] = payload.get("statusQueryGetUri", "")
+    return response
+
+
+@bp.route(route="runs/{instance_id}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@bp.durable_client_input(client_name="client")
+async def run_status(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    instance_id = req.route_params.get("instance_id")
+    status = await client.get_status(instance_id)
+    if status is None or status.runtime_status is None:
+        return _json({"error": f"no run {instance_id}"}, 404)
+    return _json({"instance_id": instance_id, "runtime_status": status.runtime_status.value,
+                  "progress": status.custom_status, "created_time": status.created_time,
+                  "last_updated_time": status.last_updated_time, "summary": status.output}, 200)
+
+
+@bp.orchestration_trigger(context_name="context", orchestration=orchestration.RUN_ORCHESTRATOR)
+def ingest_run_orchestrator(context: df.DurableOrchestrationContext):
+    return (yield from orchestration.run_orchestrator(context))
+
+
+@bp.orchestration_trigger(context_name="context", orchestration=orchestration.JOB_ORCHESTRATOR)
+def ingest_job_orchestrator(context: df.DurableOrchestrationContext):
+    return (yield from orchestration.job_orchestrator(context))
+
+
+@bp.activity_trigger(input_name="payload", activity=orchestration.PLAN_ACTIVITY)
+def plan_run(payload: dict) -> dict:
+    return activities.plan_activity(payload, settings())
+
+
+@bp.activity_trigger(input_name="payload", activity=orchestration.LOAD_ACTIVITY)
+def load_job(payload: dict) -> dict:
+    return activities.load_job_activity(payload, settings())
+
+
+@bp.activity_trigger(input_name="payload", activity=orchestration.FINALIZE_ACTIVITY)
+def finalize_run(payload: dict) -> dict:
+    return activities.finalize_activity(payload, settings())

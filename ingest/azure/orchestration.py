@@ -1,0 +1,58 @@
+"""The orchestrators, as plain generator functions. Deterministic: no I/O, no clock but
+`context.current_utc_datetime`, no randomness; they only route small JSON between activities."""
+
+from __future__ import annotations
+
+from typing import Any, Generator
+
+import azure.durable_functions as df
+
+from ingest.azure.activities import crashed_job_result
+from ingest.redact import redact
+
+RUN_ORCHESTRATOR = "ingest_run_orchestrator"
+JOB_ORCHESTRATOR = "ingest_job_orchestrator"
+PLAN_ACTIVITY = "plan_run"
+LOAD_ACTIVITY = "load_job"
+FINALIZE_ACTIVITY = "finalize_run"
+
+
+def run_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict]:
+    request = context.get_input() or {}
+    planned = yield context.call_activity(PLAN_ACTIVITY, {
+        "instance_id": context.instance_id,
+        "started_at": context.current_utc_datetime.isoformat(),
+        "jobs": request.get("jobs"),
+    })
+    plan, retry = planned["plan"], planned["retry"]
+    jobs = plan["jobs"]
+    size = max(1, int(planned["max_parallel"]))
+    results: list[dict] = []
+    context.set_custom_status({"jobs_total": len(jobs), "jobs_done": 0, "run_id": plan["run"]["run_id"]})
+    for start in range(0, len(jobs), size):
+        batch = jobs[start:start + size]
+        # one sub-orchestration per job: each catches its own failure, so task_all (fail-fast)
+        # never loses the other jobs' results
+        tasks = [context.call_sub_orchestrator(JOB_ORCHESTRATOR, {"run": plan["run"], "job": job, "retry": retry},
+                                               f"{context.instance_id}:{job['job_name']}")
+                 for job in batch]
+        results.extend((yield context.task_all(tasks)))
+        context.set_custom_status({"jobs_total": len(jobs), "jobs_done": len(results),
+                                   "run_id": plan["run"]["run_id"]})
+    summary = yield context.call_activity(FINALIZE_ACTIVITY, {"plan": plan, "results": results})
+    return summary
+
+
+def job_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict]:
+    payload = context.get_input()
+    retry = payload["retry"]
+    options = df.RetryOptions(first_retry_interval_in_milliseconds=int(retry["first_interval_ms"]),
+                              max_number_of_attempts=int(retry["attempts"]))
+    try:
+        result = yield context.call_activity_with_retry(LOAD_ACTIVITY, options,
+                                                        {"run": payload["run"], "job": payload["job"]})
+    except Exception as exc:  # the activity itself failed every attempt
+        message = redact(" ".join(str(exc).split()))[:600]
+        result = crashed_job_result(payload, f"activity failed after {retry['attempts']} attempt(s): {message}",
+                                    context.current_utc_datetime.isoformat())
+    return result
