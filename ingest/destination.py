@@ -53,6 +53,10 @@ def make_destination(settings: Settings, current_datetime=None):  # -> dlt Desti
         kwargs["connection_string"] = settings.azure_storage_connection_string
         account = _connection_string_field(settings.azure_storage_connection_string, "AccountName")
         credentials = {"azure_storage_account_name": account} if account else None
+    elif is_azure(url) and "@" in urlparse(url).netloc:
+        # abfss://container@account.dfs.core.windows.net: identity-based (DefaultAzureCredential)
+        account = urlparse(url).netloc.split("@", 1)[1].split(".", 1)[0]
+        credentials = {"azure_storage_account_name": account}
     return filesystem(
         bucket_url=url,
         layout=settings.layout,

@@ -51,6 +51,22 @@ def _json(body: object, status: int) -> func.HttpResponse:
 @bp.timer_trigger(arg_name="timer", schedule="%INGEST_SCHEDULE%", run_on_startup=False)
 @bp.durable_client_input(client_name="client")
 async def scheduled_run(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
+    await handle_timer(timer, client)
+
+
+@bp.route(route="runs", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+@bp.durable_client_input(client_name="client")
+async def start_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    return await handle_start(req, client)
+
+
+@bp.route(route="runs/{instance_id}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@bp.durable_client_input(client_name="client")
+async def run_status(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    return await handle_status(req, client)
+
+
+async def handle_timer(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
     instance_id, started = await start_singleton(client, None, {"trigger": "timer"})
     if started:
         log.info("scheduled run started: %s", instance_id)
@@ -58,9 +74,7 @@ async def scheduled_run(timer: func.TimerRequest, client: df.DurableOrchestratio
         log.warning("scheduled run skipped: %s is still running", instance_id)
 
 
-@bp.route(route="runs", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
-@bp.durable_client_input(client_name="client")
-async def start_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+async def handle_start(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     """POST /api/runs {"jobs": ["a", "sales_*"]}: 202 with the management URLs, 409 if the
     same scope is running, 400 on a malformed body."""
     try:
@@ -82,9 +96,8 @@ async def start_run(req: func.HttpRequest, client: df.DurableOrchestrationClient
     return response
 
 
-@bp.route(route="runs/{instance_id}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
-@bp.durable_client_input(client_name="client")
-async def run_status(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+async def handle_status(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    """GET /api/runs/{instance_id}: runtime status, progress and, when finished, the summary."""
     instance_id = req.route_params.get("instance_id")
     status = await client.get_status(instance_id)
     if status is None or status.runtime_status is None:

@@ -1,0 +1,42 @@
+"""The app's files agree with the code: every setting is documented, host.json and the ADF
+pipeline are well formed and read the fields the app returns."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def settings_read_by_code() -> set[str]:
+    source = (REPO / "ingest" / "settings.py").read_text()
+    return set(re.findall(r'"(INGEST_[A-Z_]+)"', source))
+
+
+def test_every_setting_is_in_local_settings_example_and_readme():
+    names = settings_read_by_code()
+    assert len(names) >= 10
+    example = json.loads((REPO / "local.settings.json.example").read_text())["Values"]
+    readme = (REPO / "README.md").read_text()
+    assert names - set(example) == set()
+    assert {n for n in names if f"`{n}`" not in readme} == set()
+    assert "INGEST_SCHEDULE" in example and "`INGEST_SCHEDULE`" in readme
+
+
+def test_host_json_has_bundle_hub_and_timeout():
+    host = json.loads((REPO / "host.json").read_text())
+    assert host["extensionBundle"]["version"].startswith("[4.")
+    assert host["extensions"]["durableTask"]["hubName"] == "IngestHub"
+    assert host["functionTimeout"] and "Request" in host["logging"]["applicationInsights"]["samplingSettings"]["excludedTypes"]
+
+
+def test_adf_pipeline_polls_the_status_url_and_fails_on_failed_jobs():
+    pipeline = json.loads((REPO / "infra" / "adf" / "ingest_pipeline.json").read_text())
+    text = json.dumps(pipeline)
+    activities = {a["name"]: a for a in pipeline["properties"]["activities"]}
+    assert activities["StartRun"]["typeProperties"]["method"] == "POST"
+    assert activities["WaitForRun"]["type"] == "Until"
+    assert "statusQueryGetUri" in text and "output.output.failed" in text
+    assert activities["FailWhenRunFailed"]["typeProperties"]["ifTrueActivities"][0]["type"] == "Fail"
