@@ -38,14 +38,28 @@ def _text(value: Any) -> str:
     return str(value).strip()
 
 
-def parse_job_name(value: Any) -> str:
-    text = _text(value)
-    if not JOB_NAME.match(text):
-        raise CellError(
-            f"job_name {shown(text)} must be 1-63 lowercase letters, digits or underscores,"
-            " starting with a letter"
-        )
-    return text
+def _matching(label: str, pattern: re.Pattern[str], rule: str) -> Callable[[Any], str]:
+    """A parser for text that must match `pattern`; `rule` says what is allowed."""
+
+    def parse(value: Any) -> str:
+        text = _text(value)
+        if not pattern.match(text):
+            raise CellError(f"{label} {shown(text)} {rule}")
+        return text
+
+    return parse
+
+
+_LOWER_NAME = "must be 1-63 lowercase letters, digits or underscores, starting with a letter"
+parse_job_name = _matching("job_name", JOB_NAME, _LOWER_NAME)
+parse_lake_name = _matching("target_table", LAKE_NAME, _LOWER_NAME)
+parse_connection = _matching("connection", JOB_NAME, "must be lowercase letters, digits or underscores"
+                             " (it names the secret sources.<connection>.credentials)")
+
+
+def parse_identifier(label: str) -> Callable[[Any], str]:
+    return _matching(label, IDENTIFIER, "is not a plain identifier (letters, digits, _ or $, not starting"
+                     " with a digit, at most 63 characters)")
 
 
 def parse_enabled(value: Any) -> bool:
@@ -71,39 +85,6 @@ def _enum(enum_type: type, label: str, upper: bool) -> Callable[[Any], Any]:
             raise CellError(f"{label} {shown(value)} is not {' or '.join(allowed)}") from None
 
     return parse
-
-
-def parse_identifier(label: str) -> Callable[[Any], str]:
-    def parse(value: Any) -> str:
-        text = _text(value)
-        if not IDENTIFIER.match(text):
-            raise CellError(
-                f"{label} {shown(text)} is not a plain identifier (letters, digits, _ or $,"
-                " not starting with a digit, at most 63 characters)"
-            )
-        return text
-
-    return parse
-
-
-def parse_lake_name(value: Any) -> str:
-    text = _text(value)
-    if not LAKE_NAME.match(text):
-        raise CellError(
-            f"target_table {shown(text)} must be 1-63 lowercase letters, digits or underscores,"
-            " starting with a letter"
-        )
-    return text
-
-
-def parse_connection(value: Any) -> str:
-    text = _text(value)
-    if not JOB_NAME.match(text):
-        raise CellError(
-            f"connection {shown(text)} must be lowercase letters, digits or underscores"
-            " (it names the secret sources.<connection>.credentials)"
-        )
-    return text
 
 
 def parse_primary_key(value: Any) -> tuple[str, ...]:
