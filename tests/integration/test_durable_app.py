@@ -165,3 +165,63 @@ def test_job_filter_reaches_the_plan(postgres, pg_schema, app_env, tmp_path):
     outcome = DurableDriver(app).run("ingest_run_orchestrator", {"jobs": ["oth*"]}, "ingest-jobs-x")
     assert [j["job_name"] for j in outcome.output["jobs"]] == ["other"]
     assert outcome.output["skipped"] == {"orders": "not selected"}
+
+
+def test_watermark_writeback_survives_a_concurrent_save(postgres, pg_schema, app_env, tmp_path, monkeypatch):
+    """A person saves the workbook between our read and our write: Azurite answers 412 to the
+    conditional upload, the write-back re-reads, keeps their edit and still writes ours."""
+    _service, config_container, _suffix = app_env
+    create_orders(postgres, pg_schema, 10)
+    create_orders(postgres, pg_schema, 10, table="other")
+    rows = [job_row(source_schema=pg_schema, load_type="INCREMENTAL", watermark_column="updated_at"),
+            job_row(job_name="other", source_schema=pg_schema, source_table="other")]
+    upload(config_container, write_workbook(tmp_path / "w.xlsx", rows))
+    edited = write_workbook(tmp_path / "edited.xlsx", [rows[0], {**rows[1], "enabled": "N"}])
+
+    from ingest.azure import storage
+
+    real_apply = storage.apply_watermarks
+    calls = []
+
+    def apply_then_someone_saves(data, updates):
+        calls.append(1)
+        result = real_apply(data, updates)
+        if len(calls) == 1:
+            upload(config_container, edited)
+        return result
+
+    monkeypatch.setattr(storage, "apply_watermarks", apply_then_someone_saves)
+    from function_app import app
+
+    outcome = DurableDriver(app).run("ingest_run_orchestrator", {}, "ingest-all")
+    assert len(calls) == 2 and outcome.output["watermark_conflicts"] == []
+    final = read_workbook(config_container.download_blob("ingestion_config.xlsx").readall())
+    assert final.job("other").enabled is False  # their edit kept
+    assert final.job("orders").last_watermark == outcome.output["jobs"][0]["watermark_after"]  # ours written
+
+
+def test_redelivered_activities_duplicate_nothing(postgres, pg_schema, app_env, tmp_path):
+    """Durable may deliver an activity twice: loading and finalizing again must not duplicate
+    lake rows or audit rows."""
+    service, config_container, suffix = app_env
+    create_orders(postgres, pg_schema, 60)
+    create_orders(postgres, pg_schema, 15, table="snap")
+    upload(config_container, write_workbook(tmp_path / "w.xlsx", [
+        job_row(source_schema=pg_schema, load_type="INCREMENTAL", watermark_column="updated_at"),
+        job_row(job_name="snap", source_schema=pg_schema, source_table="snap")]))
+    from function_app import app
+
+    driver = DurableDriver(app)
+    first = driver.run("ingest_run_orchestrator", {}, "ingest-all")
+    loads = [payload for name, payload in driver.activity_calls if name == "load_job"]
+    finalize = next(payload for name, payload in driver.activity_calls if name == "finalize_run")
+    for payload in loads:
+        driver.run_activity("load_job", payload, attempt=2)
+    driver.run_activity("finalize_run", finalize, attempt=2)
+    assert lake_rows(service, f"lake{suffix}", "orders") == 60
+    assert lake_rows(service, f"lake{suffix}", "snap") == 15
+    audit = service.get_container_client(f"audit{suffix}")
+    (csv_blob,) = [b.name for b in audit.list_blobs(name_starts_with="audit_trail/")]
+    audit_rows = list(csv.DictReader(io.StringIO(audit.download_blob(csv_blob).readall().decode())))
+    assert sorted(r["job_name"] for r in audit_rows) == ["orders", "snap"]
+    assert first.output["watermark_conflicts"] == []
