@@ -7,6 +7,7 @@ import fcntl
 import io
 import json
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Protocol
 
@@ -16,7 +17,8 @@ from ingest.result import JobResult
 AUDIT_FILE = "audit_trail.csv"
 AUDIT_COLUMNS = ["run_id", "job_name", "execution_date", "status", "rows_processed", "partition_path",
                  "load_id", "started_at", "finished_at", "duration_s", "watermark_before",
-                 "watermark_after", "error_class", "error_message"]
+                 "watermark_after", "error_class", "error_message", "attempts", "source_rows",
+                 "landed_rows", "rowcount_status"]
 
 
 def audit_row(result: JobResult, execution_date: str) -> dict[str, object]:
@@ -35,7 +37,20 @@ def audit_row(result: JobResult, execution_date: str) -> dict[str, object]:
         "watermark_after": "" if result.watermark_after is None else result.watermark_after,
         "error_class": result.error_class or "",
         "error_message": redact(result.error_message) if result.error_message else "",
+        "attempts": result.attempts,
+        "source_rows": _source_rows(result),
+        "landed_rows": "" if not result.rowcount or result.rowcount.get("landed_rows") is None
+        else result.rowcount["landed_rows"],
+        "rowcount_status": (result.rowcount or {}).get("status", ""),
     }
+
+
+def _source_rows(result: JobResult) -> str:
+    check = result.rowcount or {}
+    low, high = check.get("source_min"), check.get("source_max")
+    if low is None:
+        return ""
+    return str(low) if low == high else f"{low}-{high}"
 
 
 def append_audit_rows(audit_dir: Path, results: Iterable[JobResult], execution_date: str) -> Path:
@@ -43,6 +58,7 @@ def append_audit_rows(audit_dir: Path, results: Iterable[JobResult], execution_d
     finalize (a re-delivered activity) never duplicates them."""
     audit_dir.mkdir(parents=True, exist_ok=True)
     path = audit_dir / AUDIT_FILE
+    _rotate_if_columns_changed(path)
     with open(path, "a+", newline="", encoding="utf-8") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         handle.seek(0)
@@ -56,6 +72,17 @@ def append_audit_rows(audit_dir: Path, results: Iterable[JobResult], execution_d
                 writer.writerow(audit_row(result, execution_date))
         fcntl.flock(handle, fcntl.LOCK_UN)
     return path
+
+
+def _rotate_if_columns_changed(path: Path) -> None:
+    """An audit file written by an older version (other columns) is kept aside, not mixed."""
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    with open(path, newline="", encoding="utf-8") as handle:
+        header = next(csv.reader(handle), [])
+    if header != AUDIT_COLUMNS:
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        path.rename(path.with_name(f"{path.stem}.{stamp}{path.suffix}"))
 
 
 def write_run_summary(audit_dir: Path, run_id: str, summary: dict) -> Path:

@@ -1,5 +1,6 @@
-"""Turn any exception from a driver, dlt or the storage SDK into one of ingest.errors,
-in one place, with a message safe to log and store."""
+"""Turn any exception from a driver, dlt or the storage SDK into one of ingest.errors, in one
+place, with a message safe to log and store. `classify(exc).retryable` is what the retry
+policy (ingest/retry.py) asks."""
 
 from __future__ import annotations
 
@@ -10,11 +11,21 @@ from ingest.redact import redact
 
 MAX_MESSAGE = 600
 
-# PostgreSQL SQLSTATE codes (https://www.postgresql.org/docs/current/errcodes-appendix.html)
+# PostgreSQL SQLSTATE codes (PostgreSQL manual, appendix "Error Codes")
 _PG_AUTH = {"28000", "28P01"}
-_PG_NOT_FOUND = {"42P01", "42703", "3F000", "3D000"}
+_PG_NOT_FOUND = {"42P01", "42703", "3F000", "3D000", "42883"}
 _PG_TRANSIENT_PREFIXES = ("08", "53", "57P")  # connection, resources, operator intervention
 _PG_TRANSIENT = {"40001", "40P01", "55P03"}  # serialization, deadlock, lock not available
+
+# Words of connection-level failures, for drivers that give no code (connectorx, libpq at
+# connect time): all mean "could not talk to the server now".
+_TRANSIENT_TEXT = ("connection refused", "could not connect", "server closed the connection",
+                   "connection reset", "timeout expired", "timed out", "terminating connection",
+                   "the database system is starting up", "the database system is shutting down",
+                   "connection closed", "broken pipe", "error connecting to server",
+                   "no connection to the server", "connection to server", "temporarily unavailable")
+_AUTH_TEXT = ("password authentication failed", "no pg_hba.conf entry", "authentication failed")
+_HTTP_TRANSIENT = {408, 429, 500, 502, 503, 504}
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:
@@ -33,9 +44,59 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
 
 
 def safe_message(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
+    text = str(exc)
+    if (type(exc).__module__ or "").startswith("azure") and getattr(exc, "error_code", None):
+        # the storage SDK appends the whole XML error body; its first line says it all
+        text = f"{text.splitlines()[0]} (ErrorCode: {exc.error_code})"
+    text = " ".join(text.split())
     text = redact(text)
     return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 3] + "..."
+
+
+def _postgres(exc: BaseException) -> type[errors.IngestError]:
+    code = getattr(exc, "pgcode", None) or getattr(getattr(exc, "diag", None), "sqlstate", None)
+    if code in _PG_AUTH:
+        return errors.SourceAuthenticationError
+    if code in _PG_NOT_FOUND:
+        return errors.SourceObjectNotFoundError
+    if code in _PG_TRANSIENT or (code and code.startswith(_PG_TRANSIENT_PREFIXES)):
+        return errors.TransientSourceError
+    text = str(exc).lower()
+    if any(t in text for t in _AUTH_TEXT):
+        return errors.SourceAuthenticationError
+    if "does not exist" in text:
+        return errors.SourceObjectNotFoundError
+    if type(exc).__name__ in ("OperationalError", "InterfaceError"):  # lost or no connection
+        return errors.TransientSourceError
+    return errors.PermanentSourceError
+
+
+def _azure(exc: BaseException) -> type[errors.IngestError]:
+    name = type(exc).__name__
+    if name in ("ServiceRequestError", "ServiceResponseError", "ServiceRequestTimeoutError",
+                "ServiceResponseTimeoutError", "IncompleteReadError"):
+        return errors.TransientDestinationError
+    status = getattr(exc, "status_code", None)
+    if status in _HTTP_TRANSIENT:
+        return errors.TransientDestinationError
+    return errors.DestinationError
+
+
+def _requests(exc: BaseException) -> type[errors.IngestError] | None:
+    name = type(exc).__name__
+    if name in ("ConnectionError", "Timeout", "ConnectTimeout", "ReadTimeout", "ChunkedEncodingError"):
+        return errors.TransientSourceError
+    response = getattr(exc, "response", None)
+    status = getattr(response, "status_code", None)
+    if status in _HTTP_TRANSIENT:
+        return errors.TransientSourceError
+    if status in (401, 403):
+        return errors.SourceAuthenticationError
+    if status == 404:
+        return errors.SourceObjectNotFoundError
+    if status is not None:
+        return errors.PermanentSourceError
+    return None
 
 
 def _classify_one(exc: BaseException) -> type[errors.IngestError] | None:
@@ -45,26 +106,20 @@ def _classify_one(exc: BaseException) -> type[errors.IngestError] | None:
     name = type(exc).__name__
     if name == "NoSuchTableError":
         return errors.SourceObjectNotFoundError
-    if module.startswith("psycopg2") or module.startswith("psycopg"):
-        code = getattr(exc, "pgcode", None) or getattr(getattr(exc, "diag", None), "sqlstate", None)
-        if code in _PG_AUTH:
-            return errors.SourceAuthenticationError
-        if code in _PG_NOT_FOUND:
-            return errors.SourceObjectNotFoundError
-        if code in _PG_TRANSIENT or (code and code.startswith(_PG_TRANSIENT_PREFIXES)):
-            return errors.TransientSourceError
-        text = str(exc).lower()
-        if "password authentication failed" in text or "no pg_hba.conf entry" in text:
-            return errors.SourceAuthenticationError
-        if name == "OperationalError":  # no SQLSTATE: could not connect, server closed, timeout
-            return errors.TransientSourceError
-        return errors.PermanentSourceError
+    if module.startswith(("psycopg2", "psycopg")):
+        return _postgres(exc)
     if module.startswith("azure"):
-        if name in ("ServiceRequestError", "ServiceResponseError"):
-            return errors.DestinationError
-        return errors.DestinationError
+        return _azure(exc)
+    if module.startswith("requests") or module.startswith("urllib3"):
+        return _requests(exc)
     if isinstance(exc, (ConnectionError, TimeoutError)):
         return errors.TransientSourceError
+    if isinstance(exc, (RuntimeError, OSError)):  # connectorx raises RuntimeError from Rust
+        text = str(exc).lower()
+        if any(t in text for t in _AUTH_TEXT):
+            return errors.SourceAuthenticationError
+        if any(t in text for t in _TRANSIENT_TEXT):
+            return errors.TransientSourceError
     return None
 
 

@@ -58,7 +58,19 @@ class SourceObjectNotFoundError(PermanentSourceError):
 
 # 4. Destination --------------------------------------------------------------------------
 class DestinationError(IngestError):
-    """The lake could not be written or read."""
+    """The lake could not be written or read, and retrying will not help (permissions,
+    missing account)."""
+
+
+class TransientDestinationError(DestinationError):
+    """The lake did not answer or was throttling; worth retrying with backoff."""
+
+    retryable = True
+
+
+# 5. Concurrency: the job is busy; the next run loads it ---------------------------------
+class JobLockedError(IngestError):
+    """Another run is loading this job right now; this run leaves it alone."""
 
 
 class UnexpectedError(IngestError):

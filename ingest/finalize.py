@@ -34,6 +34,8 @@ class RunSummary:
     skipped: dict[str, str] = field(default_factory=dict)
     config_errors: list[str] = field(default_factory=list)
     watermark_conflicts: list[str] = field(default_factory=list)
+    validation_warnings: list[str] = field(default_factory=list)
+    """Row-count checks that did not pass (the job still succeeded; its data is flagged)."""
     audit_path: str | None = None
 
     @property
@@ -89,6 +91,8 @@ def finalize_run(plan: Plan, results: list[JobResult], settings: Settings,
         skipped=dict(plan.skipped),
         config_errors=list(plan.config_errors),
         watermark_conflicts=conflicts,
+        validation_warnings=[f"{r.job_name}: row count {r.rowcount['status']}: {r.rowcount['message']}"
+                             for r in all_results if r.rowcount and r.rowcount["status"] != "ok"],
         audit_path=str(audit_path),
     )
     audit.write_summary(plan.run.run_id, summary.to_dict())
@@ -101,13 +105,16 @@ def format_summary(summary: RunSummary) -> str:
              f"Total: {summary.total}  Successful: {summary.succeeded}  Failed: {summary.failed}"
              f"  Rows: {summary.rows_processed}"]
     width = max([len(j["job_name"]) for j in summary.jobs] + [8])
-    lines.append(f"  {'job':<{width}}  {'status':<9} {'rows':>10} {'seconds':>8}  error")
+    lines.append(f"  {'job':<{width}}  {'status':<9} {'rows':>10} {'seconds':>8} {'count':<8}  error")
     for job in summary.jobs:
         error = f"{job['error_class']}: {job['error_message']}" if job["error_class"] else ""
+        check = (job.get("rowcount") or {}).get("status", "")
         lines.append(f"  {job['job_name']:<{width}}  {job['status']:<9} {job['rows_processed']:>10}"
-                     f" {job['duration_s']:>8.2f}  {error}")
+                     f" {job['duration_s']:>8.2f} {check:<8}  {error}")
     for name, reason in summary.skipped.items():
         lines.append(f"  {name:<{width}}  skipped   {reason}")
+    for warning in summary.validation_warnings:
+        lines.append(f"  check: {warning}")
     for conflict in summary.watermark_conflicts:
         lines.append(f"  watermark not written back: {conflict}")
     lines.append(f"Audit trail: {summary.audit_path}")

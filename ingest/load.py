@@ -1,7 +1,9 @@
-"""Run ONE job end to end: credentials -> dlt sql_table -> pipeline -> lake -> JobResult.
+"""Run ONE job end to end: lock -> credentials -> dlt sql_table -> pipeline -> lake ->
+row-count check -> JobResult.
 
-A job's failure is returned as a failed JobResult (error class and a redacted message);
-this function never raises for a job-level problem, so one job cannot take a run down.
+A job's failure is returned as a failed JobResult (error class and a redacted message); this
+function never raises for a job-level problem, so one job cannot take a run down. Transient
+failures are retried first (ingest/retry.py).
 """
 
 from __future__ import annotations
@@ -16,13 +18,16 @@ from typing import Any
 import dlt
 from dlt.destinations.path_utils import create_path
 
-from ingest.classify import classify
+from ingest.checks.rowcount import DEFAULT_TOLERANCE_PCT, RowCountCheck, evaluate, parquet_rows, source_count_range
+from ingest.classify import classify, safe_message
 from ingest.config.model import JobConfig
 from ingest.destination import make_destination
+from ingest.locks import FileJobLock, JobLock
 from ingest.result import JobResult, JobStatus, RunContext
+from ingest.retry import RetryPolicy, call_with_retry
 from ingest.settings import Settings
 from ingest.sources.connections import resolve_connection_url
-from ingest.sources.sql import build_resource, make_engine, reflect_table
+from ingest.sources.sql import build_resource, coerce_watermark, make_engine, reflect_table
 
 log = logging.getLogger("ingest.load")
 
@@ -39,8 +44,6 @@ def watermark_text(value: Any) -> Any:
     """A watermark as stored in the audit and workbook: ISO text for dates, str for decimals."""
     if value is None or isinstance(value, (int, float, str)) and not isinstance(value, bool):
         return value
-    if isinstance(value, datetime):
-        return value.isoformat()
     if hasattr(value, "isoformat"):
         return value.isoformat()
     if isinstance(value, Decimal):
@@ -61,17 +64,38 @@ def _incremental_last_value(pipeline: dlt.Pipeline, job: JobConfig) -> Any:
     return None
 
 
-def run_job(job: JobConfig, run: RunContext, settings: Settings) -> JobResult:
-    run_id = run.run_id
+def run_job(job: JobConfig, run: RunContext, settings: Settings, lock: JobLock | None = None) -> JobResult:
     started = _utc_now()
     clock = time.perf_counter()
-    result = JobResult(job_name=job.job_name, status=JobStatus.FAILED, run_id=run_id,
+    result = JobResult(job_name=job.job_name, status=JobStatus.FAILED, run_id=run.run_id,
                        table_name=job.table_name, started_at=started.isoformat(),
                        workbook_watermark=job.last_watermark)
-    engine = None
+    lock = lock or FileJobLock(settings.pipelines_dir / "locks")
+
+    def count_retry(attempt: int, error: BaseException) -> None:
+        result.attempts = attempt + 1
+
     try:
-        url = resolve_connection_url(job.connection)
-        engine = make_engine(url)
+        with lock.hold(job.job_name):
+            call_with_retry(lambda: _load_once(job, run, settings, result), settings.retry_policy,
+                            f"job {job.job_name}", on_retry=count_retry)
+        result.status = JobStatus.SUCCEEDED
+    except Exception as exc:  # every failure becomes a value; see module docstring
+        error = classify(exc)
+        result.error_class = type(error).__name__
+        result.error_message = str(error)
+        log.error("job %s failed after %d attempt(s): %s: %s", job.job_name, result.attempts,
+                  result.error_class, result.error_message)
+    finally:
+        result.finished_at = _utc_now().isoformat()
+        result.duration_s = round(time.perf_counter() - clock, 3)
+    return result
+
+
+def _load_once(job: JobConfig, run: RunContext, settings: Settings, result: JobResult) -> None:
+    """One attempt; raises on any failure (the caller classifies and maybe retries)."""
+    engine = make_engine(resolve_connection_url(job.connection))
+    try:
         reflected = reflect_table(engine, job)
         pipeline = dlt.pipeline(
             pipeline_name=pipeline_name(job),
@@ -79,35 +103,51 @@ def run_job(job: JobConfig, run: RunContext, settings: Settings) -> JobResult:
             destination=make_destination(settings, current_datetime=run.partition_datetime),
             dataset_name=settings.dataset,
         )
+        before = None
         if job.is_incremental:
             pipeline.sync_destination()  # a fresh machine continues from the lake's state
-            result.watermark_before = watermark_text(_incremental_last_value(pipeline, job)
-                                                     or job.last_watermark)
+            before = _incremental_last_value(pipeline, job)
+            result.watermark_before = watermark_text(before if before is not None else job.last_watermark)
         resource = build_resource(job, engine, reflected, settings.chunk_size, settings.sql_backend)
-        load_info = pipeline.run(resource, loader_file_format="parquet",
-                                 schema=dlt.Schema(pipeline_name(job)))
+        if before is None and job.is_incremental:
+            before = coerce_watermark(job.last_watermark, reflected.columns[job.watermark_column], job)
+        load_info = pipeline.run(resource, loader_file_format="parquet", schema=dlt.Schema(pipeline_name(job)))
         normalize_info = pipeline.last_trace.last_normalize_info
         row_counts = normalize_info.row_counts if normalize_info else {}
         result.rows_processed = int(row_counts.get(job.table_name, 0))
         result.load_id = load_info.loads_ids[-1] if load_info.loads_ids else None
         result.files = _landed_files(load_info, job.table_name, settings, run)
-        if result.files:
-            result.partition_path = str(PurePosixPath(result.files[0]).parent)
+        result.partition_path = str(PurePosixPath(result.files[0]).parent) if result.files else None
+        after = _incremental_last_value(pipeline, job) if job.is_incremental else None
         if job.is_incremental:
-            result.watermark_after = watermark_text(_incremental_last_value(pipeline, job)) \
-                or result.watermark_before
-        result.status = JobStatus.SUCCEEDED
-    except Exception as exc:  # every failure becomes a value; see module docstring
-        error = classify(exc)
-        result.error_class = type(error).__name__
-        result.error_message = str(error)
-        log.error("job %s failed: %s: %s", job.job_name, result.error_class, result.error_message)
+            result.watermark_after = watermark_text(after) if after is not None else result.watermark_before
+        result.rowcount = _check_rowcount(job, engine, pipeline, result, before, after).to_dict()
     finally:
-        if engine is not None:
-            engine.dispose()
-        result.finished_at = _utc_now().isoformat()
-        result.duration_s = round(time.perf_counter() - clock, 3)
-    return result
+        engine.dispose()
+
+
+def _check_rowcount(job: JobConfig, engine: Any, pipeline: dlt.Pipeline, result: JobResult,
+                    before: Any, after: Any) -> RowCountCheck:
+    tolerance = job.rowcount_tolerance_pct if job.rowcount_tolerance_pct is not None else DEFAULT_TOLERANCE_PCT
+    try:
+        landed = None
+        if result.files:
+            with pipeline.destination_client() as client:
+                root = client.bucket_path.rstrip("/")
+                landed = parquet_rows(client.fs_client, [f"{root}/{f}" for f in result.files])
+        elif result.rows_processed == 0:
+            landed = 0
+        low, high = source_count_range(engine, job.source_schema, job.source_table,
+                                       job.watermark_column if job.is_incremental else None, before, after)
+        if job.is_incremental and after is None:  # nothing ever loaded: the window is empty
+            low = high = 0
+        check = evaluate(result.rows_processed, landed, low, high, tolerance)
+    except Exception as exc:  # a failing check must not fail a load that succeeded
+        check = RowCountCheck(status="skipped", loaded_rows=result.rows_processed, tolerance_pct=tolerance,
+                              message=f"count failed: {type(exc).__name__}: {safe_message(exc)}")
+    if check.status != "ok":
+        log.warning("job %s: row count %s: %s", job.job_name, check.status, check.message)
+    return check
 
 
 def _landed_files(load_info: Any, table_name: str, settings: Settings, run: RunContext) -> list[str]:

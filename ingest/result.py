@@ -33,6 +33,9 @@ class JobResult:
     """The workbook's last_watermark at plan time, for a conditional write-back."""
     error_class: str | None = None
     error_message: str | None = None
+    attempts: int = 1
+    rowcount: dict[str, Any] | None = None
+    """The row-count check (ingest.checks.rowcount.RowCountCheck as a dict)."""
 
     @property
     def succeeded(self) -> bool:

@@ -29,6 +29,19 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> i
     return value
 
 
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingError(f"setting {name}={raw!r} is not a number") from None
+    if value < 0:
+        raise SettingError(f"setting {name}={value} must not be negative")
+    return value
+
+
 def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str | None:
     raw = (env.get(name) or "").strip().lower()
     if not raw:
@@ -50,6 +63,11 @@ class Settings:
     """Rows per arrow batch read from a SQL source."""
     sql_backend: str | None = None
     """Override the per-dialect dlt sql_table backend (pyarrow, connectorx, sqlalchemy)."""
+    retry_attempts: int = 3
+    """Retries of a job after a transient failure (network, throttling, deadlock)."""
+    retry_initial_s: float = 2.0
+    retry_max_s: float = 60.0
+    retry_jitter_s: float = 1.0
     audit_dir: Path = Path("audit")
     log_dir: Path = Path("logs")
     pipelines_dir: Path = Path(".ingest/pipelines")
@@ -77,6 +95,10 @@ class Settings:
             max_workers=_int(env, "INGEST_MAX_WORKERS", default.max_workers),
             chunk_size=_int(env, "INGEST_CHUNK_SIZE", default.chunk_size, minimum=1000),
             sql_backend=_choice(env, "INGEST_SQL_BACKEND", ("pyarrow", "connectorx", "sqlalchemy")),
+            retry_attempts=_int(env, "INGEST_RETRY_ATTEMPTS", default.retry_attempts, minimum=0),
+            retry_initial_s=_float(env, "INGEST_RETRY_INITIAL_S", default.retry_initial_s),
+            retry_max_s=_float(env, "INGEST_RETRY_MAX_S", default.retry_max_s),
+            retry_jitter_s=_float(env, "INGEST_RETRY_JITTER_S", default.retry_jitter_s),
             audit_dir=Path(env.get("INGEST_AUDIT_DIR") or default.audit_dir),
             log_dir=Path(env.get("INGEST_LOG_DIR") or default.log_dir),
             pipelines_dir=Path(env.get("INGEST_PIPELINES_DIR") or default.pipelines_dir),
@@ -88,6 +110,13 @@ class Settings:
                                             default.job_retry_first_interval_s),
             azure_storage_connection_string=env.get("INGEST_AZURE_STORAGE_CONNECTION_STRING") or None,
         )
+
+    @property
+    def retry_policy(self):  # -> ingest.retry.RetryPolicy
+        from ingest.retry import RetryPolicy
+
+        return RetryPolicy(retries=self.retry_attempts, initial_s=self.retry_initial_s,
+                           max_s=self.retry_max_s, jitter_s=self.retry_jitter_s)
 
     def with_overrides(self, **changes: object) -> "Settings":
         """A copy with the given fields replaced; None values are ignored."""

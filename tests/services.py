@@ -69,10 +69,22 @@ class Postgres:
         return (f"postgresql://{self.user}:{password or self.password}@127.0.0.1:{self.port}/"
                 f"{database or self.database}")
 
+    _opts: str = ""
+
+    def stop_server(self, mode: str = "fast") -> None:
+        """Stop the server, keeping its data (for restart tests)."""
+        subprocess.run(self._as_user + [_pg_bin("pg_ctl"), "-D", str(self.data_dir), "-m", mode, "-w", "stop"],
+                       capture_output=True, check=True)
+
+    def start_server(self) -> None:
+        subprocess.run(self._as_user + [_pg_bin("pg_ctl"), "-D", str(self.data_dir), "-o", self._opts,
+                                        "-l", str(self.data_dir.parent / "log"), "-w", "start"],
+                       capture_output=True, check=True)
+
     def stop(self) -> None:
         subprocess.run(self._as_user + [_pg_bin("pg_ctl"), "-D", str(self.data_dir), "-m", "immediate",
                                         "stop"], capture_output=True)
-        shutil.rmtree(self.data_dir, ignore_errors=True)
+        shutil.rmtree(self.data_dir.parent, ignore_errors=True)
 
 
 def start_postgres(timeout: float = 60) -> Postgres:
@@ -106,6 +118,7 @@ def start_postgres(timeout: float = 60) -> Postgres:
         log = (base / "log").read_text() if (base / "log").exists() else ""
         raise ServiceError(f"pg_ctl start failed: {start.stderr[-1000:]} {log[-2000:]}")
     pg.data_dir = data
+    pg._opts = opts
     _wait_for_port(port, timeout)
     import psycopg2
 
@@ -123,11 +136,21 @@ class Azurite:
     port: int
     process: subprocess.Popen
     workdir: Path
+    persistent: bool = False
 
     @property
     def connection_string(self) -> str:
         return (f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
                 f"BlobEndpoint=http://127.0.0.1:{self.port}/{AZURITE_ACCOUNT};")
+
+    def stop_server(self) -> None:
+        """Stop the process (data survives only for a persistent instance)."""
+        self.process.terminate()
+        self.process.wait(10)
+
+    def start_server(self, timeout: float = 60) -> None:
+        self.process = _spawn_azurite(self.port, self.workdir, self.persistent)
+        _wait_for_port(self.port, timeout, self.process)
 
     def stop(self) -> None:
         self.process.terminate()
@@ -149,18 +172,24 @@ def azurite_binary() -> str:
                        " (npm install azurite into .tools/)")
 
 
-def start_azurite(timeout: float = 60) -> Azurite:
+def _spawn_azurite(port: int, workdir: Path, persistent: bool) -> subprocess.Popen:
+    storage = ["--location", str(workdir / "data")] if persistent else ["--inMemoryPersistence"]
+    return subprocess.Popen(
+        [azurite_binary(), "--blobHost", "127.0.0.1", "--blobPort", str(port), *storage,
+         "--skipApiVersionCheck", "--loose", "--disableTelemetry", "--silent"],
+        stdout=subprocess.DEVNULL, stderr=open(workdir / "stderr.log", "ab"), cwd=workdir,
+    )
+
+
+def start_azurite(timeout: float = 60, persistent: bool = False) -> Azurite:
+    """Azurite's blob service on a free port; in memory unless `persistent` (restart tests)."""
     port = free_port()
     workdir = Path(tempfile.mkdtemp(prefix="ingest-azurite-"))  # debug log and cwd
-    process = subprocess.Popen(
-        [azurite_binary(), "--blobHost", "127.0.0.1", "--blobPort", str(port),
-         "--inMemoryPersistence", "--skipApiVersionCheck", "--loose", "--disableTelemetry", "--silent"],
-        stdout=subprocess.DEVNULL, stderr=open(workdir / "stderr.log", "wb"), cwd=workdir,
-    )
+    process = _spawn_azurite(port, workdir, persistent)
     try:
         _wait_for_port(port, timeout, process)
     except ServiceError as exc:
         process.kill()
         stderr = (workdir / "stderr.log").read_text(errors="replace")[-2000:]
         raise ServiceError(f"azurite did not start: {exc}: {stderr}") from None
-    return Azurite(port=port, process=process, workdir=workdir)
+    return Azurite(port=port, process=process, workdir=workdir, persistent=persistent)

@@ -8,7 +8,8 @@ from typing import Any
 import openpyxl
 
 HEADER = ["job_name", "enabled", "source_type", "connection", "source_schema", "source_table",
-          "target_table", "load_type", "watermark_column", "primary_key", "last_watermark"]
+          "target_table", "load_type", "watermark_column", "primary_key", "last_watermark",
+          "rowcount_tolerance_pct"]
 
 
 def job_row(**values: Any) -> dict[str, Any]:

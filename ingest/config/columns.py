@@ -131,6 +131,18 @@ def parse_watermark(value: Any) -> int | float | str:
         ) from None
 
 
+def parse_percentage(value: Any) -> float:
+    if isinstance(value, bool):
+        raise CellError(f"rowcount_tolerance_pct {value} is a boolean, not a number")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise CellError(f"rowcount_tolerance_pct {shown(value)} is not a number") from None
+    if not 0 <= number <= 100:
+        raise CellError(f"rowcount_tolerance_pct {shown(value)} is not between 0 and 100")
+    return number
+
+
 @dataclass(frozen=True)
 class Column:
     name: str
@@ -171,6 +183,9 @@ JOB_COLUMNS: tuple[Column, ...] = (
            "Initial watermark for the first INCREMENTAL run; afterwards updated by the app for"
            " people to read (the truth is the pipeline state stored in the lake).",
            "2024-01-01T00:00:00+00:00"),
+    Column("rowcount_tolerance_pct", False, parse_percentage,
+           "Allowed difference, in percent, between the source's row count for the load's window"
+           " and the rows landed; beyond it the job is flagged. Default 1.", "1"),
 )
 
 COLUMNS_BY_NAME = {c.name: c for c in JOB_COLUMNS}

@@ -41,6 +41,8 @@ class JobConfig:
     watermark_column: str | None = None
     primary_key: tuple[str, ...] = ()
     last_watermark: WatermarkValue | None = None
+    rowcount_tolerance_pct: float | None = None
+    """Allowed difference between source and lake row counts; default 1%."""
     row: int = 0
     """Workbook row the job came from (for messages and write-back)."""
 

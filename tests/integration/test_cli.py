@@ -29,6 +29,7 @@ def test_demo_runs_on_a_fresh_folder(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Total: 2  Successful: 2  Failed: 0  Rows: 5500" in result.stdout
     assert "demo_products   skipped   disabled" in result.stdout
+    assert result.stdout.count(" ok ") == 2  # both row-count checks passed
     assert (tmp_path / "audit" / "audit_trail.csv").is_file()
     assert (tmp_path / "logs" / "ingest.log").is_file()
     assert list((tmp_path / "lake" / "raw" / "orders").rglob("*.parquet"))

@@ -1,0 +1,1 @@
+"""Checks run after a load, without reading the source's rows again."""
