@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ingest.azure.storage import BlobAuditSink, read_workbook_blob, write_watermarks_blob
+from ingest.azure.storage import BlobAuditSink, audit_container, read_workbook_blob, write_watermarks_blob
+from ingest.locks import BlobLeaseJobLock
 from ingest.config.model import JobConfig
 from ingest.config.workbook import read_workbook
 from ingest.destination import ensure_container
@@ -39,7 +40,8 @@ def plan_activity(payload: dict[str, Any], settings: Settings) -> dict[str, Any]
 def load_job_activity(payload: dict[str, Any], settings: Settings) -> dict[str, Any]:
     job = JobConfig.from_dict(payload["job"])
     run = RunContext.from_dict(payload["run"])
-    return run_job(job, run, settings).to_dict()
+    lock = BlobLeaseJobLock(audit_container(settings)) if settings.audit_url else None
+    return run_job(job, run, settings, lock=lock).to_dict()
 
 
 def finalize_activity(payload: dict[str, Any], settings: Settings) -> dict[str, Any]:

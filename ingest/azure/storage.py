@@ -69,6 +69,18 @@ def write_watermarks_blob(settings: Settings, updates: list[WatermarkUpdate]) ->
                                                    f" not written after {WRITEBACK_ATTEMPTS} attempts"])
 
 
+def audit_container(settings: Settings) -> ContainerClient:
+    """The audit container (created if missing); it also holds the job locks (leases)."""
+    if not settings.audit_url:
+        raise SettingError("setting INGEST_AUDIT_URL (the audit container's URL) is not set")
+    container = ContainerClient.from_container_url(settings.audit_url, credential=blob_credential(settings))
+    try:
+        container.create_container()
+    except ResourceExistsError:
+        pass
+    return container
+
+
 @dataclass
 class BlobAuditSink:
     """Audit in a container: `audit_trail/{date}/{run_id}.csv` and `runs/{run_id}.json`.
@@ -78,14 +90,7 @@ class BlobAuditSink:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "BlobAuditSink":
-        if not settings.audit_url:
-            raise SettingError("setting INGEST_AUDIT_URL (the audit container's URL) is not set")
-        container = ContainerClient.from_container_url(settings.audit_url, credential=blob_credential(settings))
-        try:
-            container.create_container()
-        except ResourceExistsError:
-            pass
-        return cls(container)
+        return cls(audit_container(settings))
 
     def record(self, run_id: str, results: list[JobResult], execution_date: str) -> str:
         name = f"audit_trail/{execution_date}/{run_id}.csv"

@@ -225,3 +225,20 @@ def test_redelivered_activities_duplicate_nothing(postgres, pg_schema, app_env, 
     audit_rows = list(csv.DictReader(io.StringIO(audit.download_blob(csv_blob).readall().decode())))
     assert sorted(r["job_name"] for r in audit_rows) == ["orders", "snap"]
     assert first.output["watermark_conflicts"] == []
+
+
+def test_blob_lease_lock_refuses_a_second_holder(app_env):
+    """Job locks on Azure are blob leases (real leases on Azurite)."""
+    from ingest.azure.storage import audit_container
+    from ingest.errors import JobLockedError
+    from ingest.locks import BlobLeaseJobLock
+
+    lock = BlobLeaseJobLock(audit_container(blueprint.settings()), duration_s=15, renew_every_s=5)
+    with lock.hold("orders"):
+        with pytest.raises(JobLockedError, match="already loading"):
+            with lock.hold("orders"):
+                pass
+        with lock.hold("customers"):  # other jobs are not blocked
+            pass
+    with lock.hold("orders"):  # released
+        pass
