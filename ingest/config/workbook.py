@@ -58,7 +58,10 @@ def read_workbook(source: str | Path | bytes, label: str | None = None) -> Workb
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
     except Exception as exc:  # openpyxl raises many types for a broken file
-        raise WorkbookError(f"{name}: cannot be read as a workbook ({type(exc).__name__})") from None
+        root = exc
+        while root.__cause__ is not None or root.__context__ is not None:
+            root = root.__cause__ or root.__context__
+        raise WorkbookError(f"{name}: cannot be read as a workbook ({type(root).__name__})") from None
     try:
         sheet_names = {s.lower(): s for s in book.sheetnames}
         if JOBS_SHEET not in sheet_names:
