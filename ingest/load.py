@@ -22,6 +22,7 @@ from ingest.checks.rowcount import DEFAULT_TOLERANCE_PCT, RowCountCheck, evaluat
 from ingest.classify import classify, safe_message
 from ingest.config.model import JobConfig
 from ingest.destination import make_destination
+from ingest.lake_repair import repair_pipeline_files
 from ingest.locks import FileJobLock, JobLock
 from ingest.result import JobResult, JobStatus, RunContext
 from ingest.retry import RetryPolicy, call_with_retry
@@ -103,6 +104,7 @@ def _load_once(job: JobConfig, run: RunContext, settings: Settings, result: JobR
             destination=make_destination(settings, current_datetime=run.partition_datetime),
             dataset_name=settings.dataset,
         )
+        _repair_lake(pipeline, job)
         before = None
         if job.is_incremental:
             pipeline.sync_destination()  # a fresh machine continues from the lake's state
@@ -124,6 +126,16 @@ def _load_once(job: JobConfig, run: RunContext, settings: Settings, result: JobR
         result.rowcount = _check_rowcount(job, engine, pipeline, result, before, after).to_dict()
     finally:
         engine.dispose()
+
+
+def _repair_lake(pipeline: dlt.Pipeline, job: JobConfig) -> None:
+    """See ingest/lake_repair.py: half-written dlt files from a killed load."""
+    pending = set(pipeline.list_extracted_load_packages()) | set(pipeline.list_normalized_load_packages())
+    with pipeline.destination_client() as client:
+        if not client.fs_client.exists(client.dataset_path):
+            return
+        repair_pipeline_files(client.fs_client, client.dataset_path, pipeline.pipeline_name,
+                              pipeline_name(job), job.table_name, pending)
 
 
 def _check_rowcount(job: JobConfig, engine: Any, pipeline: dlt.Pipeline, result: JobResult,
