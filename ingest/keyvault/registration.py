@@ -19,7 +19,7 @@ from dlt.common.configuration.container import Container
 from dlt.common.configuration.providers import EnvironProvider
 from dlt.common.configuration.specs import PluggableRunContext
 
-from ingest.errors import IngestError
+from ingest.errors import ConfigError, IngestError
 from ingest.keyvault.names import UnmappableKeyError
 from ingest.keyvault.provider import PROVIDER_NAME, KeyVaultProvider
 
@@ -56,6 +56,18 @@ def register_key_vault(settings: "Settings", credential: "TokenCredential | None
     log.info("Key Vault %s registered as a dlt config provider (prefix %r, cache %ss)",
              settings.key_vault_url, settings.key_vault_prefix, settings.key_vault_cache_ttl_s)
     return provider
+
+
+def register_from_environment() -> KeyVaultProvider | None:
+    """At the Function App's start: register from the app settings. A bad setting is logged,
+    not raised, so the app still loads; every function then reports it (blueprint.settings)."""
+    from ingest.settings import Settings
+
+    try:
+        return register_key_vault(Settings.from_env())
+    except ConfigError as exc:
+        log.error("Key Vault provider not registered: %s", exc)
+        return None
 
 
 def _providers() -> list:

@@ -17,7 +17,7 @@ import dlt
 import pytest
 
 from ingest.config import read_workbook
-from ingest.errors import KeyVaultAccessError, KeyVaultUnavailableError, MissingCredentialsError
+from ingest.errors import KeyVaultAccessError, KeyVaultUnavailableError, MissingCredentialsError, SettingError
 from ingest.keyvault.audit import AUDIT_LOGGER, job_scope
 from ingest.keyvault.provider import PROVIDER_NAME, KeyVaultProvider
 from ingest.keyvault.registration import (install, make_secret_client, refresh_rotated_credentials,
@@ -404,6 +404,7 @@ def test_function_app_registers_the_vault_at_startup(monkeypatch):
     import importlib
 
     import function_app
+    from ingest.azure import blueprint
 
     monkeypatch.setenv("INGEST_KEY_VAULT_URL", "https://ingest-app.vault.azure.net")
     monkeypatch.setenv("INGEST_KEY_VAULT_PREFIX", "prod")
@@ -412,8 +413,17 @@ def test_function_app_registers_the_vault_at_startup(monkeypatch):
         provider = registered()
         assert provider is not None and provider.client.vault_url == "https://ingest-app.vault.azure.net"
         assert provider.prefix == "prod"
+        # a bad setting does not stop the app from loading; every function reports it instead
+        uninstall()
+        monkeypatch.setenv("INGEST_KEY_VAULT_URL", "http://ingest-app.vault.azure.net")
+        importlib.reload(function_app)
+        assert registered() is None
+        blueprint.settings.cache_clear()
+        with pytest.raises(SettingError, match="INGEST_KEY_VAULT_URL='http://ingest-app"):
+            blueprint.settings()
     finally:
         uninstall()
         monkeypatch.delenv("INGEST_KEY_VAULT_URL")
+        blueprint.settings.cache_clear()
         importlib.reload(function_app)
     assert registered() is None
