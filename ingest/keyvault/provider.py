@@ -29,7 +29,7 @@ from dlt.common.configuration.specs.base_configuration import is_secret_hint
 
 from ingest.errors import KeyVaultAccessError, KeyVaultUnavailableError
 from ingest.keyvault import audit
-from ingest.keyvault.names import UnmappableKeyError, secret_name
+from ingest.keyvault.names import PREFIX, UnmappableKeyError, secret_name
 from ingest.redact import redact, register_secret, register_url_password
 
 log = logging.getLogger("ingest.keyvault")
@@ -60,6 +60,8 @@ class KeyVaultProvider(ConfigProvider):
     def __init__(self, client: SecretReader, prefix: str = "", ttl_s: float = DEFAULT_TTL_S,
                  sections: Sequence[str] = DEFAULT_SECTIONS,
                  clock: Callable[[], float] = time.monotonic) -> None:
+        if prefix and not PREFIX.match(prefix):
+            raise ValueError(f"Key Vault prefix {prefix!r} is not lowercase letters and digits with single dashes")
         self.client = client
         self.prefix = prefix
         self.ttl_s = ttl_s

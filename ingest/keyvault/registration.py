@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import dlt
 from dlt.common.configuration.container import Container
-from dlt.common.configuration.providers import EnvironProvider
+from dlt.common.configuration.providers import ConfigProvider, EnvironProvider
 from dlt.common.configuration.specs import PluggableRunContext
 
 from ingest.errors import ConfigError, IngestError
@@ -70,7 +70,7 @@ def register_from_environment() -> KeyVaultProvider | None:
         return None
 
 
-def _providers() -> list:
+def _providers() -> list[ConfigProvider]:
     return Container()[PluggableRunContext].providers.providers
 
 

@@ -60,6 +60,10 @@ def test_names_of_another_environment_are_not_read_back():
 def test_invalid_prefix_is_refused():
     with pytest.raises(UnmappableKeyError, match="prefix"):
         secret_name("dev--x", ["sources", "a"])
+    from ingest.keyvault.provider import KeyVaultProvider
+
+    with pytest.raises(ValueError, match="prefix 'Dev_1'"):
+        KeyVaultProvider(client=None, prefix="Dev_1")  # type: ignore[arg-type]
 
 
 def test_key_vault_settings_are_read_and_checked():
