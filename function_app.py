@@ -9,6 +9,9 @@ os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 os.environ.setdefault("INGEST_PIPELINES_DIR", os.path.join(os.environ.get("TMPDIR", "/tmp"), "ingest-pipelines"))
 
 from ingest.azure.blueprint import bp  # noqa: E402
+from ingest.keyvault.registration import register_from_environment  # noqa: E402
+
+register_from_environment()  # credentials from Key Vault when INGEST_KEY_VAULT_URL is set
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 app.register_functions(bp)

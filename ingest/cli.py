@@ -86,6 +86,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env().with_overrides(destination=args.destination, max_workers=args.max_workers)
     log_path = setup_logging(settings.log_dir, verbose=args.verbose)
+    if settings.key_vault_url:
+        from ingest.keyvault.registration import register_key_vault
+
+        register_key_vault(settings)
     config = _read(args.config)
     _print_issues(config)
     job_filter = _jobs(args.jobs)

@@ -36,11 +36,20 @@ class MissingCredentialsError(ConfigError):
     """No credentials were found for a connection named in the workbook."""
 
 
+class KeyVaultAccessError(ConfigError):
+    """Key Vault refused a secret (no get permission, secret disabled, no token for the
+    identity): fix the identity or its access; the message names the vault and the secret."""
+
+
 # 2. Transient: retry with backoff ------------------------------------------------------------
 class TransientSourceError(IngestError):
     """The source could not be reached or refused for now (network, throttling, deadlock)."""
 
     retryable = True
+
+
+class KeyVaultUnavailableError(TransientSourceError):
+    """Key Vault could not be reached, or answered with a server error or throttling."""
 
 
 # 3. Permanent source errors: do not retry ---------------------------------------------------

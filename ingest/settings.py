@@ -10,8 +10,10 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Mapping
+from urllib.parse import urlsplit
 
 from ingest.errors import SettingError
+from ingest.keyvault.names import PREFIX as KEY_VAULT_PREFIX
 
 DEFAULT_LAYOUT = "{table_name}/{YYYY}/{MM}/{DD}/{load_id}.{file_id}.{ext}"
 
@@ -51,6 +53,25 @@ def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str 
     return raw
 
 
+def _key_vault_url(env: Mapping[str, str]) -> str | None:
+    raw = (env.get("INGEST_KEY_VAULT_URL") or "").strip()
+    if not raw:
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme != "https" or not parts.hostname or parts.path not in ("", "/"):
+        raise SettingError(f"setting INGEST_KEY_VAULT_URL={raw!r} is not a vault URL"
+                           " (expected https://<vault-name>.vault.azure.net)")
+    return raw.rstrip("/")
+
+
+def _key_vault_prefix(env: Mapping[str, str]) -> str:
+    raw = (env.get("INGEST_KEY_VAULT_PREFIX") or "").strip().lower()
+    if raw and not KEY_VAULT_PREFIX.match(raw):
+        raise SettingError(f"setting INGEST_KEY_VAULT_PREFIX={raw!r} must be letters and digits with"
+                           " single dashes inside (e.g. dev, staging, prod)")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     destination: str = "lake"
@@ -83,6 +104,12 @@ class Settings:
     job_retry_first_interval_s: int = 30
     azure_storage_connection_string: str | None = field(default=None, repr=False)
     """For az:// destinations on Azurite or with an account key; unset on Azure (identity)."""
+    key_vault_url: str | None = None
+    """Key Vault serving credentials as a dlt config provider (ingest.keyvault); unset: none."""
+    key_vault_prefix: str = ""
+    """Environment prefix of secret names (dev, staging, prod): one vault, several environments."""
+    key_vault_cache_ttl_s: int = 300
+    """Seconds a secret (or its absence) is cached before the vault is asked again."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -109,6 +136,10 @@ class Settings:
             job_retry_first_interval_s=_int(env, "INGEST_JOB_RETRY_FIRST_INTERVAL_S",
                                             default.job_retry_first_interval_s),
             azure_storage_connection_string=env.get("INGEST_AZURE_STORAGE_CONNECTION_STRING") or None,
+            key_vault_url=_key_vault_url(env),
+            key_vault_prefix=_key_vault_prefix(env),
+            key_vault_cache_ttl_s=_int(env, "INGEST_KEY_VAULT_CACHE_TTL_S", default.key_vault_cache_ttl_s,
+                                       minimum=0),
         )
 
     @property
