@@ -30,7 +30,7 @@ test: venv services
 	$(PY) -m pytest
 
 bench: venv services
-	$(PY) -m bench.full_load
+	$(PY) -m bench.run
 
 clean:
 	rm -rf lake audit logs demo .ingest

@@ -1,0 +1,124 @@
+"""Child-process measurements for the benchmark: each scenario runs in a fresh Python process
+(imports, reflection and exit included, as a user pays them) and prints one JSON line with
+its wall time and peak RSS."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+def _finish(started: float, **values: object) -> None:
+    print(json.dumps({"wall": time.perf_counter() - started,
+                      "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, **values}))
+
+
+def reference(url: str, table: str, out: str, batch: int) -> None:
+    """The reference: connectorx arrow_stream batches cast to the reflected types, written with
+    pyarrow's ParquetWriter. No dlt: what the hardware allows for exact types."""
+    started = time.perf_counter()
+    import connectorx as cx
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg2://"))
+    columns = sa.inspect(engine).get_columns(table)
+    engine.dispose()
+
+    def arrow_type(column_type: sa.types.TypeEngine) -> pa.DataType | None:
+        if isinstance(column_type, sa.BigInteger):
+            return pa.int64()
+        if isinstance(column_type, sa.SmallInteger):
+            return pa.int16()
+        if isinstance(column_type, sa.Integer):
+            return pa.int32()
+        if isinstance(column_type, sa.Numeric) and not isinstance(column_type, sa.Float) and column_type.precision:
+            return pa.decimal128(column_type.precision, column_type.scale or 0)
+        if isinstance(column_type, sa.DateTime):
+            return pa.timestamp("us", tz="UTC" if column_type.timezone else None)
+        return None
+
+    targets = {c["name"]: arrow_type(c["type"]) for c in columns}
+    rows = 0
+    writer = None
+    for batch_ in cx.read_sql(url, f"SELECT * FROM {table}", return_type="arrow_stream", batch_size=batch):
+        batch_table = pa.Table.from_batches([batch_])
+        schema = pa.schema([f.with_type(targets[f.name]) if targets.get(f.name) else f for f in batch_table.schema])
+        batch_table = batch_table.cast(schema, safe=True)
+        if writer is None:
+            writer = pq.ParquetWriter(out, batch_table.schema)
+        writer.write_table(batch_table)
+        rows += batch_table.num_rows
+    if writer is not None:
+        writer.close()
+    schema = {f.name: str(f.type) for f in pq.read_schema(out)}
+    _finish(started, rows=rows, schema=schema)
+
+
+def ingest_jobs(workdir: str, tables: list[str], backend: str | None, workers: int, incremental: bool,
+                repeat_in_process: int) -> None:
+    """Load `tables` with the engine (the local runner's thread pool). With
+    `repeat_in_process` > 1 the load runs again in the same process and the last run's time is
+    reported too (what a job costs once imports are paid, e.g. on a warm Functions worker)."""
+    started = time.perf_counter()
+    import pyarrow.parquet as pq
+
+    from ingest.config.model import JobConfig, LoadType, SourceType
+    from ingest.plan import Plan, new_run_context
+    from ingest.runner import execute_plan
+    from ingest.settings import Settings
+
+    import os
+
+    settings = Settings.from_env().with_overrides(
+        destination=os.environ.get("INGEST_DESTINATION") or f"{workdir}/lake",
+        pipelines_dir=Path(workdir) / "pipelines", sql_backend=backend, max_workers=workers,
+        audit_dir=Path(workdir) / "audit")
+    jobs = [JobConfig(job_name=t, enabled=True, source_type=SourceType.POSTGRES, connection="bench",
+                      source_table=t, source_schema="public",
+                      load_type=LoadType.INCREMENTAL if incremental else LoadType.FULL,
+                      watermark_column="updated_at" if incremental else None) for t in tables]
+    last = 0.0
+    for _ in range(max(1, repeat_in_process)):
+        one = time.perf_counter()
+        results = execute_plan(Plan(run=new_run_context(), jobs=jobs), settings)
+        last = time.perf_counter() - one
+    failed = [r.error_message for r in results if not r.succeeded]
+    if failed:
+        raise SystemExit(f"load failed: {failed[0]}")
+    schema = {}
+    if results[0].files and "://" not in settings.destination:
+        schema = {f.name: str(f.type) for f in pq.read_schema(Path(workdir, "lake", results[0].files[0]))}
+    _finish(started, rows=sum(r.rows_processed for r in results), last_run=last, schema=schema,
+            checks=sorted({(r.rowcount or {}).get("status", "") for r in results}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("kind", choices=["reference", "ingest"])
+    parser.add_argument("--url")
+    parser.add_argument("--tables", default="bench_orders")
+    parser.add_argument("--workdir")
+    parser.add_argument("--backend")
+    parser.add_argument("--workers", type=int, default=5)
+    parser.add_argument("--incremental", action="store_true")
+    parser.add_argument("--repeat-in-process", type=int, default=1)
+    parser.add_argument("--batch", type=int, default=100_000)
+    args = parser.parse_args()
+    if args.kind == "reference":
+        reference(args.url, args.tables, f"{args.workdir}/reference.parquet", args.batch)
+    else:
+        ingest_jobs(args.workdir, args.tables.split(","), args.backend, args.workers, args.incremental,
+                    args.repeat_in_process)
+
+
+if __name__ == "__main__":
+    main()
