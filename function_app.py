@@ -13,5 +13,8 @@ from ingest.keyvault.registration import register_from_environment  # noqa: E402
 
 register_from_environment()  # credentials from Key Vault when INGEST_KEY_VAULT_URL is set
 
+from ingest.logging_setup import install_secret_masking  # noqa: E402
+
+install_secret_masking()
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 app.register_functions(bp)

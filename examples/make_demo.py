@@ -23,6 +23,13 @@ DEMO_JOBS = [
     ["demo_orders", "Y", "sqlite", "demo", None, "orders", None, "INCREMENTAL", "updated_at", "order_id",
      "2020-01-01T00:00:00"],
     ["demo_products", "N", "sqlite", "demo", None, "products", None, "FULL", None, "product_id", None],
+    # a REST API job (disabled: this machine may have no internet access)
+    ["coingecko_markets", "N", "rest_api", None, None, None, None, "FULL", None, "id", None],
+]
+API_HEADER = ["job_name", "base_url", "path", "params", "paginator", "page_size", "page_size_param", "page_param"]
+API_ENDPOINTS = [
+    ["coingecko_markets", "https://api.coingecko.com/api/v3", "coins/markets",
+     "vs_currency=usd&order=market_cap_desc", "page_number", 100, "per_page", "page"],
 ]
 NAMES = ["Zoë", "Łukasz", "Søren", "Ana María", "李雷", "Đorđe", "O'Brien", "Ngozi", "Ayşe", "José"]
 
@@ -67,6 +74,10 @@ def make_workbook(path: Path) -> None:
     sheet.append(JOBS_HEADER)
     for job in DEMO_JOBS:
         sheet.append(job)
+    api = book.create_sheet("api_endpoints")
+    api.append(API_HEADER)
+    for endpoint in API_ENDPOINTS:
+        api.append(endpoint)
     book.save(path)
 
 

@@ -70,9 +70,12 @@ def cmd_plan(args: argparse.Namespace) -> int:
     plan = make_plan(config, new_run_context(), _jobs(args.jobs))
     for job in plan.jobs:
         start = f" from {job.last_watermark}" if job.is_incremental else ""
-        print(f"run   {job.job_name}: {job.source_type.value} {job.connection}"
-              f" {job.source_schema + '.' if job.source_schema else ''}{job.source_table}"
-              f" -> {job.table_name} ({job.load_type.value}{start})")
+        if job.api is not None:
+            source = f"rest_api GET {job.api.base_url}/{job.api.path.lstrip('/')} ({job.api.paginator.value})"
+        else:
+            source = (f"{job.source_type.value} {job.connection}"
+                      f" {job.source_schema + '.' if job.source_schema else ''}{job.source_table}")
+        print(f"run   {job.job_name}: {source} -> {job.table_name} ({job.load_type.value}{start})")
     for name, reason in plan.skipped.items():
         print(f"skip  {name}: {reason}")
     return EXIT_INVALID if config.errors else EXIT_OK

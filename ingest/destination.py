@@ -23,6 +23,15 @@ def bucket_url(destination: str) -> str:
     return Path(destination).resolve().as_uri()
 
 
+def working_dir(settings: Settings) -> Path:
+    """dlt's working folders for this lake: one set per destination and dataset, so local
+    state kept for one lake never leaks into a run against another."""
+    import hashlib
+
+    key = f"{bucket_url(settings.destination)}|{settings.dataset}"
+    return settings.pipelines_dir / f"{settings.dataset}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+
+
 def azure_container(url: str) -> str:
     """The container of an az:// or abfss:// URL (abfss://container@account.dfs...)."""
     parsed = urlparse(url)
@@ -72,3 +81,19 @@ def _connection_string_field(connection_string: str, name: str) -> str | None:
         if key.strip().lower() == name.lower():
             return value.strip()
     return None
+
+
+def prepare_lake(settings: Settings) -> None:
+    """Create the container (Azure) and dlt's dataset folder and init marker once, before
+    jobs fan out: dlt creates them on a job's first load, and two jobs doing that at the
+    same moment race (`FileExistsError` from makedirs on a local lake)."""
+    import tempfile
+
+    import dlt
+
+    ensure_container(settings)
+    with tempfile.TemporaryDirectory(prefix="ingest-lake-init-") as workdir:
+        pipeline = dlt.pipeline(pipeline_name="ingest_lake_init", pipelines_dir=workdir,
+                                destination=make_destination(settings), dataset_name=settings.dataset)
+        with pipeline.destination_client() as client:
+            client.initialize_storage()

@@ -61,6 +61,10 @@ class SourceAuthenticationError(PermanentSourceError):
     """The source rejected the credentials."""
 
 
+class MalformedResponseError(PermanentSourceError):
+    """An API answered with a page that is not valid JSON."""
+
+
 class SourceObjectNotFoundError(PermanentSourceError):
     """A schema, table or column named in the workbook does not exist in the source."""
 

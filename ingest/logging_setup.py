@@ -12,6 +12,21 @@ LOG_FILE = "ingest.log"
 FORMAT = "%(asctime)s %(levelname)s [%(threadName)s] %(name)s: %(message)s"
 
 
+_MASKING = SecretMaskingFilter()
+
+
+def install_secret_masking() -> None:
+    """Mask secrets in records of dlt's logger (it does not propagate and has its own
+    stderr handler, which dlt recreates; a logger-level filter survives that) and in every
+    handler of the root logger (ours, or the Functions host's)."""
+    dlt_logger = logging.getLogger("dlt")
+    if _MASKING not in dlt_logger.filters:
+        dlt_logger.addFilter(_MASKING)
+    for handler in logging.getLogger().handlers:
+        if _MASKING not in handler.filters:
+            handler.addFilter(_MASKING)
+
+
 def setup_logging(log_dir: Path, verbose: bool = False) -> Path:
     log_dir.mkdir(parents=True, exist_ok=True)
     path = log_dir / LOG_FILE
@@ -33,6 +48,7 @@ def setup_logging(log_dir: Path, verbose: bool = False) -> Path:
         root.addHandler(handler)
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     logging.getLogger("dlt").setLevel(logging.INFO if verbose else logging.WARNING)
+    install_secret_masking()
     for noisy in ("azure", "urllib3", "fsspec", "adlfs"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     return path

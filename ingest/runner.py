@@ -6,7 +6,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
-from ingest.destination import ensure_container
+from ingest.destination import prepare_lake
 from ingest.finalize import RunSummary, file_watermark_writer, finalize_run
 from ingest.load import run_job
 from ingest.plan import Plan
@@ -20,7 +20,7 @@ def execute_plan(plan: Plan, settings: Settings) -> list[JobResult]:
     """Run every job of the plan; a failing job never stops the others."""
     if not plan.jobs:
         return []
-    ensure_container(settings)
+    prepare_lake(settings)
     results: list[JobResult] = []
     workers = max(1, min(settings.max_workers, len(plan.jobs)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="job") as pool:

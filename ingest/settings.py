@@ -89,6 +89,12 @@ class Settings:
     retry_initial_s: float = 2.0
     retry_max_s: float = 60.0
     retry_jitter_s: float = 1.0
+    http_max_attempts: int = 5
+    """REST sources: attempts per request on 429 / 5xx / connection errors."""
+    http_backoff_s: float = 1.0
+    http_max_delay_s: float = 60.0
+    """Longest wait between two attempts, a server's Retry-After included."""
+    http_timeout_s: float = 60.0
     audit_dir: Path = Path("audit")
     log_dir: Path = Path("logs")
     pipelines_dir: Path = Path(".ingest/pipelines")
@@ -126,6 +132,10 @@ class Settings:
             retry_initial_s=_float(env, "INGEST_RETRY_INITIAL_S", default.retry_initial_s),
             retry_max_s=_float(env, "INGEST_RETRY_MAX_S", default.retry_max_s),
             retry_jitter_s=_float(env, "INGEST_RETRY_JITTER_S", default.retry_jitter_s),
+            http_max_attempts=_int(env, "INGEST_HTTP_MAX_ATTEMPTS", default.http_max_attempts),
+            http_backoff_s=_float(env, "INGEST_HTTP_BACKOFF_S", default.http_backoff_s),
+            http_max_delay_s=_float(env, "INGEST_HTTP_MAX_DELAY_S", default.http_max_delay_s),
+            http_timeout_s=_float(env, "INGEST_HTTP_TIMEOUT_S", default.http_timeout_s),
             audit_dir=Path(env.get("INGEST_AUDIT_DIR") or default.audit_dir),
             log_dir=Path(env.get("INGEST_LOG_DIR") or default.log_dir),
             pipelines_dir=Path(env.get("INGEST_PIPELINES_DIR") or default.pipelines_dir),
@@ -148,6 +158,13 @@ class Settings:
 
         return RetryPolicy(retries=self.retry_attempts, initial_s=self.retry_initial_s,
                            max_s=self.retry_max_s, jitter_s=self.retry_jitter_s)
+
+    @property
+    def http_policy(self):  # -> ingest.sources.http.HttpPolicy
+        from ingest.sources.http import HttpPolicy
+
+        return HttpPolicy(max_attempts=self.http_max_attempts, backoff_s=self.http_backoff_s,
+                          max_delay_s=self.http_max_delay_s, timeout_s=self.http_timeout_s)
 
     def with_overrides(self, **changes: object) -> "Settings":
         """A copy with the given fields replaced; None values are ignored."""

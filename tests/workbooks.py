@@ -21,7 +21,9 @@ def job_row(**values: Any) -> dict[str, Any]:
 
 
 def write_workbook(path: Path, rows: list[dict[str, Any]], header: list[str] | None = None,
-                   sheet: str = "jobs") -> Path:
+                   sheet: str = "jobs", extra_sheets: dict[str, list[dict[str, Any]]] | None = None) -> Path:
+    """A workbook with the jobs sheet and, optionally, more sheets (name -> rows as dicts;
+    each sheet's header is the union of its rows' keys, in first-seen order)."""
     header = header or HEADER
     book = openpyxl.Workbook()
     ws = book.active
@@ -29,5 +31,28 @@ def write_workbook(path: Path, rows: list[dict[str, Any]], header: list[str] | N
     ws.append(header)
     for row in rows:
         ws.append([row.get(name) for name in header])
+    for name, records in (extra_sheets or {}).items():
+        extra = book.create_sheet(name)
+        columns = list(dict.fromkeys(k for record in records for k in record))
+        extra.append(columns)
+        for record in records:
+            extra.append([record.get(c) for c in columns])
     book.save(path)
     return path
+
+
+def api_row(**values: Any) -> dict[str, Any]:
+    """An api_endpoints row for the fake CoinGecko markets endpoint (tests/fake_api.py)."""
+    row = {"job_name": "coins", "base_url": "http://127.0.0.1:1/api/v3", "path": "coins/markets",
+           "params": "vs_currency=usd&order=market_cap_desc", "data_selector": None, "paginator": "page_number",
+           "page_size": 100, "page_size_param": "per_page", "page_param": "page", "start_page": 1,
+           "cursor_path": None, "cursor_param": None, "incremental_param": None, "auth": "none", "auth_param": None}
+    row.update(values)
+    return row
+
+
+def rest_job_row(**values: Any) -> dict[str, Any]:
+    row = job_row(job_name="coins", source_type="rest_api", connection=None, source_schema=None,
+                  source_table=None, target_table=None, primary_key="id")
+    row.update(values)
+    return row

@@ -10,7 +10,7 @@ from ingest.azure.storage import BlobAuditSink, audit_container, read_workbook_b
 from ingest.locks import BlobLeaseJobLock
 from ingest.config.model import JobConfig
 from ingest.config.workbook import read_workbook
-from ingest.destination import ensure_container
+from ingest.destination import prepare_lake
 from ingest.finalize import finalize_run
 from ingest.load import run_job
 from ingest.plan import Plan, make_plan
@@ -31,7 +31,7 @@ def plan_activity(payload: dict[str, Any], settings: Settings) -> dict[str, Any]
                      started_at=payload["started_at"])
     plan = make_plan(config, run, payload.get("jobs"))
     if plan.jobs:
-        ensure_container(settings)
+        prepare_lake(settings)
     return {"plan": plan.to_dict(), "max_parallel": settings.max_parallel_jobs,
             "retry": {"attempts": settings.job_retry_attempts,
                       "first_interval_ms": settings.job_retry_first_interval_s * 1000}}

@@ -161,16 +161,18 @@ JOB_COLUMNS: tuple[Column, ...] = (
            ("Y", "N")),
     Column("source_type", True, _enum(SourceType, "source_type", upper=False),
            "Kind of source system.", "postgres", tuple(m.value for m in SourceType)),
-    Column("connection", True, parse_connection,
-           "Name of a connection. Credentials are never in the workbook: they come from"
-           " SOURCES__<CONNECTION>__CREDENTIALS or [sources.<connection>] credentials in"
+    Column("connection", False, parse_connection,
+           "Name of a connection (required for databases; for rest_api, the name of the API key's"
+           " secret when the endpoint needs one). Credentials are never in the workbook: they come"
+           " from SOURCES__<CONNECTION>__CREDENTIALS (API keys: SOURCES__<CONNECTION>__API_KEY) or"
            " .dlt/secrets.toml.", "sales_db"),
     Column("source_schema", False, parse_identifier("source_schema"),
            "Schema of the source table; empty for the connection's default.", "public"),
-    Column("source_table", True, parse_identifier("source_table"), "Table or view to read.",
-           "orders"),
+    Column("source_table", False, parse_identifier("source_table"),
+           "Table or view to read (required for databases; unused for rest_api).", "orders"),
     Column("target_table", False, parse_lake_name,
-           "Folder of the table in the lake; defaults to source_table in lowercase.", "orders"),
+           "Folder of the table in the lake; defaults to source_table in lowercase (rest_api:"
+           " to job_name).", "orders"),
     Column("load_type", True, _enum(LoadType, "load_type", upper=True),
            "FULL replaces the table each run; INCREMENTAL loads rows whose watermark_column"
            " is at or after the last value loaded.", "INCREMENTAL", tuple(m.value for m in LoadType)),

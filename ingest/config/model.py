@@ -20,6 +20,67 @@ class LoadType(str, Enum):
 class SourceType(str, Enum):
     POSTGRES = "postgres"
     SQLITE = "sqlite"  # the embedded demo source and small local files
+    REST_API = "rest_api"
+
+    @property
+    def is_sql(self) -> bool:
+        return self is not SourceType.REST_API
+
+
+class Paginator(str, Enum):
+    NONE = "none"
+    PAGE_NUMBER = "page_number"
+    OFFSET = "offset"
+    CURSOR = "cursor"
+    JSON_LINK = "json_link"
+    HEADER_LINK = "header_link"
+
+
+class ApiAuth(str, Enum):
+    NONE = "none"
+    API_KEY_HEADER = "api_key_header"
+    API_KEY_QUERY = "api_key_query"
+    BEARER = "bearer"
+
+
+@dataclass(frozen=True)
+class ApiEndpoint:
+    """One row of the `api_endpoints` sheet: how to page through one REST endpoint."""
+
+    base_url: str
+    path: str
+    paginator: Paginator = Paginator.NONE
+    params: tuple[tuple[str, str], ...] = ()
+    data_selector: str | None = None
+    page_size: int | None = None
+    page_size_param: str | None = None
+    page_param: str | None = None
+    """page_number: the page's request parameter (default `page`); offset: the offset's."""
+    start_page: int | None = None
+    cursor_path: str | None = None
+    """cursor: where the next cursor is in the response; json_link: where the next URL is."""
+    cursor_param: str | None = None
+    incremental_param: str | None = None
+    """Request parameter that carries the last watermark (e.g. `updated_since`)."""
+    auth: ApiAuth = ApiAuth.NONE
+    auth_param: str | None = None
+    """Header or query parameter name of an API key."""
+    row: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["paginator"] = self.paginator.value
+        data["auth"] = self.auth.value
+        data["params"] = [list(p) for p in self.params]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ApiEndpoint":
+        values = dict(data)
+        values["paginator"] = Paginator(values["paginator"])
+        values["auth"] = ApiAuth(values["auth"])
+        values["params"] = tuple(tuple(p) for p in values.get("params") or ())
+        return cls(**values)
 
 
 WatermarkValue = int | float | str
@@ -33,8 +94,8 @@ class JobConfig:
     job_name: str
     enabled: bool
     source_type: SourceType
-    connection: str
-    source_table: str
+    connection: str | None
+    source_table: str | None
     load_type: LoadType
     source_schema: str | None = None
     target_table: str | None = None
@@ -43,13 +104,17 @@ class JobConfig:
     last_watermark: WatermarkValue | None = None
     rowcount_tolerance_pct: float | None = None
     """Allowed difference between source and lake row counts; default 1%."""
+    api: ApiEndpoint | None = None
+    """For rest_api jobs: the job's row of the `api_endpoints` sheet."""
     row: int = 0
     """Workbook row the job came from (for messages and write-back)."""
 
     @property
     def table_name(self) -> str:
         """The table's name in the lake: its folder under the dataset."""
-        return self.target_table or self.source_table.lower()
+        if self.target_table:
+            return self.target_table
+        return self.source_table.lower() if self.source_table else self.job_name
 
     @property
     def is_incremental(self) -> bool:
@@ -60,6 +125,7 @@ class JobConfig:
         data["source_type"] = self.source_type.value
         data["load_type"] = self.load_type.value
         data["primary_key"] = list(self.primary_key)
+        data["api"] = self.api.to_dict() if self.api else None
         return data
 
     @classmethod
@@ -68,6 +134,7 @@ class JobConfig:
         values["source_type"] = SourceType(values["source_type"])
         values["load_type"] = LoadType(values["load_type"])
         values["primary_key"] = tuple(values.get("primary_key") or ())
+        values["api"] = ApiEndpoint.from_dict(values["api"]) if values.get("api") else None
         return cls(**values)
 
 

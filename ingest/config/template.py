@@ -10,41 +10,50 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
+from ingest.config.api_sheet import API_COLUMNS, API_SHEET
 from ingest.config.columns import JOB_COLUMNS
 from ingest.config.workbook import JOBS_SHEET
 
 TEMPLATE_ROWS = 1000
 
 
-def write_template(path: str | Path) -> Path:
-    book = openpyxl.Workbook()
-    jobs = book.active
-    jobs.title = JOBS_SHEET
-    for index, column in enumerate(JOB_COLUMNS, start=1):
-        cell = jobs.cell(row=1, column=index, value=column.name)
+def _table_sheet(sheet, columns) -> None:
+    """Header row, widths and a dropdown for every enumerated column."""
+    for index, column in enumerate(columns, start=1):
+        cell = sheet.cell(row=1, column=index, value=column.name)
         cell.font = Font(bold=True)
         letter = get_column_letter(index)
-        jobs.column_dimensions[letter].width = max(14, len(column.name) + 4)
+        sheet.column_dimensions[letter].width = max(14, len(column.name) + 4)
         if column.choices:
             validation = DataValidation(type="list", formula1='"' + ",".join(column.choices) + '"',
                                         allow_blank=not column.required, showErrorMessage=True,
                                         errorTitle=column.name,
                                         error=f"{column.name} must be one of: {', '.join(column.choices)}")
             validation.add(f"{letter}2:{letter}{TEMPLATE_ROWS}")
-            jobs.add_data_validation(validation)
-    jobs.freeze_panes = "A2"
+            sheet.add_data_validation(validation)
+    sheet.freeze_panes = "A2"
+
+
+def write_template(path: str | Path) -> Path:
+    book = openpyxl.Workbook()
+    jobs = book.active
+    jobs.title = JOBS_SHEET
+    _table_sheet(jobs, JOB_COLUMNS)
+    _table_sheet(book.create_sheet(API_SHEET), API_COLUMNS)
 
     descriptions = book.create_sheet("descriptions")
-    headers = ("column", "required", "allowed values", "example", "description")
+    headers = ("sheet", "column", "required", "allowed values", "example", "description")
     for index, title in enumerate(headers, start=1):
         descriptions.cell(row=1, column=index, value=title).font = Font(bold=True)
-    for row, column in enumerate(JOB_COLUMNS, start=2):
-        descriptions.cell(row=row, column=1, value=column.name)
-        descriptions.cell(row=row, column=2, value="yes" if column.required else "no")
-        descriptions.cell(row=row, column=3, value=", ".join(column.choices))
-        descriptions.cell(row=row, column=4, value=column.example)
-        descriptions.cell(row=row, column=5, value=column.description)
-    for letter, width in zip("ABCDE", (18, 10, 26, 28, 100)):
+    described = [(JOBS_SHEET, c) for c in JOB_COLUMNS] + [(API_SHEET, c) for c in API_COLUMNS]
+    for row, (sheet_name, column) in enumerate(described, start=2):
+        descriptions.cell(row=row, column=1, value=sheet_name)
+        descriptions.cell(row=row, column=2, value=column.name)
+        descriptions.cell(row=row, column=3, value="yes" if column.required else "no")
+        descriptions.cell(row=row, column=4, value=", ".join(column.choices))
+        descriptions.cell(row=row, column=5, value=column.example)
+        descriptions.cell(row=row, column=6, value=column.description)
+    for letter, width in zip("ABCDEF", (16, 22, 10, 26, 28, 100)):
         descriptions.column_dimensions[letter].width = width
 
     out = Path(path)

@@ -10,6 +10,7 @@ from typing import Any
 import openpyxl
 from openpyxl.utils import get_column_letter
 
+from ingest.config.api_sheet import API_SHEET, attach_api_endpoints
 from ingest.config.columns import COLUMNS_BY_NAME, JOB_COLUMNS, CellError, shown
 from ingest.config.model import ConfigIssue, JobConfig, LoadType, WorkbookConfig
 from ingest.errors import WorkbookError
@@ -68,6 +69,8 @@ def read_workbook(source: str | Path | bytes, label: str | None = None) -> Workb
             raise WorkbookError(f"{name}: no sheet named '{JOBS_SHEET}' (found: {', '.join(book.sheetnames)})")
         sheet = book[sheet_names[JOBS_SHEET]]
         rows = list(sheet.iter_rows(max_row=MAX_ROWS + 2))
+        api_rows = (list(book[sheet_names[API_SHEET]].iter_rows(max_row=MAX_ROWS + 1))
+                    if API_SHEET in sheet_names else None)
     finally:
         book.close()
     config = WorkbookConfig(source=name)
@@ -82,6 +85,8 @@ def read_workbook(source: str | Path | bytes, label: str | None = None) -> Workb
     if header is None:
         return config
     _read_jobs(rows[1:], header, config)
+    config.jobs, rejected = attach_api_endpoints(api_rows, config.jobs, config.issues)
+    config.invalid_rows.update(rejected)
     return config
 
 
@@ -159,7 +164,9 @@ def _read_jobs(rows: list[tuple], header: dict[str, int], config: WorkbookConfig
         job_name = values.get("job_name")
         if job_name is not None:
             issues = [ConfigIssue(i.sheet, i.cell, i.message, i.severity, job_name) for i in issues]
-        issues.extend(_row_rules(values, header, row_number, job_name))
+        rejected = {i.cell for i in issues}
+        failed = {c for c, index in header.items() if f"{get_column_letter(index + 1)}{row_number}" in rejected}
+        issues.extend(_row_rules(values, header, row_number, job_name, failed))
         if job_name is not None:
             if job_name in first_row_of:
                 ref = f"{get_column_letter(header['job_name'] + 1)}{row_number}"
@@ -172,8 +179,8 @@ def _read_jobs(rows: list[tuple], header: dict[str, int], config: WorkbookConfig
                 job_name=values["job_name"],
                 enabled=values["enabled"],
                 source_type=values["source_type"],
-                connection=values["connection"],
-                source_table=values["source_table"],
+                connection=values.get("connection"),
+                source_table=values.get("source_table"),
                 load_type=values["load_type"],
                 source_schema=values.get("source_schema"),
                 target_table=values.get("target_table"),
@@ -207,13 +214,19 @@ def _read_jobs(rows: list[tuple], header: dict[str, int], config: WorkbookConfig
 
 
 def _row_rules(values: dict[str, Any], header: dict[str, int], row: int,
-               job_name: str | None) -> list[ConfigIssue]:
+               job_name: str | None, failed: set[str]) -> list[ConfigIssue]:
     """Rules that span several cells of one row."""
     issues: list[ConfigIssue] = []
 
     def ref(column: str) -> str:
         return f"{get_column_letter(header[column] + 1)}{row}" if column in header else f"{row}:{row}"
 
+    source_type = values.get("source_type")
+    if source_type is not None and source_type.is_sql:
+        for column in ("connection", "source_table"):
+            if not values.get(column) and column in header and column not in failed:
+                issues.append(ConfigIssue(JOBS_SHEET, ref(column), f"{column} is required for source_type"
+                                          f" {source_type.value}", job_name=job_name))
     if values.get("load_type") is LoadType.INCREMENTAL and not values.get("watermark_column"):
         issues.append(ConfigIssue(JOBS_SHEET, ref("watermark_column"),
                                   "watermark_column is required when load_type is INCREMENTAL",

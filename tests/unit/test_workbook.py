@@ -8,6 +8,7 @@ import openpyxl
 import pytest
 
 from ingest.config import LoadType, SourceType, read_workbook
+from ingest.config.api_sheet import API_COLUMNS
 from ingest.config.template import write_template
 from ingest.errors import WorkbookError
 from tests.workbooks import HEADER, job_row, write_workbook
@@ -32,7 +33,7 @@ def test_valid_row_becomes_a_typed_job(tmp_path):
 @pytest.mark.parametrize("column, value, expected", [
     ("load_type", "INCREMENTL", "jobs!H2: load_type 'INCREMENTL' is not FULL or INCREMENTAL"),
     ("enabled", "maybe", "jobs!B2: enabled 'maybe' is not Y or N"),
-    ("source_type", "mysql", "jobs!C2: source_type 'mysql' is not postgres or sqlite"),
+    ("source_type", "mysql", "jobs!C2: source_type 'mysql' is not postgres or sqlite or rest_api"),
     ("job_name", "Orders-1", "jobs!A2: job_name 'Orders-1' must be"),
     ("source_table", "orders; DROP TABLE x", "jobs!F2: source_table 'orders; DROP TABLE x' is not a plain identifier"),
     ("source_schema", 'public"--', "jobs!E2: source_schema 'public\"--' is not a plain identifier"),
@@ -42,7 +43,8 @@ def test_valid_row_becomes_a_typed_job(tmp_path):
     ("target_table", "Orders", "jobs!G2: target_table 'Orders' must be"),
     ("connection", "Sales DB", "jobs!D2: connection 'Sales DB' must be"),
     ("last_watermark", "yesterday", "jobs!K2: last_watermark 'yesterday' is not a number or an ISO date"),
-    ("source_table", None, "jobs!F2: source_table is required"),
+    ("source_table", None, "jobs!F2: source_table is required for source_type postgres"),
+    ("connection", None, "jobs!D2: connection is required for source_type postgres"),
     ("enabled", True, None),  # a boolean cell is a fine enabled value
 ])
 def test_bad_cell_is_named_by_place(tmp_path, column, value, expected):
@@ -146,7 +148,8 @@ def test_template_has_dropdowns_and_descriptions_and_reads_back_empty(tmp_path):
     validations = {str(v.sqref): v.formula1 for v in book["jobs"].data_validations.dataValidation}
     assert validations["B2:B1000"] == '"Y,N"'
     assert validations["H2:H1000"] == '"FULL,INCREMENTAL"'
-    assert '"postgres,sqlite"' in validations.values()
-    assert book["descriptions"].max_row == len(HEADER) + 1
+    assert '"postgres,sqlite,rest_api"' in validations.values()
+    assert book["descriptions"].max_row == len(HEADER) + len(API_COLUMNS) + 1
+    assert [c.value for c in book["api_endpoints"][1]] == [c.name for c in API_COLUMNS]
     config = read_workbook(path)
     assert config.jobs == [] and config.errors == []

@@ -1,0 +1,81 @@
+"""What the load needs of a source, whatever its kind: a dlt resource, the initial
+watermark, and (where the source can) a row count for the load's window."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from ingest.config.model import JobConfig, SourceType
+from ingest.settings import Settings
+
+
+class JobSource(Protocol):
+    def resource(self) -> Any:
+        """The dlt resource that reads the job's data."""
+
+    def initial_watermark(self) -> Any:
+        """The workbook's last_watermark in the type the source compares with."""
+
+    def count_range(self, before: Any, after: Any) -> tuple[int, int] | None:
+        """(min, max) source rows for the window; None when the source cannot count."""
+
+    def close(self) -> None: ...
+
+
+class SqlJobSource:
+    def __init__(self, job: JobConfig, settings: Settings):
+        from ingest.sources.connections import resolve_connection_url
+        from ingest.sources.sql import make_engine, reflect_table
+
+        self.job, self.settings = job, settings
+        self.engine = make_engine(resolve_connection_url(job.connection))
+        try:
+            self.reflected = reflect_table(self.engine, job)
+        except Exception:
+            self.engine.dispose()
+            raise
+
+    def resource(self) -> Any:
+        from ingest.sources.sql import build_resource
+
+        return build_resource(self.job, self.engine, self.reflected, self.settings.chunk_size, self.settings.sql_backend)
+
+    def initial_watermark(self) -> Any:
+        from ingest.sources.sql import coerce_watermark
+
+        return coerce_watermark(self.job.last_watermark, self.reflected.columns[self.job.watermark_column], self.job)
+
+    def count_range(self, before: Any, after: Any) -> tuple[int, int] | None:
+        from ingest.checks.rowcount import source_count_range
+
+        job = self.job
+        return source_count_range(self.engine, job.source_schema, job.source_table,
+                                  job.watermark_column if job.is_incremental else None, before, after)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+class RestJobSource:
+    def __init__(self, job: JobConfig, settings: Settings):
+        self.job, self.settings = job, settings
+
+    def resource(self) -> Any:
+        from ingest.sources.rest import build_rest_resource
+
+        return build_rest_resource(self.job, self.settings.http_policy)
+
+    def initial_watermark(self) -> Any:
+        return self.job.last_watermark
+
+    def count_range(self, before: Any, after: Any) -> tuple[int, int] | None:
+        return None  # an API has no COUNT(*): the check compares dlt's count with the files
+
+    def close(self) -> None:
+        pass
+
+
+def open_source(job: JobConfig, settings: Settings) -> JobSource:
+    if job.source_type is SourceType.REST_API:
+        return RestJobSource(job, settings)
+    return SqlJobSource(job, settings)
