@@ -10,7 +10,8 @@ from typing import Any
 import openpyxl
 from openpyxl.utils import get_column_letter
 
-from ingest.config.columns import COLUMNS_BY_NAME, JOB_COLUMNS, CellError, shown
+from ingest.config.columns import (COLUMNS_BY_NAME, JOB_COLUMNS, CellError, dialect_identifier_problems,
+                                   shown)
 from ingest.config.model import ConfigIssue, JobConfig, LoadType, WorkbookConfig
 from ingest.errors import WorkbookError
 
@@ -214,4 +215,6 @@ def _row_rules(values: dict[str, Any], header: dict[str, int], row: int,
         issues.append(ConfigIssue(JOBS_SHEET, ref("watermark_column"),
                                   "watermark_column is required when load_type is INCREMENTAL",
                                   job_name=job_name))
+    for column, message in dialect_identifier_problems(values):
+        issues.append(ConfigIssue(JOBS_SHEET, ref(column), message, job_name=job_name))
     return issues
