@@ -21,7 +21,7 @@ from ingest.config.model import JobConfig
 from ingest.destination import make_destination
 from ingest.result import JobResult, JobStatus, RunContext
 from ingest.settings import Settings
-from ingest.sources.connections import resolve_connection_url
+from ingest.sources.connections import resolve_connection
 from ingest.sources.sql import build_resource, make_engine, reflect_table
 
 log = logging.getLogger("ingest.load")
@@ -55,8 +55,10 @@ def _incremental_last_value(pipeline: dlt.Pipeline, job: JobConfig) -> Any:
     sources = pipeline.state.get("sources", {})
     for source_state in sources.values():
         for resource_name, resource_state in source_state.get("resources", {}).items():
-            cursor = resource_state.get("incremental", {}).get(job.watermark_column)
-            if cursor and resource_name in (job.source_table, job.table_name):
+            # case-insensitive: the source may spell names differently (Oracle: lower case)
+            cursors = {k.lower(): v for k, v in resource_state.get("incremental", {}).items()}
+            cursor = cursors.get(job.watermark_column.lower())
+            if cursor and resource_name.lower() in (job.source_table.lower(), job.table_name):
                 return cursor.get("last_value")
     return None
 
@@ -70,8 +72,7 @@ def run_job(job: JobConfig, run: RunContext, settings: Settings) -> JobResult:
                        workbook_watermark=job.last_watermark)
     engine = None
     try:
-        url = resolve_connection_url(job.connection)
-        engine = make_engine(url)
+        engine = make_engine(resolve_connection(job))
         reflected = reflect_table(engine, job)
         pipeline = dlt.pipeline(
             pipeline_name=pipeline_name(job),
