@@ -126,6 +126,7 @@ class Login:
 
 @dataclass
 class FakeTdsServer:
+    host: str = "127.0.0.1"
     login_error: ServerError | None = None
     batch_errors: dict[str, ServerError] = field(default_factory=dict)
     """SQL text fragment -> the error a batch containing it fails with."""
@@ -135,7 +136,7 @@ class FakeTdsServer:
 
     def __post_init__(self) -> None:
         self._sock = socket.socket()
-        self._sock.bind(("127.0.0.1", 0))
+        self._sock.bind((self.host, 0))
         self._sock.listen(8)
         self.port = self._sock.getsockname()[1]
         threading.Thread(target=self._serve, daemon=True).start()
@@ -253,16 +254,29 @@ def _decode_login7(payload: bytes) -> Login:
 
 class FakeSqlBrowser:
     """The SQL Server Browser service (SSRP over UDP 1434): answers a named instance's TCP
-    port, as drivers ask for it when the server is written `host\\INSTANCE`."""
+    port, as drivers ask for it when the server is written `host\\INSTANCE`. Drivers always
+    ask on port 1434, so when 127.0.0.1:1434 is taken (another test run) the browser takes the
+    next loopback address (127.0.0.2, ...): use `host`."""
 
     PORT = 1434
 
-    def __init__(self, instances: dict[str, int]) -> None:
-        self.instances = {k.upper(): v for k, v in instances.items()}
+    def __init__(self) -> None:
+        self.instances: dict[str, int] = {}
         self.requests: list[bytes] = []
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self._sock.bind(("127.0.0.1", self.PORT))
+        for last in range(1, 64):
+            try:
+                self._sock.bind((f"127.0.0.{last}", self.PORT))
+                break
+            except OSError:
+                continue
+        else:
+            raise OSError("no loopback address has UDP port 1434 free")
+        self.host = self._sock.getsockname()[0]
         threading.Thread(target=self._serve, daemon=True).start()
+
+    def add(self, instance: str, port: int) -> None:
+        self.instances[instance.upper()] = port
 
     def _serve(self) -> None:
         while True:

@@ -54,6 +54,10 @@ def adapt_types(table: sa.Table, dialect_name: str) -> None:
 def exact_type_hints(columns: dict[str, sa.types.TypeEngine], dialect_name: str) -> dict[str, dict[str, Any]]:
     """dlt column hints that keep each column's exact type in the lake."""
     hints = integer_width_hints(columns)
+    # SQLAlchemy 2.1's Float (REAL, DOUBLE PRECISION, Oracle BINARY_DOUBLE) is no longer a
+    # Numeric, the class dlt 1.31 maps to double: without this hint dlt calls it unknown.
+    hints.update({name: {"name": name, "data_type": "double"}
+                  for name, kind in columns.items() if isinstance(kind, sa.Float)})
     if dialect_name == "oracle":
         hints.update(oracle_number_hints(columns))
     return hints

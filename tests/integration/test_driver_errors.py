@@ -117,7 +117,7 @@ def test_oracle_server_errors_as_the_driver_builds_them(code, message, kind, adv
 
 # --- SQL Server through pyodbc and FreeTDS -------------------------------------------------
 def sqlserver(port: int | None, source_type=SourceType.MSSQL, **extra):
-    fields = {"host": "127.0.0.1", "database": "sales", "username": "ingest", "password": CANARY,
+    fields = {"host": extra.pop("host", "127.0.0.1"), "database": "sales", "username": "ingest", "password": CANARY,
               "driver": "FreeTDS", "encrypt": "no", "login_timeout": 3, **extra}
     if port is not None:
         fields["port"] = port
@@ -183,10 +183,11 @@ def test_sqlserver_encrypt_yes_never_sends_the_login_to_a_server_without_tls():
 
 
 def test_sqlserver_named_instance_is_resolved_through_the_browser():
-    server = FakeTdsServer(login_error=ServerError(18456, "Login failed for user 'ingest'."))
-    browser = FakeSqlBrowser({"SQLEXPRESS": server.port})
+    browser = FakeSqlBrowser()
+    server = FakeTdsServer(host=browser.host, login_error=ServerError(18456, "Login failed for user 'ingest'."))
+    browser.add("SQLEXPRESS", server.port)
     try:
-        error = classify(connect_error(sqlserver(None, instance="SQLEXPRESS")))
+        error = classify(connect_error(sqlserver(None, host=browser.host, instance="SQLEXPRESS")))
     finally:
         browser.close()
         server.close()
