@@ -8,6 +8,7 @@ the string and quotes values); keywords differ between Microsoft's driver and Fr
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import sqlalchemy as sa
@@ -115,9 +116,16 @@ def sqlserver_from_url(connection: str, url: URL, azure: bool) -> tuple[URL, dic
         if trust not in ("no", "false"):
             raise ConnectionConfigError(f"connection '{connection}': TrustServerCertificate={trust} in"
                                         " the URL; the Azure SQL certificate must be checked (no)")
+        if not url.username and "authentication" not in keys:
+            raise ConnectionConfigError(f"connection '{connection}': the Azure SQL URL has no login: add"
+                                        " user:password, or give the credentials as fields with"
+                                        " authentication = managed_identity")
         query.setdefault(keys.get("encrypt", "Encrypt"), "yes")
         query.setdefault(keys.get("trustservercertificate", "TrustServerCertificate"), "no")
-    return url.set(drivername=DRIVERNAME, query=query), {"timeout": DEFAULT_LOGIN_TIMEOUT_S}
+    host = url.host
+    if host and "%5c" in host.lower():  # a URL-encoded named instance: host%5CINSTANCE
+        host = re.sub("%5c", lambda _: "\\", host, flags=re.IGNORECASE)
+    return url.set(drivername=DRIVERNAME, host=host, query=query), {"timeout": DEFAULT_LOGIN_TIMEOUT_S}
 
 
 def adapt_sqlserver_types(table: sa.Table) -> None:

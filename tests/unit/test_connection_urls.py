@@ -116,6 +116,22 @@ def test_sqlserver_url_form_gets_the_default_driver():
                                    f"UID=ingest;PWD={PW};TrustServerCertificate=yes")
 
 
+@pytest.mark.parametrize("url", [f"mssql+pyodbc://ingest:{PW}@sql01\\SQLEXPRESS/sales?driver=FreeTDS",
+                                 f"mssql+pyodbc://ingest:{PW}@sql01%5cSQLEXPRESS/sales?driver=FreeTDS"])
+def test_sqlserver_named_instance_url(url):
+    assert odbc_string(build_connection("erp", SourceType.MSSQL, url)) == \
+        f"DRIVER={{FreeTDS}};Server=sql01\\SQLEXPRESS;Database=sales;UID=ingest;PWD={PW}"
+
+
+def test_azure_sql_url_with_the_drivers_own_managed_identity_passes_through():
+    source = build_connection("dw", SourceType.AZURE_SQL, "mssql+pyodbc://@myserver.database.windows.net/dw"
+                              "?driver=ODBC+Driver+18+for+SQL+Server&authentication=ActiveDirectoryMsi")
+    assert odbc_string(source) == ("DRIVER={ODBC Driver 18 for SQL Server};Server=myserver.database.windows.net;"
+                                   "Database=dw;Authentication=ActiveDirectoryMsi;Encrypt=yes;"
+                                   "TrustServerCertificate=no")
+    assert source.access_token is None
+
+
 @pytest.mark.parametrize("credentials, message", [
     ({"host": "h", "port": 1433, "instance": "X", "database": "d", "username": "u", "password": PW},
      "field 'instance' and 'port' are both set"),
@@ -179,6 +195,7 @@ def test_azure_sql_url_form_gets_encryption_added():
      "field 'username' must be empty with authentication = managed_identity"),
     (f"mssql+pyodbc://u:{PW}@s/d?Encrypt=no", "Encrypt=no in the URL"),
     (f"mssql+pyodbc://u:{PW}@s/d?TrustServerCertificate=yes", "TrustServerCertificate=yes in the URL"),
+    ("mssql+pyodbc://s.database.windows.net/d", "the Azure SQL URL has no login"),
     ('{"host": "s", ', "start with '{' but are not a JSON object"),
 ])
 def test_azure_sql_refuses_weaker_security(credentials, message):
