@@ -3,14 +3,14 @@ types adjusted after reflection, and the dlt column hints that keep types exact.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import sqlalchemy as sa
 
 from ingest.errors import SettingError
 from ingest.sources.exact_types import integer_width_hints
 from ingest.sources.mssql import adapt_sqlserver_types
-from ingest.sources.oracle import adapt_oracle_types, oracle_number_hints
+from ingest.sources.oracle import adapt_oracle_types, oracle_number_hints, select_utc_timestamps
 
 BACKEND_BY_DIALECT = {
     # connectorx streams arrow batches straight from PostgreSQL's binary protocol (2.7x the
@@ -61,3 +61,8 @@ def exact_type_hints(columns: dict[str, sa.types.TypeEngine], dialect_name: str)
     if dialect_name == "oracle":
         hints.update(oracle_number_hints(columns))
     return hints
+
+
+def query_adapter(dialect_name: str) -> Callable[..., Any] | None:
+    """A dlt query_adapter_callback that changes what a dialect's SELECT returns, if needed."""
+    return select_utc_timestamps if dialect_name == "oracle" else None

@@ -74,6 +74,23 @@ def adapt_oracle_types(table: sa.Table) -> None:
             column.type = oracle.NUMBER(38, 0, asdecimal=True)
 
 
+def select_utc_timestamps(query: sa.Select, table: sa.Table, incremental: Any = None,
+                          engine: Any = None) -> sa.Select:
+    """dlt query adapter: TIMESTAMP WITH TIME ZONE columns read as SYS_EXTRACT_UTC(column).
+
+    python-oracledb returns such a value as a naive datetime holding the wall-clock time of the
+    value's own offset (python-oracledb issue 373), which dlt would then take for UTC. The UTC
+    instant is exact whatever the offset. The WHERE clause dlt built is kept as it is."""
+    columns = []
+    for column in query.selected_columns:
+        kind = getattr(column.type, "wrapped", column.type)  # a WatermarkLiteral's reflected type
+        if isinstance(kind, oracle.TIMESTAMP) and kind.timezone:
+            columns.append(sa.func.sys_extract_utc(column, type_=oracle.TIMESTAMP()).label(column.name))
+        else:
+            columns.append(column)
+    return query.with_only_columns(*columns)
+
+
 def oracle_number_hints(columns: dict[str, sa.types.TypeEngine]) -> dict[str, dict[str, Any]]:
     """dlt column hints for Oracle NUMBER columns:
 

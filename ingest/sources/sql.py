@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from ingest.config.model import JobConfig, WatermarkValue
 from ingest.errors import ConfigError, SourceObjectNotFoundError
 from ingest.sources.connections import SourceConnection
-from ingest.sources.dialects import adapt_types, choose_backend, exact_type_hints
+from ingest.sources.dialects import adapt_types, choose_backend, exact_type_hints, query_adapter
 from ingest.sources.exact_types import ExactTypesConnectorXLoader
 from ingest.sources.literals import unwrap, wrap_watermark_type
 
@@ -147,6 +147,7 @@ def build_resource(job: JobConfig, engine: Engine, reflected: ReflectedTable,
         schema=table.schema,
         table_loader_class=ExactTypesConnectorXLoader if backend == "connectorx" else None,
         type_adapter_callback=unwrap,
+        query_adapter_callback=query_adapter(dialect_name),
         backend=backend,
         chunk_size=chunk_size,
         reflection_level="full_with_precision",

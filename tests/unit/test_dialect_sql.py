@@ -144,8 +144,9 @@ def test_sqlserver_money_is_decimal_and_offsets_keep_their_zone():
 
 @pytest.mark.parametrize("source_type, expected", [
     (SourceType.ORACLE, "SELECT sales.orders.id, sales.orders.amount, sales.orders.qty, sales.orders.ratio,"
-                        " sales.orders.score, sales.orders.name, sales.orders.booked, sales.orders.created_at,"
-                        " sales.orders.updated_at FROM sales.orders"),
+                        " sales.orders.score, sales.orders.name, sales.orders.booked,"
+                        " sys_extract_utc(sales.orders.created_at) AS created_at, sales.orders.updated_at"
+                        " FROM sales.orders"),
     (SourceType.MSSQL, 'SELECT dbo.[Orders].[OrderID], dbo.[Orders].[Amount], dbo.[Orders].[Price],'
                        ' dbo.[Orders].[Name], dbo.[Orders].[Legacy], dbo.[Orders].[Stamp],'
                        ' dbo.[Orders].[UpdatedAt] FROM dbo.[Orders]'),
@@ -174,6 +175,18 @@ def test_incremental_sql_keeps_microseconds_as_literal_and_as_bound_parameter(so
     processor = compiled._bind_processors.get(name)
     bound = processor(value) if processor else value
     assert bound == datetime(2024, 3, 1, 12, 0, 0, 123456)
+
+
+def test_oracle_time_zone_columns_are_read_as_utc_and_filtered_on_the_column(monkeypatch):
+    """python-oracledb gives TIMESTAMP WITH TIME ZONE as the naive wall-clock time of the
+    value's offset; SYS_EXTRACT_UTC gives the instant, which the lake stores as UTC."""
+    resource, _, _ = resource_for(SourceType.ORACLE, incremental=True, watermark_column="CREATED_AT")
+    loader, query = captured_query(resource, monkeypatch)
+    sql = " ".join(loader.compile_query(query).split())
+    assert "sys_extract_utc(sales.orders.created_at) AS created_at" in sql
+    assert sql.endswith("WHERE sales.orders.created_at >= TO_TIMESTAMP_TZ('2024-03-01 12:00:00.123456 +00:00',"
+                        " 'YYYY-MM-DD HH24:MI:SS.FF6 TZH:TZM') AND sales.orders.created_at IS NOT NULL")
+    assert loader.cursor_column.name == "created_at"
 
 
 @pytest.mark.parametrize("source_type, paging", [
