@@ -67,7 +67,8 @@ MSSQL_FIELDS: tuple[CredentialField, ...] = (
     CredentialField("driver", "no", "ODBC driver name as listed by `odbcinst -q -d`: ODBC Driver 18"
                     " for SQL Server (default), ODBC Driver 17 for SQL Server, or FreeTDS.",
                     "ODBC Driver 18 for SQL Server"),
-    CredentialField("encrypt", "no", "yes (default), no, or strict (TDS 8, driver 18).", "yes"),
+    CredentialField("encrypt", "no", "yes (default; also true), no (also false), or strict (TDS 8,"
+                    " driver 18).", "yes"),
     CredentialField("trust_server_certificate", "no", "true to accept a self-signed certificate (a"
                     " local Docker instance); default false.", "false"),
 ) + _SQLSERVER_COMMON
@@ -153,10 +154,15 @@ class Fields:
             return False
         raise self.error(name, f"is {value!r}; expected true or false")
 
-    def choice(self, name: str, allowed: tuple[str, ...], default: str) -> str:
-        value = self.text(name)
+    def choice(self, name: str, allowed: tuple[str, ...], default: str,
+               aliases: Mapping[str, str] | None = None) -> str:
+        raw = self._raw(name)
+        if isinstance(raw, bool):  # TOML / JSON true and false
+            raw = str(raw).lower()
+        value = self.text(name) if not isinstance(raw, str) else raw
         if value is None:
             return default
-        if value.lower() not in allowed:
+        chosen = (aliases or {}).get(value.lower(), value.lower())
+        if chosen not in allowed:
             raise self.error(name, f"is {value!r}; expected one of {', '.join(allowed)}")
-        return value.lower()
+        return chosen

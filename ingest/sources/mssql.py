@@ -47,7 +47,8 @@ def sqlserver_from_fields(fields: Fields, azure: bool) -> tuple[URL, dict[str, A
     if port and instance:
         raise fields.error("instance", "and 'port' are both set: a named instance's port comes from the"
                            " SQL Server Browser; give one of them")
-    encrypt = fields.choice("encrypt", ("yes", "strict") if azure else ("yes", "no", "strict"), "yes")
+    encrypt = fields.choice("encrypt", ("yes", "strict") if azure else ("yes", "no", "strict"), "yes",
+                            aliases={"true": "yes", "mandatory": "yes", "false": "no", "optional": "no"})
     trust = False if azure else fields.flag("trust_server_certificate", False)
     authentication = fields.choice("authentication", AUTHENTICATIONS, "sql")
     if azure and freetds:

@@ -101,6 +101,13 @@ def test_sqlserver_named_instance_driver_17_and_local_docker_certificate():
     assert source.connect_args == {"timeout": 10}
 
 
+@pytest.mark.parametrize("value, expected", [(True, "yes"), (False, "no"), ("Mandatory", "yes"), ("strict", "strict")])
+def test_sqlserver_encrypt_accepts_booleans_and_the_drivers_words(value, expected):
+    source = build_connection("erp", SourceType.MSSQL, {
+        "host": "h", "database": "d", "username": "u", "password": PW, "encrypt": value})
+    assert f";Encrypt={expected};" in odbc_string(source)
+
+
 def test_sqlserver_freetds_keywords():
     source = build_connection("erp", SourceType.MSSQL, {
         "host": "127.0.0.1", "port": 14330, "database": "sales", "username": "sa", "password": PW,
@@ -187,6 +194,8 @@ def test_azure_sql_url_form_gets_encryption_added():
 @pytest.mark.parametrize("credentials, message", [
     ({"host": "s", "database": "d", "username": "u", "password": PW, "encrypt": "no"},
      "field 'encrypt' is 'no'; expected one of yes, strict"),
+    ({"host": "s", "database": "d", "username": "u", "password": PW, "encrypt": False},
+     "field 'encrypt' is 'false'; expected one of yes, strict"),
     ({"host": "s", "database": "d", "username": "u", "password": PW, "trust_server_certificate": True},
      "field 'trust_server_certificate' is not known for azure_sql"),
     ({"host": "s", "database": "d", "username": "u", "password": PW, "driver": "FreeTDS"},
