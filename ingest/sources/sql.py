@@ -19,6 +19,7 @@ from ingest.sources.connections import SourceConnection
 from ingest.sources.dialects import adapt_types, choose_backend, exact_type_hints, query_adapter
 from ingest.sources.exact_types import ExactTypesConnectorXLoader
 from ingest.sources.literals import unwrap, wrap_watermark_type
+from ingest.sources.oracle import ARRAYSIZE as ORACLE_ARRAYSIZE
 
 
 @dataclass
@@ -34,9 +35,12 @@ class ReflectedTable:
 
 def make_engine(source: SourceConnection) -> Engine:
     connect_args: dict[str, Any] = dict(source.connect_args)
+    dialect_args: dict[str, Any] = {}
     if source.url.get_backend_name() == "postgresql":
         connect_args = {"connect_timeout": 15, "application_name": "ingest", **connect_args}
-    engine = sa.create_engine(source.url, connect_args=connect_args, pool_pre_ping=True)
+    elif source.url.get_backend_name() == "oracle":
+        dialect_args["arraysize"] = ORACLE_ARRAYSIZE
+    engine = sa.create_engine(source.url, connect_args=connect_args, pool_pre_ping=True, **dialect_args)
     if source.access_token is not None:
         source.access_token.attach(engine)
     return engine

@@ -27,5 +27,5 @@ def test_ingests_oracle_engine_stays_in_thin_mode():
 
     engine = make_engine(build_connection("hr", SourceType.ORACLE, {
         "host": "127.0.0.1", "port": 1, "sid": "ORCL", "username": "u", "password": "pw-unused-2"}))
-    assert engine.dialect.dbapi is oracledb
+    assert engine.dialect.dbapi is oracledb and engine.dialect.arraysize == 10_000
     assert oracledb.is_thin_mode()  # thick mode would have loaded the Oracle client (absent here)
