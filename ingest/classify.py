@@ -8,6 +8,7 @@ from typing import Iterator
 
 from ingest import errors
 from ingest.redact import redact
+from ingest.sources.driver_errors import classify_driver_error
 
 MAX_MESSAGE = 600
 
@@ -127,6 +128,9 @@ def classify(exc: BaseException) -> errors.IngestError:
     """The most specific engine error for `exc`, carrying the innermost useful message."""
     chain = list(_chain(exc))
     for candidate in chain:
+        driver_error = classify_driver_error(candidate)  # oracledb, pyodbc
+        if driver_error is not None:
+            return driver_error.error(safe_message(candidate))
         kind = _classify_one(candidate)
         if kind is not None:
             if isinstance(candidate, errors.IngestError):

@@ -41,6 +41,16 @@ class KeyVaultAccessError(ConfigError):
     identity): fix the identity or its access; the message names the vault and the secret."""
 
 
+class ConnectionConfigError(ConfigError):
+    """A connection's credentials were found but a field cannot be used (wrong dialect, bad
+    port, unknown option); the message names the connection and the field."""
+
+
+class DriverNotInstalledError(ConfigError):
+    """The database driver a connection names is not installed on this machine (an ODBC
+    driver missing from odbcinst.ini)."""
+
+
 # 2. Transient: retry with backoff ------------------------------------------------------------
 class TransientSourceError(IngestError):
     """The source could not be reached or refused for now (network, throttling, deadlock)."""
@@ -67,6 +77,11 @@ class MalformedResponseError(PermanentSourceError):
 
 class SourceObjectNotFoundError(PermanentSourceError):
     """A schema, table or column named in the workbook does not exist in the source."""
+
+
+class SourceFirewallError(PermanentSourceError):
+    """The source's firewall rejected this client's address (Azure SQL error 40615): a
+    firewall rule or private endpoint must be added before any retry can succeed."""
 
 
 # 4. Destination --------------------------------------------------------------------------

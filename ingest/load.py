@@ -62,8 +62,11 @@ def _incremental_last_value(pipeline: dlt.Pipeline, job: JobConfig) -> Any:
     sources = pipeline.state.get("sources", {})
     for source_state in sources.values():
         for resource_name, resource_state in source_state.get("resources", {}).items():
-            cursor = resource_state.get("incremental", {}).get(job.watermark_column)
-            if cursor and resource_name in (job.source_table, job.table_name):
+            # case-insensitive: the source may spell names differently (Oracle: lower case)
+            cursors = {k.lower(): v for k, v in resource_state.get("incremental", {}).items()}
+            cursor = cursors.get(job.watermark_column.lower())
+            names = {job.table_name, (job.source_table or "").lower()}
+            if cursor and resource_name.lower() in names:
                 return cursor.get("last_value")
     return None
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Install what the tests need and a fresh machine may lack: PostgreSQL (Debian package),
-# the ODBC driver manager for pyodbc, and Azurite (npm, into .tools/). Idempotent.
+# the ODBC driver manager for pyodbc with the FreeTDS driver (the SQL Server tests connect
+# through it; Microsoft's driver is not a Debian package), and Azurite (npm, into .tools/).
+# Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,7 +10,8 @@ need_apt=()
 if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   need_apt+=(postgresql)
 fi
-if ! ldconfig -p 2>/dev/null | grep -q libodbc.so; then
+if ! ldconfig -p 2>/dev/null | grep -q libodbc.so \
+   || ! (command -v odbcinst >/dev/null && odbcinst -q -d 2>/dev/null | grep -qi '^\[FreeTDS\]'); then
   need_apt+=(unixodbc tdsodbc)
 fi
 if ! command -v npm >/dev/null; then

@@ -15,8 +15,9 @@ from ingest.config.model import LoadType, SourceType
 
 JOB_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 LAKE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
-IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$")
-"""A plain SQL identifier: nothing that needs quoting, so nothing can be injected."""
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$#]{0,127}$")
+"""A plain SQL identifier: nothing that needs quoting, so nothing can be injected. Each
+source type narrows it further (IDENTIFIER_RULES)."""
 MAX_SHOWN = 60
 
 
@@ -58,8 +59,44 @@ parse_connection = _matching("connection", JOB_NAME, "must be lowercase letters,
 
 
 def parse_identifier(label: str) -> Callable[[Any], str]:
-    return _matching(label, IDENTIFIER, "is not a plain identifier (letters, digits, _ or $, not starting"
-                     " with a digit, at most 63 characters)")
+    return _matching(label, IDENTIFIER, "is not a plain identifier (letters, digits, _, $ or #, not"
+                     " starting with a digit, at most 128 characters)")
+
+
+@dataclass(frozen=True)
+class IdentifierRule:
+    """What one kind of source accepts as an unquoted name."""
+
+    pattern: re.Pattern[str]
+    rule: str
+
+
+IDENTIFIER_RULES: dict[SourceType, IdentifierRule] = {
+    SourceType.POSTGRES: IdentifierRule(re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$"),
+                                        "letters, digits, _ or $, at most 63 characters"),
+    SourceType.ORACLE: IdentifierRule(re.compile(r"^[A-Za-z][A-Za-z0-9_$#]{0,127}$"),
+                                      "starting with a letter; letters, digits, _, $ or #;"
+                                      " at most 128 characters"),
+    # SQL Server, Azure SQL and SQLite accept every IDENTIFIER (128 characters, _ $ #).
+}
+IDENTIFIER_COLUMNS = ("source_schema", "source_table", "watermark_column", "primary_key")
+
+
+def dialect_identifier_problems(values: dict[str, Any]) -> list[tuple[str, str]]:
+    """(column, message) for each name of a parsed row that its source_type does not accept."""
+    source_type = values.get("source_type")
+    rule = IDENTIFIER_RULES.get(source_type) if source_type is not None else None
+    if rule is None:
+        return []
+    problems = []
+    for column in IDENTIFIER_COLUMNS:
+        value = values.get(column)
+        names = value if isinstance(value, tuple) else (value,) if value else ()
+        bad = [name for name in names if not rule.pattern.match(name)]
+        if bad:
+            problems.append((column, f"{column} {', '.join(shown(b) for b in bad)} is not a valid"
+                             f" {source_type.value} identifier ({rule.rule})"))
+    return problems
 
 
 def parse_enabled(value: Any) -> bool:
@@ -75,6 +112,7 @@ def parse_enabled(value: Any) -> bool:
 
 def _enum(enum_type: type, label: str, upper: bool) -> Callable[[Any], Any]:
     allowed = [m.value for m in enum_type]
+    expected = " or ".join(allowed) if len(allowed) <= 2 else "one of " + ", ".join(allowed)
 
     def parse(value: Any) -> Any:
         text = _text(value)
@@ -82,7 +120,7 @@ def _enum(enum_type: type, label: str, upper: bool) -> Callable[[Any], Any]:
         try:
             return enum_type(text)
         except ValueError:
-            raise CellError(f"{label} {shown(value)} is not {' or '.join(allowed)}") from None
+            raise CellError(f"{label} {shown(value)} is not {expected}") from None
 
     return parse
 
@@ -160,14 +198,20 @@ JOB_COLUMNS: tuple[Column, ...] = (
     Column("enabled", True, parse_enabled, "Y to run the job, N to keep it but skip it.", "Y",
            ("Y", "N")),
     Column("source_type", True, _enum(SourceType, "source_type", upper=False),
-           "Kind of source system.", "postgres", tuple(m.value for m in SourceType)),
+           "Kind of source system: postgres, oracle (thin mode, no Oracle client), mssql (SQL"
+           " Server through ODBC), azure_sql (encrypted; SQL login or Entra ID), rest_api (an HTTP"
+           " JSON API described in the api_endpoints sheet), sqlite (demo). The fields of a"
+           " connection's credentials per kind are listed below.",
+           "postgres", tuple(m.value for m in SourceType)),
     Column("connection", False, parse_connection,
            "Name of a connection (required for databases; for rest_api, the name of the API key's"
            " secret when the endpoint needs one). Credentials are never in the workbook: they come"
            " from SOURCES__<CONNECTION>__CREDENTIALS (API keys: SOURCES__<CONNECTION>__API_KEY) or"
-           " .dlt/secrets.toml.", "sales_db"),
+           " .dlt/secrets.toml, as a URL or as the fields listed below.", "sales_db"),
     Column("source_schema", False, parse_identifier("source_schema"),
-           "Schema of the source table; empty for the connection's default.", "public"),
+           "Schema of the source table (the owner for Oracle, e.g. dbo for SQL Server); empty for"
+           " the connection's default. Names are matched case-insensitively when the exact"
+           " spelling is not found (Oracle stores unquoted names in upper case).", "public"),
     Column("source_table", False, parse_identifier("source_table"),
            "Table or view to read (required for databases; unused for rest_api).", "orders"),
     Column("target_table", False, parse_lake_name,

@@ -20,6 +20,9 @@ class LoadType(str, Enum):
 class SourceType(str, Enum):
     POSTGRES = "postgres"
     SQLITE = "sqlite"  # the embedded demo source and small local files
+    ORACLE = "oracle"  # python-oracledb in thin mode
+    MSSQL = "mssql"  # SQL Server through pyodbc
+    AZURE_SQL = "azure_sql"  # Azure SQL Database: encryption enforced, SQL login or Entra ID
     REST_API = "rest_api"
 
     @property

@@ -13,6 +13,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from ingest.config.api_sheet import API_COLUMNS, API_SHEET
 from ingest.config.columns import JOB_COLUMNS
 from ingest.config.workbook import JOBS_SHEET
+from ingest.sources.fields import FIELDS_BY_SOURCE_TYPE
 
 TEMPLATE_ROWS = 1000
 
@@ -53,6 +54,7 @@ def write_template(path: str | Path) -> Path:
         descriptions.cell(row=row, column=4, value=", ".join(column.choices))
         descriptions.cell(row=row, column=5, value=column.example)
         descriptions.cell(row=row, column=6, value=column.description)
+    _describe_credentials(descriptions, first_row=len(described) + 3)
     for letter, width in zip("ABCDEF", (16, 22, 10, 26, 28, 100)):
         descriptions.column_dimensions[letter].width = width
 
@@ -60,3 +62,24 @@ def write_template(path: str | Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     book.save(out)
     return out
+
+
+def _describe_credentials(sheet, first_row: int) -> None:
+    """The fields a connection's credentials hold per source type (they never live here)."""
+    sheet.cell(row=first_row, column=1, value="connection credentials").font = Font(bold=True)
+    sheet.cell(row=first_row, column=6, value=(
+        "Never in this workbook. sources.<connection>.credentials (environment variable"
+        " SOURCES__<CONNECTION>__CREDENTIALS, .dlt/secrets.toml or Key Vault) holds a URL, or these"
+        " fields as a TOML table or a JSON object. postgres and sqlite take a URL (or dlt's"
+        " drivername/host/port/database/username/password). README: Connection strings."))
+    row = first_row + 1
+    for source_type, fields in FIELDS_BY_SOURCE_TYPE.items():
+        sheet.cell(row=row, column=1, value=f"{source_type} credentials").font = Font(bold=True)
+        row += 1
+        for spec in fields:
+            sheet.cell(row=row, column=1, value=f"{source_type} credentials")
+            sheet.cell(row=row, column=2, value=spec.name)
+            sheet.cell(row=row, column=3, value=spec.required)
+            sheet.cell(row=row, column=5, value=spec.example)
+            sheet.cell(row=row, column=6, value=spec.description)
+            row += 1

@@ -11,7 +11,8 @@ import openpyxl
 from openpyxl.utils import get_column_letter
 
 from ingest.config.api_sheet import API_SHEET, attach_api_endpoints
-from ingest.config.columns import COLUMNS_BY_NAME, JOB_COLUMNS, CellError, shown
+from ingest.config.columns import (COLUMNS_BY_NAME, JOB_COLUMNS, CellError, dialect_identifier_problems,
+                                   shown)
 from ingest.config.model import ConfigIssue, JobConfig, LoadType, WorkbookConfig
 from ingest.errors import WorkbookError
 
@@ -231,4 +232,6 @@ def _row_rules(values: dict[str, Any], header: dict[str, int], row: int,
         issues.append(ConfigIssue(JOBS_SHEET, ref("watermark_column"),
                                   "watermark_column is required when load_type is INCREMENTAL",
                                   job_name=job_name))
+    for column, message in dialect_identifier_problems(values):
+        issues.append(ConfigIssue(JOBS_SHEET, ref(column), message, job_name=job_name))
     return issues

@@ -1,18 +1,53 @@
 """Connection credentials, resolved by dlt's own config providers (env, Azure Key Vault when
-registered, .dlt/secrets.toml), never from the workbook."""
+registered, .dlt/secrets.toml), never from the workbook.
+
+`sources.<connection>.credentials` is either a database URL or a table of fields (TOML, or a
+JSON object in an environment variable / Key Vault secret); for Oracle, SQL Server and Azure
+SQL the fields are turned into a URL by the dialect modules (see ingest/sources/fields.py).
+"""
 
 from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Mapping
 
 import dlt
 from dlt.common.configuration.specs import ConnectionStringCredentials
 from sqlalchemy.engine import URL, make_url
 
-from ingest.errors import IngestError, MissingCredentialsError
+from ingest.config.model import JobConfig, SourceType
+from ingest.errors import ConnectionConfigError, IngestError, MissingCredentialsError
 from ingest.keyvault.registration import expected_secret
 from ingest.redact import register_secret
+from ingest.sources.entra import AccessTokenAuth
+from ingest.sources.fields import Fields
+from ingest.sources.mssql import sqlserver_from_fields, sqlserver_from_url
+from ingest.sources.oracle import oracle_from_fields, oracle_from_url
 
 # SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3; the runtime ships psycopg2.
 _DEFAULT_DRIVERS = {"postgresql": "postgresql+psycopg2", "postgres": "postgresql+psycopg2"}
+
+SQLALCHEMY_BACKEND = {
+    SourceType.POSTGRES: "postgresql",
+    SourceType.SQLITE: "sqlite",
+    SourceType.ORACLE: "oracle",
+    SourceType.MSSQL: "mssql",
+    SourceType.AZURE_SQL: "mssql",
+}
+"""The SQLAlchemy dialect a source type's URL must use."""
+
+
+@dataclass(frozen=True)
+class SourceConnection:
+    """Everything needed to open a job's source: URL, DBAPI connect arguments and, for Entra
+    ID logins, where the access token comes from."""
+
+    name: str
+    source_type: SourceType
+    url: URL
+    connect_args: dict[str, Any] = field(default_factory=dict)
+    access_token: AccessTokenAuth | None = None
 
 
 def credentials_key(connection: str) -> str:
@@ -32,8 +67,19 @@ def _missing_message(connection: str) -> str:
     return f"connection '{connection}': no credentials found; set {', '.join(places[:-1])} or {places[-1]}"
 
 
-def resolve_connection_url(connection: str) -> URL:
-    """The SQLAlchemy URL of a named connection; its password is registered for redaction."""
+def resolve_connection(job: JobConfig) -> SourceConnection:
+    """The connection of a job, checked against its source_type; every secret in it is
+    registered for redaction."""
+    raw = _read_credentials(job.connection)
+    return build_connection(job.connection, job.source_type, raw)
+
+
+def resolve_connection_url(connection: str, source_type: SourceType = SourceType.POSTGRES) -> URL:
+    """The SQLAlchemy URL of a named connection (secrets registered for redaction)."""
+    return build_connection(connection, source_type, _read_credentials(connection)).url
+
+
+def _read_credentials(connection: str) -> Any:
     try:
         raw = dlt.secrets.get(credentials_key(connection))
         if raw is None:  # a credential-less URL (the SQLite demo) may sit in config.toml
@@ -46,11 +92,39 @@ def resolve_connection_url(connection: str) -> URL:
         ) from None
     if raw is None or raw == "":
         raise MissingCredentialsError(_missing_message(connection))
-    if isinstance(raw, dict):
-        creds = ConnectionStringCredentials(raw)
-        text = creds.to_native_representation()
+    return raw
+
+
+def build_connection(connection: str, source_type: SourceType, raw: Any) -> SourceConnection:
+    """Turn credentials (URL text, a mapping of fields, or a JSON object) into a connection."""
+    if isinstance(raw, str) and raw.lstrip().startswith("{"):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            raise ConnectionConfigError(f"connection '{connection}': credentials start with '{{' but are"
+                                        " not a JSON object") from None
+    if isinstance(raw, Mapping):
+        _register_field_secrets(raw)
+        source = _from_fields(connection, source_type, raw)
     else:
-        text = str(raw)
+        url = _parse_url(connection, str(raw))
+        _check_dialect(connection, source_type, url)
+        source = _from_url(connection, source_type, url)
+    _check_dialect(connection, source_type, source.url)
+    if source.url.password:
+        register_secret(str(source.url.password))
+    return source
+
+
+def _check_dialect(connection: str, source_type: SourceType, url: URL) -> None:
+    expected = SQLALCHEMY_BACKEND[source_type]
+    if url.get_backend_name() != expected:
+        raise ConnectionConfigError(
+            f"connection '{connection}': its credentials are a {url.get_backend_name()} URL but the"
+            f" job's source_type is {source_type.value} (expected a {expected} URL)")
+
+
+def _parse_url(connection: str, text: str) -> URL:
     try:
         url = make_url(text)
     except Exception:
@@ -60,7 +134,35 @@ def resolve_connection_url(connection: str) -> URL:
         ) from None
     if url.password:
         register_secret(str(url.password))
+    return url
+
+
+def _register_field_secrets(values: Mapping[str, Any]) -> None:
+    for key in ("password", "client_secret"):
+        if values.get(key):
+            register_secret(str(values[key]))
+
+
+def _from_fields(connection: str, source_type: SourceType, values: Mapping[str, Any]) -> SourceConnection:
+    fields = Fields(connection, source_type.value, values)
+    if source_type is SourceType.ORACLE:
+        url, connect_args = oracle_from_fields(fields)
+        return SourceConnection(connection, source_type, url, connect_args)
+    if source_type in (SourceType.MSSQL, SourceType.AZURE_SQL):
+        url, connect_args, token = sqlserver_from_fields(fields, azure=source_type is SourceType.AZURE_SQL)
+        return SourceConnection(connection, source_type, url, connect_args, token)
+    creds = ConnectionStringCredentials(dict(values))  # postgres, sqlite: dlt's own fields
+    return _from_url(connection, source_type, _parse_url(connection, creds.to_native_representation()))
+
+
+def _from_url(connection: str, source_type: SourceType, url: URL) -> SourceConnection:
+    if source_type is SourceType.ORACLE:
+        url, connect_args = oracle_from_url(connection, url)
+        return SourceConnection(connection, source_type, url, connect_args)
+    if source_type in (SourceType.MSSQL, SourceType.AZURE_SQL):
+        url, connect_args = sqlserver_from_url(connection, url, azure=source_type is SourceType.AZURE_SQL)
+        return SourceConnection(connection, source_type, url, connect_args)
     driver = _DEFAULT_DRIVERS.get(url.drivername)
     if driver:
         url = url.set(drivername=driver)
-    return url
+    return SourceConnection(connection, source_type, url)

@@ -25,6 +25,8 @@ def integer_width_hints(columns: dict[str, sa.types.TypeEngine]) -> dict[str, di
     """dlt column hints that pin integer columns to their width in bits."""
     hints: dict[str, dict[str, Any]] = {}
     for name, column_type in columns.items():
+        if isinstance(column_type, sa.Numeric):  # Oracle's NUMBER is both Numeric and Integer
+            continue
         if isinstance(column_type, sa.BigInteger):
             bits = 64
         elif isinstance(column_type, sa.SmallInteger):

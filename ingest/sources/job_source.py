@@ -24,11 +24,11 @@ class JobSource(Protocol):
 
 class SqlJobSource:
     def __init__(self, job: JobConfig, settings: Settings):
-        from ingest.sources.connections import resolve_connection_url
+        from ingest.sources.connections import resolve_connection
         from ingest.sources.sql import make_engine, reflect_table
 
         self.job, self.settings = job, settings
-        self.engine = make_engine(resolve_connection_url(job.connection))
+        self.engine = make_engine(resolve_connection(job))
         try:
             self.reflected = reflect_table(self.engine, job)
         except Exception:
@@ -43,14 +43,15 @@ class SqlJobSource:
     def initial_watermark(self) -> Any:
         from ingest.sources.sql import coerce_watermark
 
-        return coerce_watermark(self.job.last_watermark, self.reflected.columns[self.job.watermark_column], self.job)
+        return coerce_watermark(self.job.last_watermark, self.reflected.columns[self.reflected.watermark_column],
+                                self.job)
 
     def count_range(self, before: Any, after: Any) -> tuple[int, int] | None:
         from ingest.checks.rowcount import source_count_range
 
-        job = self.job
-        return source_count_range(self.engine, job.source_schema, job.source_table,
-                                  job.watermark_column if job.is_incremental else None, before, after)
+        job, table = self.job, self.reflected.table
+        return source_count_range(self.engine, table.schema, table.name,
+                                  self.reflected.watermark_column if job.is_incremental else None, before, after)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -1,5 +1,5 @@
-"""Build a dlt `sql_table` resource for one job: reflection checks, watermark typing,
-incremental, backend per dialect."""
+"""Build a dlt `sql_table` resource for one job: reflection checks, names matched to the
+source's spelling, watermark typing, incremental, backend per dialect."""
 
 from __future__ import annotations
 
@@ -11,48 +11,93 @@ from typing import Any
 import dlt
 import sqlalchemy as sa
 from dlt.sources.sql_database import sql_table
-from sqlalchemy.engine import URL, Engine
+from sqlalchemy.engine import Engine
 
 from ingest.config.model import JobConfig, WatermarkValue
 from ingest.errors import ConfigError, SourceObjectNotFoundError
-from ingest.sources.exact_types import ExactTypesConnectorXLoader, integer_width_hints
-
-# Backend per dialect. connectorx streams arrow batches straight from PostgreSQL's binary
-# protocol (3x pyarrow's speed, see bench/full_load.py) and ExactTypesConnectorXLoader casts
-# them to the reflected types. SQLite's loose typing suits the pyarrow backend, which builds
-# arrow tables from DB-API rows with the reflected types.
-BACKEND_BY_DIALECT = {"postgresql": "connectorx", "sqlite": "pyarrow"}
+from ingest.sources.connections import SourceConnection
+from ingest.sources.dialects import adapt_types, choose_backend, exact_type_hints, query_adapter
+from ingest.sources.exact_types import ExactTypesConnectorXLoader
+from ingest.sources.literals import unwrap, wrap_watermark_type
+from ingest.sources.oracle import ARRAYSIZE as ORACLE_ARRAYSIZE
 
 
 @dataclass
 class ReflectedTable:
+    """A job's source table, reflected and checked."""
+
+    table: sa.Table
     columns: dict[str, sa.types.TypeEngine]
+    """Column name (as the source spells it) -> reflected type."""
+    watermark_column: str | None = None
+    primary_key: tuple[str, ...] = ()
 
 
-def make_engine(url: URL) -> Engine:
-    connect_args: dict[str, Any] = {}
-    if url.get_backend_name() == "postgresql":
-        connect_args = {"connect_timeout": 15, "application_name": "ingest"}
-    return sa.create_engine(url, connect_args=connect_args, pool_pre_ping=True)
+def make_engine(source: SourceConnection) -> Engine:
+    connect_args: dict[str, Any] = dict(source.connect_args)
+    dialect_args: dict[str, Any] = {}
+    if source.url.get_backend_name() == "postgresql":
+        connect_args = {"connect_timeout": 15, "application_name": "ingest", **connect_args}
+    elif source.url.get_backend_name() == "oracle":
+        dialect_args["arraysize"] = ORACLE_ARRAYSIZE
+    engine = sa.create_engine(source.url, connect_args=connect_args, pool_pre_ping=True, **dialect_args)
+    if source.access_token is not None:
+        source.access_token.attach(engine)
+    return engine
 
 
 def reflect_table(engine: Engine, job: JobConfig) -> ReflectedTable:
-    """Check that the table and every column the job names exist; return the column types."""
-    inspector = sa.inspect(engine)
-    where = f"{job.source_schema}.{job.source_table}" if job.source_schema else job.source_table
-    if not (inspector.has_table(job.source_table, schema=job.source_schema)
-            or job.source_table in inspector.get_view_names(schema=job.source_schema)):
-        raise SourceObjectNotFoundError(f"job '{job.job_name}': table {where} does not exist"
-                                        f" in connection '{job.connection}'")
-    columns = {c["name"]: c["type"] for c in inspector.get_columns(job.source_table, schema=job.source_schema)}
-    named = [("watermark_column", job.watermark_column)] if job.watermark_column else []
-    named += [("primary_key", key) for key in job.primary_key]
-    for label, column in named:
-        if column not in columns:
-            raise SourceObjectNotFoundError(
-                f"job '{job.job_name}': {label} '{column}' is not a column of {where}"
-                f" (columns: {', '.join(columns)})")
-    return ReflectedTable(columns=columns)
+    """Find the job's table (or view) and reflect it; see `prepare_table` for the checks."""
+    schema, name = _find_table(sa.inspect(engine), job)
+    table = sa.Table(name, sa.MetaData(schema=schema), autoload_with=engine)
+    return prepare_table(table, job, engine.dialect.name)
+
+
+def prepare_table(table: sa.Table, job: JobConfig, dialect_name: str) -> ReflectedTable:
+    """Check that every column the job names exists and resolve it to the source's spelling
+    (Oracle reflects unquoted names in lower case, the workbook may say UPDATED_AT); give exact
+    types and the watermark a literal type that keeps its precision."""
+    adapt_types(table, dialect_name)
+    columns = {c.name: c.type for c in table.columns}
+    where = f"{table.schema}.{table.name}" if table.schema else table.name
+
+    def column(label: str, wanted: str) -> str:
+        found = _match(wanted, list(columns))
+        if found is None:
+            raise SourceObjectNotFoundError(f"job '{job.job_name}': {label} '{wanted}' is not a column of"
+                                            f" {where} (columns: {', '.join(columns)})")
+        return found
+
+    watermark = column("watermark_column", job.watermark_column) if job.watermark_column else None
+    primary_key = tuple(column("primary_key", key) for key in job.primary_key)
+    if watermark is not None:
+        table.c[watermark].type = wrap_watermark_type(columns[watermark], dialect_name)
+    return ReflectedTable(table=table, columns=columns, watermark_column=watermark, primary_key=primary_key)
+
+
+def _match(wanted: str, available: list[str]) -> str | None:
+    """`wanted` as spelled in `available`: exactly, else the one name equal ignoring case."""
+    if wanted in available:
+        return wanted
+    same = [name for name in available if name.lower() == wanted.lower()]
+    return same[0] if len(same) == 1 else None
+
+
+def _find_table(inspector: sa.Inspector, job: JobConfig) -> tuple[str | None, str]:
+    schema, name = job.source_schema, job.source_table
+    if inspector.has_table(name, schema=schema) or name in inspector.get_view_names(schema=schema):
+        return schema, name
+    where = f"{schema}.{name}" if schema else name
+    missing = SourceObjectNotFoundError(f"job '{job.job_name}': table {where} does not exist in"
+                                        f" connection '{job.connection}'")
+    if schema is not None:
+        schema = _match(schema, inspector.get_schema_names())
+        if schema is None:
+            raise missing
+    found = _match(name, inspector.get_table_names(schema=schema) + inspector.get_view_names(schema=schema))
+    if found is None:
+        raise missing
+    return schema, found
 
 
 def coerce_watermark(value: WatermarkValue | None, column_type: sa.types.TypeEngine, job: JobConfig) -> Any:
@@ -67,10 +112,11 @@ def coerce_watermark(value: WatermarkValue | None, column_type: sa.types.TypeEng
             return parsed.astimezone(timezone.utc).replace(tzinfo=None) if parsed.tzinfo else parsed
         if isinstance(column_type, sa.Date):
             return date.fromisoformat(str(value)[:10])
+        # before Integer: Oracle's NUMBER is both, and NUMBER(12,2) holds fractions
+        if isinstance(column_type, sa.Numeric) and not isinstance(column_type, sa.Float):
+            return Decimal(str(value))
         if isinstance(column_type, sa.Integer):
             return int(value)
-        if isinstance(column_type, (sa.Numeric,)) and not isinstance(column_type, sa.Float):
-            return Decimal(str(value))
         if isinstance(column_type, sa.Float):
             return float(value)
         if isinstance(column_type, (sa.String,)):
@@ -83,30 +129,35 @@ def coerce_watermark(value: WatermarkValue | None, column_type: sa.types.TypeEng
 
 def build_resource(job: JobConfig, engine: Engine, reflected: ReflectedTable,
                    chunk_size: int, backend: str | None = None) -> Any:
-    """The dlt resource that reads this job's table."""
-    backend = backend or BACKEND_BY_DIALECT.get(engine.dialect.name, "pyarrow")
+    """The dlt resource that reads this job's table; `backend` overrides the dialect's."""
+    dialect_name = engine.dialect.name
+    backend = choose_backend(dialect_name, backend)
     incremental = None
     write_disposition = "replace"
     if job.is_incremental:
         write_disposition = "append"
-        column_type = reflected.columns[job.watermark_column]
+        column_type = reflected.columns[reflected.watermark_column]
         incremental = dlt.sources.incremental(
-            job.watermark_column,
+            reflected.watermark_column,
             initial_value=coerce_watermark(job.last_watermark, column_type, job),
             # rows without a watermark cannot be tracked: load them with every run is worse
             on_cursor_value_missing="exclude",
         )
+    table = reflected.table
     resource = sql_table(
         credentials=engine,
+        metadata=table.metadata,  # already reflected: sql_table finds the table there
+        table=table.name,
+        schema=table.schema,
         table_loader_class=ExactTypesConnectorXLoader if backend == "connectorx" else None,
-        table=job.source_table,
-        schema=job.source_schema,
+        type_adapter_callback=unwrap,
+        query_adapter_callback=query_adapter(dialect_name),
         backend=backend,
         chunk_size=chunk_size,
         reflection_level="full_with_precision",
         incremental=incremental,
         write_disposition=write_disposition,
-        primary_key=list(job.primary_key) or None,
+        primary_key=list(reflected.primary_key) or None,
     )
-    resource.apply_hints(table_name=job.table_name, columns=integer_width_hints(reflected.columns))
+    resource.apply_hints(table_name=job.table_name, columns=exact_type_hints(reflected.columns, dialect_name))
     return resource

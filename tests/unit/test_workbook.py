@@ -33,7 +33,8 @@ def test_valid_row_becomes_a_typed_job(tmp_path):
 @pytest.mark.parametrize("column, value, expected", [
     ("load_type", "INCREMENTL", "jobs!H2: load_type 'INCREMENTL' is not FULL or INCREMENTAL"),
     ("enabled", "maybe", "jobs!B2: enabled 'maybe' is not Y or N"),
-    ("source_type", "mysql", "jobs!C2: source_type 'mysql' is not postgres or sqlite or rest_api"),
+    ("source_type", "mysql", "jobs!C2: source_type 'mysql' is not one of postgres, sqlite, oracle, mssql,"
+                             " azure_sql, rest_api"),
     ("job_name", "Orders-1", "jobs!A2: job_name 'Orders-1' must be"),
     ("source_table", "orders; DROP TABLE x", "jobs!F2: source_table 'orders; DROP TABLE x' is not a plain identifier"),
     ("source_schema", 'public"--', "jobs!E2: source_schema 'public\"--' is not a plain identifier"),
@@ -54,6 +55,30 @@ def test_bad_cell_is_named_by_place(tmp_path, column, value, expected):
     else:
         assert any(e.startswith(expected) for e in errors_of(config)), errors_of(config)
         assert config.jobs == [] and 2 in config.invalid_rows
+
+
+@pytest.mark.parametrize("source_type, column, value, expected", [
+    ("oracle", "source_table", "_orders", "jobs!F2: source_table '_orders' is not a valid oracle identifier"
+                                          " (starting with a letter"),
+    ("oracle", "primary_key", "ID, _ROWKEY", "jobs!J2: primary_key '_ROWKEY' is not a valid oracle identifier"),
+    ("postgres", "source_table", "emp#hist", "jobs!F2: source_table 'emp#hist' is not a valid postgres"
+                                             " identifier (letters, digits, _ or $, at most 63 characters)"),
+    ("postgres", "watermark_column", "u" * 64, "jobs!I2: watermark_column 'uuuu"),
+    ("oracle", "source_table", "EMP#HIST_" + "X" * 100, None),  # Oracle: 128 characters and #
+    ("mssql", "source_table", "Emp#Hist", None),
+    ("azure_sql", "source_schema", "_staging", None),
+    ("oracle", "source_table", "x" * 129, "jobs!F2: source_table 'xxxx"),  # over 128 for everyone
+])
+def test_identifiers_are_checked_per_source_type(tmp_path, source_type, column, value, expected):
+    row = job_row(source_type=source_type, **{column: value})
+    if column == "watermark_column":
+        row.update(load_type="INCREMENTAL")
+    config = read_workbook(write_workbook(tmp_path / "w.xlsx", [row]))
+    if expected is None:
+        assert config.errors == [] and config.jobs[0].source_type.value == source_type
+    else:
+        assert [e for e in errors_of(config) if e.startswith(expected)], errors_of(config)
+        assert config.jobs == []
 
 
 def test_every_error_of_a_row_is_reported_at_once(tmp_path):
@@ -148,8 +173,19 @@ def test_template_has_dropdowns_and_descriptions_and_reads_back_empty(tmp_path):
     validations = {str(v.sqref): v.formula1 for v in book["jobs"].data_validations.dataValidation}
     assert validations["B2:B1000"] == '"Y,N"'
     assert validations["H2:H1000"] == '"FULL,INCREMENTAL"'
-    assert '"postgres,sqlite,rest_api"' in validations.values()
-    assert book["descriptions"].max_row == len(HEADER) + len(API_COLUMNS) + 1
+    assert validations["C2:C1000"] == '"postgres,sqlite,oracle,mssql,azure_sql,rest_api"'
     assert [c.value for c in book["api_endpoints"][1]] == [c.name for c in API_COLUMNS]
+    descriptions = [[c.value for c in row][1:] for row in book["descriptions"].iter_rows()]
+    assert [r[0] for r in descriptions[1:len(HEADER) + 1]] == HEADER
+    assert [r[0] for r in descriptions[len(HEADER) + 1:len(HEADER) + len(API_COLUMNS) + 1]] == \
+        [c.name for c in API_COLUMNS]
+    credentials = [[c.value for c in row] for row in book["descriptions"].iter_rows()][len(HEADER) + len(API_COLUMNS) + 2:]
+    sections = [r[0] for r in credentials if r[0] and r[0].endswith(" credentials") and r[1] is None]
+    assert sections == ["connection credentials", "oracle credentials", "mssql credentials",
+                        "azure_sql credentials"]
+    fields = {r[1]: r[2] for r in credentials if r[0] == "oracle credentials" and r[1]}
+    assert fields["service_name"] == "service_name or sid" and fields["sid"] == "service_name or sid"
+    assert any(r[1] == "authentication" and "managed_identity" in (r[5] or "") for r in credentials)
+    assert any(r[1] == "instance" and "1434" in (r[5] or "") for r in credentials)
     config = read_workbook(path)
     assert config.jobs == [] and config.errors == []
