@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Mapping
 
+from ingest.alerts.addresses import AddressError, parse_addresses
 from ingest.errors import SettingError
 
 DEFAULT_LAYOUT = "{table_name}/{YYYY}/{MM}/{DD}/{load_id}.{file_id}.{ext}"
@@ -36,6 +37,49 @@ def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str 
     if raw not in allowed:
         raise SettingError(f"setting {name}={raw!r} is not one of {', '.join(allowed)}")
     return raw
+
+
+SMTP_DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
+
+
+def _addresses(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    try:
+        return parse_addresses(env.get(name) or "")
+    except AddressError as exc:
+        raise SettingError(f"setting {name}: {exc}") from None
+
+
+def _alert_settings(env: Mapping[str, str]) -> dict[str, object]:
+    """SMTP server, sender and recipients (not secret). The SMTP login comes from dlt's
+    secrets, see ingest.alerts.smtp. With no INGEST_SMTP_HOST, no mail is sent."""
+    host = (env.get("INGEST_SMTP_HOST") or "").strip() or None
+    security = _choice(env, "INGEST_SMTP_SECURITY", tuple(SMTP_DEFAULT_PORTS)) or "starttls"
+    values: dict[str, object] = {
+        "smtp_host": host,
+        "smtp_security": security,
+        "smtp_port": _int(env, "INGEST_SMTP_PORT", SMTP_DEFAULT_PORTS[security]),
+        "smtp_timeout_s": _int(env, "INGEST_SMTP_TIMEOUT_S", 30),
+        "smtp_ca_file": Path(env["INGEST_SMTP_CA_FILE"]) if env.get("INGEST_SMTP_CA_FILE") else None,
+        "alert_from": None,
+        "alert_to": (),
+        "alert_summary_hour": _int(env, "INGEST_ALERT_SUMMARY_HOUR", 0, minimum=0),
+        "environment": (env.get("INGEST_ENVIRONMENT") or "").strip(),
+    }
+    if values["alert_summary_hour"] > 23:  # type: ignore[operator]
+        raise SettingError(f"setting INGEST_ALERT_SUMMARY_HOUR={values['alert_summary_hour']}"
+                           " must be an hour of the day, 0 to 23 (UTC)")
+    sender = _addresses(env, "INGEST_ALERT_FROM")
+    if len(sender) > 1:
+        raise SettingError("setting INGEST_ALERT_FROM must be one address")
+    values["alert_from"] = sender[0] if sender else None
+    values["alert_to"] = _addresses(env, "INGEST_ALERT_TO")
+    if host and not (values["alert_from"] and values["alert_to"]):
+        raise SettingError("INGEST_SMTP_HOST is set: set INGEST_ALERT_FROM (sender) and INGEST_ALERT_TO"
+                           " (recipients) too, or unset INGEST_SMTP_HOST to send no mail")
+    ca_file = values["smtp_ca_file"]
+    if ca_file is not None and not ca_file.is_file():  # type: ignore[attr-defined]
+        raise SettingError(f"setting INGEST_SMTP_CA_FILE: no such file {str(ca_file)!r}")
+    return values
 
 
 @dataclass(frozen=True)
@@ -65,6 +109,21 @@ class Settings:
     job_retry_first_interval_s: int = 30
     azure_storage_connection_string: str | None = field(default=None, repr=False)
     """For az:// destinations on Azurite or with an account key; unset on Azure (identity)."""
+    smtp_host: str | None = None
+    """Mail server for alerts; None sends no mail."""
+    smtp_port: int = 587
+    smtp_security: str = "starttls"
+    """starttls (port 587), ssl (implicit TLS, port 465) or none (a relay on port 25)."""
+    smtp_timeout_s: int = 30
+    smtp_ca_file: Path | None = None
+    """A CA bundle to trust for the mail server's certificate (a private CA); default: the system's."""
+    alert_from: str | None = None
+    alert_to: tuple[str, ...] = ()
+    """Recipients of the failure mail and the daily summary (this environment's team)."""
+    alert_summary_hour: int = 0
+    """UTC hour from which the first scheduled run of the day sends the daily summary."""
+    environment: str = ""
+    """A label for mail subjects: dev, test, prod."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -87,6 +146,7 @@ class Settings:
             job_retry_first_interval_s=_int(env, "INGEST_JOB_RETRY_FIRST_INTERVAL_S",
                                             default.job_retry_first_interval_s),
             azure_storage_connection_string=env.get("INGEST_AZURE_STORAGE_CONNECTION_STRING") or None,
+            **_alert_settings(env),  # type: ignore[arg-type]
         )
 
     def with_overrides(self, **changes: object) -> "Settings":

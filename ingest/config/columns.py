@@ -11,6 +11,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable
 
+from ingest.alerts.addresses import AddressError, parse_addresses
 from ingest.config.model import LoadType, SourceType
 
 JOB_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
@@ -131,6 +132,14 @@ def parse_watermark(value: Any) -> int | float | str:
         ) from None
 
 
+def parse_alert_recipients(value: Any) -> tuple[str, ...]:
+    """Mail addresses separated by commas or semicolons."""
+    try:
+        return parse_addresses(_text(value))
+    except AddressError as exc:
+        raise CellError(f"alert_recipients: {exc}") from None
+
+
 @dataclass(frozen=True)
 class Column:
     name: str
@@ -171,6 +180,10 @@ JOB_COLUMNS: tuple[Column, ...] = (
            "Initial watermark for the first INCREMENTAL run; afterwards updated by the app for"
            " people to read (the truth is the pipeline state stored in the lake).",
            "2024-01-01T00:00:00+00:00"),
+    Column("alert_recipients", False, parse_alert_recipients,
+           "Optional: mail addresses (comma-separated) that also get a failure mail when this"
+           " job fails, one mail per run; the environment's recipients always get one.",
+           "sales-team@example.com"),
 )
 
 COLUMNS_BY_NAME = {c.name: c for c in JOB_COLUMNS}

@@ -41,6 +41,8 @@ class JobConfig:
     watermark_column: str | None = None
     primary_key: tuple[str, ...] = ()
     last_watermark: WatermarkValue | None = None
+    alert_recipients: tuple[str, ...] = ()
+    """Extra recipients of the failure mail when this job fails."""
     row: int = 0
     """Workbook row the job came from (for messages and write-back)."""
 
@@ -58,6 +60,7 @@ class JobConfig:
         data["source_type"] = self.source_type.value
         data["load_type"] = self.load_type.value
         data["primary_key"] = list(self.primary_key)
+        data["alert_recipients"] = list(self.alert_recipients)
         return data
 
     @classmethod
@@ -66,6 +69,7 @@ class JobConfig:
         values["source_type"] = SourceType(values["source_type"])
         values["load_type"] = LoadType(values["load_type"])
         values["primary_key"] = tuple(values.get("primary_key") or ())
+        values["alert_recipients"] = tuple(values.get("alert_recipients") or ())
         return cls(**values)
 
 

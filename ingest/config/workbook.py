@@ -177,6 +177,7 @@ def _read_jobs(rows: list[tuple], header: dict[str, int], config: WorkbookConfig
                 watermark_column=values.get("watermark_column"),
                 primary_key=values.get("primary_key", ()),
                 last_watermark=values.get("last_watermark"),
+                alert_recipients=values.get("alert_recipients", ()),
                 row=row_number,
             )
             if job.enabled and job.table_name in target_of:
