@@ -1,5 +1,6 @@
 """Mail bodies from Jinja2 templates (ingest/alerts/templates): HTML with autoescaping, and a
-plain-text part. Subjects are built here. Every output is redacted once more at the end."""
+plain-text part. Subjects are built here. Every value was redacted when the report was built
+(ingest.alerts.model.safe_text); known secrets are masked once more in the finished mail."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 import jinja2
 
 from ingest.alerts.model import DailyReport, FailureReport
-from ingest.redact import redact
+from ingest.redact import mask_known_secrets
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -57,7 +58,8 @@ def _render(name: str, **context: object) -> RenderedMail:
     env = environment()
     text = env.get_template(f"{name}.txt").render(**context)
     html = env.get_template(f"{name}.html").render(**context)
-    return RenderedMail(subject=redact(str(context["subject"])), text=redact(text), html=redact(html))
+    return RenderedMail(subject=mask_known_secrets(context["subject"]), text=mask_known_secrets(text),
+                        html=mask_known_secrets(html))
 
 
 def render_failure(report: FailureReport) -> RenderedMail:

@@ -12,6 +12,7 @@ import smtplib
 import socket
 import ssl
 from dataclasses import dataclass, field
+from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Protocol
@@ -67,7 +68,9 @@ def smtp_login(settings: Settings) -> SmtpLogin | None:
 def build_message(settings: Settings, recipients: list[str], mail: RenderedMail) -> EmailMessage:
     """A multipart/alternative mail: the plain-text part first, then the HTML."""
     assert settings.alert_from, "checked by Settings.from_env"
-    message = EmailMessage()
+    # headers folded only past 998 characters: the stdlib folds a subject starting with "[" right
+    # after "Subject:" (valid, but shown with a leading space); ours stay far shorter
+    message = EmailMessage(policy=policy.default.clone(max_line_length=998))
     message["Subject"] = mail.subject
     message["From"] = settings.alert_from
     message["To"] = ", ".join(recipients)

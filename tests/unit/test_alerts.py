@@ -184,3 +184,11 @@ def test_smtp_errors_are_classified_by_whether_a_retry_can_help():
     assert type(refused) is AlertDeliveryError and "x@example.com: 550 no such user" in str(refused)
     no_auth = classify_mail_error(smtplib.SMTPNotSupportedError("SMTP AUTH extension not supported by server."))
     assert type(no_auth) is AlertDeliveryError
+
+
+def test_a_job_named_like_a_credential_is_not_masked_in_the_layout():
+    """`api_token: failed` is the text part's layout, not a key=value secret."""
+    summary = run_summary("r", T0, [job("api_token", "failed", 0, "X", "token=abc123 leaked")])
+    mail = render_failure(FailureReport.from_summary(summary, ""))
+    assert "api_token: failed, 0 rows" in mail.text
+    assert "abc123" not in mail.text + mail.html and "token=***" in mail.text
