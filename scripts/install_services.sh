@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what the tests need and a fresh machine may lack: PostgreSQL (Debian package),
-# the ODBC driver manager for pyodbc, and Azurite (npm, into .tools/). Idempotent.
+# the ODBC driver manager for pyodbc, headless Chromium (renders the alert mails to a
+# screenshot) and Azurite (npm, into .tools/). Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +11,9 @@ if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev
 fi
 if ! ldconfig -p 2>/dev/null | grep -q libodbc.so; then
   need_apt+=(unixodbc tdsodbc)
+fi
+if ! command -v chromium >/dev/null; then
+  need_apt+=(chromium)
 fi
 if ! command -v npm >/dev/null; then
   need_apt+=(nodejs npm)
