@@ -54,32 +54,30 @@ def _alert_settings(env: Mapping[str, str]) -> dict[str, object]:
     secrets, see ingest.alerts.smtp. With no INGEST_SMTP_HOST, no mail is sent."""
     host = (env.get("INGEST_SMTP_HOST") or "").strip() or None
     security = _choice(env, "INGEST_SMTP_SECURITY", tuple(SMTP_DEFAULT_PORTS)) or "starttls"
-    values: dict[str, object] = {
+    hour = _int(env, "INGEST_ALERT_SUMMARY_HOUR", 0, minimum=0)
+    if hour > 23:
+        raise SettingError(f"setting INGEST_ALERT_SUMMARY_HOUR={hour} must be an hour of the day, 0 to 23 (UTC)")
+    sender = _addresses(env, "INGEST_ALERT_FROM")
+    if len(sender) > 1:
+        raise SettingError("setting INGEST_ALERT_FROM must be one address")
+    recipients = _addresses(env, "INGEST_ALERT_TO")
+    if host and not (sender and recipients):
+        raise SettingError("INGEST_SMTP_HOST is set: set INGEST_ALERT_FROM (sender) and INGEST_ALERT_TO"
+                           " (recipients) too, or unset INGEST_SMTP_HOST to send no mail")
+    ca_file = Path(env["INGEST_SMTP_CA_FILE"]) if env.get("INGEST_SMTP_CA_FILE") else None
+    if ca_file is not None and not ca_file.is_file():
+        raise SettingError(f"setting INGEST_SMTP_CA_FILE: no such file {str(ca_file)!r}")
+    return {
         "smtp_host": host,
         "smtp_security": security,
         "smtp_port": _int(env, "INGEST_SMTP_PORT", SMTP_DEFAULT_PORTS[security]),
         "smtp_timeout_s": _int(env, "INGEST_SMTP_TIMEOUT_S", 30),
-        "smtp_ca_file": Path(env["INGEST_SMTP_CA_FILE"]) if env.get("INGEST_SMTP_CA_FILE") else None,
-        "alert_from": None,
-        "alert_to": (),
-        "alert_summary_hour": _int(env, "INGEST_ALERT_SUMMARY_HOUR", 0, minimum=0),
+        "smtp_ca_file": ca_file,
+        "alert_from": sender[0] if sender else None,
+        "alert_to": recipients,
+        "alert_summary_hour": hour,
         "environment": (env.get("INGEST_ENVIRONMENT") or "").strip(),
     }
-    if values["alert_summary_hour"] > 23:  # type: ignore[operator]
-        raise SettingError(f"setting INGEST_ALERT_SUMMARY_HOUR={values['alert_summary_hour']}"
-                           " must be an hour of the day, 0 to 23 (UTC)")
-    sender = _addresses(env, "INGEST_ALERT_FROM")
-    if len(sender) > 1:
-        raise SettingError("setting INGEST_ALERT_FROM must be one address")
-    values["alert_from"] = sender[0] if sender else None
-    values["alert_to"] = _addresses(env, "INGEST_ALERT_TO")
-    if host and not (values["alert_from"] and values["alert_to"]):
-        raise SettingError("INGEST_SMTP_HOST is set: set INGEST_ALERT_FROM (sender) and INGEST_ALERT_TO"
-                           " (recipients) too, or unset INGEST_SMTP_HOST to send no mail")
-    ca_file = values["smtp_ca_file"]
-    if ca_file is not None and not ca_file.is_file():  # type: ignore[attr-defined]
-        raise SettingError(f"setting INGEST_SMTP_CA_FILE: no such file {str(ca_file)!r}")
-    return values
 
 
 @dataclass(frozen=True)
