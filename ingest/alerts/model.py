@@ -147,6 +147,8 @@ def _findings_of(summary: dict[str, Any]) -> Iterable[Finding]:
         yield Finding("validation", "", safe_text(error), run_id)
     for conflict in summary.get("watermark_conflicts", []):
         yield Finding("watermark", "", safe_text(conflict), run_id)
+    for warning in summary.get("validation_warnings", []) or []:  # row-count checks that did not pass
+        yield Finding("rowcount", "", safe_text(warning), run_id)
     # The checks (row counts, schema drift, quality) report through this key:
     # [{"kind": "drift" | "quality" | "rowcount" | ..., "job_name": ..., "message": ...}]
     for item in summary.get("findings", []) or []:

@@ -9,6 +9,7 @@ import socket
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from openpyxl.utils import get_column_letter
 
 from ingest.alerts.model import FailureReport, daily_report, needs_failure_mail
 from ingest.alerts.render import render_daily, render_failure
@@ -95,6 +96,7 @@ def test_daily_report_aggregates_the_runs_and_lists_findings_once():
                         config_errors=["jobs!H4: bad"])
     second = run_summary("r2", T0 + timedelta(hours=1), [job("orders", rows=5), job("customers", rows=7)],
                          config_errors=["jobs!H4: bad"], watermark_conflicts=["jobs!K2: changed since the run started"],
+                         validation_warnings=["orders: row count mismatch: source has 7 rows for the window, 5 loaded"],
                          findings=[{"kind": "drift", "job_name": "orders", "message": "new column discount"},
                                    {"kind": "quality", "job_name": "customers", "message": "email not null: 3 rows"}],
                          alerts=[{"kind": "failure", "status": "failed", "error_class": "AlertServerUnavailableError",
@@ -105,11 +107,11 @@ def test_daily_report_aggregates_the_runs_and_lists_findings_once():
     assert (by_name["orders"].runs, by_name["orders"].rows) == (2, 105)
     assert (by_name["customers"].succeeded, by_name["customers"].failed, by_name["customers"].last_status) == (1, 1, "succeeded")
     assert [j.job_name for j in report.jobs] == ["customers", "orders"]  # jobs that failed first
-    assert list(report.findings) == ["validation", "drift", "quality", "watermark", "alert delivery"]
+    assert list(report.findings) == ["validation", "drift", "quality", "rowcount", "watermark", "alert delivery"]
     assert [(f.message, f.run_id) for f in report.findings["validation"]] == [("jobs!H4: bad", "r2")]
     mail = render_daily(report)
-    assert mail.subject == "[ingest test] daily summary 2026-01-05: 2 runs, 3 job loads ok, 1 failed, 5 findings"
-    for text in ("new column discount", "email not null: 3 rows", "changed since the run started",
+    assert mail.subject == "[ingest test] daily summary 2026-01-05: 2 runs, 3 job loads ok, 1 failed, 6 findings"
+    for text in ("new column discount", "email not null: 3 rows", "changed since the run started", "5 loaded",
                  "failure mail: AlertServerUnavailableError"):
         assert text in mail.html and text in mail.text
 
@@ -140,8 +142,9 @@ def test_alert_recipients_column_is_validated_with_its_cell(tmp_path):
         job_row(alert_recipients="sales@example.com; Dba@Example.com"),
         job_row(job_name="b", source_table="b", alert_recipients="sales@example.com, not-an-address")]))
     assert config.jobs[0].alert_recipients == ("sales@example.com", "Dba@Example.com")
+    column = get_column_letter(HEADER.index("alert_recipients") + 1)
     assert [str(e) for e in config.errors] == [
-        "jobs!L3: alert_recipients: 'not-an-address' is not a mail address (name@domain)"]
+        f"jobs!{column}3: alert_recipients: 'not-an-address' is not a mail address (name@domain)"]
     assert JobConfig.from_dict(config.jobs[0].to_dict()) == config.jobs[0]  # survives the Durable JSON hop
     without = read_workbook(write_workbook(tmp_path / "old.xlsx", [job_row()],  # a workbook without the column
                                            header=[h for h in HEADER if h != "alert_recipients"]))
