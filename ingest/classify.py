@@ -4,6 +4,8 @@ policy (ingest/retry.py) asks."""
 
 from __future__ import annotations
 
+import smtplib
+import ssl
 from typing import Iterator
 
 from ingest import errors
@@ -138,3 +140,37 @@ def classify(exc: BaseException) -> errors.IngestError:
             return kind(safe_message(candidate))
     innermost = chain[-1] if chain else exc
     return errors.UnexpectedError(f"{type(innermost).__name__}: {safe_message(innermost)}")
+
+
+def _smtp_reply(exc: smtplib.SMTPResponseException) -> str:
+    text = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
+    return f"{exc.smtp_code} {' '.join(text.split())}"
+
+
+def classify_mail_error(exc: BaseException) -> errors.AlertDeliveryError:
+    """An error from sending a mail (smtplib, ssl, socket) as an alert error: a server that
+    cannot be reached, drops the line or answers 4xx is worth a retry; anything else is not."""
+    if isinstance(exc, errors.AlertDeliveryError):
+        return exc
+    unavailable, refused = errors.AlertServerUnavailableError, errors.AlertDeliveryError
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        return refused(f"the mail server rejected the login: {safe_message(_smtp_reply(exc))}")
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        replies = exc.recipients
+        kind = unavailable if all(400 <= code < 500 for code, _ in replies.values()) else refused
+        listed = "; ".join(f"{addr}: {code} {msg.decode('utf-8', 'replace') if isinstance(msg, bytes) else msg}"
+                           for addr, (code, msg) in replies.items())
+        return kind(safe_message(f"the mail server refused every recipient ({listed})"))
+    if isinstance(exc, smtplib.SMTPResponseException):
+        kind = unavailable if 400 <= exc.smtp_code < 500 else refused
+        return kind(f"the mail server answered {safe_message(_smtp_reply(exc))}")
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return refused(f"the mail server's certificate is not trusted: {safe_message(exc)}"
+                       " (INGEST_SMTP_CA_FILE trusts a private CA)")
+    if isinstance(exc, ssl.SSLError):
+        return refused(f"TLS with the mail server failed: {safe_message(exc)}")
+    if isinstance(exc, smtplib.SMTPException) and not isinstance(exc, smtplib.SMTPServerDisconnected):
+        return refused(f"{type(exc).__name__}: {safe_message(exc)}")  # e.g. no AUTH offered
+    if isinstance(exc, OSError):  # refused, reset, timed out, disconnected
+        return unavailable(f"the mail server could not be reached: {type(exc).__name__}: {safe_message(exc)}")
+    return refused(f"{type(exc).__name__}: {safe_message(exc)}")

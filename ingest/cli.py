@@ -29,6 +29,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--destination", help="lake folder or az://container/path (env INGEST_DESTINATION)")
     run.add_argument("--max-workers", type=int, help="jobs loading at once (env INGEST_MAX_WORKERS, default 5)")
     run.add_argument("--json", action="store_true", help="print the run summary as JSON")
+    run.add_argument("--scheduled", action="store_true",
+                     help="the scheduler's run (cron): also send the daily summary mail, once a day")
     run.add_argument("-v", "--verbose", action="store_true")
 
     validate = sub.add_parser("validate", help="check the workbook; print every error with its cell")
@@ -97,7 +99,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     _print_issues(config)
     job_filter = _jobs(args.jobs)
     plan = make_plan(config, new_run_context(), job_filter)
-    summary = run_local(plan, settings, Path(args.config))
+    summary = run_local(plan, settings, Path(args.config), scheduled=args.scheduled)
     if args.json:
         print(json.dumps(summary.to_dict(), indent=2, default=str))
     else:

@@ -5,6 +5,8 @@
 2. TransientSourceError: network, throttling, deadlock. Worth retrying with backoff.
 3. PermanentSourceError: authentication, missing table or column. Retrying cannot help.
 4. DestinationError: the lake could not be written.
+5. AlertDeliveryError: a mail could not be sent. Never fails the run: it is logged and
+   recorded in the run summary (the audit).
 
 A job's failure never escapes as an exception: `ingest.load.run_job` turns it into a failed
 JobResult carrying `error_class` (the class name below) and a redacted message.
@@ -99,6 +101,17 @@ class TransientDestinationError(DestinationError):
 # 5. Concurrency: the job is busy; the next run loads it ---------------------------------
 class JobLockedError(IngestError):
     """Another run is loading this job right now; this run leaves it alone."""
+
+
+# 5. Alerts: the mail server refused or could not be reached --------------------------------
+class AlertDeliveryError(IngestError):
+    """The mail server refused the message, its recipients or the login: retrying cannot help."""
+
+
+class AlertServerUnavailableError(AlertDeliveryError):
+    """The mail server could not be reached, dropped the connection or answered 4xx (try later)."""
+
+    retryable = True
 
 
 class UnexpectedError(IngestError):

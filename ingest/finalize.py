@@ -9,6 +9,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from ingest.alerts.send import send_run_alerts
+from ingest.alerts.store import AlertStore, FileAlertStore
 from ingest.audit import AuditSink, FileAuditSink
 from ingest.config.writeback import WatermarkUpdate, WritebackOutcome, write_watermarks_to_file
 from ingest.plan import Plan
@@ -37,6 +39,8 @@ class RunSummary:
     validation_warnings: list[str] = field(default_factory=list)
     """Row-count checks that did not pass (the job still succeeded; its data is flagged)."""
     audit_path: str | None = None
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    """What became of each alert mail (ingest.alerts.model.AlertOutcome); a failed send is here."""
 
     @property
     def exit_code(self) -> int:
@@ -61,9 +65,11 @@ def file_watermark_writer(path: str | Path) -> WatermarkWriter:
 
 def finalize_run(plan: Plan, results: list[JobResult], settings: Settings,
                  write_watermarks: WatermarkWriter | None = None,
-                 audit: AuditSink | None = None) -> RunSummary:
-    """Audit rows, watermark write-back and the run summary. Safe to call twice for one run
-    (a re-delivered Durable activity): audit rows are keyed by run and job."""
+                 audit: AuditSink | None = None, alert_store: AlertStore | None = None,
+                 scheduled: bool = False) -> RunSummary:
+    """Audit rows, watermark write-back, alert mails and the run summary. Safe to call twice for
+    one run (a re-delivered Durable activity): audit rows are keyed by run and job, and the
+    failure mail by run. `scheduled`: the run may send the daily summary (ingest.alerts.send)."""
     audit = audit or FileAuditSink(settings.audit_dir)
     all_results = list(results) + list(plan.invalid)
     execution_date = plan.run.started_at[:10]
@@ -95,6 +101,11 @@ def finalize_run(plan: Plan, results: list[JobResult], settings: Settings,
                              for r in all_results if r.rowcount and r.rowcount["status"] != "ok"],
         audit_path=str(audit_path),
     )
+    # alerts: after the summary is built, before it is stored, so what became of each mail is in
+    # the audit; send_run_alerts never raises (a send failure is logged and recorded)
+    outcomes = send_run_alerts(summary.to_dict(), plan, settings,
+                               alert_store or FileAlertStore(settings.audit_dir), scheduled)
+    summary.alerts = [o.to_dict() for o in outcomes]
     audit.write_summary(plan.run.run_id, summary.to_dict())
     return summary
 
@@ -117,5 +128,10 @@ def format_summary(summary: RunSummary) -> str:
         lines.append(f"  check: {warning}")
     for conflict in summary.watermark_conflicts:
         lines.append(f"  watermark not written back: {conflict}")
+    for alert in summary.alerts:
+        if alert["status"] == "failed":
+            lines.append(f"  {alert['kind']} mail not sent: {alert['error_class']}: {alert['error_message']}")
+        elif alert["status"] == "sent":
+            lines.append(f"  {alert['kind']} mail sent to {', '.join(alert['recipients'])}")
     lines.append(f"Audit trail: {summary.audit_path}")
     return redact("\n".join(lines))

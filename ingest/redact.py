@@ -55,6 +55,19 @@ def redact(text: object) -> str:
     return out
 
 
+def mask_known_secrets(text: object) -> str:
+    """Only URL credentials and registered secret values, without the `key=value` guess: for a
+    text whose parts were already redacted one by one and where `api_token: failed` is layout
+    (a mail rendered from a template), not a credential."""
+    out = _URL_PASSWORD.sub(lambda m: f"{m.group('scheme')}{m.group('user')}:{MASK}@", str(text))
+    with _lock:
+        secrets = sorted(_secrets, key=len, reverse=True)
+    for secret in secrets:
+        if secret in out:
+            out = out.replace(secret, MASK)
+    return out
+
+
 class SecretMaskingFilter(logging.Filter):
     """A logging filter that redacts the fully formatted message of every record."""
 

@@ -34,7 +34,8 @@ def execute_plan(plan: Plan, settings: Settings) -> list[JobResult]:
     return sorted(results, key=lambda r: order[r.job_name])
 
 
-def run_local(plan: Plan, settings: Settings, config_path: Path | None) -> RunSummary:
+def run_local(plan: Plan, settings: Settings, config_path: Path | None, scheduled: bool = False) -> RunSummary:
+    """`scheduled`: this is the run a scheduler (cron) starts; it may send the daily summary."""
     results = execute_plan(plan, settings)
     writer = file_watermark_writer(config_path) if config_path else None
-    return finalize_run(plan, results, settings, write_watermarks=writer)
+    return finalize_run(plan, results, settings, write_watermarks=writer, scheduled=scheduled)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Mapping
 from urllib.parse import urlsplit
 
+from ingest.alerts.addresses import AddressError, parse_addresses
 from ingest.errors import SettingError
 from ingest.keyvault.names import PREFIX as KEY_VAULT_PREFIX
 
@@ -70,6 +71,45 @@ def _key_vault_prefix(env: Mapping[str, str]) -> str:
         raise SettingError(f"setting INGEST_KEY_VAULT_PREFIX={raw!r} must be letters and digits with"
                            " single dashes inside (e.g. dev, staging, prod)")
     return raw
+SMTP_DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
+
+
+def _addresses(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    try:
+        return parse_addresses(env.get(name) or "")
+    except AddressError as exc:
+        raise SettingError(f"setting {name}: {exc}") from None
+
+
+def _alert_settings(env: Mapping[str, str]) -> dict[str, object]:
+    """SMTP server, sender and recipients (not secret). The SMTP login comes from dlt's
+    secrets, see ingest.alerts.smtp. With no INGEST_SMTP_HOST, no mail is sent."""
+    host = (env.get("INGEST_SMTP_HOST") or "").strip() or None
+    security = _choice(env, "INGEST_SMTP_SECURITY", tuple(SMTP_DEFAULT_PORTS)) or "starttls"
+    hour = _int(env, "INGEST_ALERT_SUMMARY_HOUR", 0, minimum=0)
+    if hour > 23:
+        raise SettingError(f"setting INGEST_ALERT_SUMMARY_HOUR={hour} must be an hour of the day, 0 to 23 (UTC)")
+    sender = _addresses(env, "INGEST_ALERT_FROM")
+    if len(sender) > 1:
+        raise SettingError("setting INGEST_ALERT_FROM must be one address")
+    recipients = _addresses(env, "INGEST_ALERT_TO")
+    if host and not (sender and recipients):
+        raise SettingError("INGEST_SMTP_HOST is set: set INGEST_ALERT_FROM (sender) and INGEST_ALERT_TO"
+                           " (recipients) too, or unset INGEST_SMTP_HOST to send no mail")
+    ca_file = Path(env["INGEST_SMTP_CA_FILE"]) if env.get("INGEST_SMTP_CA_FILE") else None
+    if ca_file is not None and not ca_file.is_file():
+        raise SettingError(f"setting INGEST_SMTP_CA_FILE: no such file {str(ca_file)!r}")
+    return {
+        "smtp_host": host,
+        "smtp_security": security,
+        "smtp_port": _int(env, "INGEST_SMTP_PORT", SMTP_DEFAULT_PORTS[security]),
+        "smtp_timeout_s": _int(env, "INGEST_SMTP_TIMEOUT_S", 30),
+        "smtp_ca_file": ca_file,
+        "alert_from": sender[0] if sender else None,
+        "alert_to": recipients,
+        "alert_summary_hour": hour,
+        "environment": (env.get("INGEST_ENVIRONMENT") or "").strip(),
+    }
 
 
 @dataclass(frozen=True)
@@ -116,6 +156,21 @@ class Settings:
     """Environment prefix of secret names (dev, staging, prod): one vault, several environments."""
     key_vault_cache_ttl_s: int = 300
     """Seconds a secret (or its absence) is cached before the vault is asked again."""
+    smtp_host: str | None = None
+    """Mail server for alerts; None sends no mail."""
+    smtp_port: int = 587
+    smtp_security: str = "starttls"
+    """starttls (port 587), ssl (implicit TLS, port 465) or none (a relay on port 25)."""
+    smtp_timeout_s: int = 30
+    smtp_ca_file: Path | None = None
+    """A CA bundle to trust for the mail server's certificate (a private CA); default: the system's."""
+    alert_from: str | None = None
+    alert_to: tuple[str, ...] = ()
+    """Recipients of the failure mail and the daily summary (this environment's team)."""
+    alert_summary_hour: int = 0
+    """UTC hour from which the first scheduled run of the day sends the daily summary."""
+    environment: str = ""
+    """A label for mail subjects: dev, test, prod."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -150,6 +205,7 @@ class Settings:
             key_vault_prefix=_key_vault_prefix(env),
             key_vault_cache_ttl_s=_int(env, "INGEST_KEY_VAULT_CACHE_TTL_S", default.key_vault_cache_ttl_s,
                                        minimum=0),
+            **_alert_settings(env),  # type: ignore[arg-type]
         )
 
     @property

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Install what the tests need and a fresh machine may lack: PostgreSQL (Debian package),
 # the ODBC driver manager for pyodbc with the FreeTDS driver (the SQL Server tests connect
-# through it; Microsoft's driver is not a Debian package), and Azurite (npm, into .tools/).
-# Idempotent.
+# through it; Microsoft's driver is not a Debian package), headless Chromium (renders the
+# alert mails to a screenshot) and Azurite (npm, into .tools/). Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +13,9 @@ fi
 if ! ldconfig -p 2>/dev/null | grep -q libodbc.so \
    || ! (command -v odbcinst >/dev/null && odbcinst -q -d 2>/dev/null | grep -qi '^\[FreeTDS\]'); then
   need_apt+=(unixodbc tdsodbc)
+fi
+if ! command -v chromium >/dev/null; then
+  need_apt+=(chromium)
 fi
 if ! command -v npm >/dev/null; then
   need_apt+=(nodejs npm)

@@ -9,13 +9,14 @@ import openpyxl
 
 HEADER = ["job_name", "enabled", "source_type", "connection", "source_schema", "source_table",
           "target_table", "load_type", "watermark_column", "primary_key", "last_watermark",
-          "rowcount_tolerance_pct"]
+          "rowcount_tolerance_pct", "alert_recipients"]
 
 
 def job_row(**values: Any) -> dict[str, Any]:
     row = {"job_name": "orders", "enabled": "Y", "source_type": "postgres", "connection": "pg",
            "source_schema": "public", "source_table": "orders", "target_table": None,
-           "load_type": "FULL", "watermark_column": None, "primary_key": "id", "last_watermark": None}
+           "load_type": "FULL", "watermark_column": None, "primary_key": "id", "last_watermark": None,
+           "alert_recipients": None}
     row.update(values)
     return row
 

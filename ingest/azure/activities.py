@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from ingest.alerts.blob_store import BlobAlertStore
 from ingest.azure.storage import BlobAuditSink, audit_container, read_workbook_blob, write_watermarks_blob
 from ingest.locks import BlobLeaseJobLock
 from ingest.config.model import JobConfig
@@ -45,11 +46,15 @@ def load_job_activity(payload: dict[str, Any], settings: Settings) -> dict[str, 
 
 
 def finalize_activity(payload: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """Audit, watermarks and alert mails; the timer's run (trigger "timer") is the scheduled
+    path that may send the daily summary. Alert markers live in the audit container."""
     plan = Plan.from_dict(payload["plan"])
     results = [JobResult.from_dict(r) for r in payload["results"]]
+    audit = BlobAuditSink.from_settings(settings)
     summary = finalize_run(plan, results, settings,
                            write_watermarks=lambda updates: write_watermarks_blob(settings, updates),
-                           audit=BlobAuditSink.from_settings(settings))
+                           audit=audit, alert_store=BlobAlertStore(audit.container),
+                           scheduled=payload.get("trigger") == "timer")
     return summary.to_dict()
 
 

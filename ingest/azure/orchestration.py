@@ -39,7 +39,9 @@ def run_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, 
         results.extend((yield context.task_all(tasks)))
         context.set_custom_status({"jobs_total": len(jobs), "jobs_done": len(results),
                                    "run_id": plan["run"]["run_id"]})
-    summary = yield context.call_activity(FINALIZE_ACTIVITY, {"plan": plan, "results": results})
+    # the trigger tells finalize whether this is the scheduled run (the timer): it sends the daily summary
+    summary = yield context.call_activity(FINALIZE_ACTIVITY, {"plan": plan, "results": results,
+                                                              "trigger": request.get("trigger")})
     return summary
 
 

@@ -11,6 +11,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable
 
+from ingest.alerts.addresses import AddressError, parse_addresses
 from ingest.config.model import LoadType, SourceType
 
 JOB_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
@@ -181,6 +182,14 @@ def parse_percentage(value: Any) -> float:
     return number
 
 
+def parse_alert_recipients(value: Any) -> tuple[str, ...]:
+    """Mail addresses separated by commas or semicolons."""
+    try:
+        return parse_addresses(_text(value))
+    except AddressError as exc:
+        raise CellError(f"alert_recipients: {exc}") from None
+
+
 @dataclass(frozen=True)
 class Column:
     name: str
@@ -232,6 +241,12 @@ JOB_COLUMNS: tuple[Column, ...] = (
     Column("rowcount_tolerance_pct", False, parse_percentage,
            "Allowed difference, in percent, between the source's row count for the load's window"
            " and the rows landed; beyond it the job is flagged. Default 1.", "1"),
+
+
+    Column("alert_recipients", False, parse_alert_recipients,
+           "Optional: mail addresses (comma-separated) that also get a failure mail when this"
+           " job fails, one mail per run; the environment's recipients always get one.",
+           "sales-team@example.com"),
 )
 
 COLUMNS_BY_NAME = {c.name: c for c in JOB_COLUMNS}

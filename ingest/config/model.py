@@ -109,6 +109,8 @@ class JobConfig:
     """Allowed difference between source and lake row counts; default 1%."""
     api: ApiEndpoint | None = None
     """For rest_api jobs: the job's row of the `api_endpoints` sheet."""
+    alert_recipients: tuple[str, ...] = ()
+    """Extra recipients of the failure mail when this job fails."""
     row: int = 0
     """Workbook row the job came from (for messages and write-back)."""
 
@@ -129,6 +131,7 @@ class JobConfig:
         data["load_type"] = self.load_type.value
         data["primary_key"] = list(self.primary_key)
         data["api"] = self.api.to_dict() if self.api else None
+        data["alert_recipients"] = list(self.alert_recipients)
         return data
 
     @classmethod
@@ -138,6 +141,7 @@ class JobConfig:
         values["load_type"] = LoadType(values["load_type"])
         values["primary_key"] = tuple(values.get("primary_key") or ())
         values["api"] = ApiEndpoint.from_dict(values["api"]) if values.get("api") else None
+        values["alert_recipients"] = tuple(values.get("alert_recipients") or ())
         return cls(**values)
 
 

@@ -189,6 +189,7 @@ def _read_jobs(rows: list[tuple], header: dict[str, int], config: WorkbookConfig
                 primary_key=values.get("primary_key", ()),
                 last_watermark=values.get("last_watermark"),
                 rowcount_tolerance_pct=values.get("rowcount_tolerance_pct"),
+                alert_recipients=values.get("alert_recipients", ()),
                 row=row_number,
             )
             if job.enabled and job.table_name in target_of:

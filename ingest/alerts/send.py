@@ -1,0 +1,149 @@
+"""The alert hook of the fan-in step (ingest.finalize), the same for both drivers: which mails
+a finished run sends, sending them, and what became of each.
+
+- Failure mail: when a job failed or was rejected, or the workbook has errors. One mail per
+  run to the environment's recipients (INGEST_ALERT_TO) with every job of the run; each
+  address from a failed job's `alert_recipients` cell gets one mail per run too, showing only
+  its jobs. A re-delivered finalize step does not send it again (a marker per run).
+- Daily summary: only on the scheduled path (the timer on Azure, `run --scheduled` locally),
+  once per UTC date, from INGEST_ALERT_SUMMARY_HOUR on. It covers the runs started in the 24
+  hours before this one. If it cannot be sent, the marker is released and the next scheduled
+  run of the day tries again.
+
+Never raises: a mail that cannot be sent is logged and returned as a failed AlertOutcome,
+which finalize records in the run summary (the audit)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from ingest.alerts.model import AlertOutcome, FailureReport, daily_report, needs_failure_mail, safe_text
+from ingest.alerts.render import RenderedMail, render_daily, render_failure
+from ingest.alerts.smtp import Mailer, SmtpMailer, build_message
+from ingest.alerts.store import AlertStore, daily_summary_key, failure_key, parse_utc
+from ingest.classify import classify
+from ingest.errors import IngestError
+from ingest.plan import Plan
+from ingest.settings import Settings
+
+log = logging.getLogger("ingest.alerts")
+FAILURE, DAILY = "failure", "daily_summary"
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat()
+
+
+def _failed(kind: str, recipients: list[str], exc: BaseException) -> AlertOutcome:
+    error = exc if isinstance(exc, IngestError) else classify(exc)
+    return AlertOutcome(kind, "failed", list(recipients), error_class=type(error).__name__,
+                        error_message=safe_text(error), attempts=getattr(exc, "attempts", 0))
+
+
+def _send(kind: str, recipients: list[str], mail: RenderedMail, settings: Settings, mailer: Mailer) -> AlertOutcome:
+    try:
+        attempts = mailer.send(build_message(settings, recipients, mail))
+    except Exception as exc:  # see module docstring: recorded, never raised
+        return _failed(kind, recipients, exc)
+    return AlertOutcome(kind, "sent", list(recipients), detail=mail.subject, attempts=attempts)
+
+
+def job_recipients(summary: dict[str, Any], plan: Plan, team: list[str]) -> list[tuple[list[str], set[str]]]:
+    """(recipients, failed jobs they are listed for) for every address of a failed job's
+    `alert_recipients` that is not on the team list; addresses with the same jobs share a mail."""
+    listed = {job.job_name: job.alert_recipients for job in plan.jobs}
+    on_team = {a.lower() for a in team}
+    jobs_of: dict[str, set[str]] = {}
+    spelled: dict[str, str] = {}
+    for job in summary.get("jobs", []):
+        if job.get("status") == "succeeded":
+            continue
+        for address in listed.get(job.get("job_name"), ()):
+            if address.lower() not in on_team:
+                jobs_of.setdefault(address.lower(), set()).add(job["job_name"])
+                spelled.setdefault(address.lower(), address)
+    groups: dict[frozenset[str], list[str]] = {}
+    for address, jobs in sorted(jobs_of.items()):
+        groups.setdefault(frozenset(jobs), []).append(spelled[address])
+    return [(recipients, set(jobs)) for jobs, recipients in groups.items()]
+
+
+def failure_mails(summary: dict[str, Any], plan: Plan, settings: Settings, store: AlertStore,
+                  mailer: Mailer) -> list[AlertOutcome]:
+    if not needs_failure_mail(summary):
+        return []
+    mailer.prepare()  # before rendering: the SMTP password is then masked in the mail too
+    run_id = str(summary["run_id"])
+    if not store.claim(failure_key(run_id), {"run_id": run_id, "claimed_at": _now()}):
+        return [AlertOutcome(FAILURE, "skipped", detail="already sent for this run")]
+    team = list(settings.alert_to)
+    try:
+        outcomes = [_send(FAILURE, team, render_failure(FailureReport.from_summary(summary, settings.environment)),
+                          settings, mailer)]
+        for recipients, jobs in job_recipients(summary, plan, team):
+            report = FailureReport.from_summary(summary, settings.environment, only_jobs=jobs)
+            outcomes.append(_send(FAILURE, recipients, render_failure(report), settings, mailer))
+    except BaseException:
+        store.release(failure_key(run_id))
+        raise
+    if all(o.status == "failed" for o in outcomes):
+        store.release(failure_key(run_id))  # nothing went out: a re-delivered finalize may retry
+    return outcomes
+
+
+def daily_summary(summary: dict[str, Any], settings: Settings, store: AlertStore,
+                  mailer: Mailer) -> list[AlertOutcome]:
+    started = parse_utc(str(summary["started_at"]))
+    date = f"{started:%Y-%m-%d}"
+    if started.hour < settings.alert_summary_hour:
+        return [AlertOutcome(DAILY, "skipped", detail=f"not due before {settings.alert_summary_hour:02d}:00 UTC")]
+    mailer.prepare()
+    key = daily_summary_key(date)
+    if not store.claim(key, {"run_id": summary["run_id"], "claimed_at": _now()}):
+        return [AlertOutcome(DAILY, "skipped", detail=f"already sent for {date}")]
+    try:
+        since = started - timedelta(hours=24)
+        runs = {str(s.get("run_id")): s for s in store.run_summaries(since, started)}
+        runs[str(summary["run_id"])] = summary
+        report = daily_report(list(runs.values()), settings.environment, date, since, started)
+        outcome = _send(DAILY, list(settings.alert_to), render_daily(report), settings, mailer)
+    except BaseException:
+        store.release(key)
+        raise
+    if outcome.status == "failed":
+        store.release(key)  # the next scheduled run of the day tries again
+    return [outcome]
+
+
+def _log(outcome: AlertOutcome) -> None:
+    if outcome.status == "failed":
+        log.error("%s mail to %s not sent: %s: %s", outcome.kind, ", ".join(outcome.recipients) or "-",
+                  outcome.error_class, outcome.error_message)
+    elif outcome.status == "sent":
+        log.info("%s mail sent to %s (%d attempt(s))", outcome.kind, ", ".join(outcome.recipients), outcome.attempts)
+    else:
+        log.info("%s mail skipped: %s", outcome.kind, outcome.detail)
+
+
+def send_run_alerts(summary: dict[str, Any], plan: Plan, settings: Settings, store: AlertStore,
+                    scheduled: bool = False, mailer: Mailer | None = None) -> list[AlertOutcome]:
+    """Send what this run owes (see the module docstring); never raises. No INGEST_SMTP_HOST:
+    nothing is sent and nothing recorded."""
+    if not settings.smtp_host:
+        return []
+    mailer = mailer or SmtpMailer(settings)
+    outcomes: list[AlertOutcome] = []
+    try:
+        outcomes.extend(failure_mails(summary, plan, settings, store, mailer))
+    except Exception as exc:  # the store or a template failed: still never fail the run
+        outcomes.append(_failed(FAILURE, list(settings.alert_to), exc))
+    if scheduled:
+        try:
+            outcomes.extend(daily_summary(summary, settings, store, mailer))
+        except Exception as exc:
+            outcomes.append(_failed(DAILY, list(settings.alert_to), exc))
+    for outcome in outcomes:
+        _log(outcome)
+    return outcomes
