@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test venv services demo validate bench clean
+.PHONY: run test test-airflow airflow-venv venv services demo validate bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -26,8 +26,14 @@ validate: venv
 services:
 	bash scripts/install_services.sh
 
-test: venv services
+airflow-venv:
+	bash scripts/airflow_venv.sh
+
+test: venv services airflow-venv
 	$(PY) -m pytest
+
+test-airflow: venv airflow-venv
+	INGEST_PYTHON=$(CURDIR)/$(PY) .tools/airflow-venv/bin/python -m pytest -p no:cacheprovider examples/airflow/tests
 
 bench: venv services
 	$(PY) -m bench.run

@@ -1,0 +1,93 @@
+"""The Function App's run endpoints played by a real HTTP server on 127.0.0.1: POST /api/runs
+answers 202 with Durable management URLs (or 409), and the status URL answers Running a few
+times, then Completed (with a run summary as output) or Failed."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class FakeFunctions:
+    port: int
+    server: ThreadingHTTPServer
+    function_key: str
+    running_polls: int = 2
+    final_state: str = "Completed"
+    summary: dict = field(default_factory=dict)
+    conflict: bool = False
+    posts: list = field(default_factory=list)
+    polls: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def start_fake_functions(function_key: str = "fn-key-123") -> FakeFunctions:
+    fake: FakeFunctions
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+        def _send(self, status: int, body: dict) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _status_urls(self, instance: str) -> dict:
+            base = f"{fake.url}/runtime/webhooks/durabletask/instances/{instance}"
+            return {"id": instance, "statusQueryGetUri": f"{base}?code=system-key",
+                    "terminatePostUri": f"{base}/terminate?code=system-key"}
+
+        def do_POST(self) -> None:  # noqa: N802
+            if self.headers.get("x-functions-key") != fake.function_key:
+                self._send(401, {"error": "function key missing or wrong"})
+                return
+            length = int(self.headers.get("Content-Length") or 0)
+            body = json.loads(self.rfile.read(length) or b"{}")
+            fake.posts.append(body)
+            if fake.conflict:
+                self._send(409, {"error": "a run of this scope is already running", "instance_id": "ingest-all",
+                                 **self._status_urls("ingest-all")})
+                return
+            self._send(202, {"instance_id": "ingest-all", **self._status_urls("ingest-all")})
+
+        def do_GET(self) -> None:  # noqa: N802
+            parts = urlsplit(self.path)
+            if not parts.path.startswith("/runtime/webhooks/durabletask/instances/") or "code=system-key" not in parts.query:
+                self._send(404, {})
+                return
+            fake.polls += 1
+            if fake.polls <= fake.running_polls:
+                self._send(200, {"instanceId": "ingest-all", "runtimeStatus": "Running",
+                                 "customStatus": {"jobs_done": fake.polls, "jobs_total": 3}, "output": None})
+                return
+            self._send(200, {"instanceId": "ingest-all", "runtimeStatus": fake.final_state,
+                             "customStatus": {"jobs_done": 3, "jobs_total": 3},
+                             "output": fake.summary if fake.final_state == "Completed" else "orchestrator crashed"})
+
+    port = free_port()
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    fake = FakeFunctions(port=port, server=server, function_key=function_key)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return fake
