@@ -28,7 +28,7 @@ from ingest.keyvault.registration import refresh_rotated_credentials
 from ingest.lake_repair import repair_pipeline_files
 from ingest.locks import FileJobLock, JobLock
 from ingest.result import JobResult, JobStatus, RunContext
-from ingest.retry import RetryPolicy, call_with_retry
+from ingest.retry import call_with_retry
 from ingest.settings import Settings
 from ingest.sources.connections import credentials_key
 from ingest.sources.job_source import JobSource, open_source

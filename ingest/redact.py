@@ -44,15 +44,8 @@ def register_url_password(url: str) -> None:
 
 def redact(text: object) -> str:
     """Return `text` as a string with every known secret and URL credential masked."""
-    out = str(text)
-    out = _URL_PASSWORD.sub(lambda m: f"{m.group('scheme')}{m.group('user')}:{MASK}@", out)
-    out = _KEY_VALUE.sub(lambda m: f"{m.group('key')}{m.group('sep')}{MASK}", out)
-    with _lock:
-        secrets = sorted(_secrets, key=len, reverse=True)
-    for secret in secrets:
-        if secret in out:
-            out = out.replace(secret, MASK)
-    return out
+    out = _KEY_VALUE.sub(lambda m: f"{m.group('key')}{m.group('sep')}{MASK}", mask_known_secrets(text))
+    return mask_known_secrets(out)
 
 
 def mask_known_secrets(text: object) -> str:

@@ -9,7 +9,7 @@ from typing import Any, Sequence
 from urllib.parse import parse_qsl, urlsplit
 
 from ingest.config.columns import CellError, Column, parse_job_name, shown
-from ingest.config.model import ApiAuth, ApiEndpoint, ConfigIssue, JobConfig, LoadType, Paginator, SourceType
+from ingest.config.model import ApiAuth, ApiEndpoint, ConfigIssue, JobConfig, Paginator, SourceType
 from ingest.config.sheets import read_header, read_records
 
 API_SHEET = "api_endpoints"

@@ -11,7 +11,8 @@ import openpyxl
 from openpyxl.utils import get_column_letter
 
 from ingest.config.api_sheet import API_SHEET, attach_api_endpoints
-from ingest.config.columns import (COLUMNS_BY_NAME, JOB_COLUMNS, CellError, dialect_identifier_problems,
+from ingest.config.sheets import cell_value, is_formula, read_header
+from ingest.config.columns import (JOB_COLUMNS, CellError, dialect_identifier_problems,
                                    shown)
 from ingest.config.model import ConfigIssue, JobConfig, LoadType, WorkbookConfig
 from ingest.errors import WorkbookError
@@ -82,51 +83,13 @@ def read_workbook(source: str | Path | bytes, label: str | None = None) -> Workb
     if not rows:
         config.issues.append(ConfigIssue(JOBS_SHEET, "A1", "the sheet is empty: a header row is expected"))
         return config
-    header = _read_header(rows[0], config)
+    header = read_header(JOBS_SHEET, rows[0], JOB_COLUMNS, config.issues)
     if header is None:
         return config
     _read_jobs(rows[1:], header, config)
     config.jobs, rejected = attach_api_endpoints(api_rows, config.jobs, config.issues)
     config.invalid_rows.update(rejected)
     return config
-
-
-def _cell_value(cell: Any) -> Any:
-    value = getattr(cell, "value", None)
-    if isinstance(value, str):
-        value = value.strip()
-        return value or None
-    return value
-
-
-def _is_formula(cell: Any) -> bool:
-    return getattr(cell, "data_type", None) == "f" or (
-        isinstance(getattr(cell, "value", None), str) and cell.value.startswith("=")
-    )
-
-
-def _read_header(row: tuple, config: WorkbookConfig) -> dict[str, int] | None:
-    header: dict[str, int] = {}
-    for index, cell in enumerate(row):
-        value = _cell_value(cell)
-        if value is None:
-            continue
-        ref = f"{get_column_letter(index + 1)}1"
-        name = str(value).strip().lower()
-        if name in header:
-            config.issues.append(ConfigIssue(JOBS_SHEET, ref, f"column '{name}' appears twice"))
-        elif name in COLUMNS_BY_NAME:
-            header[name] = index
-        else:
-            config.issues.append(ConfigIssue(JOBS_SHEET, ref, f"unknown column {shown(name)} is ignored",
-                                             severity="warning"))
-    missing = [c.name for c in JOB_COLUMNS if c.required and c.name not in header]
-    if missing:
-        config.issues.append(ConfigIssue(JOBS_SHEET, "1:1", "missing required column(s): " + ", ".join(missing)))
-        return None
-    if any(i.severity == "error" for i in config.issues):
-        return None
-    return header
 
 
 def _read_jobs(rows: list[tuple], header: dict[str, int], config: WorkbookConfig) -> None:
@@ -136,7 +99,7 @@ def _read_jobs(rows: list[tuple], header: dict[str, int], config: WorkbookConfig
     for offset, row in enumerate(rows):
         row_number = offset + 2
         cells = {name: (row[i] if i < len(row) else None) for name, i in header.items()}
-        if all(_cell_value(c) is None for c in row):
+        if all(cell_value(c) is None for c in row):
             continue
         issues: list[ConfigIssue] = []
         values: dict[str, Any] = {}
@@ -145,8 +108,8 @@ def _read_jobs(rows: list[tuple], header: dict[str, int], config: WorkbookConfig
                 continue
             cell = cells[column.name]
             ref = f"{get_column_letter(header[column.name] + 1)}{row_number}"
-            raw = _cell_value(cell)
-            if cell is not None and _is_formula(cell):
+            raw = cell_value(cell)
+            if cell is not None and is_formula(cell):
                 issues.append(ConfigIssue(JOBS_SHEET, ref, f"{column.name} holds a formula"
                                           f" ({shown(raw)}); write the value itself"))
                 continue

@@ -47,3 +47,31 @@ def create_orders(postgres, schema: str, rows: int, table: str = "orders") -> No
 
 def updated_at_of(row_id: int) -> datetime:
     return BASE_TIME + timedelta(seconds=row_id)
+
+
+@pytest.fixture
+def app_env(azurite, pg_schema, monkeypatch, tmp_path):
+    """App settings as on Azure, pointing at Azurite; returns (blob service, config container,
+    suffix of the containers' names)."""
+    from azure.storage.blob import BlobServiceClient
+
+    from ingest.azure import blueprint
+
+    suffix = uuid.uuid4().hex[:8]
+    service = BlobServiceClient.from_connection_string(azurite.connection_string)
+    config = service.create_container(f"config{suffix}")
+    base = f"http://127.0.0.1:{azurite.port}/devstoreaccount1"
+    env = {
+        "INGEST_AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string,
+        "INGEST_CONFIG_URL": f"{base}/config{suffix}/ingestion_config.xlsx",
+        "INGEST_AUDIT_URL": f"{base}/audit{suffix}",
+        "INGEST_DESTINATION": f"az://lake{suffix}",
+        "INGEST_PIPELINES_DIR": str(tmp_path / "pipelines"),
+        "INGEST_MAX_PARALLEL_JOBS": "2",
+        "INGEST_JOB_RETRY_FIRST_INTERVAL_S": "1",
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    blueprint.settings.cache_clear()
+    yield service, config, suffix
+    blueprint.settings.cache_clear()

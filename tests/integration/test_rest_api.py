@@ -15,7 +15,6 @@ from ingest.config import read_workbook
 from ingest.plan import make_plan, new_run_context
 from ingest.runner import run_local
 from tests.fake_api import start_fake_api
-from tests.integration.test_durable_app import app_env  # noqa: F401 (fixture)
 from tests.workbooks import api_row, job_row, rest_job_row, write_workbook
 
 
