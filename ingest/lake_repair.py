@@ -40,10 +40,18 @@ def _is_broken_json(fs: Any, path: str) -> bool:
         return True
 
 
+def _load_id_of(name: str, prefix: str) -> str:
+    return name[len(prefix):].split("__", 1)[0].removesuffix(".jsonl")
+
+
 def repair_pipeline_files(fs: Any, dataset_path: str, pipeline_name: str, schema_name: str,
                           table_name: str, pending_load_ids: set[str]) -> RepairReport:
     """Remove broken bookkeeping files of one pipeline; roll back loads whose state broke
-    and that this machine cannot finish. `dataset_path` is the dataset folder in `fs`."""
+    and that this machine cannot finish. `dataset_path` is the dataset folder in `fs`.
+
+    Only the newest file of each folder is read (a killed load can only have broken the
+    newest, and it is the one dlt reads), and again after a removal: the cost stays flat as
+    loads accumulate."""
     report = RepairReport()
     root = dataset_path.rstrip("/")
     prefixes = {STATE_DIR: f"{pipeline_name}__", VERSION_DIR: f"{schema_name}__", LOADS_DIR: f"{schema_name}__"}
@@ -51,15 +59,19 @@ def repair_pipeline_files(fs: Any, dataset_path: str, pipeline_name: str, schema
         directory = f"{root}/{folder}"
         if not fs.exists(directory):
             continue
-        for path in fs.ls(directory, detail=False):
-            name = str(path).rsplit("/", 1)[-1]
-            if not name.startswith(prefix) or not _is_broken_json(fs, path):
-                continue
+        names = sorted((str(p).rsplit("/", 1)[-1] for p in fs.ls(directory, detail=False)
+                        if str(p).rsplit("/", 1)[-1].startswith(prefix)),
+                       key=lambda n: _load_id_of(n, prefix))
+        while names:
+            name = names.pop()
+            path = f"{directory}/{name}"
+            if not _is_broken_json(fs, path):
+                break
             fs.rm(path)
             report.removed.append(f"{folder}/{name}")
             log.warning("removed a half-written %s file left by a killed load: %s", folder, name)
             if folder == STATE_DIR:
-                load_id = name[len(prefix):].split("__", 1)[0]
+                load_id = _load_id_of(name, prefix)
                 if load_id not in pending_load_ids:
                     _roll_back(fs, f"{root}/{table_name}", load_id, report)
     return report

@@ -120,8 +120,8 @@ def test_half_written_state_file_is_rolled_back_on_a_fresh_machine(postgres, pg_
     (state_file,) = (dataset / "_dlt_pipeline_state").glob(f"ingest_orders__{load_id}__*")
     state_file.write_bytes(b"")  # killed while writing
     (dataset / "_dlt_loads" / f"ingest_orders__{load_id}.jsonl").unlink()  # never reached
-    (version_file,) = list((dataset / "_dlt_version").glob("ingest_orders__*"))[:1]
-    version_file.write_text('{"truncated')
+    version_file = max((dataset / "_dlt_version").glob("ingest_orders__*"), key=lambda p: p.name.split("__")[1])
+    version_file.write_text('{"truncated')  # the newest schema version, half written
     shutil.rmtree(settings.pipelines_dir)  # a fresh machine
 
     third = run().jobs[0]
