@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test venv services demo validate bench clean
+.PHONY: run test venv services demo validate bench infra-check clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ services:
 
 test: venv services
 	$(PY) -m pytest
+
+# infra/: every .bicep parses, checkov finds nothing unjustified, app settings match the code
+infra-check: venv
+	bash scripts/install_checkov.sh
+	$(PY) -m pytest -q tests/unit/test_infra_parse.py tests/unit/test_infra_scan.py tests/unit/test_infra_settings.py
 
 bench: venv services
 	$(PY) -m bench.run
