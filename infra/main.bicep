@@ -57,7 +57,7 @@ param appSubnetPrefix string = '10.20.0.0/24'
 
 var tags = { 'azd-env-name': environmentName }
 var token = toLower(uniqueString(subscription().id, environmentName, location))
-var operatorIps = empty(operatorIpAddresses) ? [] : split(replace(operatorIpAddresses, ' ', ''), ',')
+var operatorIps = filter(split(replace(operatorIpAddresses, ' ', ''), ','), ip => !empty(ip))
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: 'rg-${environmentName}'

@@ -87,7 +87,7 @@ var plainSettings = {
 // Key Vault references to the secret the app's own Key Vault provider would read
 // (ingest/keyvault/names.py: `<prefix>--sources--sales-db--credentials`); the platform resolves
 // them with the managed identity. Never a value in clear.
-var referenceNames = empty(keyVaultReferenceSettings) ? [] : split(replace(keyVaultReferenceSettings, ' ', ''), ',')
+var referenceNames = filter(split(replace(keyVaultReferenceSettings, ' ', ''), ','), n => !empty(n))
 var secretPrefix = empty(keyVaultSecretPrefix) ? '' : '${keyVaultSecretPrefix}--'
 var referenceSettings = [for settingName in referenceNames: {
   name: settingName
