@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test test-airflow airflow-venv venv services demo validate bench clean
+.PHONY: run test test-airflow airflow-venv venv services demo validate bench infra-check clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ test: venv services airflow-venv
 
 test-airflow: venv airflow-venv
 	INGEST_PYTHON=$(CURDIR)/$(PY) .tools/airflow-venv/bin/python -m pytest -p no:cacheprovider examples/airflow/tests
+
+# infra/: every .bicep parses, checkov finds nothing unjustified, app settings match the code
+infra-check: venv
+	bash scripts/install_checkov.sh
+	$(PY) -m pytest -q tests/unit/test_infra_parse.py tests/unit/test_infra_scan.py tests/unit/test_infra_settings.py
 
 bench: venv services
 	$(PY) -m bench.run

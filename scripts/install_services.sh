@@ -2,7 +2,8 @@
 # Install what the tests need and a fresh machine may lack: PostgreSQL (Debian package),
 # the ODBC driver manager for pyodbc with the FreeTDS driver (the SQL Server tests connect
 # through it; Microsoft's driver is not a Debian package), headless Chromium (renders the
-# alert mails to a screenshot) and Azurite (npm, into .tools/). Idempotent.
+# alert mails to a screenshot), Azurite (npm, into .tools/) and checkov for the infra/ scan
+# (its own venv, .tools/checkov-venv: scripts/install_checkov.sh). Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,4 +33,5 @@ if [ ! -x .tools/node_modules/.bin/azurite-blob ]; then
   mkdir -p .tools
   npm install --prefix .tools --no-audit --no-fund --silent azurite@3 >/dev/null
 fi
+bash scripts/install_checkov.sh
 echo "services ready"

@@ -1,0 +1,221 @@
+// Every Azure resource of the ingest app, azd-shaped: `azd up` creates the resource group
+// `rg-<environment>` and deploys the modules below into it. Nothing secret is a parameter or
+// an output: credentials live in Key Vault and the app reads them with its managed identity.
+targetScope = 'subscription'
+
+@minLength(1)
+@maxLength(40)
+@description('azd environment name (dev, prod, ...); names the resource group and tags every resource.')
+param environmentName string
+
+@minLength(1)
+@description('Azure region of every resource.')
+param location string
+
+@description('Object id of the person or pipeline running azd (AZURE_PRINCIPAL_ID): may upload the workbook and set Key Vault secrets. Empty: no such role.')
+param principalId string = ''
+
+@description('Kind of that principal, for its role assignments.')
+@allowed(['User', 'ServicePrincipal', 'Group'])
+param principalType string = 'User'
+
+@description('Public IPv4 addresses or CIDR ranges, comma-separated, allowed through the storage and Key Vault firewalls (operators uploading the workbook, setting secrets). Empty: only the app\'s subnet and trusted Azure services.')
+param operatorIpAddresses string = ''
+
+@description('Prefix of Key Vault secret names (INGEST_KEY_VAULT_PREFIX): lowercase letters and digits, single dashes inside. Empty: none.')
+param keyVaultSecretPrefix string = ''
+
+@description('App settings that are Key Vault references, comma-separated names such as SOURCES__SALES_DB__CREDENTIALS,ALERTS__SMTP__PASSWORD. Each secret must exist before the app starts. Empty: the app reads secrets from the vault itself (INGEST_KEY_VAULT_URL).')
+param keyVaultReferenceSettings string = ''
+
+@description('NCRONTAB schedule of the timer trigger (INGEST_SCHEDULE).')
+param schedule string = '0 0 2 * * *'
+
+@description('SMTP server for alert mails (INGEST_SMTP_HOST); empty sends no mail.')
+param smtpHost string = ''
+
+@description('Sender of the alert mails (INGEST_ALERT_FROM).')
+param alertFrom string = ''
+
+@description('Recipients of the alert mails, comma-separated (INGEST_ALERT_TO).')
+param alertTo string = ''
+
+@description('Memory of one Flex Consumption instance in MB: 4096 leaves room for large arrow batches.')
+@allowed([2048, 4096])
+param instanceMemoryMB int = 4096
+
+@description('Most Flex Consumption instances at once.')
+@minValue(40)
+@maxValue(1000)
+param maximumInstanceCount int = 40
+
+@description('Address space of the app\'s virtual network.')
+param vnetAddressPrefix string = '10.20.0.0/16'
+
+@description('Subnet of the Function App\'s outbound traffic (delegated to Flex Consumption).')
+param appSubnetPrefix string = '10.20.0.0/24'
+
+var tags = { 'azd-env-name': environmentName }
+var token = toLower(uniqueString(subscription().id, environmentName, location))
+var operatorIps = filter(split(replace(operatorIpAddresses, ' ', ''), ','), ip => !empty(ip))
+
+resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: 'rg-${environmentName}'
+  location: location
+  tags: tags
+}
+
+module identity 'modules/identity.bicep' = {
+  name: 'identity'
+  scope: rg
+  params: { name: 'id-ingest-${token}', location: location, tags: tags }
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  scope: rg
+  params: { workspaceName: 'log-ingest-${token}', appInsightsName: 'appi-ingest-${token}', location: location, tags: tags }
+}
+
+module network 'modules/network.bicep' = {
+  name: 'network'
+  scope: rg
+  params: {
+    name: 'vnet-ingest-${token}'
+    location: location
+    tags: tags
+    addressPrefix: vnetAddressPrefix
+    appSubnetPrefix: appSubnetPrefix
+  }
+}
+
+module runtimeStorage 'modules/storage-runtime.bicep' = {
+  name: 'storage-runtime'
+  scope: rg
+  params: {
+    name: 'stfn${token}'
+    location: location
+    tags: tags
+    subnetId: network.outputs.appSubnetId
+    allowedIps: operatorIps
+    logAnalyticsWorkspaceId: monitoring.outputs.workspaceId
+  }
+}
+
+module lake 'modules/storage-lake.bicep' = {
+  name: 'storage-lake'
+  scope: rg
+  params: {
+    name: 'stlake${token}'
+    location: location
+    tags: tags
+    subnetId: network.outputs.appSubnetId
+    allowedIps: operatorIps
+    logAnalyticsWorkspaceId: monitoring.outputs.workspaceId
+  }
+}
+
+module keyVault 'modules/key-vault.bicep' = {
+  name: 'key-vault'
+  scope: rg
+  params: {
+    name: 'kv-ingest-${token}'
+    location: location
+    tags: tags
+    subnetId: network.outputs.appSubnetId
+    allowedIps: operatorIps
+    logAnalyticsWorkspaceId: monitoring.outputs.workspaceId
+  }
+}
+
+module appRoles 'modules/app-roles.bicep' = {
+  name: 'app-roles'
+  scope: rg
+  params: {
+    principalId: identity.outputs.principalId
+    runtimeStorageName: runtimeStorage.outputs.name
+    lakeStorageName: lake.outputs.name
+    keyVaultName: keyVault.outputs.name
+    appInsightsName: monitoring.outputs.appInsightsName
+  }
+}
+
+module operatorRoles 'modules/operator-roles.bicep' = if (!empty(principalId)) {
+  name: 'operator-roles'
+  scope: rg
+  params: {
+    principalId: principalId
+    principalType: principalType
+    lakeStorageName: lake.outputs.name
+    keyVaultName: keyVault.outputs.name
+  }
+}
+
+module functionApp 'modules/function-app.bicep' = {
+  name: 'function-app'
+  scope: rg
+  // the host needs its storage roles before it starts
+  dependsOn: [appRoles]
+  params: {
+    name: 'func-ingest-${token}'
+    planName: 'plan-ingest-${token}'
+    location: location
+    tags: tags
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    subnetId: network.outputs.appSubnetId
+    runtimeStorageName: runtimeStorage.outputs.name
+    deploymentContainerUrl: runtimeStorage.outputs.deploymentContainerUrl
+    appInsightsConnectionString: monitoring.outputs.appInsightsConnectionString
+    instanceMemoryMB: instanceMemoryMB
+    maximumInstanceCount: maximumInstanceCount
+    lakeStorageName: lake.outputs.name
+    lakeContainer: lake.outputs.lakeContainer
+    configUrl: lake.outputs.configUrl
+    auditUrl: lake.outputs.auditUrl
+    keyVaultUri: keyVault.outputs.uri
+    keyVaultSecretPrefix: keyVaultSecretPrefix
+    keyVaultReferenceSettings: keyVaultReferenceSettings
+    schedule: schedule
+    environmentLabel: environmentName
+    smtpHost: smtpHost
+    alertFrom: alertFrom
+    alertTo: alertTo
+  }
+}
+
+module functionKey 'modules/function-key-secret.bicep' = {
+  name: 'function-key-secret'
+  scope: rg
+  params: {
+    functionAppName: functionApp.outputs.name
+    keyVaultName: keyVault.outputs.name
+  }
+}
+
+module dataFactory 'modules/data-factory.bicep' = {
+  name: 'data-factory'
+  scope: rg
+  params: {
+    name: 'adf-ingest-${token}'
+    location: location
+    tags: tags
+    functionAppUrl: functionApp.outputs.url
+    keyVaultName: keyVault.outputs.name
+    functionKeySecretName: functionKey.outputs.secretName
+  }
+}
+
+// azd writes these into .azure/<environment>/.env; none of them is a secret.
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = tenant().tenantId
+output AZURE_RESOURCE_GROUP string = rg.name
+output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
+output AZURE_FUNCTION_APP_URL string = functionApp.outputs.url
+output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
+output AZURE_KEY_VAULT_URL string = keyVault.outputs.uri
+output AZURE_LAKE_ACCOUNT string = lake.outputs.name
+output AZURE_DATA_FACTORY_NAME string = dataFactory.outputs.name
+output AZURE_OUTBOUND_IP string = network.outputs.outboundIp
+output INGEST_CONFIG_URL string = lake.outputs.configUrl
+output INGEST_AUDIT_URL string = lake.outputs.auditUrl
