@@ -143,3 +143,12 @@ def skipped_result(job_name: str, table_name: str | None, run: RunContext, reaso
     return JobResult(job_name=job_name, status=JobStatus.SKIPPED, run_id=run.run_id, table_name=table_name,
                      started_at=at, finished_at=at, workbook_watermark=workbook_watermark,
                      error_message=reason, attempts=0)
+
+
+def skipped_result_dict(run: dict, job: dict, reason: str, at: str) -> dict:
+    """`skipped_result` from and to the plain JSON the Durable orchestrator holds."""
+    from ingest.config.model import JobConfig
+
+    config = JobConfig.from_dict(job)
+    return skipped_result(config.job_name, config.table_name, RunContext.from_dict(run), reason, at,
+                          config.last_watermark).to_dict()

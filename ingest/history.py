@@ -71,8 +71,8 @@ def _parse(text: str | None) -> datetime | None:
 
 
 class RunHistory(Protocol):
-    def records_since(self, since: datetime) -> Iterable[AuditRecord]:
-        """Audit records of runs planned at or after `since` (at least those; more is fine)."""
+    def records_since(self, since: datetime, until: datetime) -> Iterable[AuditRecord]:
+        """Audit records of runs planned from `since` to `until` (at least those; more is fine)."""
 
     def run_records(self, run_id: str) -> list[AuditRecord]:
         """Every audit record of one run; [] if the audit trail has none."""
@@ -93,18 +93,18 @@ class FileRunHistory:
                     if record is not None:
                         yield record
 
-    def records_since(self, since: datetime) -> Iterable[AuditRecord]:
-        return [r for r in self._records() if r.run_at >= since]
+    def records_since(self, since: datetime, until: datetime) -> Iterable[AuditRecord]:
+        return [r for r in self._records() if since <= r.run_at <= until]
 
     def run_records(self, run_id: str) -> list[AuditRecord]:
         return [r for r in self._records() if r.run_id == run_id]
 
 
-def last_successes(history: RunHistory, since: datetime) -> dict[str, datetime]:
-    """job name -> the planned time of its latest successful run at or after `since`."""
+def last_successes(history: RunHistory, since: datetime, until: datetime) -> dict[str, datetime]:
+    """job name -> the planned time of its latest successful run from `since` to `until`."""
     latest: dict[str, datetime] = {}
-    for record in history.records_since(since):
-        if record.status == JobStatus.SUCCEEDED.value and record.run_at >= since:
+    for record in history.records_since(since, until):
+        if record.status == JobStatus.SUCCEEDED.value and since <= record.run_at <= until:
             if record.job_name not in latest or record.run_at > latest[record.job_name]:
                 latest[record.job_name] = record.run_at
     return latest

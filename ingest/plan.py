@@ -161,7 +161,7 @@ def _successes(config: WorkbookConfig, request: RunRequest, history: RunHistory 
         return {}
     if history is None:
         raise ConfigError("schedules need the audit trail (last successful runs), which this caller did not give")
-    return last_successes(history, max(min(slots), now - MAX_LOOKBACK))
+    return last_successes(history, max(min(slots), now - MAX_LOOKBACK), now)
 
 
 def _why(job: JobConfig, request: RunRequest, now: datetime, successes: dict[str, datetime]) -> tuple[bool, str]:
