@@ -15,6 +15,7 @@ from ingest.plan import make_plan, new_run_context
 from ingest.request import Backfill, RunRequest
 from ingest.runner import run_local
 from tests.integration.conftest import BASE_TIME, create_orders, sql
+from tests.integration.test_rest_api import api, fast_http  # noqa: F401 (fixtures)
 from tests.workbooks import job_row, write_workbook
 
 
@@ -101,3 +102,30 @@ def test_backfill_skips_full_jobs_with_the_reason(postgres, pg_schema, settings,
     window = Backfill.parse("2024-01-01", "2024-02-01")
     plan = make_plan(read_workbook(book), new_run_context(), request=RunRequest(backfill=window))
     assert plan.jobs == [] and plan.skipped == {"orders": "backfill: only INCREMENTAL database jobs load a window"}
+
+
+def test_force_full_of_an_incremental_rest_job_reads_every_page_again(api, fast_http, tmp_path):
+    from tests.workbooks import api_row, rest_job_row
+
+    book = write_workbook(tmp_path / "w.xlsx", [rest_job_row(load_type="INCREMENTAL", watermark_column="last_updated")],
+                          extra_sheets={"api_endpoints": [api_row(
+                              base_url=api.url, path="v2/coins", params=None, paginator="cursor", data_selector="data",
+                              page_size=100, page_size_param="limit", page_param=None, start_page=None,
+                              cursor_path="next_cursor", cursor_param="cursor", incremental_param="updated_since")]})
+    first = run(book, fast_http).jobs[0]
+    assert first["rows_processed"] == 2500, first["error_message"]
+    api.add_coins(30)
+    api.requests.clear()
+    full = run(book, fast_http, RunRequest(force_full=True)).jobs[0]
+    assert full["status"] == "succeeded", full["error_message"]
+    assert full["rows_processed"] == 2530
+    assert "updated_since" not in api.requests[0]["query"]  # no watermark sent: from the beginning
+    ids = lake_ids_of(fast_http, "coins")
+    assert len(ids) == len(set(ids)) == 2530
+    api.add_coins(5)
+    assert run(book, fast_http).jobs[0]["rows_processed"] == 5  # the state restarted from the full copy
+
+
+def lake_ids_of(settings, table: str) -> list:
+    files = sorted(Path(settings.destination, settings.dataset, table).rglob("*.parquet"))
+    return pa.concat_tables([pq.read_table(f) for f in files]).column("id").to_pylist()
