@@ -12,7 +12,7 @@ from ingest.history import FileRunHistory
 from ingest.plan import make_plan, new_run_context
 from ingest.request import RunRequest
 from ingest.runner import run_local
-from tests.integration.conftest import create_orders, sql
+from tests.integration.conftest import create_orders
 from tests.integration.test_cli import ingest
 from tests.workbooks import job_row, write_workbook
 
