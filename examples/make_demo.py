@@ -17,14 +17,18 @@ from pathlib import Path
 import openpyxl
 
 JOBS_HEADER = ["job_name", "enabled", "source_type", "connection", "source_schema", "source_table",
-               "target_table", "load_type", "watermark_column", "primary_key", "last_watermark"]
+               "target_table", "load_type", "watermark_column", "primary_key", "last_watermark",
+               "schedule", "depends_on", "tags"]
 DEMO_JOBS = [
-    ["demo_customers", "Y", "sqlite", "demo", None, "customers", None, "FULL", None, "customer_id", None],
+    ["demo_customers", "Y", "sqlite", "demo", None, "customers", None, "FULL", None, "customer_id", None,
+     "daily at 02:00", None, "crm"],
+    # orders after customers (a second wave); hourly when the scheduler runs it (--scheduled)
     ["demo_orders", "Y", "sqlite", "demo", None, "orders", None, "INCREMENTAL", "updated_at", "order_id",
-     "2020-01-01T00:00:00"],
-    ["demo_products", "N", "sqlite", "demo", None, "products", None, "FULL", None, "product_id", None],
+     "2020-01-01T00:00:00", "hourly", "demo_customers", "sales"],
+    ["demo_products", "N", "sqlite", "demo", None, "products", None, "FULL", None, "product_id", None,
+     None, None, None],
     # a REST API job (disabled: this machine may have no internet access)
-    ["coingecko_markets", "N", "rest_api", None, None, None, None, "FULL", None, "id", None],
+    ["coingecko_markets", "N", "rest_api", None, None, None, None, "FULL", None, "id", None, None, None, None],
 ]
 API_HEADER = ["job_name", "base_url", "path", "params", "paginator", "page_size", "page_size_param", "page_param"]
 API_ENDPOINTS = [

@@ -25,24 +25,60 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="load every enabled job of the workbook")
     run.add_argument("--config", required=True, help="path of ingestion_config.xlsx")
-    run.add_argument("--jobs", help="comma-separated job names or globs to run (default: all enabled)")
     run.add_argument("--destination", help="lake folder or az://container/path (env INGEST_DESTINATION)")
     run.add_argument("--max-workers", type=int, help="jobs loading at once (env INGEST_MAX_WORKERS, default 5)")
     run.add_argument("--json", action="store_true", help="print the run summary as JSON")
-    run.add_argument("--scheduled", action="store_true",
-                     help="the scheduler's run (cron): also send the daily summary mail, once a day")
+    _run_parameters(run)
+    run.add_argument("--dry-run", action="store_true", help="print the plan (as the plan command) and load nothing")
     run.add_argument("-v", "--verbose", action="store_true")
 
     validate = sub.add_parser("validate", help="check the workbook; print every error with its cell")
     validate.add_argument("--config", required=True)
 
-    plan = sub.add_parser("plan", help="show what a run would load, without loading")
+    plan = sub.add_parser("plan", help="dry run: what a run would load, in which wave, from which watermark")
     plan.add_argument("--config", required=True)
-    plan.add_argument("--jobs")
+    plan.add_argument("--destination", help="lake to read the watermarks from (env INGEST_DESTINATION)")
+    plan.add_argument("--json", action="store_true", help="print the plan as JSON")
+    _run_parameters(plan)
 
     template = sub.add_parser("template", help="write an empty workbook with descriptions and dropdowns")
     template.add_argument("--out", required=True)
     return parser
+
+
+def _run_parameters(parser: argparse.ArgumentParser) -> None:
+    """Selection and run parameters shared by `run` and `plan` (README: Schedules,
+    dependencies and re-runs)."""
+    parser.add_argument("--jobs", help="comma-separated job names or globs (default: all enabled)")
+    parser.add_argument("--tags", help="comma-separated tags: jobs carrying any of them (with --jobs: both)")
+    parser.add_argument("--rerun-failed", metavar="RUN_ID",
+                        help="the jobs that failed, were skipped or rejected in that run (from the audit trail)")
+    parser.add_argument("--force-full", action="store_true",
+                        help="reload INCREMENTAL jobs in full: table dropped, watermark state reset")
+    parser.add_argument("--backfill-start", metavar="VALUE", help="backfill window start (inclusive): a date,"
+                        " datetime or number of the watermark column; with --backfill-end")
+    parser.add_argument("--backfill-end", metavar="VALUE", help="backfill window end (exclusive)")
+    parser.add_argument("--scheduled", action="store_true",
+                        help="the scheduler's run (cron): only jobs due by their schedule; run also sends"
+                             " the daily summary mail, once a day")
+
+
+def _request(args: argparse.Namespace):  # -> ingest.request.RunRequest
+    from ingest.request import Backfill, RunRequest
+
+    backfill = None
+    if args.backfill_start is not None or args.backfill_end is not None:
+        backfill = Backfill.parse(args.backfill_start, args.backfill_end)
+    return RunRequest(jobs=tuple(_jobs(args.jobs) or ()), tags=tuple(_jobs(args.tags) or ()),
+                      rerun_failed=args.rerun_failed, force_full=args.force_full, backfill=backfill,
+                      apply_schedules=args.scheduled, dry_run=args.command == "plan" or args.dry_run)
+
+
+def _plan(args: argparse.Namespace, config: WorkbookConfig, settings: Settings):  # -> ingest.plan.Plan
+    from ingest.history import FileRunHistory
+    from ingest.plan import make_plan, new_run_context
+
+    return make_plan(config, new_run_context(), request=_request(args), history=FileRunHistory(settings.audit_dir))
 
 
 def _read(config_path: str) -> WorkbookConfig:
@@ -65,28 +101,26 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from ingest.plan import make_plan, new_run_context
+    from ingest.dry_run import describe_plan, format_plan
 
+    settings = Settings.from_env().with_overrides(destination=args.destination)
+    if settings.key_vault_url:  # the lake's credentials may come from the vault
+        from ingest.keyvault.registration import register_key_vault
+
+        register_key_vault(settings)
     config = _read(args.config)
     _print_issues(config)
-    plan = make_plan(config, new_run_context(), _jobs(args.jobs))
-    for job in plan.jobs:
-        start = f" from {job.last_watermark}" if job.is_incremental else ""
-        if job.api is not None:
-            source = f"rest_api GET {job.api.base_url}/{job.api.path.lstrip('/')} ({job.api.paginator.value})"
-        else:
-            source = (f"{job.source_type.value} {job.connection}"
-                      f" {job.source_schema + '.' if job.source_schema else ''}{job.source_table}")
-        print(f"run   {job.job_name}: {source} -> {job.table_name} ({job.load_type.value}{start})")
-    for name, reason in plan.skipped.items():
-        print(f"skip  {name}: {reason}")
+    report = describe_plan(_plan(args, config, settings), settings)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2, default=str))
+    else:
+        print(format_plan(report))
     return EXIT_INVALID if config.errors else EXIT_OK
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from ingest.finalize import format_summary
     from ingest.logging_setup import setup_logging
-    from ingest.plan import make_plan, new_run_context
     from ingest.runner import run_local
 
     settings = Settings.from_env().with_overrides(destination=args.destination, max_workers=args.max_workers)
@@ -95,10 +129,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         from ingest.keyvault.registration import register_key_vault
 
         register_key_vault(settings)
+    if args.dry_run:
+        return cmd_plan(args)
     config = _read(args.config)
     _print_issues(config)
-    job_filter = _jobs(args.jobs)
-    plan = make_plan(config, new_run_context(), job_filter)
+    plan = _plan(args, config, settings)
     summary = run_local(plan, settings, Path(args.config), scheduled=args.scheduled)
     if args.json:
         print(json.dumps(summary.to_dict(), indent=2, default=str))

@@ -15,7 +15,7 @@ from ingest.audit import AuditSink, FileAuditSink
 from ingest.config.writeback import WatermarkUpdate, WritebackOutcome, write_watermarks_to_file
 from ingest.plan import Plan
 from ingest.redact import redact
-from ingest.result import JobResult
+from ingest.result import JobResult, JobStatus
 from ingest.settings import Settings
 
 log = logging.getLogger("ingest.finalize")
@@ -41,6 +41,13 @@ class RunSummary:
     audit_path: str | None = None
     alerts: list[dict[str, Any]] = field(default_factory=list)
     """What became of each alert mail (ingest.alerts.model.AlertOutcome); a failed send is here."""
+    # orchestration (ingest/dependencies.py, ingest/request.py)
+    dependency_skipped: int = 0
+    """Jobs of the run not started because a job they depend on did not succeed (status
+    `skipped` in `jobs`); neither succeeded nor failed."""
+    waves: list[list[str]] = field(default_factory=list)
+    parameters: dict[str, Any] = field(default_factory=dict)
+    """The run's parameters: jobs, tags, rerun_failed, force_full, backfill, apply_schedules."""
 
     @property
     def exit_code(self) -> int:
@@ -91,7 +98,7 @@ def finalize_run(plan: Plan, results: list[JobResult], settings: Settings,
         finished_at=datetime.now(timezone.utc).isoformat(),
         total=len(all_results),
         succeeded=sum(1 for r in all_results if r.succeeded),
-        failed=sum(1 for r in all_results if not r.succeeded),
+        failed=sum(1 for r in all_results if not r.succeeded and r.status is not JobStatus.SKIPPED),
         rows_processed=sum(r.rows_processed for r in all_results),
         jobs=[r.to_dict() for r in all_results],
         skipped=dict(plan.skipped),
@@ -100,6 +107,9 @@ def finalize_run(plan: Plan, results: list[JobResult], settings: Settings,
         validation_warnings=[f"{r.job_name}: row count {r.rowcount['status']}: {r.rowcount['message']}"
                              for r in all_results if r.rowcount and r.rowcount["status"] != "ok"],
         audit_path=str(audit_path),
+        dependency_skipped=sum(1 for r in all_results if r.status is JobStatus.SKIPPED),
+        waves=[list(w) for w in plan.waves],
+        parameters=dict(plan.request),
     )
     # alerts: after the summary is built, before it is stored, so what became of each mail is in
     # the audit; send_run_alerts never raises (a send failure is logged and recorded)
@@ -114,11 +124,14 @@ def format_summary(summary: RunSummary) -> str:
     """The text printed at the end of a run."""
     lines = [f"Run {summary.run_id}",
              f"Total: {summary.total}  Successful: {summary.succeeded}  Failed: {summary.failed}"
-             f"  Rows: {summary.rows_processed}"]
+             f"  Rows: {summary.rows_processed}"
+             + (f"  Skipped after a failure: {summary.dependency_skipped}" if summary.dependency_skipped else "")]
     width = max([len(j["job_name"]) for j in summary.jobs] + [8])
     lines.append(f"  {'job':<{width}}  {'status':<9} {'rows':>10} {'seconds':>8} {'count':<8}  error")
     for job in summary.jobs:
         error = f"{job['error_class']}: {job['error_message']}" if job["error_class"] else ""
+        if job["status"] == JobStatus.SKIPPED.value:
+            error = job["error_message"] or ""
         check = (job.get("rowcount") or {}).get("status", "")
         lines.append(f"  {job['job_name']:<{width}}  {job['status']:<9} {job['rows_processed']:>10}"
                      f" {job['duration_s']:>8.2f} {check:<8}  {error}")

@@ -26,6 +26,7 @@ from ingest.errors import SourceAuthenticationError
 from ingest.keyvault.audit import job_scope
 from ingest.keyvault.registration import refresh_rotated_credentials
 from ingest.lake_repair import repair_pipeline_files
+from ingest.load_modes import LoadMode, load_mode
 from ingest.locks import FileJobLock, JobLock
 from ingest.result import JobResult, JobStatus, RunContext
 from ingest.retry import call_with_retry
@@ -118,6 +119,7 @@ def _run_job_once(job: JobConfig, run: RunContext, settings: Settings, lock: Job
 
 def _load_once(job: JobConfig, run: RunContext, settings: Settings, result: JobResult) -> None:
     """One attempt; raises on any failure (the caller classifies and maybe retries)."""
+    mode = load_mode(job, run)  # force FULL / backfill: ingest/load_modes.py
     source = open_source(job, settings)
     try:
         pipeline = dlt.pipeline(
@@ -132,10 +134,13 @@ def _load_once(job: JobConfig, run: RunContext, settings: Settings, result: JobR
             pipeline.sync_destination()  # a fresh machine continues from the lake's state
             before = _incremental_last_value(pipeline, job)
             result.watermark_before = watermark_text(before if before is not None else job.last_watermark)
-        resource = source.resource()
-        if before is None and job.is_incremental:
+        resource = source.resource(mode.window)
+        if mode.is_full_refresh:  # the state is dropped: the load starts from the beginning
+            before = result.watermark_before = None
+        elif before is None and job.is_incremental:
             before = source.initial_watermark()
-        load_info = pipeline.run(resource, loader_file_format="parquet", schema=dlt.Schema(pipeline_name(job)))
+        load_info = pipeline.run(resource, loader_file_format="parquet", schema=dlt.Schema(pipeline_name(job)),
+                                 refresh=mode.refresh)
         normalize_info = pipeline.last_trace.last_normalize_info
         row_counts = normalize_info.row_counts if normalize_info else {}
         result.rows_processed = int(row_counts.get(job.table_name, 0))
@@ -145,7 +150,7 @@ def _load_once(job: JobConfig, run: RunContext, settings: Settings, result: JobR
         after = _incremental_last_value(pipeline, job) if job.is_incremental else None
         if job.is_incremental:
             result.watermark_after = watermark_text(after) if after is not None else result.watermark_before
-        result.rowcount = _check_rowcount(job, source, pipeline, result, before, after).to_dict()
+        result.rowcount = _check_rowcount(job, source, pipeline, result, before, after, mode).to_dict()
     finally:
         source.close()
 
@@ -161,7 +166,7 @@ def _repair_lake(pipeline: dlt.Pipeline, job: JobConfig) -> None:
 
 
 def _check_rowcount(job: JobConfig, source: JobSource, pipeline: dlt.Pipeline, result: JobResult,
-                    before: Any, after: Any) -> RowCountCheck:
+                    before: Any, after: Any, mode: LoadMode = LoadMode()) -> RowCountCheck:
     tolerance = job.rowcount_tolerance_pct if job.rowcount_tolerance_pct is not None else DEFAULT_TOLERANCE_PCT
     try:
         landed = None
@@ -171,12 +176,16 @@ def _check_rowcount(job: JobConfig, source: JobSource, pipeline: dlt.Pipeline, r
                 landed = parquet_rows(client.fs_client, [f"{root}/{f}" for f in result.files])
         elif result.rows_processed == 0:
             landed = 0
-        counted = source.count_range(before, after)
+        if mode.is_backfill:  # the window [start, end) itself, not the state's
+            in_window = source.count_window(mode.window.start, mode.window.end)
+            counted = None if in_window is None else (in_window, in_window)
+        else:
+            counted = source.count_range(before, after)
         if counted is None:  # the source cannot count: compare dlt's count with the files only
             low = high = result.rows_processed
         else:
             low, high = counted
-        if job.is_incremental and after is None:  # nothing ever loaded: the window is empty
+        if job.is_incremental and after is None and not mode.is_backfill:  # nothing ever loaded: the window is empty
             low = high = 0
         check = evaluate(result.rows_processed, landed, low, high, tolerance)
         if counted is None:

@@ -12,6 +12,7 @@ class JobStatus(str, Enum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     INVALID = "invalid"  # the workbook row was rejected; nothing was loaded
+    SKIPPED = "skipped"  # not started: a job it depends on did not succeed (ingest/dependencies.py)
 
 
 @dataclass
@@ -61,6 +62,11 @@ class RunContext:
     run_id: str
     started_at: str
     """ISO-8601 UTC."""
+    force_full: bool = False
+    """Run parameter: INCREMENTAL jobs are reloaded in full (ingest/load_modes.py)."""
+    backfill: dict[str, Any] | None = None
+    """Run parameter: {"start": ..., "end": ...}, a window [start, end) loaded without moving
+    the jobs' watermarks (ingest/load_modes.py)."""
 
     @property
     def partition_datetime(self):  # -> pendulum.DateTime, as dlt's layout expects

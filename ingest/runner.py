@@ -1,11 +1,14 @@
-"""The local driver: run a plan's jobs in a thread pool, then the shared fan-in step."""
+"""The local driver: run a plan's waves in order, each wave's jobs in a thread pool, then the
+shared fan-in step. Jobs whose dependencies did not succeed are skipped (ingest/dependencies.py)."""
 
 from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from datetime import datetime, timezone
 from pathlib import Path
 
+from ingest.dependencies import skipped_result, split_wave
 from ingest.destination import prepare_lake
 from ingest.finalize import RunSummary, file_watermark_writer, finalize_run
 from ingest.load import run_job
@@ -17,19 +20,30 @@ log = logging.getLogger("ingest.runner")
 
 
 def execute_plan(plan: Plan, settings: Settings) -> list[JobResult]:
-    """Run every job of the plan; a failing job never stops the others."""
+    """Run every job of the plan, wave after wave; a failing job never stops the others, but
+    the jobs that depend on it are skipped."""
     if not plan.jobs:
         return []
     prepare_lake(settings)
+    jobs = {job.job_name: job for job in plan.jobs}
+    outcomes = {r.job_name: r.status.value for r in plan.invalid}
     results: list[JobResult] = []
     workers = max(1, min(settings.max_workers, len(plan.jobs)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="job") as pool:
-        futures = {pool.submit(run_job, job, plan.run, settings): job for job in plan.jobs}
-        for future in as_completed(futures):
-            result = future.result()  # run_job returns failures as values
-            log.info("job %s %s: %d rows in %.2fs", result.job_name, result.status.value,
-                     result.rows_processed, result.duration_s)
-            results.append(result)
+        for number, wave in enumerate(plan.wave_names(), start=1):
+            start, skip = split_wave(wave, plan.depends(), outcomes)
+            now = datetime.now(timezone.utc).isoformat()
+            for name, reason in skip.items():
+                log.warning("job %s skipped: %s", name, reason)
+                job = jobs[name]
+                results.append(skipped_result(name, job.table_name, plan.run, reason, now, job.last_watermark))
+            futures = {pool.submit(run_job, jobs[name], plan.run, settings): name for name in start}
+            for future in as_completed(futures):
+                result = future.result()  # run_job returns failures as values
+                log.info("wave %d: job %s %s: %d rows in %.2fs", number, result.job_name, result.status.value,
+                         result.rows_processed, result.duration_s)
+                results.append(result)
+            outcomes.update({r.job_name: r.status.value for r in results})
     order = {job.job_name: i for i, job in enumerate(plan.jobs)}
     return sorted(results, key=lambda r: order[r.job_name])
 

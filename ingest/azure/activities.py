@@ -3,10 +3,11 @@ the same core functions as the local runner; nothing here decides anything about
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from ingest.alerts.blob_store import BlobAlertStore
+from ingest.azure.history import BlobRunHistory
 from ingest.azure.storage import BlobAuditSink, audit_container, read_workbook_blob, write_watermarks_blob
 from ingest.locks import BlobLeaseJobLock
 from ingest.config.model import JobConfig
@@ -15,6 +16,7 @@ from ingest.destination import prepare_lake
 from ingest.finalize import finalize_run
 from ingest.load import run_job
 from ingest.plan import Plan, make_plan
+from ingest.request import RunRequest
 from ingest.result import JobResult, JobStatus, RunContext
 from ingest.settings import Settings
 
@@ -24,18 +26,44 @@ def run_id_for(instance_id: str, started_at: str) -> str:
     return f"{datetime.fromisoformat(started_at):%Y%m%dT%H%M%SZ}-{instance_id}"
 
 
-def plan_activity(payload: dict[str, Any], settings: Settings) -> dict[str, Any]:
-    """Read the workbook from blob storage; return the plan (no secrets, no rows)."""
+def run_request(payload: dict[str, Any]) -> RunRequest:
+    """The run's parameters from the orchestration input; an input of an older version held
+    only {"jobs": [...]}."""
+    if payload.get("request") is not None:
+        return RunRequest.from_dict(payload["request"])
+    return RunRequest(jobs=tuple(payload.get("jobs") or ()))
+
+
+def _plan_from_blobs(request: RunRequest, run: RunContext, settings: Settings) -> Plan:
+    """The workbook from blob storage; the audit container as the run history (schedules and
+    re-runs read it)."""
     data, _etag = read_workbook_blob(settings)
     config = read_workbook(data, label=settings.config_url)
+    history = BlobRunHistory.from_settings(settings) if settings.audit_url else None
+    return make_plan(config, run, request=request, history=history)
+
+
+def plan_activity(payload: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """Read the workbook from blob storage; return the plan (no secrets, no rows). The
+    orchestration's start time is the plan's clock (schedules are due relative to it)."""
     run = RunContext(run_id=run_id_for(payload["instance_id"], payload["started_at"]),
                      started_at=payload["started_at"])
-    plan = make_plan(config, run, payload.get("jobs"))
+    plan = _plan_from_blobs(run_request(payload), run, settings)
     if plan.jobs:
         prepare_lake(settings)
     return {"plan": plan.to_dict(), "max_parallel": settings.max_parallel_jobs,
             "retry": {"attempts": settings.job_retry_attempts,
                       "first_interval_ms": settings.job_retry_first_interval_s * 1000}}
+
+
+def dry_run_report(request: RunRequest, settings: Settings, now: datetime | None = None) -> dict[str, Any]:
+    """POST /api/runs with dry_run: the plan as the run would make it now, with the watermark
+    each INCREMENTAL job would start from (dlt state in the lake); nothing is started or loaded."""
+    from ingest.dry_run import describe_plan
+    from ingest.plan import new_run_context
+
+    plan = _plan_from_blobs(request, new_run_context(now or datetime.now(timezone.utc)), settings)
+    return describe_plan(plan, settings).to_dict()
 
 
 def load_job_activity(payload: dict[str, Any], settings: Settings) -> dict[str, Any]:
@@ -63,7 +91,7 @@ def crashed_job_result(payload: dict[str, Any], message: str, finished_at: str) 
     crashed or timed out: run_job itself returns failures as values)."""
     job = payload["job"]
     return JobResult(job_name=job["job_name"], status=JobStatus.FAILED, run_id=payload["run"]["run_id"],
-                     table_name=job.get("target_table") or job["source_table"].lower(),
+                     table_name=JobConfig.from_dict(job).table_name,  # rest_api jobs have no source_table
                      started_at=payload["run"]["started_at"], finished_at=finished_at,
                      workbook_watermark=job.get("last_watermark"), error_class="ActivityFailedError",
                      error_message=message).to_dict()

@@ -3,6 +3,7 @@ activity bodies in activities.py."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
 import json
@@ -12,6 +13,9 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from ingest.azure import activities, orchestration
+from ingest.errors import ConfigError
+from ingest.redact import redact
+from ingest.request import RunRequest
 from ingest.settings import Settings
 
 bp = df.Blueprint()
@@ -25,22 +29,28 @@ def settings() -> Settings:
     return Settings.from_env()
 
 
-def scope_instance_id(jobs: list[str] | None) -> str:
-    """A fixed instance id per scope, so one scope runs once at a time (singleton)."""
-    if not jobs:
+def scope_instance_id(request: RunRequest) -> str:
+    """A fixed instance id per scope, so one scope runs once at a time (singleton). The scope
+    is every parameter that changes what the run does (RunRequest.scope): the same jobs with
+    force_full are another scope than without. The timer's run and a manual run of every job
+    share `ingest-all`."""
+    if request.is_default:
         return "ingest-all"
-    digest = hashlib.sha256(",".join(sorted(jobs)).encode()).hexdigest()[:16]
-    return f"ingest-jobs-{digest}"
+    if request.scope() == RunRequest(jobs=request.jobs).scope():  # only a job filter: the id it always had
+        digest = hashlib.sha256(",".join(sorted(request.jobs)).encode()).hexdigest()[:16]
+        return f"ingest-jobs-{digest}"
+    return f"ingest-run-{request.scope_digest()}"
 
 
-async def start_singleton(client: df.DurableOrchestrationClient, jobs: list[str] | None,
-                          params: dict) -> tuple[str, bool]:
+async def start_singleton(client: df.DurableOrchestrationClient, request: RunRequest,
+                          trigger: str) -> tuple[str, bool]:
     """Start the run for this scope unless it is already running; (instance_id, started)."""
-    instance_id = scope_instance_id(jobs)
+    instance_id = scope_instance_id(request)
     status = await client.get_status(instance_id)
     if status is not None and status.runtime_status in ACTIVE:
         return instance_id, False
-    await client.start_new(orchestration.RUN_ORCHESTRATOR, instance_id, {"jobs": jobs, **params})
+    await client.start_new(orchestration.RUN_ORCHESTRATOR, instance_id,
+                           {"request": request.to_dict(), "trigger": trigger})
     return instance_id, True
 
 
@@ -67,7 +77,8 @@ async def run_status(req: func.HttpRequest, client: df.DurableOrchestrationClien
 
 
 async def handle_timer(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
-    instance_id, started = await start_singleton(client, None, {"trigger": "timer"})
+    """The scheduled run: only the jobs due by their `schedule` (ingest/schedule.py)."""
+    instance_id, started = await start_singleton(client, RunRequest(apply_schedules=True), "timer")
     if started:
         log.info("scheduled run started: %s", instance_id)
     else:
@@ -75,18 +86,27 @@ async def handle_timer(timer: func.TimerRequest, client: df.DurableOrchestration
 
 
 async def handle_start(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-    """POST /api/runs {"jobs": ["a", "sales_*"]}: 202 with the management URLs, 409 if the
-    same scope is running, 400 on a malformed body."""
+    """POST /api/runs {"jobs": [...], "tags": [...], "force_full": bool, "backfill": {"start", "end"},
+    "rerun_failed": run_id, "apply_schedules": bool, "dry_run": bool}: 202 with the management
+    URLs, 409 if the same scope is running, 400 on a malformed body. A dry run answers 200 with
+    the plan and starts nothing."""
     try:
         body = req.get_json() if req.get_body() else {}
     except ValueError:
         return _json({"error": "the body is not JSON"}, 400)
-    jobs = body.get("jobs") if isinstance(body, dict) else None
-    if isinstance(jobs, str):
-        jobs = [j.strip() for j in jobs.split(",") if j.strip()]
-    if jobs is not None and not (isinstance(jobs, list) and all(isinstance(j, str) for j in jobs)):
-        return _json({"error": "'jobs' must be a list of job names or globs"}, 400)
-    instance_id, started = await start_singleton(client, jobs or None, {"trigger": "http"})
+    if not isinstance(body, dict):
+        return _json({"error": "the body must be a JSON object"}, 400)
+    try:
+        request = RunRequest.from_dict(body)
+    except ConfigError as exc:
+        return _json({"error": redact(str(exc))}, 400)
+    if request.dry_run:
+        try:
+            report = await asyncio.to_thread(activities.dry_run_report, request, settings())
+        except ConfigError as exc:  # a pattern or tag matching nothing, an unknown run id
+            return _json({"error": redact(str(exc))}, 400)
+        return _json(report, 200)
+    instance_id, started = await start_singleton(client, request, "http")
     if not started:
         return _json({"error": "a run of this scope is already running", "instance_id": instance_id,
                       **client.create_http_management_payload(instance_id)}, 409)

@@ -190,6 +190,40 @@ def parse_alert_recipients(value: Any) -> tuple[str, ...]:
         raise CellError(f"alert_recipients: {exc}") from None
 
 
+# orchestration columns: schedule, depends_on, tags --------------------------------------
+TAG = re.compile(r"^[a-z][a-z0-9_\-]{0,39}$")
+
+
+def parse_schedule_cell(value: Any) -> str:
+    """Checked here, kept as text (the job spec stays plain JSON); ingest/schedule.py."""
+    from ingest.schedule import ScheduleError, parse_schedule
+
+    try:
+        return parse_schedule(_text(value)).text
+    except ScheduleError as exc:
+        raise CellError(str(exc) if str(exc).startswith("schedule") else f"schedule: {exc}") from None
+
+
+def _name_list(label: str, item: Callable[[Any], str]) -> Callable[[Any], tuple[str, ...]]:
+    """Comma- or semicolon-separated names, each checked by `item`, no repeats."""
+
+    def parse(value: Any) -> tuple[str, ...]:
+        parts = [p.strip() for p in re.split(r"[,;]", _text(value))]
+        if any(not p for p in parts):
+            raise CellError(f"{label} {shown(value)} has an empty entry")
+        names = tuple(item(p) for p in parts)
+        if len(set(names)) != len(names):
+            raise CellError(f"{label} {shown(value)} names one entry twice")
+        return names
+
+    return parse
+
+
+parse_depends_on = _name_list("depends_on", _matching("depends_on", JOB_NAME, "is not a job name"))
+parse_tags = _name_list("tags", _matching("tags", TAG, "is not a tag (lowercase letters, digits, _ or -,"
+                                                       " starting with a letter)"))
+
+
 @dataclass(frozen=True)
 class Column:
     name: str
@@ -247,6 +281,18 @@ JOB_COLUMNS: tuple[Column, ...] = (
            "Optional: mail addresses (comma-separated) that also get a failure mail when this"
            " job fails, one mail per run; the environment's recipients always get one.",
            "sales-team@example.com"),
+    # orchestration (README: Schedules, dependencies and re-runs)
+    Column("schedule", False, parse_schedule_cell,
+           "When the scheduled run loads the job: hourly, hourly at :MM, daily at HH:MM, or a cron"
+           " expression (minute hour day month weekday), optionally followed by a time zone such as"
+           " Europe/Amsterdam (default UTC). Empty: every run loads it. A missed slot is caught up"
+           " once. Manual runs that name the job run it whether due or not.", "daily at 02:00"),
+    Column("depends_on", False, parse_depends_on,
+           "Comma-separated job names that must succeed first when they run in the same run; if one"
+           " fails, this job is skipped (status skipped). No cycles.", "customers"),
+    Column("tags", False, parse_tags,
+           "Comma-separated labels to select jobs by (python -m ingest run --tags finance).",
+           "finance, daily"),
 )
 
 COLUMNS_BY_NAME = {c.name: c for c in JOB_COLUMNS}

@@ -111,6 +111,14 @@ class JobConfig:
     """For rest_api jobs: the job's row of the `api_endpoints` sheet."""
     alert_recipients: tuple[str, ...] = ()
     """Extra recipients of the failure mail when this job fails."""
+    # orchestration: when the job is due, what it waits for, how callers select it
+    schedule: str | None = None
+    """`hourly`, `daily at HH:MM` or a cron expression, optional time zone (ingest/schedule.py);
+    None: the job runs every time."""
+    depends_on: tuple[str, ...] = ()
+    """Jobs that must succeed first when they are in the same run (ingest/dependencies.py)."""
+    tags: tuple[str, ...] = ()
+    """Labels a run can select the job by (`--tags`)."""
     row: int = 0
     """Workbook row the job came from (for messages and write-back)."""
 
@@ -132,6 +140,7 @@ class JobConfig:
         data["primary_key"] = list(self.primary_key)
         data["api"] = self.api.to_dict() if self.api else None
         data["alert_recipients"] = list(self.alert_recipients)
+        data["depends_on"], data["tags"] = list(self.depends_on), list(self.tags)
         return data
 
     @classmethod
@@ -142,6 +151,8 @@ class JobConfig:
         values["primary_key"] = tuple(values.get("primary_key") or ())
         values["api"] = ApiEndpoint.from_dict(values["api"]) if values.get("api") else None
         values["alert_recipients"] = tuple(values.get("alert_recipients") or ())
+        values["depends_on"] = tuple(values.get("depends_on") or ())
+        values["tags"] = tuple(values.get("tags") or ())
         return cls(**values)
 
 

@@ -89,7 +89,27 @@ def read_workbook(source: str | Path | bytes, label: str | None = None) -> Workb
     _read_jobs(rows[1:], header, config)
     config.jobs, rejected = attach_api_endpoints(api_rows, config.jobs, config.issues)
     config.invalid_rows.update(rejected)
+    _check_dependencies(config, header)
     return config
+
+
+def _check_dependencies(config: WorkbookConfig, header: dict[str, int]) -> None:
+    """depends_on naming unknown jobs or forming a cycle: an error on the job's own
+    depends_on cell, and the row is rejected (the other jobs still run)."""
+    from ingest.dependencies import graph_problems
+
+    if "depends_on" not in header:
+        return
+    letter = get_column_letter(header["depends_on"] + 1)
+    known = [n for n in config.invalid_rows.values() if n]
+    problems = graph_problems({j.job_name: j.depends_on for j in config.jobs}, known)
+    rejected = {p.job_name for p in problems}
+    for problem in problems:
+        row = config.job(problem.job_name).row
+        config.issues.append(ConfigIssue(JOBS_SHEET, f"{letter}{row}", problem.message, job_name=problem.job_name))
+    for job in [j for j in config.jobs if j.job_name in rejected]:
+        config.invalid_rows[job.row] = job.job_name
+    config.jobs = [j for j in config.jobs if j.job_name not in rejected]
 
 
 def _read_jobs(rows: list[tuple], header: dict[str, int], config: WorkbookConfig) -> None:
@@ -153,6 +173,9 @@ def _read_jobs(rows: list[tuple], header: dict[str, int], config: WorkbookConfig
                 last_watermark=values.get("last_watermark"),
                 rowcount_tolerance_pct=values.get("rowcount_tolerance_pct"),
                 alert_recipients=values.get("alert_recipients", ()),
+                schedule=values.get("schedule"),
+                depends_on=values.get("depends_on", ()),
+                tags=values.get("tags", ()),
                 row=row_number,
             )
             if job.enabled and job.table_name in target_of:

@@ -10,14 +10,17 @@ from ingest.settings import Settings
 
 
 class JobSource(Protocol):
-    def resource(self) -> Any:
-        """The dlt resource that reads the job's data."""
+    def resource(self, window: Any = None) -> Any:
+        """The dlt resource that reads the job's data; `window`: ingest.load_modes.LoadWindow."""
 
     def initial_watermark(self) -> Any:
         """The workbook's last_watermark in the type the source compares with."""
 
     def count_range(self, before: Any, after: Any) -> tuple[int, int] | None:
         """(min, max) source rows for the window; None when the source cannot count."""
+
+    def count_window(self, start: Any, end: Any) -> int | None:
+        """Source rows with start <= watermark < end (a backfill); None when it cannot count."""
 
     def close(self) -> None: ...
 
@@ -35,10 +38,11 @@ class SqlJobSource:
             self.engine.dispose()
             raise
 
-    def resource(self) -> Any:
+    def resource(self, window: Any = None) -> Any:
         from ingest.sources.sql import build_resource
 
-        return build_resource(self.job, self.engine, self.reflected, self.settings.chunk_size, self.settings.sql_backend)
+        return build_resource(self.job, self.engine, self.reflected, self.settings.chunk_size,
+                              self.settings.sql_backend, window)
 
     def initial_watermark(self) -> Any:
         from ingest.sources.sql import coerce_watermark
@@ -53,6 +57,16 @@ class SqlJobSource:
         return source_count_range(self.engine, table.schema, table.name,
                                   self.reflected.watermark_column if job.is_incremental else None, before, after)
 
+    def count_window(self, start: Any, end: Any) -> int | None:
+        from ingest.load_modes import window_count
+        from ingest.sources.sql import coerce_watermark
+
+        column = self.reflected.watermark_column
+        kind = self.reflected.columns[column]
+        table = self.reflected.table
+        return window_count(self.engine, table.schema, table.name, column,
+                            coerce_watermark(start, kind, self.job), coerce_watermark(end, kind, self.job))
+
     def close(self) -> None:
         self.engine.dispose()
 
@@ -61,16 +75,19 @@ class RestJobSource:
     def __init__(self, job: JobConfig, settings: Settings):
         self.job, self.settings = job, settings
 
-    def resource(self) -> Any:
+    def resource(self, window: Any = None) -> Any:
         from ingest.sources.rest import build_rest_resource
 
-        return build_rest_resource(self.job, self.settings.http_policy)
+        return build_rest_resource(self.job, self.settings.http_policy, window)
 
     def initial_watermark(self) -> Any:
         return self.job.last_watermark
 
     def count_range(self, before: Any, after: Any) -> tuple[int, int] | None:
         return None  # an API has no COUNT(*): the check compares dlt's count with the files
+
+    def count_window(self, start: Any, end: Any) -> int | None:
+        return None
 
     def close(self) -> None:
         pass

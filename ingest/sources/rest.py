@@ -60,8 +60,10 @@ def _auth(api: ApiEndpoint, key: str | None) -> dict[str, Any] | None:
     return None
 
 
-def build_rest_resource(job: JobConfig, policy: HttpPolicy) -> Any:
-    """The dlt resource that pages through this job's endpoint."""
+def build_rest_resource(job: JobConfig, policy: HttpPolicy, window: Any = None) -> Any:
+    """The dlt resource that pages through this job's endpoint. `window`
+    (ingest.load_modes.LoadWindow): start from `window.start` instead of the workbook's
+    watermark (a full refresh passes None: every record)."""
     api = job.api
     assert api is not None, "rest_api jobs carry their endpoint (ingest.config.api_sheet)"
     key = resolve_api_key(job) if api.auth is not ApiAuth.NONE else None
@@ -72,7 +74,10 @@ def build_rest_resource(job: JobConfig, policy: HttpPolicy) -> Any:
     if api.data_selector:
         endpoint["data_selector"] = api.data_selector
     if job.is_incremental:
-        incremental: dict[str, Any] = {"cursor_path": job.watermark_column, "initial_value": job.last_watermark}
+        start = job.last_watermark if window is None else window.start
+        incremental: dict[str, Any] = {"cursor_path": job.watermark_column, "initial_value": start}
+        if window is not None and window.end is not None:
+            incremental["end_value"] = window.end
         if api.incremental_param:
             incremental["start_param"] = api.incremental_param
         endpoint["incremental"] = incremental

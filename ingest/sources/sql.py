@@ -128,8 +128,11 @@ def coerce_watermark(value: WatermarkValue | None, column_type: sa.types.TypeEng
 
 
 def build_resource(job: JobConfig, engine: Engine, reflected: ReflectedTable,
-                   chunk_size: int, backend: str | None = None) -> Any:
-    """The dlt resource that reads this job's table; `backend` overrides the dialect's."""
+                   chunk_size: int, backend: str | None = None, window: Any = None) -> Any:
+    """The dlt resource that reads this job's table; `backend` overrides the dialect's.
+    `window` (ingest.load_modes.LoadWindow): an INCREMENTAL job reads from `window.start`
+    (None: from the beginning) instead of its workbook watermark, up to `window.end`
+    exclusive when given (then dlt keeps the job's state out of it)."""
     dialect_name = engine.dialect.name
     backend = choose_backend(dialect_name, backend)
     incremental = None
@@ -137,9 +140,12 @@ def build_resource(job: JobConfig, engine: Engine, reflected: ReflectedTable,
     if job.is_incremental:
         write_disposition = "append"
         column_type = reflected.columns[reflected.watermark_column]
+        start = job.last_watermark if window is None else window.start
+        end = None if window is None else window.end
         incremental = dlt.sources.incremental(
             reflected.watermark_column,
-            initial_value=coerce_watermark(job.last_watermark, column_type, job),
+            initial_value=coerce_watermark(start, column_type, job),
+            end_value=coerce_watermark(end, column_type, job),
             # rows without a watermark cannot be tracked: load them with every run is worse
             on_cursor_value_missing="exclude",
         )

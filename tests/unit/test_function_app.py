@@ -15,6 +15,7 @@ import azure.functions as func
 import pytest
 
 from ingest.azure import blueprint
+from ingest.request import RunRequest
 from tests.durable_driver import registered_functions
 
 
@@ -80,8 +81,9 @@ def test_post_starts_a_run_with_the_filter_and_answers_202():
     assert response.status_code == 202
     body = json.loads(response.get_body())
     (name, instance_id, client_input), = client.started
-    assert name == "ingest_run_orchestrator" and client_input["jobs"] == ["sales_*", "hr"]
-    assert body["instance_id"] == instance_id == blueprint.scope_instance_id(["hr", "sales_*"])
+    assert name == "ingest_run_orchestrator" and client_input["request"]["jobs"] == ["sales_*", "hr"]
+    assert body["instance_id"] == instance_id == blueprint.scope_instance_id(RunRequest(jobs=("hr", "sales_*")))
+    assert instance_id.startswith("ingest-jobs-")
     assert body["statusQueryGetUri"].endswith(instance_id) and response.headers["Location"] == body["statusQueryGetUri"]
 
 
