@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Callable
 
 from ingest.alerts.addresses import AddressError, parse_addresses
-from ingest.config.model import LoadType, SourceType
+from ingest.config.model import FullMode, LoadType, SourceType, TableFormat
 
 JOB_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 LAKE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
@@ -190,6 +190,29 @@ def parse_alert_recipients(value: Any) -> tuple[str, ...]:
         raise CellError(f"alert_recipients: {exc}") from None
 
 
+def parse_column_list(label: str) -> Callable[[Any], tuple[str, ...]]:
+    """Comma-separated plain column names, none twice."""
+    check = parse_identifier(f"{label} column")
+
+    def parse(value: Any) -> tuple[str, ...]:
+        parts = [p.strip() for p in _text(value).split(",")]
+        if any(not p for p in parts):
+            raise CellError(f"{label} {shown(value)} has an empty column name")
+        columns = tuple(check(p) for p in parts)
+        if len(set(columns)) != len(columns):
+            raise CellError(f"{label} {shown(value)} names a column twice")
+        return columns
+
+    return parse
+
+
+def parse_scd2(value: Any) -> bool:
+    try:
+        return parse_enabled(value)
+    except CellError:
+        raise CellError(f"scd2 {shown(value)} is not Y or N") from None
+
+
 @dataclass(frozen=True)
 class Column:
     name: str
@@ -247,6 +270,25 @@ JOB_COLUMNS: tuple[Column, ...] = (
            "Optional: mail addresses (comma-separated) that also get a failure mail when this"
            " job fails, one mail per run; the environment's recipients always get one.",
            "sales-team@example.com"),
+    # --- table formats (README "Parquet or Delta"; row rules in ingest/table_formats.py) ---
+    Column("table_format", False, _enum(TableFormat, "table_format", upper=False),
+           "parquet (default): files in date folders. delta: a Delta Lake table; INCREMENTAL is"
+           " a MERGE on primary_key, FULL overwrites and keeps earlier versions readable.",
+           "delta", tuple(m.value for m in TableFormat)),
+    Column("full_mode", False, _enum(FullMode, "full_mode", upper=False),
+           "parquet FULL only: replace (default) keeps only the newest copy; snapshot keeps one"
+           " full copy per day, marked with the column _snapshot_date.", "snapshot",
+           tuple(m.value for m in FullMode)),
+    Column("scd2", False, parse_scd2,
+           "delta only, Y to keep history: a changed row closes its old version (_valid_to) and"
+           " adds a new one; needs primary_key.", "N", ("Y", "N")),
+    Column("partition_columns", False, parse_column_list("partition_columns"),
+           "delta only: comma-separated columns to partition the table by.", "country"),
+    Column("partition_date_column", False, parse_identifier("partition_date_column"),
+           "delta only: a date or timestamp column of the data; the table is partitioned by its"
+           " date (column <name>_date), not by the load time.", "created_at"),
+    Column("zorder_columns", False, parse_column_list("zorder_columns"),
+           "delta only: columns to Z-order by when the table is maintained.", "customer_id"),
 )
 
 COLUMNS_BY_NAME = {c.name: c for c in JOB_COLUMNS}
