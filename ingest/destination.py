@@ -72,7 +72,30 @@ def make_destination(settings: Settings, current_datetime=None):  # -> dlt Desti
         credentials=credentials,
         kwargs=kwargs or None,
         current_datetime=current_datetime,
+        deltalake_storage_options=delta_storage_options(settings) or None,
     )
+
+
+def delta_storage_options(settings: Settings) -> dict[str, str]:
+    """deltalake (object_store) options for a connection-string lake; dlt passes them to every
+    Delta read and write (`deltalake_storage_options`). adlfs reads the connection string, but
+    object_store does not: it needs the account, key and endpoint as options. Azurite: its
+    endpoint is http and carries the account in the path; `azure_storage_use_emulator=true`
+    would do only for Azurite on 127.0.0.1:10000, so the endpoint is passed explicitly."""
+    conn = settings.azure_storage_connection_string
+    if not is_azure(bucket_url(settings.destination)) or not conn:
+        return {}
+    options: dict[str, str] = {}
+    for field, option in (("AccountName", "azure_storage_account_name"),
+                          ("AccountKey", "azure_storage_account_key"),
+                          ("SharedAccessSignature", "azure_storage_sas_token"),
+                          ("BlobEndpoint", "azure_storage_endpoint")):
+        value = _connection_string_field(conn, field)
+        if value:
+            options[option] = value.rstrip("/") if option == "azure_storage_endpoint" else value
+    if options.get("azure_storage_endpoint", "").startswith("http://"):
+        options["allow_http"] = "true"
+    return options
 
 
 def _connection_string_field(connection_string: str, name: str) -> str | None:
