@@ -75,3 +75,19 @@ def test_bad_scd2_and_partition_cells(tmp_path):
     assert errors(tmp_path, table_format="delta", zorder_columns="a;drop") == [
         f"{cell('zorder_columns')}: zorder_columns column 'a;drop' is not a plain identifier (letters, digits, _, $"
         " or #, not starting with a digit, at most 128 characters)"]
+
+
+def test_delta_storage_options_for_azurite_use_the_emulator_and_its_port(monkeypatch):
+    import os
+
+    from ingest.destination import delta_storage_options
+    from ingest.settings import Settings
+
+    monkeypatch.delenv("AZURITE_BLOB_STORAGE_URL", raising=False)
+    conn = ("DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;"
+            "BlobEndpoint=http://127.0.0.1:41234/devstoreaccount1;")
+    options = delta_storage_options(Settings(destination="az://lake/bronze", azure_storage_connection_string=conn))
+    assert options == {"azure_storage_account_name": "devstoreaccount1", "azure_storage_account_key": "a2V5",
+                       "azure_storage_use_emulator": "true"}
+    assert os.environ["AZURITE_BLOB_STORAGE_URL"] == "http://127.0.0.1:41234"
+    assert delta_storage_options(Settings(destination="lake", azure_storage_connection_string=conn)) == {}
