@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -72,7 +73,38 @@ def make_destination(settings: Settings, current_datetime=None):  # -> dlt Desti
         credentials=credentials,
         kwargs=kwargs or None,
         current_datetime=current_datetime,
+        deltalake_storage_options=delta_storage_options(settings) or None,
     )
+
+
+def delta_storage_options(settings: Settings) -> dict[str, str]:
+    """deltalake (object_store) options for a connection-string lake; dlt passes them to every
+    Delta read and write (`deltalake_storage_options`). adlfs reads the connection string, but
+    object_store does not: it needs the account and key as options.
+
+    Azurite (an http blob endpoint): `azure_storage_use_emulator=true`. object_store takes the
+    emulator's address only from the environment variable AZURITE_BLOB_STORAGE_URL (default
+    http://127.0.0.1:10000), so it is set here from the connection string. Passing the http
+    endpoint as `azure_storage_endpoint` instead reads and appends, but every overwrite or
+    delete then fails with "Invalid table version" (delta-rs 1.6 against Azurite)."""
+    conn = settings.azure_storage_connection_string
+    if not is_azure(bucket_url(settings.destination)) or not conn:
+        return {}
+    options: dict[str, str] = {}
+    for field, option in (("AccountName", "azure_storage_account_name"),
+                          ("AccountKey", "azure_storage_account_key"),
+                          ("SharedAccessSignature", "azure_storage_sas_token")):
+        value = _connection_string_field(conn, field)
+        if value:
+            options[option] = value
+    endpoint = (_connection_string_field(conn, "BlobEndpoint") or "").rstrip("/")
+    if endpoint.startswith("http://"):
+        parsed = urlparse(endpoint)
+        os.environ["AZURITE_BLOB_STORAGE_URL"] = f"{parsed.scheme}://{parsed.netloc}"
+        options["azure_storage_use_emulator"] = "true"
+    elif endpoint:
+        options["azure_storage_endpoint"] = endpoint
+    return options
 
 
 def _connection_string_field(connection_string: str, name: str) -> str | None:

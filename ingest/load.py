@@ -33,6 +33,8 @@ from ingest.retry import call_with_retry
 from ingest.settings import Settings
 from ingest.sources.connections import credentials_key
 from ingest.sources.job_source import JobSource, open_source
+from ingest.table_format_load import TableFormatStep
+from ingest.table_formats import apply_table_format, dlt_table_name
 
 log = logging.getLogger("ingest.load")
 
@@ -135,22 +137,25 @@ def _load_once(job: JobConfig, run: RunContext, settings: Settings, result: JobR
             before = _incremental_last_value(pipeline, job)
             result.watermark_before = watermark_text(before if before is not None else job.last_watermark)
         resource = source.resource(mode.window)
+        apply_table_format(resource, job, run.partition_datetime.date())  # parquet | delta hints
         if mode.is_full_refresh:  # the state is dropped: the load starts from the beginning
             before = result.watermark_before = None
         elif before is None and job.is_incremental:
             before = source.initial_watermark()
+        format_step = TableFormatStep.before_load(job, run, settings, pipeline)
         load_info = pipeline.run(resource, loader_file_format="parquet", schema=dlt.Schema(pipeline_name(job)),
                                  refresh=mode.refresh)
         normalize_info = pipeline.last_trace.last_normalize_info
         row_counts = normalize_info.row_counts if normalize_info else {}
-        result.rows_processed = int(row_counts.get(job.table_name, 0))
+        result.rows_processed = int(row_counts.get(dlt_table_name(job), 0))
         result.load_id = load_info.loads_ids[-1] if load_info.loads_ids else None
-        result.files = _landed_files(load_info, job.table_name, settings, run)
+        result.files = _landed_files(load_info, dlt_table_name(job), settings, run)
         result.partition_path = str(PurePosixPath(result.files[0]).parent) if result.files else None
+        landed = format_step.after_load(result)  # delta: version, files, scd2, maintenance
         after = _incremental_last_value(pipeline, job) if job.is_incremental else None
         if job.is_incremental:
             result.watermark_after = watermark_text(after) if after is not None else result.watermark_before
-        result.rowcount = _check_rowcount(job, source, pipeline, result, before, after, mode).to_dict()
+        result.rowcount = _check_rowcount(job, source, pipeline, result, before, after, mode, landed).to_dict()
     finally:
         source.close()
 
@@ -166,11 +171,14 @@ def _repair_lake(pipeline: dlt.Pipeline, job: JobConfig) -> None:
 
 
 def _check_rowcount(job: JobConfig, source: JobSource, pipeline: dlt.Pipeline, result: JobResult,
-                    before: Any, after: Any, mode: LoadMode = LoadMode()) -> RowCountCheck:
+                    before: Any, after: Any, mode: LoadMode = LoadMode(),
+                    landed: int | None = None) -> RowCountCheck:
+    """`landed`: rows the table format counted (delta: from its log); None: parquet footers."""
     tolerance = job.rowcount_tolerance_pct if job.rowcount_tolerance_pct is not None else DEFAULT_TOLERANCE_PCT
     try:
-        landed = None
-        if result.files:
+        if landed is not None:
+            pass
+        elif result.files:
             with pipeline.destination_client() as client:
                 root = client.bucket_path.rstrip("/")
                 landed = parquet_rows(client.fs_client, [f"{root}/{f}" for f in result.files])

@@ -37,6 +37,13 @@ class JobResult:
     attempts: int = 1
     rowcount: dict[str, Any] | None = None
     """The row-count check (ingest.checks.rowcount.RowCountCheck as a dict)."""
+    # --- table formats (ingest/table_format_load.py) ---
+    table_format: str = "parquet"
+    delta_version: int | None = None
+    """Delta: the table version this load wrote (the SCD2 table's for scd2 jobs)."""
+    scd2: dict[str, Any] | None = None
+    maintenance: dict[str, Any] | None = None
+    """Delta: compaction / Z-order / vacuum report when it ran after this load."""
 
     @property
     def succeeded(self) -> bool:

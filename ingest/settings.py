@@ -171,6 +171,11 @@ class Settings:
     """UTC hour from which the first scheduled run of the day sends the daily summary."""
     environment: str = ""
     """A label for mail subjects: dev, test, prod."""
+    # --- Delta maintenance (ingest/maintenance.py) ---
+    delta_maintenance_every: int = 10
+    """Compact / Z-order / vacuum a Delta table after every N loads; 0: never."""
+    delta_vacuum_retention_hours: int = 168
+    """Vacuum keeps files that versions of the last N hours still read (time travel window)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -206,6 +211,10 @@ class Settings:
             key_vault_cache_ttl_s=_int(env, "INGEST_KEY_VAULT_CACHE_TTL_S", default.key_vault_cache_ttl_s,
                                        minimum=0),
             **_alert_settings(env),  # type: ignore[arg-type]
+            delta_maintenance_every=_int(env, "INGEST_DELTA_MAINTENANCE_EVERY", default.delta_maintenance_every,
+                                         minimum=0),
+            delta_vacuum_retention_hours=_int(env, "INGEST_DELTA_VACUUM_RETENTION_HOURS",
+                                              default.delta_vacuum_retention_hours, minimum=0),
         )
 
     @property

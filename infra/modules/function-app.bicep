@@ -65,6 +65,8 @@ var plainSettings = {
   INGEST_HTTP_MAX_DELAY_S: '60'
   INGEST_HTTP_TIMEOUT_S: '60'
   INGEST_SQL_BACKEND: ''
+  INGEST_DELTA_MAINTENANCE_EVERY: '10'
+  INGEST_DELTA_VACUUM_RETENTION_HOURS: '168'
   // the app folder is read-only on Flex Consumption: local files go to the temp dir
   INGEST_AUDIT_DIR: '/tmp/ingest-audit'
   INGEST_LOG_DIR: '/tmp/ingest-logs'

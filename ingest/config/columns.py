@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Callable
 
 from ingest.alerts.addresses import AddressError, parse_addresses
-from ingest.config.model import LoadType, SourceType
+from ingest.config.model import FullMode, LoadType, SourceType, TableFormat
 
 JOB_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 LAKE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
@@ -204,16 +204,17 @@ def parse_schedule_cell(value: Any) -> str:
         raise CellError(str(exc) if str(exc).startswith("schedule") else f"schedule: {exc}") from None
 
 
-def _name_list(label: str, item: Callable[[Any], str]) -> Callable[[Any], tuple[str, ...]]:
-    """Comma- or semicolon-separated names, each checked by `item`, no repeats."""
+def _name_list(label: str, item: Callable[[Any], str], noun: str = "entry",
+               separators: str = ",;") -> Callable[[Any], tuple[str, ...]]:
+    """Names separated by any of `separators`, each checked by `item`, no repeats."""
 
     def parse(value: Any) -> tuple[str, ...]:
-        parts = [p.strip() for p in re.split(r"[,;]", _text(value))]
+        parts = [p.strip() for p in re.split(f"[{re.escape(separators)}]", _text(value))]
         if any(not p for p in parts):
-            raise CellError(f"{label} {shown(value)} has an empty entry")
+            raise CellError(f"{label} {shown(value)} has an empty {noun}")
         names = tuple(item(p) for p in parts)
         if len(set(names)) != len(names):
-            raise CellError(f"{label} {shown(value)} names one entry twice")
+            raise CellError(f"{label} {shown(value)} names {'one entry' if noun == 'entry' else 'a column'} twice")
         return names
 
     return parse
@@ -222,6 +223,18 @@ def _name_list(label: str, item: Callable[[Any], str]) -> Callable[[Any], tuple[
 parse_depends_on = _name_list("depends_on", _matching("depends_on", JOB_NAME, "is not a job name"))
 parse_tags = _name_list("tags", _matching("tags", TAG, "is not a tag (lowercase letters, digits, _ or -,"
                                                        " starting with a letter)"))
+
+
+def parse_column_list(label: str) -> Callable[[Any], tuple[str, ...]]:
+    """Comma-separated plain column names, none twice."""
+    return _name_list(label, parse_identifier(f"{label} column"), noun="column name", separators=",")
+
+
+def parse_scd2(value: Any) -> bool:
+    try:
+        return parse_enabled(value)
+    except CellError:
+        raise CellError(f"scd2 {shown(value)} is not Y or N") from None
 
 
 @dataclass(frozen=True)
@@ -293,6 +306,26 @@ JOB_COLUMNS: tuple[Column, ...] = (
     Column("tags", False, parse_tags,
            "Comma-separated labels to select jobs by (python -m ingest run --tags finance).",
            "finance, daily"),
+
+    # --- table formats (README "Parquet or Delta"; row rules in ingest/table_formats.py) ---
+    Column("table_format", False, _enum(TableFormat, "table_format", upper=False),
+           "parquet (default): files in date folders. delta: a Delta Lake table; INCREMENTAL is"
+           " a MERGE on primary_key, FULL overwrites and keeps earlier versions readable.",
+           "delta", tuple(m.value for m in TableFormat)),
+    Column("full_mode", False, _enum(FullMode, "full_mode", upper=False),
+           "parquet FULL only: replace (default) keeps only the newest copy; snapshot keeps one"
+           " full copy per day, marked with the column _snapshot_date.", "snapshot",
+           tuple(m.value for m in FullMode)),
+    Column("scd2", False, parse_scd2,
+           "delta only, Y to keep history: a changed row closes its old version (_valid_to) and"
+           " adds a new one; needs primary_key.", "N", ("Y", "N")),
+    Column("partition_columns", False, parse_column_list("partition_columns"),
+           "delta only: comma-separated columns to partition the table by.", "country"),
+    Column("partition_date_column", False, parse_identifier("partition_date_column"),
+           "delta only: a date or timestamp column of the data; the table is partitioned by its"
+           " date (column <name>_date), not by the load time.", "created_at"),
+    Column("zorder_columns", False, parse_column_list("zorder_columns"),
+           "delta only: columns to Z-order by when the table is maintained.", "customer_id"),
 )
 
 COLUMNS_BY_NAME = {c.name: c for c in JOB_COLUMNS}

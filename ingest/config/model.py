@@ -30,6 +30,20 @@ class SourceType(str, Enum):
         return self is not SourceType.REST_API
 
 
+class TableFormat(str, Enum):
+    """How a job's table is stored in the lake (see README "Parquet or Delta")."""
+
+    PARQUET = "parquet"
+    DELTA = "delta"
+
+
+class FullMode(str, Enum):
+    """What a FULL load does to the copies of earlier days (parquet)."""
+
+    REPLACE = "replace"  # dlt's replace: only the newest copy stays
+    SNAPSHOT = "snapshot"  # one full copy per day is kept, marked with _snapshot_date
+
+
 class Paginator(str, Enum):
     NONE = "none"
     PAGE_NUMBER = "page_number"
@@ -119,6 +133,16 @@ class JobConfig:
     """Jobs that must succeed first when they are in the same run (ingest/dependencies.py)."""
     tags: tuple[str, ...] = ()
     """Labels a run can select the job by (`--tags`)."""
+    # --- table formats (ingest/table_formats.py) ---
+    table_format: TableFormat = TableFormat.PARQUET
+    full_mode: FullMode = FullMode.REPLACE
+    scd2: bool = False
+    """delta: keep every version of a row with validity columns (ingest/scd2.py)."""
+    partition_columns: tuple[str, ...] = ()
+    partition_date_column: str | None = None
+    """delta: partition by the date of this column of the data (adds `<column>_date`)."""
+    zorder_columns: tuple[str, ...] = ()
+    # --- end table formats ---
     row: int = 0
     """Workbook row the job came from (for messages and write-back)."""
 
@@ -141,6 +165,10 @@ class JobConfig:
         data["api"] = self.api.to_dict() if self.api else None
         data["alert_recipients"] = list(self.alert_recipients)
         data["depends_on"], data["tags"] = list(self.depends_on), list(self.tags)
+        data["table_format"] = self.table_format.value
+        data["full_mode"] = self.full_mode.value
+        data["partition_columns"] = list(self.partition_columns)
+        data["zorder_columns"] = list(self.zorder_columns)
         return data
 
     @classmethod
@@ -153,6 +181,10 @@ class JobConfig:
         values["alert_recipients"] = tuple(values.get("alert_recipients") or ())
         values["depends_on"] = tuple(values.get("depends_on") or ())
         values["tags"] = tuple(values.get("tags") or ())
+        values["table_format"] = TableFormat(values.get("table_format") or TableFormat.PARQUET.value)
+        values["full_mode"] = FullMode(values.get("full_mode") or FullMode.REPLACE.value)
+        values["partition_columns"] = tuple(values.get("partition_columns") or ())
+        values["zorder_columns"] = tuple(values.get("zorder_columns") or ())
         return cls(**values)
 
 

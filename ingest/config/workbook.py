@@ -15,6 +15,7 @@ from ingest.config.sheets import cell_value, is_formula, read_header
 from ingest.config.columns import (JOB_COLUMNS, CellError, dialect_identifier_problems,
                                    shown)
 from ingest.config.model import ConfigIssue, JobConfig, LoadType, WorkbookConfig
+from ingest.config.table_format_rules import table_format_problems
 from ingest.errors import WorkbookError
 
 JOBS_SHEET = "jobs"
@@ -176,6 +177,7 @@ def _read_jobs(rows: list[tuple], header: dict[str, int], config: WorkbookConfig
                 schedule=values.get("schedule"),
                 depends_on=values.get("depends_on", ()),
                 tags=values.get("tags", ()),
+                **_table_format_fields(values),
                 row=row_number,
             )
             if job.enabled and job.table_name in target_of:
@@ -221,4 +223,14 @@ def _row_rules(values: dict[str, Any], header: dict[str, int], row: int,
                                   job_name=job_name))
     for column, message in dialect_identifier_problems(values):
         issues.append(ConfigIssue(JOBS_SHEET, ref(column), message, job_name=job_name))
+    for column, message in table_format_problems(values):
+        if column not in failed:
+            issues.append(ConfigIssue(JOBS_SHEET, ref(column), message, job_name=job_name))
     return issues
+
+
+def _table_format_fields(values: dict[str, Any]) -> dict[str, Any]:
+    """The table-format columns of a parsed row, as JobConfig keyword arguments."""
+    names = ("table_format", "full_mode", "scd2", "partition_columns", "partition_date_column",
+             "zorder_columns")
+    return {name: values[name] for name in names if name in values}
