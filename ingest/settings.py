@@ -171,6 +171,9 @@ class Settings:
     """UTC hour from which the first scheduled run of the day sends the daily summary."""
     environment: str = ""
     """A label for mail subjects: dev, test, prod."""
+    watermark_safety_s: float = 0.0
+    """Timestamp watermarks never pass the run's start minus this many seconds: rows of
+    transactions still open at the start are read by the next run (README: Watermark strategies)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -205,6 +208,7 @@ class Settings:
             key_vault_prefix=_key_vault_prefix(env),
             key_vault_cache_ttl_s=_int(env, "INGEST_KEY_VAULT_CACHE_TTL_S", default.key_vault_cache_ttl_s,
                                        minimum=0),
+            watermark_safety_s=_float(env, "INGEST_WATERMARK_SAFETY_S", default.watermark_safety_s),
             **_alert_settings(env),  # type: ignore[arg-type]
         )
 

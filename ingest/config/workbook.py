@@ -11,6 +11,7 @@ import openpyxl
 from openpyxl.utils import get_column_letter
 
 from ingest.config.api_sheet import API_SHEET, attach_api_endpoints
+from ingest.config.filters_sheet import FILTERS_SHEET, attach_filters
 from ingest.config.columns import (COLUMNS_BY_NAME, JOB_COLUMNS, CellError, dialect_identifier_problems,
                                    shown)
 from ingest.config.model import ConfigIssue, JobConfig, LoadType, WorkbookConfig
@@ -72,6 +73,8 @@ def read_workbook(source: str | Path | bytes, label: str | None = None) -> Workb
         rows = list(sheet.iter_rows(max_row=MAX_ROWS + 2))
         api_rows = (list(book[sheet_names[API_SHEET]].iter_rows(max_row=MAX_ROWS + 1))
                     if API_SHEET in sheet_names else None)
+        filter_rows = (list(book[sheet_names[FILTERS_SHEET]].iter_rows(max_row=MAX_ROWS + 1))
+                       if FILTERS_SHEET in sheet_names else None)
     finally:
         book.close()
     config = WorkbookConfig(source=name)
@@ -87,6 +90,8 @@ def read_workbook(source: str | Path | bytes, label: str | None = None) -> Workb
         return config
     _read_jobs(rows[1:], header, config)
     config.jobs, rejected = attach_api_endpoints(api_rows, config.jobs, config.issues)
+    config.invalid_rows.update(rejected)
+    config.jobs, rejected = attach_filters(filter_rows, config.jobs, config.issues)
     config.invalid_rows.update(rejected)
     return config
 
@@ -185,7 +190,11 @@ def _read_jobs(rows: list[tuple], header: dict[str, int], config: WorkbookConfig
                 load_type=values["load_type"],
                 source_schema=values.get("source_schema"),
                 target_table=values.get("target_table"),
-                watermark_column=values.get("watermark_column"),
+                watermark_column=(values.get("watermark_column") or (None,))[0],
+                watermark_tiebreak=tuple((values.get("watermark_column") or ())[1:]),
+                lookback=values.get("lookback"),
+                delete_flag_column=values.get("delete_flag_column"),
+                detect_deleted_keys=values.get("detect_deleted_keys", False),
                 primary_key=values.get("primary_key", ()),
                 last_watermark=values.get("last_watermark"),
                 rowcount_tolerance_pct=values.get("rowcount_tolerance_pct"),
@@ -235,4 +244,30 @@ def _row_rules(values: dict[str, Any], header: dict[str, int], row: int,
                                   job_name=job_name))
     for column, message in dialect_identifier_problems(values):
         issues.append(ConfigIssue(JOBS_SHEET, ref(column), message, job_name=job_name))
+    issues.extend(ConfigIssue(JOBS_SHEET, ref(column), message, job_name=job_name)
+                  for column, message in _strategy_rules(values))
     return issues
+
+
+def _strategy_rules(values: dict[str, Any]) -> list[tuple[str, str]]:
+    """Watermark strategies (issue: watermarks): what each needs of the rest of the row."""
+    problems: list[tuple[str, str]] = []
+    source_type = values.get("source_type")
+    incremental = values.get("load_type") is LoadType.INCREMENTAL
+    has_key = bool(values.get("primary_key"))
+    uses = [c for c in ("lookback", "delete_flag_column") if values.get(c)] + \
+        (["detect_deleted_keys"] if values.get("detect_deleted_keys") else [])
+    if len(values.get("watermark_column") or ()) > 1:
+        uses.append("watermark_column")
+    for column in uses:
+        if source_type is not None and not source_type.is_sql:
+            problems.append((column, f"{column} applies to SQL sources only, not {source_type.value}"))
+    if values.get("lookback") and not incremental:
+        problems.append(("lookback", "lookback needs load_type INCREMENTAL"))
+    if values.get("lookback") and not has_key:
+        problems.append(("lookback", "lookback needs primary_key: re-read rows are recognised by key"))
+    if len(values.get("watermark_column") or ()) > 1 and not incremental:
+        problems.append(("watermark_column", "several watermark columns need load_type INCREMENTAL"))
+    if values.get("detect_deleted_keys") and not has_key:
+        problems.append(("detect_deleted_keys", "detect_deleted_keys needs primary_key"))
+    return problems
