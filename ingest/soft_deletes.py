@@ -6,8 +6,9 @@
 - Key mode (`detect_deleted_keys`): each run reads every primary key of the source (with the
   job's filters) and the keys the lake holds for the table; each lake key the source no longer
   has lands once in `<table>_deleted_keys` as a marker row (key columns, `_ingest_deleted` =
-  true, `_ingest_detected_at` = the run's start). A key that comes back later is live again
-  (its newest load in the table is newer than its newest marker).
+  true, `_ingest_detected_at` = the run's start). The keys already marked are kept in the
+  marker resource's dlt state, so a key is marked once; a key that comes back to the source is
+  live again, and marked again if it goes again.
 
 Parquet is append-only, so the markers are data: a reader (or the Delta merge, which the Delta
 issue wires) applies them as deletes by key. Nothing here rewrites or removes lake files.
@@ -26,7 +27,6 @@ from sqlalchemy.engine import Engine
 
 DELETED = "_ingest_deleted"
 DETECTED_AT = "_ingest_detected_at"
-LOAD_ID = "_dlt_load_id"
 FALSE_TEXT = ["", "0", "n", "no", "false", "f"]
 
 log = logging.getLogger("ingest.soft_deletes")
@@ -65,41 +65,28 @@ def source_keys(engine: Engine, table: sa.Table, key_columns: list[str], where: 
         return {tuple(str(v) for v in row) for row in conn.execute(query)}
 
 
-def _newest_by_key(tables: Iterable[pa.Table], keys: list[str]) -> dict[tuple, str]:
-    newest: dict[tuple, str] = {}
-    for table in tables:
-        for row in table.to_pylist():
-            key = tuple(str(row[k]) for k in keys)
-            if row[LOAD_ID] > newest.get(key, ""):
-                newest[key] = row[LOAD_ID]
-    return newest
-
-
-def _read(fs: Any, root: str, columns: list[str]) -> list[pa.Table]:
+def lake_keys(fs: Any, dataset_root: str, table_name: str, keys: list[str]) -> set[tuple]:
+    """Every key the lake's files of the table hold (only the key columns are read)."""
+    root = f"{dataset_root}/{table_name}"
+    found: set[tuple] = set()
     if not fs.exists(root):
-        return []
-    tables = []
+        return found
     for path in sorted(fs.find(root)):
         if path.endswith(".parquet"):
             with fs.open(path, "rb") as handle:
-                parquet = pq.ParquetFile(handle)
-                present = [c for c in columns if c in parquet.schema_arrow.names]
-                tables.append(parquet.read(columns=present))
-    return tables
+                table = pq.ParquetFile(handle).read(columns=keys)
+            found.update(tuple(str(v) for v in row) for row in zip(*(table.column(k).to_pylist() for k in keys)))
+    return found
 
 
-def live_lake_keys(fs: Any, dataset_root: str, table_name: str, keys: list[str]) -> set[tuple]:
-    """Keys whose newest load in the table is newer than their newest delete marker (and, in
-    flag mode, whose newest row is not flagged)."""
-    rows = _read(fs, f"{dataset_root}/{table_name}", [*keys, LOAD_ID, DELETED])
-    live_rows = []
-    for table in rows:
-        if DELETED in table.column_names:  # flag mode: a flagged newest row is not live
-            table = table.filter(pc.invert(pc.fill_null(table.column(DELETED), False)))
-        live_rows.append(table.select([*keys, LOAD_ID]))
-    loaded = _newest_by_key(live_rows, keys)
-    marked = _newest_by_key(_read(fs, f"{dataset_root}/{marker_table_name(table_name)}", [*keys, LOAD_ID]), keys)
-    return {key for key, load_id in loaded.items() if load_id > marked.get(key, "")}
+def new_deletions(lake: set[tuple], source: set[tuple], state: dict[str, Any]) -> set[tuple]:
+    """Keys to mark now. `state["marked"]` holds the keys marked by earlier runs; a marked key
+    that is back in the source is live again (and is marked again when it goes again)."""
+    marked = {tuple(k) for k in state.get("marked", [])}
+    marked -= source
+    missing = (lake - source) - marked
+    state["marked"] = sorted(list(k) for k in marked | missing)
+    return missing
 
 
 def deleted_key_markers(missing: set[tuple], key_columns: list[str], key_types: dict[str, pa.DataType],
@@ -123,19 +110,18 @@ def deleted_keys_resource(job: Any, engine: Engine, reflected: Any, strategies: 
     keys = list(reflected.primary_key)
     snapshot = source_keys(engine, table, keys, strategies.row_filters())
     with pipeline.destination_client() as client:
-        live = live_lake_keys(client.fs_client, client.dataset_path.rstrip("/"), job.table_name, keys)
-    missing = live - snapshot
-    if missing:
-        log.info("job %s: %d key(s) in the lake are gone from the source: writing delete markers",
-                 job.job_name, len(missing))
+        in_lake = lake_keys(client.fs_client, client.dataset_path.rstrip("/"), job.table_name, keys)
     key_types = {k: _arrow_type(table.c[k].type) for k in keys}
-    markers = deleted_key_markers(missing, keys, key_types, run_started_at)
     name = marker_table_name(job.table_name)
 
     @dlt.resource(name=name, table_name=name, write_disposition="append", primary_key=keys)
     def deleted_keys():
-        if markers.num_rows:
-            yield markers
+        # the marked keys live in this resource's dlt state: committed with the markers
+        missing = new_deletions(in_lake, snapshot, dlt.current.resource_state(name))
+        if missing:
+            log.info("job %s: %d key(s) in the lake are gone from the source: writing delete markers",
+                     job.job_name, len(missing))
+            yield deleted_key_markers(missing, keys, key_types, run_started_at)
 
     return deleted_keys()
 

@@ -20,6 +20,9 @@ from ingest.config.sheets import read_header, read_records
 
 FILTERS_SHEET = "filters"
 NO_VALUE = ("is null", "is not null")
+ALIASES = {"eq": "=", "equals": "=", "ne": "!=", "<>": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
+"""Excel takes a cell starting with `=` for a formula (and formulas are refused): write `eq`."""
+CELL_OPERATORS = ("eq",) + tuple(op for op in FILTER_OPERATORS if op != "=")
 LIST_OPERATORS = ("in", "not in")
 MAX_LIST = 1000
 
@@ -33,10 +36,9 @@ def _filter_column(value: Any) -> str:
 
 def _operator(value: Any) -> str:
     text = " ".join(str(value).strip().lower().split())
-    if text == "<>":
-        text = "!="
+    text = ALIASES.get(text, text)
     if text not in FILTER_OPERATORS:
-        raise CellError(f"operator {shown(value)} is not one of {', '.join(FILTER_OPERATORS)}; {FREE_SQL_HINT}")
+        raise CellError(f"operator {shown(value)} is not one of {', '.join(CELL_OPERATORS)}; {FREE_SQL_HINT}")
     return text
 
 
@@ -54,8 +56,8 @@ def _value(value: Any) -> FilterValue:
 FILTER_COLUMNS: tuple[Column, ...] = (
     Column("job_name", True, parse_job_name, "The SQL job in the jobs sheet the filter applies to.", "orders_us"),
     Column("column", True, _filter_column, "A column of the job's table (checked against the source).", "region"),
-    Column("operator", True, _operator, "One of: " + ", ".join(FILTER_OPERATORS) + ". No other SQL.", "=",
-           FILTER_OPERATORS),
+    Column("operator", True, _operator, "One of: " + ", ".join(CELL_OPERATORS) + " (eq is equals: Excel"
+           " reads a cell starting with = as a formula). No other SQL.", "eq", CELL_OPERATORS),
     Column("value", False, _value,
            "The value compared with, sent to the database as a bound parameter (never pasted into"
            " SQL). in / not in: values separated by commas. Empty for is null / is not null.", "US"),

@@ -148,7 +148,7 @@ def build_resource(job: JobConfig, engine: Engine, reflected: ReflectedTable,
         column_type = reflected.columns[reflected.watermark_column]
         incremental = dlt.sources.incremental(
             reflected.watermark_column,
-            initial_value=coerce_watermark(job.last_watermark, column_type, job),
+            initial_value=strategies.initial_value(coerce_watermark(job.last_watermark, column_type, job)),
             # rows without a watermark cannot be tracked: load them with every run is worse
             on_cursor_value_missing="exclude",
             lag=strategies.dlt_lag(),

@@ -18,7 +18,7 @@ from ingest.soft_deletes import flag_marker
 from ingest.sources import composite
 from ingest.sources.filters import filter_clauses, resolve_column
 from ingest.sources.lookback import OverlapFilter
-from ingest.sources.watermark_values import dlt_lag, from_text, is_datetime, lookback_span
+from ingest.sources.watermark_values import dlt_lag, from_text, is_datetime, lookback_span, minus_lookback
 
 log = logging.getLogger("ingest.sources.strategies")
 
@@ -75,6 +75,14 @@ class Strategies:
         self.lookback_span()
         return dlt_lag(self.job.lookback, self.watermark)
 
+    def initial_value(self, value: Any) -> Any:
+        """dlt's lag never crosses initial_value, and the workbook's last_watermark is written
+        back after each run: with a lookback the initial value is moved back by it too, or the
+        lookback would stop at the last run's watermark."""
+        if value is None or not self.job.lookback or self.watermark is None:
+            return value
+        return minus_lookback(value, self.job.lookback, self.watermark)
+
     def row_filters(self, table: sa.Table | None = None) -> list[Any]:
         """The job's filters (also what the row-count check and the key snapshot use)."""
         return filter_clauses(table if table is not None else self.table, self.job)
@@ -88,8 +96,6 @@ class Strategies:
             if self.job.last_watermark is not None:
                 clauses.append(columns[0] >= from_text(self.job.last_watermark, columns[0]))
         elif self.job.lookback:
-            from ingest.sources.watermark_values import minus_lookback
-
             clauses.append(columns[0] >= minus_lookback(last[0], self.job.lookback, columns[0]))
         else:
             clauses.append(composite.after_clause(columns, last))

@@ -48,13 +48,13 @@ def test_filters_load_matching_rows_bind_injection_and_reject_free_sql(postgres,
             job_row(job_name="free_sql", source_schema=pg_schema, target_table="free_sql"),
             job_row(job_name="listed", source_schema=pg_schema, target_table="listed"),
             job_row(job_name="no_such_column", source_schema=pg_schema, target_table="nsc")]
-    filters = [{"job_name": "us_big", "column": "region", "operator": "=", "value": "US"},
+    filters = [{"job_name": "us_big", "column": "region", "operator": "eq", "value": "US"},
                {"job_name": "us_big", "column": "qty", "operator": ">=", "value": 100},
-               {"job_name": "injected", "column": "region", "operator": "=", "value": "US' OR '1'='1"},
-               {"job_name": "free_sql", "column": "region = 'US' OR 1=1", "operator": "=", "value": "x"},
+               {"job_name": "injected", "column": "region", "operator": "eq", "value": "US' OR '1'='1"},
+               {"job_name": "free_sql", "column": "region = 'US' OR 1=1", "operator": "eq", "value": "x"},
                {"job_name": "listed", "column": "id", "operator": "in", "value": "3, 5, 8"},
                {"job_name": "listed", "column": "note", "operator": "is not null", "value": None},
-               {"job_name": "no_such_column", "column": "country", "operator": "=", "value": "US"}]
+               {"job_name": "no_such_column", "column": "country", "operator": "eq", "value": "US"}]
     summary = run(book(tmp_path / "w.xlsx", rows, filters), settings)
     jobs = {j["job_name"]: j for j in summary.jobs}
 
