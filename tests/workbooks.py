@@ -9,7 +9,8 @@ import openpyxl
 
 HEADER = ["job_name", "enabled", "source_type", "connection", "source_schema", "source_table",
           "target_table", "load_type", "watermark_column", "primary_key", "last_watermark",
-          "rowcount_tolerance_pct", "alert_recipients"]
+          "rowcount_tolerance_pct", "alert_recipients",
+          "lookback", "delete_flag_column", "detect_deleted_keys"]
 
 
 def job_row(**values: Any) -> dict[str, Any]:

@@ -144,7 +144,7 @@ FREE_SQL_HINT = ("free SQL is not accepted; name plain columns (filters go in th
 
 def _column_list(label: str) -> Callable[[Any], tuple[str, ...]]:
     """Comma-separated plain column names; anything else (an expression, SQL) is rejected."""
-    check = parse_identifier(f"{label} column")
+    check = parse_identifier(label)
 
     def parse(value: Any) -> tuple[str, ...]:
         parts = [p.strip() for p in _text(value).split(",")]
@@ -165,6 +165,16 @@ _LOOKBACK = re.compile(r"^(\d+(?:\.\d+)?)\s*([a-z]*)$")
 _UNIT_NAMES = {"": "units", "unit": "units", "units": "units", "s": "seconds", "second": "seconds",
                "seconds": "seconds", "min": "minutes", "minute": "minutes", "minutes": "minutes",
                "h": "hours", "hour": "hours", "hours": "hours", "d": "days", "day": "days", "days": "days"}
+
+
+def _yes_no(label: str) -> Callable[[Any], bool]:
+    def parse(value: Any) -> bool:
+        try:
+            return parse_enabled(value)
+        except CellError:
+            raise CellError(f"{label} {shown(value)} is not Y or N") from None
+
+    return parse
 
 
 def parse_lookback(value: Any) -> Lookback:
@@ -292,6 +302,10 @@ JOB_COLUMNS: tuple[Column, ...] = (
            " and the rows landed; beyond it the job is flagged. Default 1.", "1"),
 
 
+    Column("alert_recipients", False, parse_alert_recipients,
+           "Optional: mail addresses (comma-separated) that also get a failure mail when this"
+           " job fails, one mail per run; the environment's recipients always get one.",
+           "sales-team@example.com"),
     # --- watermark strategies (issue: watermarks) ---
     Column("lookback", False, parse_lookback,
            "INCREMENTAL: re-read this much before the last watermark every run (3 days, 6 hours;"
@@ -300,15 +314,11 @@ JOB_COLUMNS: tuple[Column, ...] = (
     Column("delete_flag_column", False, parse_identifier("delete_flag_column"),
            "A column that marks soft-deleted rows (true, 1, Y, or any value for a deleted_at"
            " date). Such rows land with _ingest_deleted = true.", "is_deleted"),
-    Column("detect_deleted_keys", False, parse_enabled,
+    Column("detect_deleted_keys", False, _yes_no("detect_deleted_keys"),
            "Y: every run reads all primary keys of the source and writes a delete marker for"
-           " each key the lake holds that the source no longer has (table <target>__deleted_keys).",
+           " each key the lake holds that the source no longer has (table <target>_deleted_keys).",
            "N", ("Y", "N")),
     # ---
-    Column("alert_recipients", False, parse_alert_recipients,
-           "Optional: mail addresses (comma-separated) that also get a failure mail when this"
-           " job fails, one mail per run; the environment's recipients always get one.",
-           "sales-team@example.com"),
 )
 
 COLUMNS_BY_NAME = {c.name: c for c in JOB_COLUMNS}

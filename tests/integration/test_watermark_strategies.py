@@ -16,7 +16,7 @@ from ingest.runner import run_local
 from tests.integration.conftest import BASE_TIME, create_orders, sql, updated_at_of
 from tests.workbooks import HEADER, job_row, write_workbook
 
-STRATEGY_HEADER = HEADER + ["lookback", "delete_flag_column", "detect_deleted_keys"]
+STRATEGY_HEADER = HEADER
 
 
 def book(path: Path, rows, filters=None) -> Path:
