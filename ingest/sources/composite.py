@@ -67,8 +67,7 @@ class CompositeTracker:
         if not isinstance(batch, pa.Table) or batch.num_rows == 0:
             return batch
         names = [c.name for c in self.columns]
-        order = pc.sort_indices(batch.select(names), sort_keys=[(n, "descending") for n in names],
-                                null_placement="at_end")
+        order = pc.sort_indices(batch.select(names), sort_keys=[(n, "descending") for n in names])
         top = batch.select(names).take(order[:1]).to_pylist()[0]
         candidate = [top[n] for n in names]
         if any(v is None for v in candidate):
