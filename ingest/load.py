@@ -71,7 +71,16 @@ def _incremental_last_value(pipeline: dlt.Pipeline, job: JobConfig) -> Any:
             names = {job.table_name, (job.source_table or "").lower()}
             if cursor and resource_name.lower() in names:
                 return cursor.get("last_value")
-    return None
+    # --- watermarks issue: a composite watermark keeps its last tuple (ingest/sources/composite.py)
+    from ingest.sources.composite import last_first_value
+
+    return last_first_value(pipeline.state, {job.table_name, (job.source_table or "").lower()})
+
+
+def _extra_resources(source: JobSource, pipeline: dlt.Pipeline, run: RunContext) -> list[Any]:
+    """Resources loaded with the job's data (detect_deleted_keys: its delete markers)."""
+    extra = getattr(source, "extra_resources", None)
+    return extra(pipeline, datetime.fromisoformat(run.started_at.replace("Z", "+00:00"))) if extra else []
 
 
 def run_job(job: JobConfig, run: RunContext, settings: Settings, lock: JobLock | None = None) -> JobResult:
@@ -122,7 +131,7 @@ def _run_job_once(job: JobConfig, run: RunContext, settings: Settings, lock: Job
 def _load_once(job: JobConfig, run: RunContext, settings: Settings, result: JobResult) -> None:
     """One attempt; raises on any failure (the caller classifies and maybe retries)."""
     mode = load_mode(job, run)  # force FULL / backfill: ingest/load_modes.py
-    source = open_source(job, settings)
+    source = open_source(job, settings, datetime.fromisoformat(run.started_at.replace("Z", "+00:00")))
     try:
         pipeline = dlt.pipeline(
             pipeline_name=pipeline_name(job),
@@ -143,8 +152,9 @@ def _load_once(job: JobConfig, run: RunContext, settings: Settings, result: JobR
         elif before is None and job.is_incremental:
             before = source.initial_watermark()
         format_step = TableFormatStep.before_load(job, run, settings, pipeline)
-        load_info = pipeline.run(resource, loader_file_format="parquet", schema=dlt.Schema(pipeline_name(job)),
-                                 refresh=mode.refresh)
+        resources = [resource, *_extra_resources(source, pipeline, run)]  # watermarks issue: delete markers
+        load_info = pipeline.run(resources if len(resources) > 1 else resource, loader_file_format="parquet",
+                                 schema=dlt.Schema(pipeline_name(job)), refresh=mode.refresh)
         normalize_info = pipeline.last_trace.last_normalize_info
         row_counts = normalize_info.row_counts if normalize_info else {}
         result.rows_processed = int(row_counts.get(dlt_table_name(job), 0))

@@ -176,6 +176,9 @@ class Settings:
     """Compact / Z-order / vacuum a Delta table after every N loads; 0: never."""
     delta_vacuum_retention_hours: int = 168
     """Vacuum keeps files that versions of the last N hours still read (time travel window)."""
+    watermark_safety_s: float = 0.0
+    """Timestamp watermarks never pass the run's start minus this many seconds: rows of
+    transactions still open at the start are read by the next run (README: Watermark strategies)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -210,6 +213,7 @@ class Settings:
             key_vault_prefix=_key_vault_prefix(env),
             key_vault_cache_ttl_s=_int(env, "INGEST_KEY_VAULT_CACHE_TTL_S", default.key_vault_cache_ttl_s,
                                        minimum=0),
+            watermark_safety_s=_float(env, "INGEST_WATERMARK_SAFETY_S", default.watermark_safety_s),
             **_alert_settings(env),  # type: ignore[arg-type]
             delta_maintenance_every=_int(env, "INGEST_DELTA_MAINTENANCE_EVERY", default.delta_maintenance_every,
                                          minimum=0),

@@ -11,7 +11,9 @@ HEADER = ["job_name", "enabled", "source_type", "connection", "source_schema", "
           "target_table", "load_type", "watermark_column", "primary_key", "last_watermark",
           "rowcount_tolerance_pct", "alert_recipients", "schedule", "depends_on", "tags",
           # table formats
-          "table_format", "full_mode", "scd2", "partition_columns", "partition_date_column", "zorder_columns"]
+          "table_format", "full_mode", "scd2", "partition_columns", "partition_date_column", "zorder_columns",
+          # watermark strategies
+          "lookback", "delete_flag_column", "detect_deleted_keys"]
 
 
 def job_row(**values: Any) -> dict[str, Any]:

@@ -65,6 +65,7 @@ var plainSettings = {
   INGEST_HTTP_MAX_DELAY_S: '60'
   INGEST_HTTP_TIMEOUT_S: '60'
   INGEST_SQL_BACKEND: ''
+  INGEST_WATERMARK_SAFETY_S: '0'
   INGEST_DELTA_MAINTENANCE_EVERY: '10'
   INGEST_DELTA_VACUUM_RETENTION_HOURS: '168'
   // the app folder is read-only on Flex Consumption: local files go to the temp dir

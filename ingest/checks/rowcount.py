@@ -36,11 +36,15 @@ class RowCountCheck:
 
 
 def source_count_range(engine: Engine, schema: str | None, table: str, watermark_column: str | None,
-                       before: Any, after: Any) -> tuple[int, int]:
-    """(min, max) rows the source holds for the load's window."""
+                       before: Any, after: Any, where: Any = (), max_before: Any = None,
+                       from_table: sa.Table | None = None) -> tuple[int, int]:
+    """(min, max) rows the source holds for the load's window. `where`: the job's filters
+    (clauses on the reflected table); `max_before`: the lookback's start, from which re-read
+    rows committed late may also have been loaded; `from_table`: the reflected table the
+    clauses refer to."""
     columns = [sa.column(watermark_column)] if watermark_column else []
-    source = sa.table(table, *columns, schema=schema)
-    base = sa.select(sa.func.count()).select_from(source)
+    source = from_table if from_table is not None else sa.table(table, *columns, schema=schema)
+    base = sa.select(sa.func.count()).select_from(source).where(*where)
     with engine.connect() as conn:
         if not watermark_column:
             total = conn.execute(base).scalar_one()
@@ -51,7 +55,7 @@ def source_count_range(engine: Engine, schema: str | None, table: str, watermark
             total = conn.execute(base.where(column.isnot(None), upper)).scalar_one()
             return total, total
         low = conn.execute(base.where(column > before, upper)).scalar_one()
-        high = conn.execute(base.where(column >= before, upper)).scalar_one()
+        high = conn.execute(base.where(column >= (before if max_before is None else max_before), upper)).scalar_one()
         return low, high
 
 

@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Callable
 
 from ingest.alerts.addresses import AddressError, parse_addresses
-from ingest.config.model import FullMode, LoadType, SourceType, TableFormat
+from ingest.config.model import FullMode, Lookback, LoadType, SourceType, TableFormat
 
 JOB_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 LAKE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
@@ -80,7 +80,7 @@ IDENTIFIER_RULES: dict[SourceType, IdentifierRule] = {
                                       " at most 128 characters"),
     # SQL Server, Azure SQL and SQLite accept every IDENTIFIER (128 characters, _ $ #).
 }
-IDENTIFIER_COLUMNS = ("source_schema", "source_table", "watermark_column", "primary_key")
+IDENTIFIER_COLUMNS = ("source_schema", "source_table", "watermark_column", "primary_key", "delete_flag_column")
 
 
 def dialect_identifier_problems(values: dict[str, Any]) -> list[tuple[str, str]]:
@@ -135,6 +135,63 @@ def parse_primary_key(value: Any) -> tuple[str, ...]:
     if len(set(columns)) != len(columns):
         raise CellError(f"primary_key {shown(value)} names a column twice")
     return columns
+
+
+# --- watermark strategies (issue: watermarks) -----------------------------------------------
+FREE_SQL_HINT = ("free SQL is not accepted; name plain columns (filters go in the filters sheet:"
+                 " column, operator, value)")
+
+
+def _column_list(label: str) -> Callable[[Any], tuple[str, ...]]:
+    """Comma-separated plain column names; anything else (an expression, SQL) is rejected."""
+    check = parse_identifier(label)
+
+    def parse(value: Any) -> tuple[str, ...]:
+        parts = [p.strip() for p in _text(value).split(",")]
+        if any(not p for p in parts):
+            raise CellError(f"{label} {shown(value)} has an empty column name")
+        try:
+            columns = tuple(check(p) for p in parts)
+        except CellError as exc:
+            raise CellError(f"{exc}; {FREE_SQL_HINT}") from None
+        if len({c.lower() for c in columns}) != len(columns):
+            raise CellError(f"{label} {shown(value)} names a column twice")
+        return columns
+
+    return parse
+
+
+_LOOKBACK = re.compile(r"^(\d+(?:\.\d+)?)\s*([a-z]*)$")
+_UNIT_NAMES = {"": "units", "unit": "units", "units": "units", "s": "seconds", "second": "seconds",
+               "seconds": "seconds", "min": "minutes", "minute": "minutes", "minutes": "minutes",
+               "h": "hours", "hour": "hours", "hours": "hours", "d": "days", "day": "days", "days": "days"}
+
+
+def _yes_no(label: str) -> Callable[[Any], bool]:
+    def parse(value: Any) -> bool:
+        try:
+            return parse_enabled(value)
+        except CellError:
+            raise CellError(f"{label} {shown(value)} is not Y or N") from None
+
+    return parse
+
+
+def parse_lookback(value: Any) -> Lookback:
+    """`3 days`, `6 hours`, `90 minutes`, `30 seconds`, or a bare number (units of a numeric
+    watermark; days for a date one)."""
+    if isinstance(value, bool):
+        raise CellError(f"lookback {value} is a boolean, not an amount such as 3 days")
+    match = _LOOKBACK.match(_text(value).lower())
+    unit = _UNIT_NAMES.get(match.group(2)) if match else None
+    if match is None or unit is None:
+        raise CellError(f"lookback {shown(value)} is not an amount with a unit: e.g. 3 days, 6 hours,"
+                        " 90 minutes, 30 seconds, or a bare number for a numeric watermark")
+    amount = float(match.group(1))
+    if amount <= 0:
+        raise CellError(f"lookback {shown(value)} must be greater than 0")
+    return Lookback(amount=amount, unit=unit)
+# -------------------------------------------------------------------------------------------
 
 
 def parse_watermark(value: Any) -> int | float | str:
@@ -276,8 +333,10 @@ JOB_COLUMNS: tuple[Column, ...] = (
     Column("load_type", True, _enum(LoadType, "load_type", upper=True),
            "FULL replaces the table each run; INCREMENTAL loads rows whose watermark_column"
            " is at or after the last value loaded.", "INCREMENTAL", tuple(m.value for m in LoadType)),
-    Column("watermark_column", False, parse_identifier("watermark_column"),
-           "Column that grows with every insert or update (required for INCREMENTAL).",
+    Column("watermark_column", False, _column_list("watermark_column"),
+           "Column that grows with every insert or update (required for INCREMENTAL). Several"
+           " columns, comma-separated, make a composite watermark: rows after the last"
+           " (first, second, ...) tuple loaded, ties on the first resolved by the next.",
            "updated_at"),
     Column("primary_key", False, parse_primary_key,
            "Comma-separated key columns.", "order_id"),
@@ -326,6 +385,19 @@ JOB_COLUMNS: tuple[Column, ...] = (
            " date (column <name>_date), not by the load time.", "created_at"),
     Column("zorder_columns", False, parse_column_list("zorder_columns"),
            "delta only: columns to Z-order by when the table is maintained.", "customer_id"),
+    # --- watermark strategies (issue: watermarks) ---
+    Column("lookback", False, parse_lookback,
+           "INCREMENTAL: re-read this much before the last watermark every run (3 days, 6 hours;"
+           " a bare number for a numeric watermark). Rows already loaded are not loaded again"
+           " (needs primary_key).", "2 days"),
+    Column("delete_flag_column", False, parse_identifier("delete_flag_column"),
+           "A column that marks soft-deleted rows (true, 1, Y, or any value for a deleted_at"
+           " date). Such rows land with _ingest_deleted = true.", "is_deleted"),
+    Column("detect_deleted_keys", False, _yes_no("detect_deleted_keys"),
+           "Y: every run reads all primary keys of the source and writes a delete marker for"
+           " each key the lake holds that the source no longer has (table <target>_deleted_keys).",
+           "N", ("Y", "N")),
+    # ---
 )
 
 COLUMNS_BY_NAME = {c.name: c for c in JOB_COLUMNS}

@@ -104,6 +104,53 @@ WatermarkValue = int | float | str
 """A watermark as written in the workbook: a number, or an ISO date / datetime text."""
 
 
+# --- watermark strategies (issue: watermarks) ----------------------------------------------
+FILTER_OPERATORS = ("=", "!=", "<", "<=", ">", ">=", "in", "not in", "is null", "is not null", "like")
+"""The allow-list of a `filters` row's operator; nothing else is ever accepted."""
+
+FilterValue = int | float | str | None
+
+
+@dataclass(frozen=True)
+class FilterRule:
+    """One row of the `filters` sheet: `column operator value`, the value bound as a
+    parameter (a list for in / not in, nothing for is null / is not null)."""
+
+    column: str
+    operator: str
+    values: tuple[FilterValue, ...] = ()
+    row: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"column": self.column, "operator": self.operator, "values": list(self.values), "row": self.row}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "FilterRule":
+        return cls(column=data["column"], operator=data["operator"], values=tuple(data.get("values") or ()),
+                   row=data.get("row", 0))
+
+
+@dataclass(frozen=True)
+class Lookback:
+    """How far back each run re-reads: `amount` of `unit` (seconds, minutes, hours, days, or
+    `units` of a numeric watermark)."""
+
+    amount: float
+    unit: str
+
+    UNITS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
+
+    @property
+    def seconds(self) -> float | None:
+        factor = self.UNITS.get(self.unit)
+        return self.amount * factor if factor else None
+
+    def __str__(self) -> str:
+        amount = int(self.amount) if float(self.amount).is_integer() else self.amount
+        return f"{amount} {self.unit}"
+# -------------------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class JobConfig:
     """One valid row of the `jobs` sheet."""
@@ -143,6 +190,19 @@ class JobConfig:
     """delta: partition by the date of this column of the data (adds `<column>_date`)."""
     zorder_columns: tuple[str, ...] = ()
     # --- end table formats ---
+    # --- watermark strategies (issue: watermarks) ---
+    watermark_tiebreak: tuple[str, ...] = ()
+    """Further watermark columns after watermark_column: rows are read in (watermark_column,
+    *watermark_tiebreak) order, after the last tuple loaded (ingest/sources/composite.py)."""
+    lookback: Lookback | None = None
+    """Re-read this much before the last watermark each run (ingest/sources/lookback.py)."""
+    filters: tuple[FilterRule, ...] = ()
+    """Rows of the `filters` sheet for this job, all AND-ed (ingest/sources/filters.py)."""
+    delete_flag_column: str | None = None
+    """A source column marking soft-deleted rows: they land with _ingest_deleted = true."""
+    detect_deleted_keys: bool = False
+    """Compare a full key snapshot with the lake each run; missing keys land as delete markers."""
+    # ---
     row: int = 0
     """Workbook row the job came from (for messages and write-back)."""
 
@@ -169,6 +229,9 @@ class JobConfig:
         data["full_mode"] = self.full_mode.value
         data["partition_columns"] = list(self.partition_columns)
         data["zorder_columns"] = list(self.zorder_columns)
+        data["watermark_tiebreak"] = list(self.watermark_tiebreak)
+        data["lookback"] = {"amount": self.lookback.amount, "unit": self.lookback.unit} if self.lookback else None
+        data["filters"] = [f.to_dict() for f in self.filters]
         return data
 
     @classmethod
@@ -185,6 +248,9 @@ class JobConfig:
         values["full_mode"] = FullMode(values.get("full_mode") or FullMode.REPLACE.value)
         values["partition_columns"] = tuple(values.get("partition_columns") or ())
         values["zorder_columns"] = tuple(values.get("zorder_columns") or ())
+        values["watermark_tiebreak"] = tuple(values.get("watermark_tiebreak") or ())
+        values["lookback"] = Lookback(**values["lookback"]) if values.get("lookback") else None
+        values["filters"] = tuple(FilterRule.from_dict(f) for f in values.get("filters") or ())
         return cls(**values)
 
 

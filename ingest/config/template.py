@@ -12,6 +12,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from ingest.config.api_sheet import API_COLUMNS, API_SHEET
 from ingest.config.columns import JOB_COLUMNS
+from ingest.config.filters_sheet import FILTER_COLUMNS, FILTERS_SHEET
 from ingest.config.workbook import JOBS_SHEET
 from ingest.sources.fields import FIELDS_BY_SOURCE_TYPE
 
@@ -41,12 +42,14 @@ def write_template(path: str | Path) -> Path:
     jobs.title = JOBS_SHEET
     _table_sheet(jobs, JOB_COLUMNS)
     _table_sheet(book.create_sheet(API_SHEET), API_COLUMNS)
+    _table_sheet(book.create_sheet(FILTERS_SHEET), FILTER_COLUMNS)
 
     descriptions = book.create_sheet("descriptions")
     headers = ("sheet", "column", "required", "allowed values", "example", "description")
     for index, title in enumerate(headers, start=1):
         descriptions.cell(row=1, column=index, value=title).font = Font(bold=True)
-    described = [(JOBS_SHEET, c) for c in JOB_COLUMNS] + [(API_SHEET, c) for c in API_COLUMNS]
+    described = [(JOBS_SHEET, c) for c in JOB_COLUMNS] + [(API_SHEET, c) for c in API_COLUMNS] + \
+        [(FILTERS_SHEET, c) for c in FILTER_COLUMNS]
     for row, (sheet_name, column) in enumerate(described, start=2):
         descriptions.cell(row=row, column=1, value=sheet_name)
         descriptions.cell(row=row, column=2, value=column.name)

@@ -11,6 +11,7 @@ import openpyxl
 from openpyxl.utils import get_column_letter
 
 from ingest.config.api_sheet import API_SHEET, attach_api_endpoints
+from ingest.config.filters_sheet import FILTERS_SHEET, attach_filters
 from ingest.config.sheets import cell_value, is_formula, read_header
 from ingest.config.columns import (JOB_COLUMNS, CellError, dialect_identifier_problems,
                                    shown)
@@ -74,6 +75,8 @@ def read_workbook(source: str | Path | bytes, label: str | None = None) -> Workb
         rows = list(sheet.iter_rows(max_row=MAX_ROWS + 2))
         api_rows = (list(book[sheet_names[API_SHEET]].iter_rows(max_row=MAX_ROWS + 1))
                     if API_SHEET in sheet_names else None)
+        filter_rows = (list(book[sheet_names[FILTERS_SHEET]].iter_rows(max_row=MAX_ROWS + 1))
+                       if FILTERS_SHEET in sheet_names else None)
     finally:
         book.close()
     config = WorkbookConfig(source=name)
@@ -89,6 +92,8 @@ def read_workbook(source: str | Path | bytes, label: str | None = None) -> Workb
         return config
     _read_jobs(rows[1:], header, config)
     config.jobs, rejected = attach_api_endpoints(api_rows, config.jobs, config.issues)
+    config.invalid_rows.update(rejected)
+    config.jobs, rejected = attach_filters(filter_rows, config.jobs, config.issues)
     config.invalid_rows.update(rejected)
     _check_dependencies(config, header)
     return config
@@ -169,7 +174,11 @@ def _read_jobs(rows: list[tuple], header: dict[str, int], config: WorkbookConfig
                 load_type=values["load_type"],
                 source_schema=values.get("source_schema"),
                 target_table=values.get("target_table"),
-                watermark_column=values.get("watermark_column"),
+                watermark_column=(values.get("watermark_column") or (None,))[0],
+                watermark_tiebreak=tuple((values.get("watermark_column") or ())[1:]),
+                lookback=values.get("lookback"),
+                delete_flag_column=values.get("delete_flag_column"),
+                detect_deleted_keys=values.get("detect_deleted_keys", False),
                 primary_key=values.get("primary_key", ()),
                 last_watermark=values.get("last_watermark"),
                 rowcount_tolerance_pct=values.get("rowcount_tolerance_pct"),
@@ -226,6 +235,8 @@ def _row_rules(values: dict[str, Any], header: dict[str, int], row: int,
     for column, message in table_format_problems(values):
         if column not in failed:
             issues.append(ConfigIssue(JOBS_SHEET, ref(column), message, job_name=job_name))
+    issues.extend(ConfigIssue(JOBS_SHEET, ref(column), message, job_name=job_name)
+                  for column, message in _strategy_rules(values))
     return issues
 
 
@@ -234,3 +245,27 @@ def _table_format_fields(values: dict[str, Any]) -> dict[str, Any]:
     names = ("table_format", "full_mode", "scd2", "partition_columns", "partition_date_column",
              "zorder_columns")
     return {name: values[name] for name in names if name in values}
+
+
+def _strategy_rules(values: dict[str, Any]) -> list[tuple[str, str]]:
+    """Watermark strategies (issue: watermarks): what each needs of the rest of the row."""
+    problems: list[tuple[str, str]] = []
+    source_type = values.get("source_type")
+    incremental = values.get("load_type") is LoadType.INCREMENTAL
+    has_key = bool(values.get("primary_key"))
+    uses = [c for c in ("lookback", "delete_flag_column") if values.get(c)] + \
+        (["detect_deleted_keys"] if values.get("detect_deleted_keys") else [])
+    if len(values.get("watermark_column") or ()) > 1:
+        uses.append("watermark_column")
+    for column in uses:
+        if source_type is not None and not source_type.is_sql:
+            problems.append((column, f"{column} applies to SQL sources only, not {source_type.value}"))
+    if values.get("lookback") and not incremental:
+        problems.append(("lookback", "lookback needs load_type INCREMENTAL"))
+    if values.get("lookback") and not has_key:
+        problems.append(("lookback", "lookback needs primary_key: re-read rows are recognised by key"))
+    if len(values.get("watermark_column") or ()) > 1 and not incremental:
+        problems.append(("watermark_column", "several watermark columns need load_type INCREMENTAL"))
+    if values.get("detect_deleted_keys") and not has_key:
+        problems.append(("detect_deleted_keys", "detect_deleted_keys needs primary_key"))
+    return problems

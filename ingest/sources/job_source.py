@@ -3,6 +3,7 @@ watermark, and (where the source can) a row count for the load's window."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Protocol
 
 from ingest.config.model import JobConfig, SourceType
@@ -26,14 +27,18 @@ class JobSource(Protocol):
 
 
 class SqlJobSource:
-    def __init__(self, job: JobConfig, settings: Settings):
+    def __init__(self, job: JobConfig, settings: Settings, run_started_at: datetime | None = None):
         from ingest.sources.connections import resolve_connection
         from ingest.sources.sql import make_engine, reflect_table
+        from ingest.sources.strategies import Strategies
 
         self.job, self.settings = job, settings
         self.engine = make_engine(resolve_connection(job))
         try:
             self.reflected = reflect_table(self.engine, job)
+            self.strategies = Strategies.for_job(job, self.reflected.table, self.reflected.watermark_column,
+                                                 self.reflected.primary_key, run_started_at,
+                                                 settings.watermark_safety_s)
         except Exception:
             self.engine.dispose()
             raise
@@ -42,7 +47,18 @@ class SqlJobSource:
         from ingest.sources.sql import build_resource
 
         return build_resource(self.job, self.engine, self.reflected, self.settings.chunk_size,
-                              self.settings.sql_backend, window)
+                              self.settings.sql_backend, window, self.strategies)
+
+    # --- watermark strategies (issue: watermarks) ---
+    def extra_resources(self, pipeline: Any, run_started_at: datetime) -> list[Any]:
+        """detect_deleted_keys: the delete markers of this run, loaded with the data."""
+        if not self.job.detect_deleted_keys:
+            return []
+        from ingest.soft_deletes import deleted_keys_resource
+
+        return [deleted_keys_resource(self.job, self.engine, self.reflected, self.strategies, pipeline,
+                                      run_started_at)]
+    # ---
 
     def initial_watermark(self) -> Any:
         from ingest.sources.sql import coerce_watermark
@@ -53,9 +69,19 @@ class SqlJobSource:
     def count_range(self, before: Any, after: Any) -> tuple[int, int] | None:
         from ingest.checks.rowcount import source_count_range
 
+        from ingest.sources.sql import coerce_watermark
+        from ingest.sources.watermark_values import minus_lookback
+
         job, table = self.job, self.reflected.table
-        return source_count_range(self.engine, table.schema, table.name,
-                                  self.reflected.watermark_column if job.is_incremental else None, before, after)
+        watermark = self.reflected.watermark_column if job.is_incremental else None
+        max_before = None
+        if watermark is not None:  # composite watermarks are stored as text in dlt state
+            kind = self.reflected.columns[watermark]
+            before, after = (coerce_watermark(v, kind, job) if isinstance(v, str) else v for v in (before, after))
+            if job.lookback and before is not None:
+                max_before = minus_lookback(before, job.lookback, table.c[watermark])
+        return source_count_range(self.engine, table.schema, table.name, watermark, before, after,
+                                  where=self.strategies.row_filters(), max_before=max_before, from_table=table)
 
     def count_window(self, start: Any, end: Any) -> int | None:
         from ingest.load_modes import window_count
@@ -93,7 +119,7 @@ class RestJobSource:
         pass
 
 
-def open_source(job: JobConfig, settings: Settings) -> JobSource:
+def open_source(job: JobConfig, settings: Settings, run_started_at: datetime | None = None) -> JobSource:
     if job.source_type is SourceType.REST_API:
         return RestJobSource(job, settings)
-    return SqlJobSource(job, settings)
+    return SqlJobSource(job, settings, run_started_at)

@@ -20,6 +20,7 @@ from ingest.sources.dialects import adapt_types, choose_backend, exact_type_hint
 from ingest.sources.exact_types import ExactTypesConnectorXLoader
 from ingest.sources.literals import unwrap, wrap_watermark_type
 from ingest.sources.oracle import ARRAYSIZE as ORACLE_ARRAYSIZE
+from ingest.sources.strategies import Strategies
 
 
 @dataclass
@@ -128,26 +129,37 @@ def coerce_watermark(value: WatermarkValue | None, column_type: sa.types.TypeEng
 
 
 def build_resource(job: JobConfig, engine: Engine, reflected: ReflectedTable,
-                   chunk_size: int, backend: str | None = None, window: Any = None) -> Any:
+                   chunk_size: int, backend: str | None = None, window: Any = None,
+                   strategies: Strategies | None = None) -> Any:
     """The dlt resource that reads this job's table; `backend` overrides the dialect's.
     `window` (ingest.load_modes.LoadWindow): an INCREMENTAL job reads from `window.start`
     (None: from the beginning) instead of its workbook watermark, up to `window.end`
-    exclusive when given (then dlt keeps the job's state out of it)."""
+    exclusive when given (then dlt keeps the job's state out of it).
+    `strategies` (ingest/sources/strategies.py) adds filters, cap, composite, lookback, deletes."""
     dialect_name = engine.dialect.name
     backend = choose_backend(dialect_name, backend)
+    # --- watermark strategies (issue: watermarks) ---
+    strategies = strategies or Strategies.for_job(job, reflected.table, reflected.watermark_column,
+                                                  reflected.primary_key, None, 0)
+    if strategies.binds_cell_values and backend == "connectorx":
+        backend = "pyarrow"  # filter values must be bound parameters, never SQL text
+    # ---
     incremental = None
     write_disposition = "replace"
     if job.is_incremental:
         write_disposition = "append"
+    if window is not None and strategies.is_composite:
+        raise ConfigError(f"job '{job.job_name}': a backfill window needs a single watermark column")
+    if job.is_incremental and not strategies.is_composite:
         column_type = reflected.columns[reflected.watermark_column]
-        start = job.last_watermark if window is None else window.start
-        end = None if window is None else window.end
         incremental = dlt.sources.incremental(
             reflected.watermark_column,
-            initial_value=coerce_watermark(start, column_type, job),
-            end_value=coerce_watermark(end, column_type, job),
+            initial_value=(strategies.initial_value(coerce_watermark(job.last_watermark, column_type, job))
+                           if window is None else coerce_watermark(window.start, column_type, job)),
+            end_value=None if window is None else coerce_watermark(window.end, column_type, job),
             # rows without a watermark cannot be tracked: load them with every run is worse
             on_cursor_value_missing="exclude",
+            lag=strategies.dlt_lag() if window is None else None,
         )
     table = reflected.table
     resource = sql_table(
@@ -157,7 +169,7 @@ def build_resource(job: JobConfig, engine: Engine, reflected: ReflectedTable,
         schema=table.schema,
         table_loader_class=ExactTypesConnectorXLoader if backend == "connectorx" else None,
         type_adapter_callback=unwrap,
-        query_adapter_callback=query_adapter(dialect_name),
+        query_adapter_callback=strategies.query_adapter(query_adapter(dialect_name)),
         backend=backend,
         chunk_size=chunk_size,
         reflection_level="full_with_precision",
@@ -166,4 +178,4 @@ def build_resource(job: JobConfig, engine: Engine, reflected: ReflectedTable,
         primary_key=list(reflected.primary_key) or None,
     )
     resource.apply_hints(table_name=job.table_name, columns=exact_type_hints(reflected.columns, dialect_name))
-    return resource
+    return strategies.attach(resource)
