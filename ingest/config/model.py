@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
 
+from ingest.config.rules import QualityRule, SchemaContract, Severity
+
 
 class LoadType(str, Enum):
     FULL = "FULL"
@@ -45,6 +47,11 @@ class JobConfig:
     """Allowed difference between source and lake row counts; default 1%."""
     row: int = 0
     """Workbook row the job came from (for messages and write-back)."""
+    # schema drift and data quality (ingest/checks/)
+    schema_contract: SchemaContract = SchemaContract.EVOLVE
+    drift_severity: Severity = Severity.WARN
+    quality_rules: tuple[QualityRule, ...] = ()
+    """Rows of the `quality_rules` sheet for this job."""
 
     @property
     def table_name(self) -> str:
@@ -60,6 +67,9 @@ class JobConfig:
         data["source_type"] = self.source_type.value
         data["load_type"] = self.load_type.value
         data["primary_key"] = list(self.primary_key)
+        data["schema_contract"] = self.schema_contract.value
+        data["drift_severity"] = self.drift_severity.value
+        data["quality_rules"] = [r.to_dict() for r in self.quality_rules]
         return data
 
     @classmethod
@@ -68,6 +78,9 @@ class JobConfig:
         values["source_type"] = SourceType(values["source_type"])
         values["load_type"] = LoadType(values["load_type"])
         values["primary_key"] = tuple(values.get("primary_key") or ())
+        values["schema_contract"] = SchemaContract(values.get("schema_contract") or "evolve")
+        values["drift_severity"] = Severity(values.get("drift_severity") or "warn")
+        values["quality_rules"] = tuple(QualityRule.from_dict(r) for r in values.get("quality_rules") or ())
         return cls(**values)
 
 

@@ -1,5 +1,6 @@
 """Write an empty workbook: the `jobs` header, dropdowns for enumerated columns, and a
-`descriptions` sheet that explains every column."""
+`descriptions` sheet that explains every column; the same for the `quality_rules` sheet
+(descriptions of its columns and rules in `quality_descriptions`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from ingest.config.columns import JOB_COLUMNS
+from ingest.config.quality_sheet import QUALITY_COLUMNS, QUALITY_SHEET, RULE_HELP
 from ingest.config.workbook import JOBS_SHEET
 
 TEMPLATE_ROWS = 1000
@@ -20,19 +22,7 @@ def write_template(path: str | Path) -> Path:
     book = openpyxl.Workbook()
     jobs = book.active
     jobs.title = JOBS_SHEET
-    for index, column in enumerate(JOB_COLUMNS, start=1):
-        cell = jobs.cell(row=1, column=index, value=column.name)
-        cell.font = Font(bold=True)
-        letter = get_column_letter(index)
-        jobs.column_dimensions[letter].width = max(14, len(column.name) + 4)
-        if column.choices:
-            validation = DataValidation(type="list", formula1='"' + ",".join(column.choices) + '"',
-                                        allow_blank=not column.required, showErrorMessage=True,
-                                        errorTitle=column.name,
-                                        error=f"{column.name} must be one of: {', '.join(column.choices)}")
-            validation.add(f"{letter}2:{letter}{TEMPLATE_ROWS}")
-            jobs.add_data_validation(validation)
-    jobs.freeze_panes = "A2"
+    _header_with_dropdowns(jobs, JOB_COLUMNS)
 
     descriptions = book.create_sheet("descriptions")
     headers = ("column", "required", "allowed values", "example", "description")
@@ -47,7 +37,46 @@ def write_template(path: str | Path) -> Path:
     for letter, width in zip("ABCDE", (18, 10, 26, 28, 100)):
         descriptions.column_dimensions[letter].width = width
 
+    _quality_sheets(book)
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     book.save(out)
     return out
+
+
+def _header_with_dropdowns(sheet, columns) -> None:
+    """Bold header in row 1; a dropdown under every column with fixed choices."""
+    for index, column in enumerate(columns, start=1):
+        cell = sheet.cell(row=1, column=index, value=column.name)
+        cell.font = Font(bold=True)
+        letter = get_column_letter(index)
+        sheet.column_dimensions[letter].width = max(14, len(column.name) + 4)
+        if column.choices:
+            validation = DataValidation(type="list", formula1='"' + ",".join(column.choices) + '"',
+                                        allow_blank=not column.required, showErrorMessage=True,
+                                        errorTitle=column.name,
+                                        error=f"{column.name} must be one of: {', '.join(column.choices)}")
+            validation.add(f"{letter}2:{letter}{TEMPLATE_ROWS}")
+            sheet.add_data_validation(validation)
+    sheet.freeze_panes = "A2"
+
+
+def _quality_sheets(book) -> None:
+    """The `quality_rules` sheet, and `quality_descriptions`: its columns, then each rule."""
+    _header_with_dropdowns(book.create_sheet(QUALITY_SHEET), QUALITY_COLUMNS)
+    help_sheet = book.create_sheet("quality_descriptions")
+    for index, title in enumerate(("column or rule", "required", "allowed values / argument", "example",
+                                   "description"), start=1):
+        help_sheet.cell(row=1, column=index, value=title).font = Font(bold=True)
+    row = 2
+    for column in QUALITY_COLUMNS:
+        for index, value in enumerate((column.name, "yes" if column.required else "no", ", ".join(column.choices),
+                                       column.example, column.description), start=1):
+            help_sheet.cell(row=row, column=index, value=value)
+        row += 1
+    for rule, (argument, meaning) in RULE_HELP.items():
+        for index, value in enumerate((f"rule {rule.value}", "", argument, "", meaning), start=1):
+            help_sheet.cell(row=row, column=index, value=value)
+        row += 1
+    for letter, width in zip("ABCDE", (22, 10, 40, 16, 100)):
+        help_sheet.column_dimensions[letter].width = width

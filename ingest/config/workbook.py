@@ -12,6 +12,7 @@ from openpyxl.utils import get_column_letter
 
 from ingest.config.columns import COLUMNS_BY_NAME, JOB_COLUMNS, CellError, shown
 from ingest.config.model import ConfigIssue, JobConfig, LoadType, WorkbookConfig
+from ingest.config.quality_sheet import QUALITY_SHEET, apply_quality_sheet
 from ingest.errors import WorkbookError
 
 JOBS_SHEET = "jobs"
@@ -68,6 +69,8 @@ def read_workbook(source: str | Path | bytes, label: str | None = None) -> Workb
             raise WorkbookError(f"{name}: no sheet named '{JOBS_SHEET}' (found: {', '.join(book.sheetnames)})")
         sheet = book[sheet_names[JOBS_SHEET]]
         rows = list(sheet.iter_rows(max_row=MAX_ROWS + 2))
+        quality_rows = (list(book[sheet_names[QUALITY_SHEET]].iter_rows(max_row=MAX_ROWS + 2))
+                        if QUALITY_SHEET in sheet_names else None)  # optional sheet
     finally:
         book.close()
     config = WorkbookConfig(source=name)
@@ -82,6 +85,7 @@ def read_workbook(source: str | Path | bytes, label: str | None = None) -> Workb
     if header is None:
         return config
     _read_jobs(rows[1:], header, config)
+    apply_quality_sheet(quality_rows, config, MAX_ROWS)
     return config
 
 
@@ -182,6 +186,7 @@ def _read_jobs(rows: list[tuple], header: dict[str, int], config: WorkbookConfig
                 last_watermark=values.get("last_watermark"),
                 rowcount_tolerance_pct=values.get("rowcount_tolerance_pct"),
                 row=row_number,
+                **{k: values[k] for k in ("schema_contract", "drift_severity") if k in values},
             )
             if job.enabled and job.table_name in target_of:
                 other_row, other_job = target_of[job.table_name]

@@ -10,6 +10,7 @@ import zipfile
 
 import openpyxl
 import pytest
+from openpyxl.utils import get_column_letter
 
 from ingest.config import read_workbook
 from ingest.errors import WorkbookError
@@ -131,7 +132,7 @@ def test_unusable_file_gives_one_clear_workbook_error(tmp_path, case, make):
 SHEET_LEVEL = [
     ("empty_sheet", lambda s: None, "jobs!A1: the sheet is empty"),
     ("header_missing_columns", lambda s: s.append(["job_name", "enabled"]), "jobs!1:1: missing required column(s)"),
-    ("duplicate_header", lambda s: s.append(HEADER + ["job_name"]), "jobs!M1: column 'job_name' appears twice"),
+    ("duplicate_header", lambda s: s.append(HEADER + ["job_name"]), f"jobs!{get_column_letter(len(HEADER) + 1)}1: column 'job_name' appears twice"),
 ]
 
 
