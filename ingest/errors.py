@@ -5,6 +5,9 @@
 2. TransientSourceError: network, throttling, deadlock. Worth retrying with backoff.
 3. PermanentSourceError: authentication, missing table or column. Retrying cannot help.
 4. DestinationError: the lake could not be written.
+5. JobLockedError: another run holds the job.
+6. DataCheckError: the load finished but a post-load check with severity `fail` did not pass
+   (data quality, schema drift), or dlt's schema contract refused the load.
 
 A job's failure never escapes as an exception: `ingest.load.run_job` turns it into a failed
 JobResult carrying `error_class` (the class name below) and a redacted message.
@@ -80,6 +83,25 @@ class TransientDestinationError(DestinationError):
 # 5. Concurrency: the job is busy; the next run loads it ---------------------------------
 class JobLockedError(IngestError):
     """Another run is loading this job right now; this run leaves it alone."""
+
+
+# 6. Data checks: schema drift and data quality (ingest/checks/) ---------------------------
+class DataCheckError(IngestError):
+    """A check after the load marked the job failed. Never retried: loading again would land
+    the same data. The files stay in the lake; the audit names them (load_id, partition)."""
+
+
+class DataQualityError(DataCheckError):
+    """A `quality_rules` rule with severity `fail` did not pass (or could not be evaluated)."""
+
+
+class SchemaDriftError(DataCheckError):
+    """The table's columns changed since the last run and the job's drift_severity is `fail`."""
+
+
+class SchemaContractError(DataCheckError):
+    """dlt's schema contract (schema_contract = freeze) refused the load because a column is
+    new or changed its type: nothing was written for this job."""
 
 
 class UnexpectedError(IngestError):
