@@ -18,6 +18,7 @@ from typing import Any
 import dlt
 from dlt.destinations.path_utils import create_path
 
+from ingest.checks import post_load
 from ingest.checks.rowcount import DEFAULT_TOLERANCE_PCT, RowCountCheck, evaluate, parquet_rows, source_count_range
 from ingest.classify import classify, safe_message
 from ingest.config.model import JobConfig
@@ -131,6 +132,7 @@ def _load_once(job: JobConfig, run: RunContext, settings: Settings, result: JobR
             before = _incremental_last_value(pipeline, job)
             result.watermark_before = watermark_text(before if before is not None else job.last_watermark)
         resource = build_resource(job, engine, reflected, settings.chunk_size, settings.sql_backend)
+        source_columns = post_load.before_load(job, pipeline, resource, result)  # schema contract, drift
         if before is None and job.is_incremental:
             before = coerce_watermark(job.last_watermark, reflected.columns[job.watermark_column], job)
         load_info = pipeline.run(resource, loader_file_format="parquet", schema=dlt.Schema(pipeline_name(job)))
@@ -144,6 +146,7 @@ def _load_once(job: JobConfig, run: RunContext, settings: Settings, result: JobR
         if job.is_incremental:
             result.watermark_after = watermark_text(after) if after is not None else result.watermark_before
         result.rowcount = _check_rowcount(job, engine, pipeline, result, before, after).to_dict()
+        post_load.after_load(job, pipeline, source_columns, run, result)  # drift, quality; may fail the job
     finally:
         engine.dispose()
 

@@ -36,6 +36,11 @@ class JobResult:
     attempts: int = 1
     rowcount: dict[str, Any] | None = None
     """The row-count check (ingest.checks.rowcount.RowCountCheck as a dict)."""
+    # schema drift and data quality (ingest/checks/)
+    drift: dict[str, Any] | None = None
+    """The schema check (ingest.checks.schema_drift.DriftReport as a dict)."""
+    quality: list[dict[str, Any]] = field(default_factory=list)
+    """One ingest.checks.quality.RuleResult (as a dict) per rule of the job."""
 
     @property
     def succeeded(self) -> bool:
