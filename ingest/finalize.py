@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ingest.audit import AuditSink, FileAuditSink
+from ingest.checks.report import findings as check_findings
 from ingest.config.writeback import WatermarkUpdate, WritebackOutcome, write_watermarks_to_file
 from ingest.plan import Plan
 from ingest.redact import redact
@@ -37,6 +38,13 @@ class RunSummary:
     validation_warnings: list[str] = field(default_factory=list)
     """Row-count checks that did not pass (the job still succeeded; its data is flagged)."""
     audit_path: str | None = None
+    # schema drift and data quality (ingest/checks/report.py)
+    quality_failures: list[str] = field(default_factory=list)
+    """Every quality rule that did not pass, with its place and severity."""
+    drift_findings: list[str] = field(default_factory=list)
+    """Every schema change since the previous run (and what a contract kept out of the lake)."""
+    checks_path: str | None = None
+    """Where the run's check results are (check_results.csv)."""
 
     @property
     def exit_code(self) -> int:
@@ -95,6 +103,9 @@ def finalize_run(plan: Plan, results: list[JobResult], settings: Settings,
                              for r in all_results if r.rowcount and r.rowcount["status"] != "ok"],
         audit_path=str(audit_path),
     )
+    # schema drift and data quality (ingest/checks/report.py)
+    summary.quality_failures, summary.drift_findings = check_findings(all_results)
+    summary.checks_path = str(audit.record_checks(plan.run.run_id, all_results, execution_date))
     audit.write_summary(plan.run.run_id, summary.to_dict())
     return summary
 
@@ -117,5 +128,7 @@ def format_summary(summary: RunSummary) -> str:
         lines.append(f"  check: {warning}")
     for conflict in summary.watermark_conflicts:
         lines.append(f"  watermark not written back: {conflict}")
+    lines.extend(f"  quality: {failure}" for failure in summary.quality_failures)
+    lines.extend(f"  schema: {finding}" for finding in summary.drift_findings)
     lines.append(f"Audit trail: {summary.audit_path}")
     return redact("\n".join(lines))
