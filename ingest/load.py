@@ -132,7 +132,7 @@ def _load_once(job: JobConfig, run: RunContext, settings: Settings, result: JobR
             before = _incremental_last_value(pipeline, job)
             result.watermark_before = watermark_text(before if before is not None else job.last_watermark)
         resource = build_resource(job, engine, reflected, settings.chunk_size, settings.sql_backend)
-        source_columns = post_load.before_load(job, pipeline, resource, result)  # schema contract, drift
+        source_columns = post_load.before_load(job, pipeline, resource, run, result)  # schema contract, drift
         if before is None and job.is_incremental:
             before = coerce_watermark(job.last_watermark, reflected.columns[job.watermark_column], job)
         load_info = pipeline.run(resource, loader_file_format="parquet", schema=dlt.Schema(pipeline_name(job)))

@@ -50,8 +50,8 @@ def _history(pipeline: dlt.Pipeline, client: Any, job: JobConfig) -> tuple[Schem
 
 
 def _compare_with_history(job: JobConfig, history: SchemaHistory, relative: str,
-                          columns: list[ColumnSnapshot]) -> DriftReport:
-    previous = history.last()
+                          columns: list[ColumnSnapshot], run: RunContext) -> DriftReport:
+    previous = history.last(before_run=run.run_id)
     report = schema_drift.compare(schema_drift.columns_of(previous), columns, job.drift_severity,
                                   job.schema_contract, previous_run_id=(previous or {}).get("run_id"))
     report.history_path = relative
@@ -63,7 +63,8 @@ def _error_report(job: JobConfig, exc: Exception) -> DriftReport:
                        message=f"{type(exc).__name__}: {safe_message(exc)}")
 
 
-def before_load(job: JobConfig, pipeline: dlt.Pipeline, resource: Any, result: JobResult) -> list[ColumnSnapshot]:
+def before_load(job: JobConfig, pipeline: dlt.Pipeline, resource: Any, run: RunContext,
+                result: JobResult) -> list[ColumnSnapshot]:
     """Apply the schema contract; report drift against the history (replaced after the load).
     Returns the source's columns for `after_load`."""
     apply_contract(resource, job.schema_contract)
@@ -71,7 +72,7 @@ def before_load(job: JobConfig, pipeline: dlt.Pipeline, resource: Any, result: J
     try:
         with pipeline.destination_client() as client:
             history, relative = _history(pipeline, client, job)
-            result.drift = _compare_with_history(job, history, relative, columns).to_dict()
+            result.drift = _compare_with_history(job, history, relative, columns, run).to_dict()
     except Exception as exc:  # reported, never fatal: see module docstring
         result.drift = _error_report(job, exc).to_dict()
     return columns
@@ -94,7 +95,7 @@ def _record_drift(job: JobConfig, pipeline: dlt.Pipeline, client: Any, columns: 
         lake = _lake_columns(pipeline, job.table_name)
         columns = schema_drift.fill_unknown_types(columns, lake)
         history, relative = _history(pipeline, client, job)
-        report = _compare_with_history(job, history, relative, columns)
+        report = _compare_with_history(job, history, relative, columns, run)
         report.discarded = schema_drift.discarded_by_contract(columns, lake, job.schema_contract)
         history.append(schema_drift.history_entry(
             report, columns, job_name=job.job_name, table=job.table_name, run_id=run.run_id,

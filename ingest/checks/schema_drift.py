@@ -12,7 +12,8 @@ History: one JSON line per load in `{dataset}/_ingest_schema_history/{job_name}.
 the data, so the local runner, the Durable activities and a fresh machine all read the same
 history; JSON lines because each entry is nested (a list of columns), a person can read it,
 and DuckDB (`read_json_auto`) or pandas query it as a table. The file is rewritten whole under
-the job's lock (one writer per job), written to a temporary name first then moved into place.
+the job's lock (one writer per job), written to a temporary name first then moved into place;
+an entry per run (a re-delivered Durable activity replaces its run's entry).
 """
 
 from __future__ import annotations
@@ -191,15 +192,17 @@ class SchemaHistory:
                 log.warning("schema history %s: line %d is not JSON; skipped", self.path, number)
         return entries
 
-    def last(self) -> dict[str, Any] | None:
-        entries = self.entries()
+    def last(self, before_run: str | None = None) -> dict[str, Any] | None:
+        """The newest entry of another run than `before_run` (a re-delivered load of the same
+        run compares with the run before, like the first delivery did)."""
+        entries = [e for e in self.entries() if before_run is None or e.get("run_id") != before_run]
         return entries[-1] if entries else None
 
     def append(self, entry: dict[str, Any]) -> None:
-        old = self.fs.cat_file(self.path) if self.fs.exists(self.path) else b""
-        if old and not old.endswith(b"\n"):
-            old += b"\n"
-        data = old + json.dumps(entry, default=str, separators=(",", ":")).encode("utf-8") + b"\n"
+        """Add the entry, replacing one of the same run (idempotent for a re-delivered load)."""
+        kept = [e for e in self.entries() if e.get("run_id") != entry.get("run_id")]
+        data = "".join(json.dumps(e, default=str, separators=(",", ":")) + "\n" for e in kept + [entry])
+        data = data.encode("utf-8")
         folder = self.path.rsplit("/", 1)[0]
         self.fs.makedirs(folder, exist_ok=True)
         temporary = f"{self.path}.tmp"

@@ -177,3 +177,22 @@ def test_discarding_contracts(postgres, pg_schema, settings, tmp_path, policy, r
         assert table.schema.field("qty").type == pa.int32() and table.column("qty").null_count == 10
     else:
         assert retyped["rows_processed"] == 0
+
+
+def test_a_redelivered_load_replaces_its_history_entry(postgres, pg_schema, settings, tmp_path):
+    """Durable may run a load activity twice for one run: the history keeps one entry per run
+    and both deliveries compare with the run before."""
+    from ingest.load import run_job
+
+    create_accounts(postgres, pg_schema)
+    book = write_workbook(tmp_path / "w.xlsx", [job_row(job_name="accounts", source_schema=pg_schema,
+                                                        source_table="accounts")])
+    job = read_workbook(book).job("accounts")
+    first_run = new_run_context()
+    run_job(job, first_run, settings)
+    sql(postgres, f"ALTER TABLE {pg_schema}.accounts ADD COLUMN email text")
+    second_run = new_run_context()
+    deliveries = [run_job(job, second_run, settings) for _ in range(2)]
+    assert [d.drift["added"] for d in deliveries] == [[{"name": "email", "type": "text"}]] * 2
+    assert [d.drift["previous_run_id"] for d in deliveries] == [first_run.run_id] * 2
+    assert [e["run_id"] for e in history(settings)] == [first_run.run_id, second_run.run_id]
