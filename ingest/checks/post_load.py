@@ -64,27 +64,35 @@ def _error_report(job: JobConfig, exc: Exception) -> DriftReport:
 
 
 def before_load(job: JobConfig, pipeline: dlt.Pipeline, resource: Any, run: RunContext,
-                result: JobResult) -> list[ColumnSnapshot]:
+                result: JobResult) -> list[ColumnSnapshot] | None:
     """Apply the schema contract; report drift against the history (replaced after the load).
-    Returns the source's columns for `after_load`."""
+    Returns the source's columns for `after_load` (None if they could not be read)."""
     apply_contract(resource, job.schema_contract)
-    columns = _source_columns(resource, pipeline)
     try:
+        columns = _source_columns(resource, pipeline)
         with pipeline.destination_client() as client:
             history, relative = _history(pipeline, client, job)
             result.drift = _compare_with_history(job, history, relative, columns, run).to_dict()
+        return columns
     except Exception as exc:  # reported, never fatal: see module docstring
         result.drift = _error_report(job, exc).to_dict()
-    return columns
+        return None
 
 
-def after_load(job: JobConfig, pipeline: dlt.Pipeline, columns: list[ColumnSnapshot], run: RunContext,
+def after_load(job: JobConfig, pipeline: dlt.Pipeline, columns: list[ColumnSnapshot] | None, run: RunContext,
                result: JobResult) -> None:
     """Drift report and history entry, quality rules, then the verdict (raises DataCheckError)."""
-    with pipeline.destination_client() as client:
-        result.drift = _record_drift(job, pipeline, client, columns, run, result).to_dict()
+    try:
+        with pipeline.destination_client() as client:
+            if columns is not None:  # else before_load's error report stands
+                result.drift = _record_drift(job, pipeline, client, columns, run, result).to_dict()
+            if job.quality_rules:
+                result.quality = _evaluate_rules(job, pipeline, client, result)
+    except Exception as exc:  # the lake could not be opened: reported, never fatal
+        result.drift = _error_report(job, exc).to_dict()
         if job.quality_rules:
-            result.quality = _evaluate_rules(job, pipeline, client, result)
+            result.quality = _rule_errors(job, f"lake could not be opened: {type(exc).__name__}: {safe_message(exc)}",
+                                          result.rows_processed)
     _log(job, result)
     raise_for_checks(job, result)
 
@@ -105,6 +113,11 @@ def _record_drift(job: JobConfig, pipeline: dlt.Pipeline, client: Any, columns: 
         return _error_report(job, exc)
 
 
+def _rule_errors(job: JobConfig, message: str, rows: int) -> list[dict[str, Any]]:
+    return [quality.RuleResult(r.place, r.rule.value, r.column_text, r.argument, r.severity.value, "error",
+                               None, rows, message).to_dict() for r in job.quality_rules]
+
+
 def _evaluate_rules(job: JobConfig, pipeline: dlt.Pipeline, client: Any, result: JobResult) -> list[dict[str, Any]]:
     root = client.bucket_path.rstrip("/")
     try:
@@ -112,9 +125,8 @@ def _evaluate_rules(job: JobConfig, pipeline: dlt.Pipeline, client: Any, result:
                                    _normalizer(pipeline))
         return [r.to_dict() for r in results]
     except Exception as exc:  # the files could not be read: every rule is an error
-        message = f"files could not be read: {type(exc).__name__}: {safe_message(exc)}"
-        return [quality.RuleResult(r.place, r.rule.value, r.column_text, r.argument, r.severity.value, "error",
-                                   None, result.rows_processed, message).to_dict() for r in job.quality_rules]
+        return _rule_errors(job, f"files could not be read: {type(exc).__name__}: {safe_message(exc)}",
+                            result.rows_processed)
 
 
 def _log(job: JobConfig, result: JobResult) -> None:

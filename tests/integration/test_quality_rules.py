@@ -168,3 +168,26 @@ def test_incremental_rules_see_only_the_new_rows(postgres, pg_schema, settings, 
     # dlt's state moved on with the flagged data: the next load starts after it
     assert job["watermark_before"] == first.jobs[0]["watermark_after"]
     assert read_workbook(book).job("customers").last_watermark == job["watermark_after"]
+
+
+def test_rules_that_cannot_read_the_files_are_errors_and_the_load_is_not_repeated(
+        postgres, pg_schema, settings, tmp_path, monkeypatch):
+    """The lake failing between the load and the checks cannot be timed with a real outage, so
+    here (only) the rule evaluation is replaced by one raising the error a lost connection gives."""
+    from ingest.checks import quality
+
+    create_customers(postgres, pg_schema)
+
+    def unreachable(*args, **kwargs):
+        raise ConnectionResetError("Connection reset by peer")
+
+    monkeypatch.setattr(quality, "evaluate", unreachable)
+    book = write_workbook(tmp_path / "w.xlsx", [job_row(job_name="customers", source_schema=pg_schema,
+                                                        source_table="customers", primary_key=None)], rules=[
+        {"job_name": "customers", "column": "email", "rule": "not_null", "severity": "fail"},
+        {"job_name": "customers", "column": "email", "rule": "format", "argument": "email"}])
+    job = run(book, settings).jobs[0]
+    assert [(r["status"], r["detail"]) for r in job["quality"]] == \
+        [("error", "files could not be read: ConnectionResetError: Connection reset by peer")] * 2
+    assert (job["status"], job["error_class"], job["attempts"]) == ("failed", "DataQualityError", 1)
+    assert job["rows_processed"] == ROWS + DUPLICATES and job["drift"]["status"] == "baseline"
