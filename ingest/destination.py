@@ -30,11 +30,7 @@ def azure_container(url: str) -> str:
 
 
 def ensure_container(settings: Settings) -> None:
-    """Create the lake's container if it does not exist (Azure destinations); initialize the
-    dataset of a local lake (see _initialize_local_dataset)."""
-    if urlparse(bucket_url(settings.destination)).scheme == "file":
-        _initialize_local_dataset(settings)
-        return
+    """Create the lake's container if it does not exist (Azure destinations only)."""
     if not is_azure(settings.destination) or not settings.azure_storage_connection_string:
         return
     from azure.core.exceptions import ResourceExistsError
@@ -45,20 +41,6 @@ def ensure_container(settings: Settings) -> None:
         service.create_container(azure_container(settings.destination))
     except ResourceExistsError:
         pass
-
-
-def _initialize_local_dataset(settings: Settings) -> None:
-    """dlt initializes a dataset in a local folder on its first load: it checks for its `init`
-    file, then makedirs(dataset) without exist_ok. Jobs starting together in a fresh lake race
-    there and the losers fail with FileExistsError; initializing once, before the jobs start,
-    with dlt's own client removes the race."""
-    import dlt
-
-    pipeline = dlt.pipeline(pipeline_name="ingest_lake_init", pipelines_dir=str(settings.pipelines_dir),
-                            destination=make_destination(settings), dataset_name=settings.dataset)
-    with pipeline.destination_client() as client:
-        if not client.is_storage_initialized():
-            client.initialize_storage()
 
 
 def make_destination(settings: Settings, current_datetime=None):  # -> dlt Destination

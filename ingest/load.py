@@ -26,6 +26,7 @@ from ingest.destination import make_destination
 from ingest.errors import SourceAuthenticationError
 from ingest.keyvault.audit import job_scope
 from ingest.keyvault.registration import refresh_rotated_credentials
+from ingest.lake_init import initialize_dataset
 from ingest.lake_repair import repair_pipeline_files
 from ingest.locks import FileJobLock, JobLock
 from ingest.result import JobResult, JobStatus, RunContext
@@ -126,6 +127,7 @@ def _load_once(job: JobConfig, run: RunContext, settings: Settings, result: JobR
             dataset_name=settings.dataset,
         )
         _repair_lake(pipeline, job)
+        initialize_dataset(pipeline)  # one job at a time in a fresh lake (ingest/lake_init.py)
         before = None
         if job.is_incremental:
             pipeline.sync_destination()  # a fresh machine continues from the lake's state

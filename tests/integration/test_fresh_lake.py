@@ -1,23 +1,15 @@
 """Several jobs starting together in a fresh local lake: dlt initializes the dataset on the first
-load (checks its `init` file, then makedirs without exist_ok), so without the runner
-initializing it first, jobs failed now and then with FileExistsError."""
+load (checks its `init` file, then makedirs without exist_ok), so without ingest/lake_init.py
+jobs failed now and then with FileExistsError. And dlt's rule that an emptied lake wipes a
+pipeline's stale local state still holds."""
 
 from __future__ import annotations
 
 from ingest.config import read_workbook
-from ingest.destination import ensure_container
 from ingest.plan import make_plan, new_run_context
 from ingest.runner import run_local
 from tests.integration.conftest import create_orders
 from tests.workbooks import job_row, write_workbook
-
-
-def test_ensure_container_initializes_the_local_dataset(settings, tmp_path):
-    for destination in (str(tmp_path / "a lake"), (tmp_path / "b").as_uri()):
-        local = settings.with_overrides(destination=destination)
-        ensure_container(local)
-        ensure_container(local)  # a second time is harmless
-    assert (tmp_path / "a lake" / "raw" / "init").is_file() and (tmp_path / "b" / "raw" / "init").is_file()
 
 
 def test_jobs_starting_together_in_a_fresh_lake_all_load(postgres, pg_schema, settings, tmp_path):
@@ -32,3 +24,16 @@ def test_jobs_starting_together_in_a_fresh_lake_all_load(postgres, pg_schema, se
         summary = run_local(make_plan(read_workbook(book), new_run_context()), fresh, book)
         assert [(j["job_name"], j["status"], j["error_class"]) for j in summary.jobs] == \
             [(t, "succeeded", None) for t in tables]
+
+
+def test_an_emptied_lake_is_loaded_again_from_the_start(postgres, pg_schema, settings, tmp_path):
+    """The pipelines folder keeps an incremental watermark, the lake is new: dlt wipes the stale
+    local state, so every row lands in the new lake (no workbook write-back here: the workbook's
+    watermark would rightly start the new lake later)."""
+    create_orders(postgres, pg_schema, 20)
+    book = write_workbook(tmp_path / "w.xlsx", [job_row(source_schema=pg_schema, load_type="INCREMENTAL",
+                                                        watermark_column="updated_at")])
+    for lake in ("first", "second"):
+        summary = run_local(make_plan(read_workbook(book), new_run_context()),
+                            settings.with_overrides(destination=str(tmp_path / lake)), None)
+        assert summary.jobs[0]["rows_processed"] == 20, lake
