@@ -81,6 +81,14 @@ def test_drift_across_runs_is_kept_in_the_history(postgres, pg_schema, settings,
     assert fourth.jobs[0]["drift"]["history_path"] == "raw/_ingest_schema_history/accounts.jsonl"
     assert fifth.jobs[0]["drift"]["previous_run_id"] == fourth.run_id
 
+    # the history reads as a table (the README's example)
+    import pyarrow.compute as pc
+    import pyarrow.json as pj
+
+    table = pj.read_json(Path(settings.destination, "raw", "_ingest_schema_history", "accounts.jsonl"))
+    changed = table.filter(pc.equal(table["status"], "changed")).select(["run_id", "recorded_at", "changes"])
+    assert changed.column("run_id").to_pylist() == [second.run_id, third.run_id, fourth.run_id]
+
     # the lake follows (evolve): qty is text now; dlt keeps the dropped amount as an all-NULL column
     latest = lake_table(settings, fifth.jobs[0]["files"])
     assert latest.schema.field("qty").type == pa.string() and latest.column("amount").null_count == 10
