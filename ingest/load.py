@@ -26,7 +26,7 @@ from ingest.destination import make_destination
 from ingest.errors import SourceAuthenticationError
 from ingest.keyvault.audit import job_scope
 from ingest.keyvault.registration import refresh_rotated_credentials
-from ingest.lake_init import initialize_dataset
+from ingest.lake_init import first_load_guard
 from ingest.lake_repair import repair_pipeline_files
 from ingest.locks import FileJobLock, JobLock
 from ingest.result import JobResult, JobStatus, RunContext
@@ -127,7 +127,6 @@ def _load_once(job: JobConfig, run: RunContext, settings: Settings, result: JobR
             dataset_name=settings.dataset,
         )
         _repair_lake(pipeline, job)
-        initialize_dataset(pipeline)  # one job at a time in a fresh lake (ingest/lake_init.py)
         before = None
         if job.is_incremental:
             pipeline.sync_destination()  # a fresh machine continues from the lake's state
@@ -137,7 +136,8 @@ def _load_once(job: JobConfig, run: RunContext, settings: Settings, result: JobR
         source_columns = post_load.before_load(job, pipeline, resource, run, result)  # schema contract, drift
         if before is None and job.is_incremental:
             before = coerce_watermark(job.last_watermark, reflected.columns[job.watermark_column], job)
-        load_info = pipeline.run(resource, loader_file_format="parquet", schema=dlt.Schema(pipeline_name(job)))
+        with first_load_guard(pipeline):  # a fresh lake's first load goes alone (ingest/lake_init.py)
+            load_info = pipeline.run(resource, loader_file_format="parquet", schema=dlt.Schema(pipeline_name(job)))
         normalize_info = pipeline.last_trace.last_normalize_info
         row_counts = normalize_info.row_counts if normalize_info else {}
         result.rows_processed = int(row_counts.get(job.table_name, 0))
