@@ -70,6 +70,8 @@ def before_load(job: JobConfig, pipeline: dlt.Pipeline, resource: Any, run: RunC
     apply_contract(resource, job.schema_contract)
     try:
         columns = _source_columns(resource, pipeline)
+        if not columns:  # the resource declares no columns (an API): dlt infers them while loading
+            return columns
         with pipeline.destination_client() as client:
             history, relative = _history(pipeline, client, job)
             result.drift = _compare_with_history(job, history, relative, columns, run).to_dict()
@@ -101,7 +103,8 @@ def _record_drift(job: JobConfig, pipeline: dlt.Pipeline, client: Any, columns: 
                   run: RunContext, result: JobResult) -> DriftReport:
     try:
         lake = _lake_columns(pipeline, job.table_name)
-        columns = schema_drift.fill_unknown_types(columns, lake)
+        # without declared columns the snapshot is dlt's inferred schema, which never drops a column
+        columns = schema_drift.fill_unknown_types(columns, lake) if columns else schema_drift.snapshot(lake)
         history, relative = _history(pipeline, client, job)
         report = _compare_with_history(job, history, relative, columns, run)
         report.discarded = schema_drift.discarded_by_contract(columns, lake, job.schema_contract)
