@@ -18,11 +18,28 @@ from ingest.config.workbook import JOBS_SHEET
 TEMPLATE_ROWS = 1000
 
 
+def _table_sheet(sheet, columns) -> None:
+    """Header row, widths and a dropdown for every enumerated column."""
+    for index, column in enumerate(columns, start=1):
+        cell = sheet.cell(row=1, column=index, value=column.name)
+        cell.font = Font(bold=True)
+        letter = get_column_letter(index)
+        sheet.column_dimensions[letter].width = max(14, len(column.name) + 4)
+        if column.choices:
+            validation = DataValidation(type="list", formula1='"' + ",".join(column.choices) + '"',
+                                        allow_blank=not column.required, showErrorMessage=True,
+                                        errorTitle=column.name,
+                                        error=f"{column.name} must be one of: {', '.join(column.choices)}")
+            validation.add(f"{letter}2:{letter}{TEMPLATE_ROWS}")
+            sheet.add_data_validation(validation)
+    sheet.freeze_panes = "A2"
+
+
 def write_template(path: str | Path) -> Path:
     book = openpyxl.Workbook()
     jobs = book.active
     jobs.title = JOBS_SHEET
-    _header_with_dropdowns(jobs, JOB_COLUMNS)
+    _table_sheet(jobs, JOB_COLUMNS)
 
     descriptions = book.create_sheet("descriptions")
     headers = ("column", "required", "allowed values", "example", "description")
@@ -44,26 +61,9 @@ def write_template(path: str | Path) -> Path:
     return out
 
 
-def _header_with_dropdowns(sheet, columns) -> None:
-    """Bold header in row 1; a dropdown under every column with fixed choices."""
-    for index, column in enumerate(columns, start=1):
-        cell = sheet.cell(row=1, column=index, value=column.name)
-        cell.font = Font(bold=True)
-        letter = get_column_letter(index)
-        sheet.column_dimensions[letter].width = max(14, len(column.name) + 4)
-        if column.choices:
-            validation = DataValidation(type="list", formula1='"' + ",".join(column.choices) + '"',
-                                        allow_blank=not column.required, showErrorMessage=True,
-                                        errorTitle=column.name,
-                                        error=f"{column.name} must be one of: {', '.join(column.choices)}")
-            validation.add(f"{letter}2:{letter}{TEMPLATE_ROWS}")
-            sheet.add_data_validation(validation)
-    sheet.freeze_panes = "A2"
-
-
 def _quality_sheets(book) -> None:
     """The `quality_rules` sheet, and `quality_descriptions`: its columns, then each rule."""
-    _header_with_dropdowns(book.create_sheet(QUALITY_SHEET), QUALITY_COLUMNS)
+    _table_sheet(book.create_sheet(QUALITY_SHEET), QUALITY_COLUMNS)
     help_sheet = book.create_sheet("quality_descriptions")
     for index, title in enumerate(("column or rule", "required", "allowed values / argument", "example",
                                    "description"), start=1):
