@@ -58,6 +58,19 @@ RULE_HELP: dict[RuleKind, tuple[str, str]] = {
 }
 
 
+def _cell_value(cell: Any) -> Any:
+    """A cell's value, text stripped, empty text as None (as the jobs sheet reads cells)."""
+    value = getattr(cell, "value", None)
+    if isinstance(value, str):
+        return value.strip() or None
+    return value
+
+
+def _is_formula(cell: Any) -> bool:
+    value = getattr(cell, "value", None)
+    return getattr(cell, "data_type", None) == "f" or (isinstance(value, str) and value.startswith("="))
+
+
 def _number_text(value: Any, label: str) -> str:
     if isinstance(value, bool):
         raise CellError(f"{label} {value} is a boolean, not a number")
@@ -173,8 +186,6 @@ def _parse_columns(value: Any, rule: RuleKind) -> tuple[str, ...]:
 
 def apply_quality_sheet(rows: list[tuple] | None, config: WorkbookConfig, max_rows: int) -> None:
     """Validate the sheet's rows (None: no sheet) and attach each valid rule to its job."""
-    from ingest.config.workbook import _cell_value, _is_formula  # the jobs sheet's cell helpers
-
     if not rows:
         return
     if len(rows) > max_rows + 1:
