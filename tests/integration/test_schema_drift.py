@@ -147,6 +147,11 @@ def test_freeze_refuses_a_new_column_and_a_new_type_and_writes_nothing(postgres,
     assert len(history(settings)) == 2  # refused loads add nothing
     landed = sorted(str(p.relative_to(settings.destination)) for p in Path(settings.destination, "raw", "accounts").rglob("*.parquet"))
     assert landed == steady.jobs[0]["files"]  # the lake still holds the last accepted load, nothing else
+    # a dropped column is no contract violation: it loads, NULL in the files, and drift reports it
+    sql(postgres, f"ALTER TABLE {pg_schema}.accounts DROP COLUMN amount")
+    dropped = run(book, settings).jobs[0]
+    assert dropped["status"] == "succeeded" and dropped["drift"]["removed"] == [{"name": "amount", "type": "decimal(10,2)"}]
+    assert lake_table(settings, dropped["files"]).column("amount").null_count == 10
 
 
 @pytest.mark.parametrize("policy, rows_loaded, email_in_lake, qty_values", [
