@@ -120,6 +120,9 @@ class AuditSink(Protocol):
     def write_summary(self, run_id: str, summary: dict) -> str:
         ...
 
+    def record_checks(self, run_id: str, results: list[JobResult], execution_date: str) -> str:
+        """Store the run's check results (ingest/checks/report.py); return where they are."""
+
 
 @dataclass
 class FileAuditSink:
@@ -130,3 +133,8 @@ class FileAuditSink:
 
     def write_summary(self, run_id: str, summary: dict) -> str:
         return str(write_run_summary(self.audit_dir, run_id, summary))
+
+    def record_checks(self, run_id: str, results: list[JobResult], execution_date: str) -> str:
+        from ingest.checks.report import append_check_rows
+
+        return str(append_check_rows(self.audit_dir, results, execution_date))

@@ -109,6 +109,8 @@ def _classify_one(exc: BaseException) -> type[errors.IngestError] | None:
     name = type(exc).__name__
     if name == "NoSuchTableError":
         return errors.SourceObjectNotFoundError
+    if name == "DataValidationError" and module.startswith("dlt"):  # schema_contract refused the load
+        return errors.SchemaContractError
     if module.startswith(("psycopg2", "psycopg")):
         return _postgres(exc)
     if module.startswith("azure"):

@@ -7,6 +7,9 @@
 4. DestinationError: the lake could not be written.
 5. AlertDeliveryError: a mail could not be sent. Never fails the run: it is logged and
    recorded in the run summary (the audit).
+6. DataCheckError: the load finished but a post-load check with severity `fail` did not pass
+   (data quality, schema drift), or dlt's schema contract refused the load.
+7. JobLockedError: another run holds the job; the next run loads it.
 
 A job's failure never escapes as an exception: `ingest.load.run_job` turns it into a failed
 JobResult carrying `error_class` (the class name below) and a redacted message.
@@ -98,11 +101,6 @@ class TransientDestinationError(DestinationError):
     retryable = True
 
 
-# 5. Concurrency: the job is busy; the next run loads it ---------------------------------
-class JobLockedError(IngestError):
-    """Another run is loading this job right now; this run leaves it alone."""
-
-
 # 5. Alerts: the mail server refused or could not be reached --------------------------------
 class AlertDeliveryError(IngestError):
     """The mail server refused the message, its recipients or the login: retrying cannot help."""
@@ -112,6 +110,30 @@ class AlertServerUnavailableError(AlertDeliveryError):
     """The mail server could not be reached, dropped the connection or answered 4xx (try later)."""
 
     retryable = True
+
+
+# 6. Data checks: schema drift and data quality (ingest/checks/) ---------------------------
+class DataCheckError(IngestError):
+    """A check after the load marked the job failed. Never retried: loading again would land
+    the same data. The files stay in the lake; the audit names them (load_id, partition)."""
+
+
+class DataQualityError(DataCheckError):
+    """A `quality_rules` rule with severity `fail` did not pass (or could not be evaluated)."""
+
+
+class SchemaDriftError(DataCheckError):
+    """The table's columns changed since the last run and the job's drift_severity is `fail`."""
+
+
+class SchemaContractError(DataCheckError):
+    """dlt's schema contract (schema_contract = freeze) refused the load because a column is
+    new or changed its type: nothing was written for this job."""
+
+
+# 7. Concurrency: the job is busy; the next run loads it ---------------------------------
+class JobLockedError(IngestError):
+    """Another run is loading this job right now; this run leaves it alone."""
 
 
 class UnexpectedError(IngestError):

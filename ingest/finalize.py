@@ -12,6 +12,7 @@ from typing import Any, Callable
 from ingest.alerts.send import send_run_alerts
 from ingest.alerts.store import AlertStore, FileAlertStore
 from ingest.audit import AuditSink, FileAuditSink
+from ingest.checks.report import findings as check_findings
 from ingest.config.writeback import WatermarkUpdate, WritebackOutcome, write_watermarks_to_file
 from ingest.plan import Plan
 from ingest.redact import redact
@@ -48,6 +49,13 @@ class RunSummary:
     waves: list[list[str]] = field(default_factory=list)
     parameters: dict[str, Any] = field(default_factory=dict)
     """The run's parameters: jobs, tags, rerun_failed, force_full, backfill, apply_schedules."""
+    # schema drift and data quality (ingest/checks/report.py)
+    quality_failures: list[str] = field(default_factory=list)
+    """Every quality rule that did not pass, with its place and severity."""
+    drift_findings: list[str] = field(default_factory=list)
+    """Every schema change since the previous run (and what a contract kept out of the lake)."""
+    checks_path: str | None = None
+    """Where the run's check results are (check_results.csv)."""
 
     @property
     def exit_code(self) -> int:
@@ -111,6 +119,9 @@ def finalize_run(plan: Plan, results: list[JobResult], settings: Settings,
         waves=[list(w) for w in plan.waves],
         parameters=dict(plan.request),
     )
+    # schema drift and data quality (ingest/checks/report.py)
+    summary.quality_failures, summary.drift_findings = check_findings(all_results)
+    summary.checks_path = str(audit.record_checks(plan.run.run_id, all_results, execution_date))
     # alerts: after the summary is built, before it is stored, so what became of each mail is in
     # the audit; send_run_alerts never raises (a send failure is logged and recorded)
     outcomes = send_run_alerts(summary.to_dict(), plan, settings,
@@ -141,6 +152,8 @@ def format_summary(summary: RunSummary) -> str:
         lines.append(f"  check: {warning}")
     for conflict in summary.watermark_conflicts:
         lines.append(f"  watermark not written back: {conflict}")
+    lines.extend(f"  quality: {failure}" for failure in summary.quality_failures)
+    lines.extend(f"  schema: {finding}" for finding in summary.drift_findings)
     for alert in summary.alerts:
         if alert["status"] == "failed":
             lines.append(f"  {alert['kind']} mail not sent: {alert['error_class']}: {alert['error_message']}")

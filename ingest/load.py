@@ -18,6 +18,7 @@ from typing import Any
 import dlt
 from dlt.destinations.path_utils import create_path
 
+from ingest.checks import post_load
 from ingest.checks.rowcount import DEFAULT_TOLERANCE_PCT, RowCountCheck, evaluate, parquet_rows
 from ingest.classify import classify, safe_message
 from ingest.config.model import JobConfig
@@ -147,6 +148,7 @@ def _load_once(job: JobConfig, run: RunContext, settings: Settings, result: JobR
             result.watermark_before = watermark_text(before if before is not None else job.last_watermark)
         resource = source.resource(mode.window)
         apply_table_format(resource, job, run.partition_datetime.date())  # parquet | delta hints
+        source_columns = post_load.before_load(job, pipeline, resource, run, result)  # schema contract, drift
         if mode.is_full_refresh:  # the state is dropped: the load starts from the beginning
             before = result.watermark_before = None
         elif before is None and job.is_incremental:
@@ -166,6 +168,7 @@ def _load_once(job: JobConfig, run: RunContext, settings: Settings, result: JobR
         if job.is_incremental:
             result.watermark_after = watermark_text(after) if after is not None else result.watermark_before
         result.rowcount = _check_rowcount(job, source, pipeline, result, before, after, mode, landed).to_dict()
+        post_load.after_load(job, pipeline, source_columns, run, result)  # drift, quality; may fail the job
     finally:
         source.close()
 

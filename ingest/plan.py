@@ -191,7 +191,8 @@ def _invalid_results(config: WorkbookConfig, run: RunContext, chosen: Chooser) -
     for row, name in sorted(config.invalid_rows.items()):
         if not chosen(name, ()):
             continue
-        messages = [str(i) for i in config.errors if i.row == row or (name and i.job_name == name)]
+        messages = [str(i) for i in config.errors
+                    if (i.sheet == "jobs" and i.row == row) or (name and i.job_name == name)]
         results.append(JobResult(job_name=name or f"row_{row}", status=JobStatus.INVALID,
                                  run_id=run.run_id, started_at=run.started_at,
                                  finished_at=run.started_at, error_class="ConfigError",

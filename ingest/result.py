@@ -44,6 +44,11 @@ class JobResult:
     scd2: dict[str, Any] | None = None
     maintenance: dict[str, Any] | None = None
     """Delta: compaction / Z-order / vacuum report when it ran after this load."""
+    # schema drift and data quality (ingest/checks/)
+    drift: dict[str, Any] | None = None
+    """The schema check (ingest.checks.schema_drift.DriftReport as a dict)."""
+    quality: list[dict[str, Any]] = field(default_factory=list)
+    """One ingest.checks.quality.RuleResult (as a dict) per rule of the job."""
 
     @property
     def succeeded(self) -> bool:

@@ -13,7 +13,10 @@ HEADER = ["job_name", "enabled", "source_type", "connection", "source_schema", "
           # table formats
           "table_format", "full_mode", "scd2", "partition_columns", "partition_date_column", "zorder_columns",
           # watermark strategies
-          "lookback", "delete_flag_column", "detect_deleted_keys"]
+          "lookback", "delete_flag_column", "detect_deleted_keys",
+          # schema drift and data quality
+          "schema_contract", "drift_severity"]
+QUALITY_HEADER = ["job_name", "column", "rule", "argument", "severity"]
 
 
 def job_row(**values: Any) -> dict[str, Any]:
@@ -26,9 +29,11 @@ def job_row(**values: Any) -> dict[str, Any]:
 
 
 def write_workbook(path: Path, rows: list[dict[str, Any]], header: list[str] | None = None,
-                   sheet: str = "jobs", extra_sheets: dict[str, list[dict[str, Any]]] | None = None) -> Path:
+                   sheet: str = "jobs", extra_sheets: dict[str, list[dict[str, Any]]] | None = None,
+                   rules: list[dict[str, Any]] | None = None) -> Path:
     """A workbook with the jobs sheet and, optionally, more sheets (name -> rows as dicts;
-    each sheet's header is the union of its rows' keys, in first-seen order)."""
+    each sheet's header is the union of its rows' keys, in first-seen order). `rules`, when
+    given, become the `quality_rules` sheet (one dict per row)."""
     header = header or HEADER
     book = openpyxl.Workbook()
     ws = book.active
@@ -42,6 +47,11 @@ def write_workbook(path: Path, rows: list[dict[str, Any]], header: list[str] | N
         extra.append(columns)
         for record in records:
             extra.append([record.get(c) for c in columns])
+    if rules is not None:
+        quality = book.create_sheet("quality_rules")
+        quality.append(QUALITY_HEADER)
+        for rule in rules:
+            quality.append([rule.get(name) for name in QUALITY_HEADER])
     book.save(path)
     return path
 

@@ -83,7 +83,8 @@ def audit_container(settings: Settings) -> ContainerClient:
 
 @dataclass
 class BlobAuditSink:
-    """Audit in a container: `audit_trail/{date}/{run_id}.csv` and `runs/{run_id}.json`.
+    """Audit in a container: `audit_trail/{date}/{run_id}.csv`, `check_results/{date}/{run_id}.csv`
+    and `runs/{run_id}.json`.
     One blob per run, overwritten whole, so a repeated finalize never duplicates rows."""
 
     container: ContainerClient
@@ -95,6 +96,14 @@ class BlobAuditSink:
     def record(self, run_id: str, results: list[JobResult], execution_date: str) -> str:
         name = f"audit_trail/{execution_date}/{run_id}.csv"
         self.container.upload_blob(name, audit_csv(results, execution_date).encode("utf-8"), overwrite=True)
+        return f"{self.container.url}/{name}"
+
+    def record_checks(self, run_id: str, results: list[JobResult], execution_date: str) -> str:
+        """Check results of the run: `check_results/{date}/{run_id}.csv` (ingest/checks/report.py)."""
+        from ingest.checks.report import checks_csv
+
+        name = f"check_results/{execution_date}/{run_id}.csv"
+        self.container.upload_blob(name, checks_csv(results, execution_date).encode("utf-8"), overwrite=True)
         return f"{self.container.url}/{name}"
 
     def write_summary(self, run_id: str, summary: dict) -> str:

@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 from ingest.alerts.addresses import AddressError, parse_addresses
 from ingest.config.model import FullMode, Lookback, LoadType, SourceType, TableFormat
+from ingest.config.rules import SchemaContract, Severity
 
 JOB_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 LAKE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
@@ -398,6 +399,15 @@ JOB_COLUMNS: tuple[Column, ...] = (
            " each key the lake holds that the source no longer has (table <target>_deleted_keys).",
            "N", ("Y", "N")),
     # ---
+    # schema drift and data quality (README: Schema drift and data quality)
+    Column("schema_contract", False, _enum(SchemaContract, "schema_contract", upper=False),
+           "How the lake table may change when the source's columns do: evolve (take new columns and"
+           " types), freeze (refuse the load), discard_row (leave out rows carrying a new column or"
+           " type), discard_value (leave out the new column or the retyped values). Default evolve.",
+           "evolve", tuple(m.value for m in SchemaContract)),
+    Column("drift_severity", False, _enum(Severity, "drift_severity", upper=False),
+           "What a schema change since the last run does: warn (report it) or fail (also mark the"
+           " job failed; the data stays in the lake). Default warn.", "warn", tuple(m.value for m in Severity)),
 )
 
 COLUMNS_BY_NAME = {c.name: c for c in JOB_COLUMNS}

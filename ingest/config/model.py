@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
 
+from ingest.config.rules import QualityRule, SchemaContract, Severity
+
 
 class LoadType(str, Enum):
     FULL = "FULL"
@@ -205,6 +207,11 @@ class JobConfig:
     # ---
     row: int = 0
     """Workbook row the job came from (for messages and write-back)."""
+    # schema drift and data quality (ingest/checks/)
+    schema_contract: SchemaContract = SchemaContract.EVOLVE
+    drift_severity: Severity = Severity.WARN
+    quality_rules: tuple[QualityRule, ...] = ()
+    """Rows of the `quality_rules` sheet for this job."""
 
     @property
     def table_name(self) -> str:
@@ -232,6 +239,9 @@ class JobConfig:
         data["watermark_tiebreak"] = list(self.watermark_tiebreak)
         data["lookback"] = {"amount": self.lookback.amount, "unit": self.lookback.unit} if self.lookback else None
         data["filters"] = [f.to_dict() for f in self.filters]
+        data["schema_contract"] = self.schema_contract.value
+        data["drift_severity"] = self.drift_severity.value
+        data["quality_rules"] = [r.to_dict() for r in self.quality_rules]
         return data
 
     @classmethod
@@ -251,6 +261,9 @@ class JobConfig:
         values["watermark_tiebreak"] = tuple(values.get("watermark_tiebreak") or ())
         values["lookback"] = Lookback(**values["lookback"]) if values.get("lookback") else None
         values["filters"] = tuple(FilterRule.from_dict(f) for f in values.get("filters") or ())
+        values["schema_contract"] = SchemaContract(values.get("schema_contract") or "evolve")
+        values["drift_severity"] = Severity(values.get("drift_severity") or "warn")
+        values["quality_rules"] = tuple(QualityRule.from_dict(r) for r in values.get("quality_rules") or ())
         return cls(**values)
 
 

@@ -1,5 +1,6 @@
 """Write an empty workbook: the `jobs` header, dropdowns for enumerated columns, and a
-`descriptions` sheet that explains every column."""
+`descriptions` sheet that explains every column; the same for the `quality_rules` sheet
+(descriptions of its columns and rules in `quality_descriptions`)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from ingest.config.api_sheet import API_COLUMNS, API_SHEET
 from ingest.config.columns import JOB_COLUMNS
 from ingest.config.filters_sheet import FILTER_COLUMNS, FILTERS_SHEET
+from ingest.config.quality_sheet import QUALITY_COLUMNS, QUALITY_SHEET, RULE_HELP
 from ingest.config.workbook import JOBS_SHEET
 from ingest.sources.fields import FIELDS_BY_SOURCE_TYPE
 
@@ -43,6 +45,7 @@ def write_template(path: str | Path) -> Path:
     _table_sheet(jobs, JOB_COLUMNS)
     _table_sheet(book.create_sheet(API_SHEET), API_COLUMNS)
     _table_sheet(book.create_sheet(FILTERS_SHEET), FILTER_COLUMNS)
+    _quality_sheets(book)
 
     descriptions = book.create_sheet("descriptions")
     headers = ("sheet", "column", "required", "allowed values", "example", "description")
@@ -86,3 +89,24 @@ def _describe_credentials(sheet, first_row: int) -> None:
             sheet.cell(row=row, column=5, value=spec.example)
             sheet.cell(row=row, column=6, value=spec.description)
             row += 1
+
+
+def _quality_sheets(book) -> None:
+    """The `quality_rules` sheet, and `quality_descriptions`: its columns, then each rule."""
+    _table_sheet(book.create_sheet(QUALITY_SHEET), QUALITY_COLUMNS)
+    help_sheet = book.create_sheet("quality_descriptions")
+    for index, title in enumerate(("column or rule", "required", "allowed values / argument", "example",
+                                   "description"), start=1):
+        help_sheet.cell(row=1, column=index, value=title).font = Font(bold=True)
+    row = 2
+    for column in QUALITY_COLUMNS:
+        for index, value in enumerate((column.name, "yes" if column.required else "no", ", ".join(column.choices),
+                                       column.example, column.description), start=1):
+            help_sheet.cell(row=row, column=index, value=value)
+        row += 1
+    for rule, (argument, meaning) in RULE_HELP.items():
+        for index, value in enumerate((f"rule {rule.value}", "", argument, "", meaning), start=1):
+            help_sheet.cell(row=row, column=index, value=value)
+        row += 1
+    for letter, width in zip("ABCDE", (22, 10, 40, 16, 100)):
+        help_sheet.column_dimensions[letter].width = width

@@ -17,6 +17,7 @@ from ingest.config.columns import (JOB_COLUMNS, CellError, dialect_identifier_pr
                                    shown)
 from ingest.config.model import ConfigIssue, JobConfig, LoadType, WorkbookConfig
 from ingest.config.table_format_rules import table_format_problems
+from ingest.config.quality_sheet import QUALITY_SHEET, apply_quality_sheet
 from ingest.errors import WorkbookError
 
 JOBS_SHEET = "jobs"
@@ -77,6 +78,8 @@ def read_workbook(source: str | Path | bytes, label: str | None = None) -> Workb
                     if API_SHEET in sheet_names else None)
         filter_rows = (list(book[sheet_names[FILTERS_SHEET]].iter_rows(max_row=MAX_ROWS + 1))
                        if FILTERS_SHEET in sheet_names else None)
+        quality_rows = (list(book[sheet_names[QUALITY_SHEET]].iter_rows(max_row=MAX_ROWS + 2))
+                        if QUALITY_SHEET in sheet_names else None)  # optional sheet
     finally:
         book.close()
     config = WorkbookConfig(source=name)
@@ -96,6 +99,7 @@ def read_workbook(source: str | Path | bytes, label: str | None = None) -> Workb
     config.jobs, rejected = attach_filters(filter_rows, config.jobs, config.issues)
     config.invalid_rows.update(rejected)
     _check_dependencies(config, header)
+    apply_quality_sheet(quality_rows, config, MAX_ROWS)
     return config
 
 
@@ -188,6 +192,7 @@ def _read_jobs(rows: list[tuple], header: dict[str, int], config: WorkbookConfig
                 tags=values.get("tags", ()),
                 **_table_format_fields(values),
                 row=row_number,
+                **{k: values[k] for k in ("schema_contract", "drift_severity") if k in values},
             )
             if job.enabled and job.table_name in target_of:
                 other_row, other_job = target_of[job.table_name]
