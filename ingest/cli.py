@@ -1,4 +1,4 @@
-"""python -m ingest run | validate | plan | template"""
+"""python -m ingest run | validate | plan | template | dashboard"""
 
 from __future__ import annotations
 
@@ -42,6 +42,11 @@ def _parser() -> argparse.ArgumentParser:
 
     template = sub.add_parser("template", help="write an empty workbook with descriptions and dropdowns")
     template.add_argument("--out", required=True)
+
+    # dashboard (ingest/dashboard/cli.py) --------------------------------------------------
+    from ingest.dashboard.cli import add_parser as add_dashboard_parser
+
+    add_dashboard_parser(sub)
     return parser
 
 
@@ -115,10 +120,17 @@ def cmd_template(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from ingest.dashboard.cli import run
+
+    return run(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
     args = _parser().parse_args(argv)
-    handlers = {"run": cmd_run, "validate": cmd_validate, "plan": cmd_plan, "template": cmd_template}
+    handlers = {"run": cmd_run, "validate": cmd_validate, "plan": cmd_plan, "template": cmd_template,
+                "dashboard": cmd_dashboard}
     try:
         return handlers[args.command](args)
     except ConfigError as exc:

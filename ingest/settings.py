@@ -112,6 +112,14 @@ def _alert_settings(env: Mapping[str, str]) -> dict[str, object]:
     }
 
 
+def _observability_settings(env: Mapping[str, str]) -> dict[str, object]:
+    """Dashboard and progress (ingest/dashboard/, ingest/progress.py)."""
+    return {
+        "dashboard_days": _int(env, "INGEST_DASHBOARD_DAYS", 30),
+        "progress_interval_s": _float(env, "INGEST_PROGRESS_INTERVAL_S", 10.0),
+    }
+
+
 @dataclass(frozen=True)
 class Settings:
     destination: str = "lake"
@@ -171,6 +179,10 @@ class Settings:
     """UTC hour from which the first scheduled run of the day sends the daily summary."""
     environment: str = ""
     """A label for mail subjects: dev, test, prod."""
+    dashboard_days: int = 30
+    """Days of history the dashboard shows (python -m ingest dashboard, GET /api/dashboard)."""
+    progress_interval_s: float = 10.0
+    """Seconds between two progress lines of a job when the output is not a terminal."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -206,6 +218,7 @@ class Settings:
             key_vault_cache_ttl_s=_int(env, "INGEST_KEY_VAULT_CACHE_TTL_S", default.key_vault_cache_ttl_s,
                                        minimum=0),
             **_alert_settings(env),  # type: ignore[arg-type]
+            **_observability_settings(env),  # type: ignore[arg-type]
         )
 
     @property
