@@ -7,11 +7,20 @@ kept in test-artifacts/ (INGEST_TEST_ARTIFACTS)."""
 from __future__ import annotations
 
 import csv
+import http.server
 import json
-from pathlib import Path
+import threading
+from datetime import datetime, timedelta, timezone
 
+import azure.functions as func
 import pytest
 from playwright.sync_api import sync_playwright
+
+from ingest.azure import blueprint
+from ingest.dashboard.http import handle_dashboard
+from ingest.settings import Settings
+from tests.durable_driver import DurableDriver
+from tests.integration.test_durable_app import app_env, upload  # noqa: F401 (fixture)
 
 from tests.audit_history import SECRET, write_history
 from tests.browser import artifacts_dir, launch, open_page
@@ -42,8 +51,11 @@ def browser():
         chromium.close()
 
 
-def charts_of(page) -> dict[str, dict]:
-    page.wait_for_function("document.body.dataset.chartsRendered !== undefined", timeout=30_000)
+def charts_of(page, log) -> dict[str, dict]:
+    try:
+        page.wait_for_selector("body[data-charts-rendered]", state="attached", timeout=30_000)
+    except Exception:
+        raise AssertionError(f"the charts were not drawn: {log.problems} {page.content()[:300]!r}") from None
     return {chart["id"]: chart for chart in page.evaluate(CHARTS_JS)}
 
 
@@ -64,7 +76,7 @@ def test_dashboard_of_two_weeks_renders_in_chromium(tmp_path, browser):
 
     page, log = open_page(browser, out.as_uri())
     try:
-        charts = charts_of(page)
+        charts = charts_of(page, log)
         assert page.evaluate("Chart.version") == "4.6.1"
         assert page.get_attribute("body", "data-charts-rendered") == "5"
         assert sorted(charts) == sorted(CHART_IDS)
@@ -124,7 +136,7 @@ def test_dashboard_after_real_loads_on_postgres(postgres, pg_schema, tmp_path, b
 
     page, log = open_page(browser, out.as_uri())
     try:
-        charts = charts_of(page)
+        charts = charts_of(page, log)
         assert charts["chart-runs"]["sums"] == {"succeeded": 2, "failed": 2, "invalid": 0}
         assert charts["chart-rows"]["sums"] == {"orders": 80}
         assert charts["chart-failures"]["sums"] == {"SourceAuthenticationError": 2}
@@ -135,3 +147,77 @@ def test_dashboard_after_real_loads_on_postgres(postgres, pg_schema, tmp_path, b
     finally:
         page.close()
     assert log.problems == [], log.problems
+
+
+class _OneResponse(http.server.BaseHTTPRequestHandler):
+    """Serves the HTTP function's response as it is, headers included (its Content-Security-Policy
+    applies in the browser: an inline script it blocked would be a console error)."""
+
+    response = None
+
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        response = type(self).response
+        self.send_response(response.status_code)
+        # the Functions host sends the response's mimetype and charset as Content-Type
+        self.send_header("Content-Type", f"{response.mimetype}; charset={response.charset}")
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        body = response.get_body()
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def serve(response) -> tuple[http.server.HTTPServer, str]:
+    handler = type("Handler", (_OneResponse,), {"response": response})
+    server = http.server.HTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_port}/api/dashboard"
+
+
+def test_the_http_function_serves_the_dashboard_from_the_audit_container(postgres, pg_schema, app_env, tmp_path,
+                                                                        browser):
+    """A Durable run (the replay driver, real activities on PostgreSQL and Azurite) writes the
+    audit to the container; GET /api/dashboard reads it back and the page works in Chromium
+    under the function's Content-Security-Policy."""
+    service, config_container, suffix = app_env
+    create_orders(postgres, pg_schema, 30)
+    upload(config_container, write_workbook(tmp_path / "w.xlsx", [
+        job_row(source_schema=pg_schema),
+        job_row(job_name="missing", source_schema=pg_schema, source_table="nope", target_table="nope")]))
+    from function_app import app
+
+    started = datetime.now(timezone.utc) - timedelta(hours=1)  # inside the dashboard's period
+    outcome = DurableDriver(app, start=started).run("ingest_run_orchestrator", {"jobs": None}, "ingest-all")
+    assert (outcome.output["succeeded"], outcome.output["failed"]) == (1, 1)
+
+    request = lambda query: func.HttpRequest("GET", "http://localhost/api/dashboard", body=b"", params=query)
+    bad = handle_dashboard(request({"days": "zero"}), blueprint.settings())
+    assert bad.status_code == 400
+    response = handle_dashboard(request({"days": "7"}), blueprint.settings())
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    assert "script-src 'unsafe-inline'" in response.headers["Content-Security-Policy"]
+    assert f"audit container audit{suffix}" in response.get_body().decode()
+
+    server, url = serve(response)
+    page, log = open_page(browser, url)
+    try:
+        charts = charts_of(page, log)
+        assert charts["chart-runs"]["sums"] == {"succeeded": 1, "failed": 1, "invalid": 0}
+        assert charts["chart-rows"]["sums"] == {"orders": 30}
+        assert charts["chart-failures"]["sums"] == {"SourceObjectNotFoundError": 1}
+        page.screenshot(path=str(artifacts_dir() / "dashboard_azure.png"), full_page=True)
+    finally:
+        page.close()
+        server.shutdown()
+    assert log.problems == [], log.problems
+
+
+def test_the_http_function_says_why_without_an_audit_container(monkeypatch):
+    monkeypatch.delenv("INGEST_AUDIT_URL", raising=False)
+    response = handle_dashboard(func.HttpRequest("GET", "http://localhost/api/dashboard", body=b""),
+                                Settings.from_env({}))
+    assert response.status_code == 500 and b"INGEST_AUDIT_URL" in response.get_body()
