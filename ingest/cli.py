@@ -96,6 +96,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env().with_overrides(destination=args.destination, max_workers=args.max_workers)
     log_path = setup_logging(settings.log_dir, verbose=args.verbose)
+    from ingest.telemetry import configure_export  # App Insights export, optional (ingest/telemetry.py)
+
+    configure_export(settings.appinsights_connection_string)
     if settings.key_vault_url:
         from ingest.keyvault.registration import register_key_vault
 

@@ -117,6 +117,7 @@ def _observability_settings(env: Mapping[str, str]) -> dict[str, object]:
     return {
         "dashboard_days": _int(env, "INGEST_DASHBOARD_DAYS", 30),
         "progress_interval_s": _float(env, "INGEST_PROGRESS_INTERVAL_S", 10.0),
+        "appinsights_connection_string": (env.get("APPLICATIONINSIGHTS_CONNECTION_STRING") or "").strip() or None,
     }
 
 
@@ -183,6 +184,9 @@ class Settings:
     """Days of history the dashboard shows (python -m ingest dashboard, GET /api/dashboard)."""
     progress_interval_s: float = 10.0
     """Seconds between two progress lines of a job when the output is not a terminal."""
+    appinsights_connection_string: str | None = field(default=None, repr=False)
+    """Application Insights (the platform's APPLICATIONINSIGHTS_CONNECTION_STRING): with the optional
+    azure-monitor-opentelemetry package, logs are exported with their custom dimensions (ingest.telemetry)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import http.server
 import json
+import re
 import threading
 from datetime import datetime, timedelta, timezone
 
@@ -131,6 +132,12 @@ def test_dashboard_after_real_loads_on_postgres(postgres, pg_schema, tmp_path, b
     assert done.returncode == 0, done.stderr
     out = tmp_path / "audit" / "dashboard.html"
     assert canary not in out.read_text()
+    log_text = (tmp_path / "logs" / "ingest.log").read_text()
+    assert canary not in log_text
+    # the telemetry records of both runs, with their dimensions in the message (ingest/telemetry.py)
+    assert len(re.findall(r"ingest\.job run_id=\S+ job_name=orders status=succeeded rows=40 ", log_text)) == 2
+    assert len(re.findall(r"ingest\.job run_id=\S+ job_name=bad_login status=failed rows=0 .*"
+                          r"error_class=SourceAuthenticationError", log_text)) == 2
     summaries = [json.loads(p.read_text()) for p in (tmp_path / "audit" / "runs").glob("*.json")]
     assert len(summaries) == 2
 
