@@ -31,6 +31,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print the run summary as JSON")
     run.add_argument("--scheduled", action="store_true",
                      help="the scheduler's run (cron): also send the daily summary mail, once a day")
+    run.add_argument("--no-progress", action="store_true",
+                     help="no progress lines (default: a status line on a terminal, plain lines otherwise)")
     run.add_argument("-v", "--verbose", action="store_true")
 
     validate = sub.add_parser("validate", help="check the workbook; print every error with its cell")
@@ -107,13 +109,26 @@ def cmd_run(args: argparse.Namespace) -> int:
     _print_issues(config)
     job_filter = _jobs(args.jobs)
     plan = make_plan(config, new_run_context(), job_filter)
-    summary = run_local(plan, settings, Path(args.config), scheduled=args.scheduled)
+    summary = _run_with_progress(args, settings, plan)
     if args.json:
         print(json.dumps(summary.to_dict(), indent=2, default=str))
     else:
         print(format_summary(summary))
         print(f"Log: {log_path}")
     return summary.exit_code
+
+
+def _run_with_progress(args: argparse.Namespace, settings: Settings, plan):
+    """The run, with console progress (ingest/progress.py) unless --no-progress: on stdout, or on
+    stderr with --json so that stdout stays one JSON document."""
+    from ingest.progress import Progress, activate
+    from ingest.runner import run_local
+
+    if args.no_progress:
+        return run_local(plan, settings, Path(args.config), scheduled=args.scheduled)
+    stream = sys.stderr if args.json else sys.stdout
+    with activate(Progress(stream, interval_s=settings.progress_interval_s)):
+        return run_local(plan, settings, Path(args.config), scheduled=args.scheduled)
 
 
 def cmd_template(args: argparse.Namespace) -> int:

@@ -6,6 +6,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
+from ingest import progress
 from ingest.destination import prepare_lake
 from ingest.finalize import RunSummary, file_watermark_writer, finalize_run
 from ingest.load import run_job
@@ -22,6 +23,7 @@ def execute_plan(plan: Plan, settings: Settings) -> list[JobResult]:
         return []
     prepare_lake(settings)
     results: list[JobResult] = []
+    progress.run_started(len(plan.jobs))  # console progress, when `run` turned it on (ingest/progress.py)
     workers = max(1, min(settings.max_workers, len(plan.jobs)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="job") as pool:
         futures = {pool.submit(run_job, job, plan.run, settings): job for job in plan.jobs}
@@ -30,6 +32,7 @@ def execute_plan(plan: Plan, settings: Settings) -> list[JobResult]:
             log.info("job %s %s: %d rows in %.2fs", result.job_name, result.status.value,
                      result.rows_processed, result.duration_s)
             results.append(result)
+            progress.job_finished(result)
     order = {job.job_name: i for i, job in enumerate(plan.jobs)}
     return sorted(results, key=lambda r: order[r.job_name])
 
