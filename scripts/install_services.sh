@@ -2,7 +2,8 @@
 # Install what the tests need and a fresh machine may lack: PostgreSQL (Debian package),
 # the ODBC driver manager for pyodbc with the FreeTDS driver (the SQL Server tests connect
 # through it; Microsoft's driver is not a Debian package), headless Chromium (renders the
-# alert mails to a screenshot) and Azurite (npm, into .tools/). Idempotent.
+# alert mails and the dashboard; the dashboard tests drive it with Playwright from requirements-dev.txt,
+# never a browser Playwright downloads) and Azurite (npm, into .tools/). Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -48,7 +48,8 @@ def test_the_documented_queries_on_a_real_lake(postgres, pg_schema, tmp_path):
     assert set(queries) == {"row_count", "rows_per_load", "audit_vs_lake", "duplicate_keys", "latest_per_key",
                             "watermark", "profile", "nulls", "schema"}
     create_orders(postgres, pg_schema, 300)
-    env = {"SOURCES__PG__CREDENTIALS": postgres.url(), "INGEST_DESTINATION": str(tmp_path / "lake")}
+    env = {"SOURCES__PG__CREDENTIALS": postgres.url(), "INGEST_DESTINATION": str(tmp_path / "lake"),
+           "INGEST_PIPELINES_DIR": str(tmp_path / "pipelines")}
     incremental = dict(source_schema=pg_schema, load_type="INCREMENTAL", watermark_column="updated_at")
     book = write_workbook(tmp_path / "w.xlsx", [job_row(**incremental)])
     first = ingest(["run", "--config", str(book), "--no-progress"], cwd=tmp_path, env=env)
@@ -87,7 +88,7 @@ def test_the_documented_queries_on_a_real_lake(postgres, pg_schema, tmp_path):
     assert states
     for state in states:
         state.unlink()
-    (working,) = list((tmp_path / ".ingest" / "pipelines").glob("raw-*/ingest_orders"))
+    (working,) = list((tmp_path / "pipelines").glob("raw-*/ingest_orders"))  # INGEST_PIPELINES_DIR
     shutil.rmtree(working)
     third = ingest(["run", "--config", str(book), "--no-progress"], cwd=tmp_path, env=env)
     assert third.returncode == 0, third.stdout + third.stderr
