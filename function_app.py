@@ -13,6 +13,10 @@ from ingest.keyvault.registration import register_from_environment  # noqa: E402
 
 register_from_environment()  # credentials from Key Vault when INGEST_KEY_VAULT_URL is set
 
+from ingest.telemetry import configure_from_environment  # noqa: E402
+
+configure_from_environment()  # App Insights with custom dimensions, when azure-monitor-opentelemetry is installed
+
 from ingest.logging_setup import install_secret_masking  # noqa: E402
 
 install_secret_masking()

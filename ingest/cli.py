@@ -1,4 +1,4 @@
-"""python -m ingest run | validate | plan | template"""
+"""python -m ingest run | validate | plan | template | dashboard"""
 
 from __future__ import annotations
 
@@ -30,6 +30,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print the run summary as JSON")
     _run_parameters(run)
     run.add_argument("--dry-run", action="store_true", help="print the plan (as the plan command) and load nothing")
+    run.add_argument("--no-progress", action="store_true",
+                     help="no progress lines (default: a status line on a terminal, plain lines otherwise)")
     run.add_argument("-v", "--verbose", action="store_true")
 
     validate = sub.add_parser("validate", help="check the workbook; print every error with its cell")
@@ -43,6 +45,11 @@ def _parser() -> argparse.ArgumentParser:
 
     template = sub.add_parser("template", help="write an empty workbook with descriptions and dropdowns")
     template.add_argument("--out", required=True)
+
+    # dashboard (ingest/dashboard/cli.py) --------------------------------------------------
+    from ingest.dashboard.cli import add_parser as add_dashboard_parser
+
+    add_dashboard_parser(sub)
     return parser
 
 
@@ -125,6 +132,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env().with_overrides(destination=args.destination, max_workers=args.max_workers)
     log_path = setup_logging(settings.log_dir, verbose=args.verbose)
+    from ingest.telemetry import configure_export  # App Insights export, optional (ingest/telemetry.py)
+
+    configure_export(settings.appinsights_connection_string)
     if settings.key_vault_url:
         from ingest.keyvault.registration import register_key_vault
 
@@ -134,13 +144,26 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = _read(args.config)
     _print_issues(config)
     plan = _plan(args, config, settings)
-    summary = run_local(plan, settings, Path(args.config), scheduled=args.scheduled)
+    summary = _run_with_progress(args, settings, plan)
     if args.json:
         print(json.dumps(summary.to_dict(), indent=2, default=str))
     else:
         print(format_summary(summary))
         print(f"Log: {log_path}")
     return summary.exit_code
+
+
+def _run_with_progress(args: argparse.Namespace, settings: Settings, plan):
+    """The run, with console progress (ingest/progress.py) unless --no-progress: on stdout, or on
+    stderr with --json so that stdout stays one JSON document."""
+    from ingest.progress import Progress, activate
+    from ingest.runner import run_local
+
+    if args.no_progress:
+        return run_local(plan, settings, Path(args.config), scheduled=args.scheduled)
+    stream = sys.stderr if args.json else sys.stdout
+    with activate(Progress(stream, interval_s=settings.progress_interval_s)):
+        return run_local(plan, settings, Path(args.config), scheduled=args.scheduled)
 
 
 def cmd_template(args: argparse.Namespace) -> int:
@@ -150,10 +173,17 @@ def cmd_template(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from ingest.dashboard.cli import run
+
+    return run(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
     args = _parser().parse_args(argv)
-    handlers = {"run": cmd_run, "validate": cmd_validate, "plan": cmd_plan, "template": cmd_template}
+    handlers = {"run": cmd_run, "validate": cmd_validate, "plan": cmd_plan, "template": cmd_template,
+                "dashboard": cmd_dashboard}
     try:
         return handlers[args.command](args)
     except ConfigError as exc:

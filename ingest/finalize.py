@@ -18,6 +18,7 @@ from ingest.plan import Plan
 from ingest.redact import redact
 from ingest.result import JobResult, JobStatus
 from ingest.settings import Settings
+from ingest.telemetry import emit_run as emit_run_telemetry
 
 log = logging.getLogger("ingest.finalize")
 
@@ -128,6 +129,8 @@ def finalize_run(plan: Plan, results: list[JobResult], settings: Settings,
                                alert_store or FileAlertStore(settings.audit_dir), scheduled)
     summary.alerts = [o.to_dict() for o in outcomes]
     audit.write_summary(plan.run.run_id, summary.to_dict())
+    # telemetry (ingest/telemetry.py): a record per job and per run with custom dimensions; never raises
+    emit_run_telemetry(summary.to_dict())
     return summary
 
 

@@ -26,6 +26,7 @@ from ingest.destination import make_destination, working_dir
 from ingest.errors import SourceAuthenticationError
 from ingest.keyvault.audit import job_scope
 from ingest.keyvault.registration import refresh_rotated_credentials
+from ingest import progress
 from ingest.lake_repair import repair_pipeline_files
 from ingest.load_modes import LoadMode, load_mode
 from ingest.locks import FileJobLock, JobLock
@@ -139,6 +140,7 @@ def _load_once(job: JobConfig, run: RunContext, settings: Settings, result: JobR
             pipelines_dir=str(working_dir(settings)),
             destination=make_destination(settings, current_datetime=run.partition_datetime),
             dataset_name=settings.dataset,
+            progress=progress.collector(job.job_name, job.table_name),  # console progress (ingest/progress.py)
         )
         _repair_lake(pipeline, job)
         before = None

@@ -61,8 +61,23 @@ def mask_known_secrets(text: object) -> str:
     return out
 
 
+_RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+
+def _redact_value(value: object) -> object:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: _redact_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_redact_value(v) for v in value)
+    return value
+
+
 class SecretMaskingFilter(logging.Filter):
-    """A logging filter that redacts the fully formatted message of every record."""
+    """A logging filter that redacts the fully formatted message of every record, and the
+    structured fields passed as `extra=` (custom dimensions: strings, and strings inside dicts
+    and lists), which exporters such as OpenTelemetry's send on their own."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
@@ -74,4 +89,7 @@ class SecretMaskingFilter(logging.Filter):
         if record.exc_info and record.exc_info[1] is not None:
             record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
             record.exc_info = None
+        for key, value in list(vars(record).items()):
+            if key not in _RECORD_ATTRIBUTES and isinstance(value, (str, dict, list, tuple)):
+                setattr(record, key, _redact_value(value))
         return True

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import datetime, timezone
 from pathlib import Path
 
+from ingest import progress
 from ingest.dependencies import skipped_result, split_wave
 from ingest.destination import prepare_lake
 from ingest.finalize import RunSummary, file_watermark_writer, finalize_run
@@ -28,6 +29,7 @@ def execute_plan(plan: Plan, settings: Settings) -> list[JobResult]:
     jobs = {job.job_name: job for job in plan.jobs}
     outcomes = {r.job_name: r.status.value for r in plan.invalid}
     results: list[JobResult] = []
+    progress.run_started(len(plan.jobs))  # console progress, when `run` turned it on (ingest/progress.py)
     workers = max(1, min(settings.max_workers, len(plan.jobs)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="job") as pool:
         for number, wave in enumerate(plan.wave_names(), start=1):
@@ -43,6 +45,7 @@ def execute_plan(plan: Plan, settings: Settings) -> list[JobResult]:
                 log.info("wave %d: job %s %s: %d rows in %.2fs", number, result.job_name, result.status.value,
                          result.rows_processed, result.duration_s)
                 results.append(result)
+                progress.job_finished(result)
             outcomes.update({r.job_name: r.status.value for r in results})
     order = {job.job_name: i for i, job in enumerate(plan.jobs)}
     return sorted(results, key=lambda r: order[r.job_name])

@@ -112,6 +112,15 @@ def _alert_settings(env: Mapping[str, str]) -> dict[str, object]:
     }
 
 
+def _observability_settings(env: Mapping[str, str]) -> dict[str, object]:
+    """Dashboard and progress (ingest/dashboard/, ingest/progress.py)."""
+    return {
+        "dashboard_days": _int(env, "INGEST_DASHBOARD_DAYS", 30),
+        "progress_interval_s": _float(env, "INGEST_PROGRESS_INTERVAL_S", 10.0),
+        "appinsights_connection_string": (env.get("APPLICATIONINSIGHTS_CONNECTION_STRING") or "").strip() or None,
+    }
+
+
 @dataclass(frozen=True)
 class Settings:
     destination: str = "lake"
@@ -179,6 +188,13 @@ class Settings:
     watermark_safety_s: float = 0.0
     """Timestamp watermarks never pass the run's start minus this many seconds: rows of
     transactions still open at the start are read by the next run (README: Watermark strategies)."""
+    dashboard_days: int = 30
+    """Days of history the dashboard shows (python -m ingest dashboard, GET /api/dashboard)."""
+    progress_interval_s: float = 10.0
+    """Seconds between two progress lines of a job when the output is not a terminal."""
+    appinsights_connection_string: str | None = field(default=None, repr=False)
+    """Application Insights (the platform's APPLICATIONINSIGHTS_CONNECTION_STRING): with the optional
+    azure-monitor-opentelemetry package, logs are exported with their custom dimensions (ingest.telemetry)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -219,6 +235,7 @@ class Settings:
                                          minimum=0),
             delta_vacuum_retention_hours=_int(env, "INGEST_DELTA_VACUUM_RETENTION_HOURS",
                                               default.delta_vacuum_retention_hours, minimum=0),
+            **_observability_settings(env),  # type: ignore[arg-type]
         )
 
     @property

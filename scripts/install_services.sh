@@ -2,8 +2,9 @@
 # Install what the tests need and a fresh machine may lack: PostgreSQL (Debian package),
 # the ODBC driver manager for pyodbc with the FreeTDS driver (the SQL Server tests connect
 # through it; Microsoft's driver is not a Debian package), headless Chromium (renders the
-# alert mails to a screenshot), Azurite (npm, into .tools/) and checkov for the infra/ scan
-# (its own venv, .tools/checkov-venv: scripts/install_checkov.sh). Idempotent.
+# alert mails and the dashboard; the dashboard tests drive it with Playwright from requirements-dev.txt,
+# never a browser Playwright downloads), Azurite (npm, into .tools/) and checkov for the infra/
+# scan (its own venv, .tools/checkov-venv: scripts/install_checkov.sh). Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

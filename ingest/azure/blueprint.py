@@ -127,6 +127,14 @@ async def handle_status(req: func.HttpRequest, client: df.DurableOrchestrationCl
                   "last_updated_time": status.last_updated_time, "summary": status.output}, 200)
 
 
+# dashboard (ingest/dashboard/http.py) ------------------------------------------------------
+@bp.route(route="dashboard", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+def dashboard(req: func.HttpRequest) -> func.HttpResponse:
+    from ingest.dashboard.http import handle_dashboard
+
+    return handle_dashboard(req, settings())
+
+
 @bp.orchestration_trigger(context_name="context", orchestration=orchestration.RUN_ORCHESTRATOR)
 def ingest_run_orchestrator(context: df.DurableOrchestrationContext):
     return (yield from orchestration.run_orchestrator(context))

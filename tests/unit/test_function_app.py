@@ -62,6 +62,7 @@ def test_every_function_is_registered_with_its_trigger():
         "scheduled_run": ["durableClient", "timerTrigger"],
         "start_run": ["durableClient", "http", "httpTrigger"],
         "run_status": ["durableClient", "http", "httpTrigger"],
+        "dashboard": ["http", "httpTrigger"],
         "ingest_run_orchestrator": ["orchestrationTrigger"],
         "ingest_job_orchestrator": ["orchestrationTrigger"],
         "plan_run": ["activityTrigger"],
@@ -73,6 +74,9 @@ def test_every_function_is_registered_with_its_trigger():
     http = next(b for b in registered_functions(app)["start_run"].get_bindings() if b.type == "httpTrigger")
     assert http.route == "runs" and [m.value if hasattr(m, "value") else m for m in http.methods] == ["POST"]
     assert str(getattr(http.auth_level, "value", http.auth_level)).lower() == "function"
+    page = next(b for b in registered_functions(app)["dashboard"].get_bindings() if b.type == "httpTrigger")
+    assert page.route == "dashboard" and [m.value if hasattr(m, "value") else m for m in page.methods] == ["GET"]
+    assert str(getattr(page.auth_level, "value", page.auth_level)).lower() == "function"
 
 
 def test_post_starts_a_run_with_the_filter_and_answers_202():

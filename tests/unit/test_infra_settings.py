@@ -33,6 +33,8 @@ LOCAL_PLATFORM = {
     "FUNCTIONS_WORKER_RUNTIME": "Core Tools; Flex Consumption takes functionAppConfig.runtime instead",
     "AzureWebJobsStorage": "Core Tools with Azurite; on Azure the identity-based AzureWebJobsStorage__*",
     "AzureWebJobsFeatureFlags": "Functions host: Python v2 worker indexing",
+    "APPLICATIONINSIGHTS_CONNECTION_STRING": "Functions host; ingest.telemetry exports with it when the"
+                                             " optional azure-monitor-opentelemetry package is installed",
 }
 # Read by the code, deliberately absent on Azure.
 LOCAL_ONLY = {

@@ -1,0 +1,3 @@
+"""The dashboard: one self-contained HTML page drawn from the audit trail (`python -m ingest
+dashboard` locally, `GET /api/dashboard` on Azure). model.py computes, sources.py reads,
+render.py writes the page; static/ holds the vendored Chart.js."""
