@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 from openpyxl.utils import get_column_letter
 
+from ingest.config.sheets import cell_value, is_formula, read_header
 from ingest.config.columns import CellError, _text, parse_identifier, parse_job_name, shown
 from ingest.config.model import ConfigIssue, WorkbookConfig
 from ingest.config.rules import NAMED_FORMATS, QualityRule, RuleKind, Severity
@@ -56,19 +57,6 @@ RULE_HELP: dict[RuleKind, tuple[str, str]] = {
     RuleKind.MIN_ROWS: ("whole number >= 0", "The load wrote at least this many rows (for INCREMENTAL:"
                         " new rows). Observed: rows loaded."),
 }
-
-
-def _cell_value(cell: Any) -> Any:
-    """A cell's value, text stripped, empty text as None (as the jobs sheet reads cells)."""
-    value = getattr(cell, "value", None)
-    if isinstance(value, str):
-        return value.strip() or None
-    return value
-
-
-def _is_formula(cell: Any) -> bool:
-    value = getattr(cell, "value", None)
-    return getattr(cell, "data_type", None) == "f" or (isinstance(value, str) and value.startswith("="))
 
 
 def _number_text(value: Any, label: str) -> str:
@@ -192,7 +180,7 @@ def apply_quality_sheet(rows: list[tuple] | None, config: WorkbookConfig, max_ro
         config.issues.append(ConfigIssue(QUALITY_SHEET, f"A{max_rows + 2}",
                                          f"more than {max_rows} rule rows; the rest is ignored"))
         rows = rows[: max_rows + 1]
-    header = _read_header(rows[0], config, _cell_value)
+    header = read_header(QUALITY_SHEET, rows[0], QUALITY_COLUMNS, config.issues)
     if header is None:
         return
     jobs = {job.job_name: job for job in config.jobs}
@@ -201,9 +189,9 @@ def apply_quality_sheet(rows: list[tuple] | None, config: WorkbookConfig, max_ro
     seen: dict[tuple, int] = {}
     for offset, row in enumerate(rows[1:]):
         number = offset + 2
-        if all(_cell_value(c) is None for c in row):
+        if all(cell_value(c) is None for c in row):
             continue
-        rule, issues = _read_rule(row, number, header, jobs, rejected_jobs, _cell_value, _is_formula)
+        rule, issues = _read_rule(row, number, header, jobs, rejected_jobs, cell_value, is_formula)
         if rule is not None:
             key = (rule.job_name, rule.rule, rule.columns, rule.argument)
             if key in seen:
@@ -216,31 +204,6 @@ def apply_quality_sheet(rows: list[tuple] | None, config: WorkbookConfig, max_ro
             rules.setdefault(rule.job_name, []).append(rule)
     config.jobs = [replace(job, quality_rules=tuple(rules[job.job_name])) if job.job_name in rules else job
                    for job in config.jobs]
-
-
-def _read_header(row: tuple, config: WorkbookConfig, cell_value: Callable[[Any], Any]) -> dict[str, int] | None:
-    known = {c.name for c in QUALITY_COLUMNS}
-    header: dict[str, int] = {}
-    errors = False
-    for index, cell in enumerate(row):
-        value = cell_value(cell)
-        if value is None:
-            continue
-        ref = f"{get_column_letter(index + 1)}1"
-        name = str(value).strip().lower()
-        if name in header:
-            config.issues.append(ConfigIssue(QUALITY_SHEET, ref, f"column '{name}' appears twice"))
-            errors = True
-        elif name in known:
-            header[name] = index
-        else:
-            config.issues.append(ConfigIssue(QUALITY_SHEET, ref, f"unknown column {shown(name)} is ignored",
-                                             severity="warning"))
-    missing = [c.name for c in QUALITY_COLUMNS if c.required and c.name not in header]
-    if missing:
-        config.issues.append(ConfigIssue(QUALITY_SHEET, "1:1", "missing required column(s): " + ", ".join(missing)))
-        return None
-    return None if errors else header
 
 
 def _read_rule(row: tuple, number: int, header: dict[str, int], jobs: dict[str, Any], rejected_jobs: set[str],

@@ -7,12 +7,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-import uuid
 
-import pytest
-from azure.storage.blob import BlobServiceClient
 
-from ingest.azure import blueprint
 from ingest.config import read_workbook
 from ingest.plan import make_plan, new_run_context
 from ingest.runner import run_local
@@ -20,29 +16,6 @@ from tests.durable_driver import DurableDriver
 from tests.integration.conftest import create_orders, sql
 from tests.integration.test_quality_rules import ROWS, create_customers
 from tests.workbooks import job_row, write_workbook
-
-
-@pytest.fixture
-def app_env(azurite, pg_schema, monkeypatch, tmp_path):
-    """App settings as on Azure, pointing at Azurite (the pattern of test_durable_app.py)."""
-    suffix = uuid.uuid4().hex[:8]
-    service = BlobServiceClient.from_connection_string(azurite.connection_string)
-    config = service.create_container(f"config{suffix}")
-    base = f"http://127.0.0.1:{azurite.port}/devstoreaccount1"
-    env = {
-        "INGEST_AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string,
-        "INGEST_CONFIG_URL": f"{base}/config{suffix}/ingestion_config.xlsx",
-        "INGEST_AUDIT_URL": f"{base}/audit{suffix}",
-        "INGEST_DESTINATION": f"az://lake{suffix}",
-        "INGEST_PIPELINES_DIR": str(tmp_path / "pipelines"),
-        "INGEST_MAX_PARALLEL_JOBS": "2",
-        "INGEST_JOB_RETRY_FIRST_INTERVAL_S": "1",
-    }
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    blueprint.settings.cache_clear()
-    yield service, config, suffix
-    blueprint.settings.cache_clear()
 
 
 RULES = [
