@@ -128,7 +128,6 @@ def cmd_plan(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from ingest.finalize import format_summary
     from ingest.logging_setup import setup_logging
-    from ingest.runner import run_local
 
     settings = Settings.from_env().with_overrides(destination=args.destination, max_workers=args.max_workers)
     log_path = setup_logging(settings.log_dir, verbose=args.verbose)
