@@ -54,9 +54,12 @@ def source_count_range(engine: Engine, schema: str | None, table: str, watermark
         if before is None:
             total = conn.execute(base.where(column.isnot(None), upper)).scalar_one()
             return total, total
-        low = conn.execute(base.where(column > before, upper)).scalar_one()
-        high = conn.execute(base.where(column >= (before if max_before is None else max_before), upper)).scalar_one()
-        return low, high
+        # one scan of the window for both bounds (the widest window, counted two ways)
+        lowest = before if max_before is None else max_before
+        both = sa.select(sa.func.count(sa.case((column > before, 1))), sa.func.count()) \
+            .select_from(source).where(*where).where(column >= lowest, upper)
+        low, high = conn.execute(both).one()
+        return int(low), int(high)
 
 
 def parquet_rows(fs: Any, paths: Iterable[str]) -> int:
