@@ -140,7 +140,7 @@ def format_summary(summary: RunSummary) -> str:
              f"Total: {summary.total}  Successful: {summary.succeeded}  Failed: {summary.failed}"
              f"  Rows: {summary.rows_processed}"
              + (f"  Skipped after a failure: {summary.dependency_skipped}" if summary.dependency_skipped else "")]
-    width = max([len(j["job_name"]) for j in summary.jobs] + [8])
+    width = max([len(j["job_name"]) for j in summary.jobs] + [len(name) for name in summary.skipped] + [8])
     lines.append(f"  {'job':<{width}}  {'status':<9} {'rows':>10} {'seconds':>8} {'count':<8}  error")
     for job in summary.jobs:
         error = f"{job['error_class']}: {job['error_message']}" if job["error_class"] else ""
