@@ -93,12 +93,16 @@ def write_run_summary(audit_dir: Path, run_id: str, summary: dict) -> Path:
     return path
 
 
-def read_audit(audit_dir: Path) -> list[dict[str, str]]:
-    path = audit_dir / AUDIT_FILE
+def read_csv_rows(path: Path) -> list[dict[str, str]]:
+    """The rows of a CSV file with a header; none if the file does not exist yet."""
     if not path.exists():
         return []
     with open(path, newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
+
+
+def read_audit(audit_dir: Path) -> list[dict[str, str]]:
+    return read_csv_rows(audit_dir / AUDIT_FILE)
 
 
 def audit_csv(results: Iterable[JobResult], execution_date: str) -> str:

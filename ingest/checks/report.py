@@ -9,6 +9,7 @@ import io
 from pathlib import Path
 from typing import Any, Iterable
 
+from ingest.audit import read_csv_rows
 from ingest.checks.schema_drift import DriftReport
 from ingest.redact import redact
 from ingest.result import JobResult
@@ -85,11 +86,7 @@ def append_check_rows(audit_dir: Path, results: Iterable[JobResult], execution_d
 
 
 def read_check_rows(audit_dir: Path) -> list[dict[str, str]]:
-    path = audit_dir / CHECKS_FILE
-    if not path.exists():
-        return []
-    with open(path, newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
+    return read_csv_rows(audit_dir / CHECKS_FILE)
 
 
 def findings(results: Iterable[JobResult]) -> tuple[list[str], list[str]]:

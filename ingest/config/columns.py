@@ -195,6 +195,20 @@ def parse_lookback(value: Any) -> Lookback:
 # -------------------------------------------------------------------------------------------
 
 
+def is_number_or_iso_text(text: str) -> bool:
+    """A finite decimal number, or an ISO date / datetime (a trailing Z allowed)."""
+    try:
+        if Decimal(text).is_finite():
+            return True
+    except InvalidOperation:
+        pass
+    try:
+        datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return True
+    except ValueError:
+        return False
+
+
 def parse_watermark(value: Any) -> int | float | str:
     """Numbers stay numbers; dates and datetimes become ISO text; text must parse as one."""
     if isinstance(value, bool):
@@ -212,20 +226,12 @@ def parse_watermark(value: Any) -> int | float | str:
         return int(text)
     except ValueError:
         pass
-    try:
-        Decimal(text)
-        if text.lower() not in ("nan", "inf", "-inf", "infinity", "-infinity"):
-            return text
-    except InvalidOperation:
-        pass
-    try:
-        datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if is_number_or_iso_text(text):
         return text
-    except ValueError:
-        raise CellError(
-            f"last_watermark {shown(value)} is not a number or an ISO date/datetime"
-            " (e.g. 2024-01-31 or 2024-01-31T12:00:00+00:00)"
-        ) from None
+    raise CellError(
+        f"last_watermark {shown(value)} is not a number or an ISO date/datetime"
+        " (e.g. 2024-01-31 or 2024-01-31T12:00:00+00:00)"
+    )
 
 
 def parse_percentage(value: Any) -> float:

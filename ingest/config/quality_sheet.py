@@ -12,7 +12,7 @@ from typing import Any, Callable
 from openpyxl.utils import get_column_letter
 
 from ingest.config.sheets import cell_value, is_formula, read_header
-from ingest.config.columns import CellError, _text, parse_identifier, parse_job_name, shown
+from ingest.config.columns import CellError, _text, is_number_or_iso_text, parse_identifier, parse_job_name, shown
 from ingest.config.model import ConfigIssue, WorkbookConfig
 from ingest.config.rules import NAMED_FORMATS, QualityRule, RuleKind, Severity
 
@@ -94,17 +94,10 @@ def _bound(value: Any) -> str:
     if isinstance(value, bool):
         raise CellError(f"bound {value} is a boolean, not a number or a date")
     text = _text(value)
-    try:
-        if Decimal(text).is_finite():
-            return text
-    except InvalidOperation:
-        pass
-    try:
-        datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if is_number_or_iso_text(text):
         return text
-    except ValueError:
-        raise CellError(f"bound {shown(value)} is not a number or an ISO date/datetime"
-                        " (e.g. 0, 99.5, 2024-01-31)") from None
+    raise CellError(f"bound {shown(value)} is not a number or an ISO date/datetime"
+                    " (e.g. 0, 99.5, 2024-01-31)")
 
 
 def _regex(value: Any) -> str:

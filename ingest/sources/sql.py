@@ -4,7 +4,7 @@ source's spelling, watermark typing, incremental, backend per dialect."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -21,6 +21,7 @@ from ingest.sources.exact_types import ExactTypesConnectorXLoader
 from ingest.sources.literals import unwrap, wrap_watermark_type
 from ingest.sources.oracle import ARRAYSIZE as ORACLE_ARRAYSIZE
 from ingest.sources.strategies import Strategies
+from ingest.sources.watermark_values import as_column_datetime
 
 
 @dataclass
@@ -107,10 +108,7 @@ def coerce_watermark(value: WatermarkValue | None, column_type: sa.types.TypeEng
         return None
     try:
         if isinstance(column_type, sa.DateTime):
-            parsed = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-            if column_type.timezone:
-                return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-            return parsed.astimezone(timezone.utc).replace(tzinfo=None) if parsed.tzinfo else parsed
+            return as_column_datetime(value, bool(column_type.timezone))
         if isinstance(column_type, sa.Date):
             return date.fromisoformat(str(value)[:10])
         # before Integer: Oracle's NUMBER is both, and NUMBER(12,2) holds fractions

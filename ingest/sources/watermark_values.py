@@ -14,6 +14,15 @@ from ingest.config.model import Lookback
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
+def as_column_datetime(value: Any, aware: bool) -> datetime:
+    """A datetime (or ISO text) as a timestamp column holds it: aware in UTC for timestamptz
+    (naive input taken as UTC), naive UTC for timestamp without time zone."""
+    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    if aware:
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc).replace(tzinfo=None) if parsed.tzinfo else parsed
+
+
 def base_type(column: sa.Column) -> sa.types.TypeEngine:
     return getattr(column.type, "wrapped", column.type)  # a WatermarkLiteral's reflected type
 
@@ -41,10 +50,7 @@ def from_text(value: Any, column: sa.Column) -> Any:
         return None
     kind = base_type(column)
     if isinstance(kind, sa.DateTime):
-        parsed = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-        if kind.timezone:
-            return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-        return parsed.astimezone(timezone.utc).replace(tzinfo=None) if parsed.tzinfo else parsed
+        return as_column_datetime(value, bool(kind.timezone))
     if isinstance(kind, sa.Date):
         return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
     if isinstance(kind, sa.Numeric) and not isinstance(kind, sa.Float):
