@@ -177,13 +177,6 @@ def _why(job: JobConfig, request: RunRequest, now: datetime, successes: dict[str
     return True, "every enabled job" + unscheduled
 
 
-def selected(name: str | None, job_filter: list[str] | None) -> bool:
-    patterns = [p.strip() for p in (job_filter or []) if p.strip()]
-    if not patterns:
-        return True
-    return name is not None and any(fnmatch.fnmatchcase(name, p) for p in patterns)
-
-
 def _invalid_results(config: WorkbookConfig, run: RunContext, chosen: Chooser) -> list[JobResult]:
     """A failed result per rejected workbook row (in the caller's selection), so it shows in
     the summary and the audit beside the jobs that ran."""
