@@ -6,6 +6,9 @@
   table loader, the extension point sql_table offers) streams connectorx record batches and
   casts each to the reflected arrow types, with pyarrow's safe cast (a value that would lose
   digits raises instead of being changed).
+- connectorx marks every arrow field nullable; a NOT NULL column's field is marked required
+  (when the batch indeed has no NULL), so dlt does not warn once per batch that the arrow
+  schema and its own hints differ on `nullable`.
 """
 
 from __future__ import annotations
@@ -55,20 +58,23 @@ class ExactTypesConnectorXLoader(ConnectorXTableLoader):
     def load_rows(self, backend_kwargs: Dict[str, Any] = None) -> Iterator[Any]:
         kwargs = {"return_type": "arrow_stream", "batch_size": self.chunk_size, **(backend_kwargs or {})}
         targets = {name: t for name, hint in self.columns.items() if (t := _target_type(hint)) is not None}
+        required = {name for name, hint in self.columns.items() if hint.get("nullable") is False}
         for table in super().load_rows(kwargs):
-            yield _cast(table, targets)
+            yield _cast(table, targets, required)
 
 
-def _cast(table: pa.Table, targets: dict[str, pa.DataType]) -> pa.Table:
+def _cast(table: pa.Table, targets: dict[str, pa.DataType], required: frozenset[str] | set[str] = frozenset()) -> pa.Table:
     fields = []
     changed = False
     for field in table.schema:
         target = targets.get(field.name)
         if target is not None and field.type != target:
-            fields.append(field.with_type(target))
+            field = field.with_type(target)
             changed = True
-        else:
-            fields.append(field)
+        if field.name in required and field.nullable and table.column(field.name).null_count == 0:
+            field = field.with_nullable(False)
+            changed = True
+        fields.append(field)
     if not changed:
         return table
     return table.cast(pa.schema(fields, metadata=table.schema.metadata), safe=True)
