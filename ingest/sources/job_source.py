@@ -29,11 +29,12 @@ class JobSource(Protocol):
 class SqlJobSource:
     def __init__(self, job: JobConfig, settings: Settings, run_started_at: datetime | None = None):
         from ingest.sources.connections import resolve_connection
-        from ingest.sources.sql import make_engine, reflect_table
+        from ingest.sources.engine_cache import shared_engine
+        from ingest.sources.sql import reflect_table
         from ingest.sources.strategies import Strategies
 
         self.job, self.settings = job, settings
-        self.engine = make_engine(resolve_connection(job))
+        self.engine = shared_engine(resolve_connection(job))
         try:
             self.reflected = reflect_table(self.engine, job)
             self.strategies = Strategies.for_job(job, self.reflected.table, self.reflected.watermark_column,
@@ -94,7 +95,7 @@ class SqlJobSource:
                             coerce_watermark(start, kind, self.job), coerce_watermark(end, kind, self.job))
 
     def close(self) -> None:
-        self.engine.dispose()
+        self.engine.dispose()  # the connections, not the engine: ingest/sources/engine_cache.py
 
 
 class RestJobSource:
