@@ -5,7 +5,9 @@ import os
 import azure.durable_functions as df
 import azure.functions as func
 
-os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+from ingest.dlt_defaults import apply_dlt_defaults  # noqa: E402
+
+apply_dlt_defaults()  # before anything imports dlt
 os.environ.setdefault("INGEST_PIPELINES_DIR", os.path.join(os.environ.get("TMPDIR", "/tmp"), "ingest-pipelines"))
 
 from ingest.azure.blueprint import bp  # noqa: E402

@@ -71,6 +71,9 @@ def ingest_jobs(workdir: str, tables: list[str], backend: str | None, workers: i
     started = time.perf_counter()
     import pyarrow.parquet as pq
 
+    from ingest.dlt_defaults import apply_dlt_defaults
+
+    apply_dlt_defaults()  # as the CLI and the Functions app do
     from ingest.config.model import JobConfig, LoadType, SourceType
     from ingest.plan import Plan, new_run_context
     from ingest.runner import execute_plan

@@ -98,7 +98,7 @@ def main() -> None:
     azurite = start_azurite()
     try:
         url = pg.url()
-        env = {**os.environ, "SOURCES__BENCH__CREDENTIALS": url, "RUNTIME__DLTHUB_TELEMETRY": "false"}
+        env = {**os.environ, "SOURCES__BENCH__CREDENTIALS": url}
         full_rate: dict[int, float] = {}
         full_time: dict[int, float] = {}
         peak: dict[int, float] = {}

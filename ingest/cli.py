@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
 from ingest.config.model import WorkbookConfig
+from ingest.dlt_defaults import apply_dlt_defaults
 from ingest.errors import ConfigError
 from ingest.settings import Settings
 
@@ -179,7 +179,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+    apply_dlt_defaults()
     args = _parser().parse_args(argv)
     handlers = {"run": cmd_run, "validate": cmd_validate, "plan": cmd_plan, "template": cmd_template,
                 "dashboard": cmd_dashboard}

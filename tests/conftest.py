@@ -3,13 +3,13 @@ fails every test that needs it (no silent skips)."""
 
 from __future__ import annotations
 
-import os
 
 import pytest
 
+from ingest.dlt_defaults import apply_dlt_defaults
 from tests.services import start_azurite, start_postgres
 
-os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+apply_dlt_defaults()  # what the CLI and the Functions app run with
 
 
 @pytest.fixture(scope="session")
