@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import copy
+import hashlib
+import os
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -28,8 +29,6 @@ def bucket_url(destination: str) -> str:
 def working_dir(settings: Settings) -> Path:
     """dlt's working folders for this lake: one set per destination and dataset, so local
     state kept for one lake never leaks into a run against another."""
-    import hashlib
-
     key = f"{bucket_url(settings.destination)}|{settings.dataset}"
     return settings.pipelines_dir / f"{settings.dataset}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
 
@@ -133,17 +132,30 @@ def _connection_string_field(connection_string: str, name: str) -> str | None:
     return None
 
 
+_prepared_lakes: set[str] = set()
+
+
 def prepare_lake(settings: Settings) -> None:
     """Create the container (Azure) and dlt's dataset folder and init marker once, before
     jobs fan out: dlt creates them on a job's first load, and two jobs doing that at the
-    same moment race (`FileExistsError` from makedirs on a local lake)."""
+    same moment race (`FileExistsError` from makedirs on a local lake).
+
+    Once per lake per process (a pipeline and a client cost ~20 ms, on every run of a warm
+    worker otherwise); a local lake whose dataset folder has gone since is prepared again."""
     import tempfile
 
     import dlt
 
+    url = bucket_url(settings.destination)
+    account = hashlib.sha256((settings.azure_storage_connection_string or "").encode()).hexdigest()
+    key = f"{url}|{settings.dataset}|{account}"  # the same az:// URL on another account is another lake
+    local = urlparse(url).scheme == "file"
+    if key in _prepared_lakes and (not local or Path(settings.destination, settings.dataset).is_dir()):
+        return
     ensure_container(settings)
     with tempfile.TemporaryDirectory(prefix="ingest-lake-init-") as workdir:
         pipeline = dlt.pipeline(pipeline_name="ingest_lake_init", pipelines_dir=workdir,
                                 destination=make_destination(settings), dataset_name=settings.dataset)
         with pipeline.destination_client() as client:
             client.initialize_storage()
+        _prepared_lakes.add(key)

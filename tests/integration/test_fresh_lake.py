@@ -38,3 +38,20 @@ def test_an_emptied_lake_is_loaded_again_from_the_start(postgres, pg_schema, set
         summary = run_local(make_plan(read_workbook(book), new_run_context()),
                             settings.with_overrides(destination=str(tmp_path / lake)), None)
         assert summary.jobs[0]["rows_processed"] == 20, lake
+
+
+def test_a_lake_deleted_under_a_warm_process_is_prepared_again(settings):
+    """prepare_lake runs once per lake per process; a local lake that has gone since is
+    prepared again, so the jobs that follow still start in a ready lake."""
+    import shutil
+    from pathlib import Path
+
+    from ingest.destination import prepare_lake
+
+    dataset = Path(settings.destination, settings.dataset)
+    prepare_lake(settings)
+    assert dataset.is_dir()
+    prepare_lake(settings)  # remembered: nothing to do
+    shutil.rmtree(settings.destination)
+    prepare_lake(settings)
+    assert dataset.is_dir() and any(dataset.iterdir())  # dlt's init marker is back
