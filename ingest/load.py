@@ -27,6 +27,7 @@ from ingest.errors import SourceAuthenticationError
 from ingest.keyvault.audit import job_scope
 from ingest.keyvault.registration import refresh_rotated_credentials
 from ingest import progress
+from ingest.lake_client import lake_client
 from ingest.lake_repair import repair_pipeline_files
 from ingest.load_modes import LoadMode, load_mode
 from ingest.locks import FileJobLock, JobLock
@@ -178,7 +179,7 @@ def _load_once(job: JobConfig, run: RunContext, settings: Settings, result: JobR
 def _repair_lake(pipeline: dlt.Pipeline, job: JobConfig) -> None:
     """See ingest/lake_repair.py: half-written dlt files from a killed load."""
     pending = set(pipeline.list_extracted_load_packages()) | set(pipeline.list_normalized_load_packages())
-    with pipeline.destination_client() as client:
+    with lake_client(pipeline) as client:
         if not client.fs_client.exists(client.dataset_path):
             return
         repair_pipeline_files(client.fs_client, client.dataset_path, pipeline.pipeline_name,
@@ -194,7 +195,7 @@ def _check_rowcount(job: JobConfig, source: JobSource, pipeline: dlt.Pipeline, r
         if landed is not None:
             pass
         elif result.files:
-            with pipeline.destination_client() as client:
+            with lake_client(pipeline) as client:
                 root = client.bucket_path.rstrip("/")
                 landed = parquet_rows(client.fs_client, [f"{root}/{f}" for f in result.files])
         elif result.rows_processed == 0:

@@ -21,6 +21,7 @@ from ingest.checks.outcome import raise_for_checks
 from ingest.checks.schema_drift import ColumnSnapshot, DriftReport, SchemaHistory
 from ingest.classify import safe_message
 from ingest.config.model import JobConfig
+from ingest.lake_client import lake_client
 from ingest.result import JobResult, RunContext
 
 log = logging.getLogger("ingest.checks")
@@ -72,7 +73,7 @@ def before_load(job: JobConfig, pipeline: dlt.Pipeline, resource: Any, run: RunC
         columns = _source_columns(resource, pipeline)
         if not columns:  # the resource declares no columns (an API): dlt infers them while loading
             return columns
-        with pipeline.destination_client() as client:
+        with lake_client(pipeline) as client:
             history, relative = _history(pipeline, client, job)
             result.drift = _compare_with_history(job, history, relative, columns, run).to_dict()
         return columns
@@ -85,7 +86,7 @@ def after_load(job: JobConfig, pipeline: dlt.Pipeline, columns: list[ColumnSnaps
                result: JobResult) -> None:
     """Drift report and history entry, quality rules, then the verdict (raises DataCheckError)."""
     try:
-        with pipeline.destination_client() as client:
+        with lake_client(pipeline) as client:
             if columns is not None:  # else before_load's error report stands
                 result.drift = _record_drift(job, pipeline, client, columns, run, result).to_dict()
             if job.quality_rules:
