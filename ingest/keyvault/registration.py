@@ -12,6 +12,8 @@ sit right after the environment, so a stray secrets.toml cannot shadow the vault
 from __future__ import annotations
 
 import logging
+import os
+import weakref
 from typing import TYPE_CHECKING, Any
 
 import dlt
@@ -24,6 +26,7 @@ from ingest.keyvault.names import UnmappableKeyError
 from ingest.keyvault.provider import PROVIDER_NAME, KeyVaultProvider
 
 if TYPE_CHECKING:
+    import requests
     from azure.core.credentials import TokenCredential
     from azure.keyvault.secrets import SecretClient
 
@@ -32,16 +35,41 @@ if TYPE_CHECKING:
 log = logging.getLogger("ingest.keyvault")
 
 
+CONNECTION_KWARGS = ("connection_verify", "connection_cert", "connection_timeout", "read_timeout")
+"""azure-core reads these when it builds the transport; with our own transport they go to it."""
+_sessions: "weakref.WeakSet[requests.Session]" = weakref.WeakSet()
+
+
 def make_secret_client(vault_url: str, credential: "TokenCredential | None" = None,
                        **client_kwargs: Any) -> "SecretClient":
-    """A SecretClient for `vault_url`; DefaultAzureCredential unless a credential is given."""
+    """A SecretClient for `vault_url`; DefaultAzureCredential unless a credential is given.
+    Its HTTP session is ours, so its pooled connections can be dropped before a fork."""
+    import requests
+    from azure.core.pipeline.transport import RequestsTransport
     from azure.keyvault.secrets import SecretClient
 
     if credential is None:
         from azure.identity import DefaultAzureCredential
 
         credential = DefaultAzureCredential()
+    if "transport" not in client_kwargs:
+        session = requests.Session()
+        _sessions.add(session)
+        connection = {k: client_kwargs.pop(k) for k in CONNECTION_KWARGS if k in client_kwargs}
+        client_kwargs["transport"] = RequestsTransport(session=session, session_owner=False, **connection)
     return SecretClient(vault_url, credential, **client_kwargs)
+
+
+def _drop_pooled_connections() -> None:
+    """Runs in the parent before each fork (ingest/job_processes.py forks one process per job):
+    a TLS connection kept open in the pool would be inherited by every child, and two children
+    writing on one TLS session break it ('bad record mac'). The session stays usable and
+    opens new connections when asked."""
+    for session in list(_sessions):
+        session.close()
+
+
+os.register_at_fork(before=_drop_pooled_connections)
 
 
 def register_key_vault(settings: "Settings", credential: "TokenCredential | None" = None,
