@@ -10,6 +10,8 @@
 6. DataCheckError: the load finished but a post-load check with severity `fail` did not pass
    (data quality, schema drift), or dlt's schema contract refused the load.
 7. JobLockedError: another run holds the job; the next run loads it.
+8. WorkerProcessError: the process that ran the job died (the OOM killer, a crashing driver);
+   the other jobs run on. Not retried in the run: find why it died first.
 
 A job's failure never escapes as an exception: `ingest.load.run_job` turns it into a failed
 JobResult carrying `error_class` (the class name below) and a redacted message.
@@ -134,6 +136,12 @@ class SchemaContractError(DataCheckError):
 # 7. Concurrency: the job is busy; the next run loads it ---------------------------------
 class JobLockedError(IngestError):
     """Another run is loading this job right now; this run leaves it alone."""
+
+
+# 8. The job's worker process died -------------------------------------------------------
+class WorkerProcessError(IngestError):
+    """The worker process running the job (ingest/job_processes.py) ended without a result:
+    killed by a signal (SIGKILL: most often the OOM killer) or crashed in native code."""
 
 
 class UnexpectedError(IngestError):

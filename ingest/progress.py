@@ -146,6 +146,30 @@ def collector(job_name: str, table_name: str) -> Collector | None:
     return None if progress is None else _JobCollector(progress, job_name, table_name)
 
 
+class _Forwarder:
+    """In a job's worker process (ingest/job_processes.py): rows extracted go to the parent,
+    which owns the console and draws one status line for every job."""
+
+    def __init__(self, send: Callable[[str, int], None]):
+        self.send = send
+
+    def rows_extracted(self, job_name: str, rows: int) -> None:
+        self.send(job_name, rows)
+
+
+def forward_from_child(send: Callable[[str, int], None]) -> None:
+    """Called in a job's worker process right after the fork, when progress is on."""
+    global _active
+    if _active is not None:
+        _active = _Forwarder(send)  # type: ignore[assignment]
+
+
+def rows_extracted(job_name: str, rows: int) -> None:
+    """Rows a job's worker process reported (the parent side of `forward_from_child`)."""
+    if _active is not None:
+        _active.rows_extracted(job_name, rows)
+
+
 def run_started(jobs_total: int) -> None:
     if _active is not None:
         _active.run_started(jobs_total)

@@ -35,6 +35,12 @@ def register_secret(value: str | None) -> None:
             _secrets.add(decoded)
 
 
+def known_secrets() -> frozenset[str]:
+    """Every secret registered so far (a job's worker process hands back what it learned)."""
+    with _lock:
+        return frozenset(_secrets)
+
+
 def register_url_password(url: str) -> None:
     """Register the password part of a connection URL, if it has one."""
     match = _URL_PASSWORD.search(url or "")

@@ -129,6 +129,9 @@ class Settings:
     """Top folder inside the destination; dlt's dataset name."""
     layout: str = DEFAULT_LAYOUT
     max_workers: int = 5
+    worker_mode: str = "process"
+    """Local runner: each job in a forked process (parallel on every core; a crash fails only
+    its job) or in a thread (`thread`: one process, e.g. for a debugger). ingest/job_processes.py"""
     chunk_size: int = 100_000
     """Rows per arrow batch read from a SQL source."""
     sql_backend: str | None = None
@@ -205,6 +208,7 @@ class Settings:
             dataset=env.get("INGEST_DATASET") or default.dataset,
             layout=env.get("INGEST_LAYOUT") or default.layout,
             max_workers=_int(env, "INGEST_MAX_WORKERS", default.max_workers),
+            worker_mode=_choice(env, "INGEST_WORKER_MODE", ("process", "thread")) or default.worker_mode,
             chunk_size=_int(env, "INGEST_CHUNK_SIZE", default.chunk_size, minimum=1000),
             sql_backend=_choice(env, "INGEST_SQL_BACKEND", ("pyarrow", "connectorx", "sqlalchemy")),
             retry_attempts=_int(env, "INGEST_RETRY_ATTEMPTS", default.retry_attempts, minimum=0),

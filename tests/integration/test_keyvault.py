@@ -319,7 +319,12 @@ def test_rotated_password_is_fetched_again_once_and_the_job_succeeds(
     """Done criterion of the issue. The vault serves the old password and the first run loads;
     then the role's password changes (ALTER ROLE) and the vault gets a new version. The next
     run is served the cached old password, is rejected, fetches the secret again once and runs
-    the job once more with the new one."""
+    the job once more with the new one.
+
+    Jobs in threads: the vault cache lives in the process that runs the jobs, as in a warm
+    Functions worker (the Azure path). The local runner's forked job processes start from the
+    parent's cache, so each of their runs reads the vault afresh."""
+    settings = settings.with_overrides(worker_mode="thread")
     name = "dev--sources--kv-rot--credentials"
     old_password = rotating_role.password
     v1 = vault.set_secret(name, rotating_role.url())

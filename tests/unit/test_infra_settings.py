@@ -40,6 +40,7 @@ LOCAL_PLATFORM = {
 LOCAL_ONLY = {
     "INGEST_AZURE_STORAGE_CONNECTION_STRING": "an account key (Azurite); unset on Azure, where blobs and"
                                               " the lake are reached with the managed identity",
+    "INGEST_WORKER_MODE": "the local runner's processes or threads; on Azure each job is a Durable activity",
 }
 # dlt reads these from the environment (connection URLs, API keys, the SMTP login): secrets, so
 # on Azure only Key Vault references (keyVaultReferenceSettings) or the vault itself.
