@@ -15,6 +15,13 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 
+def machine_cpu() -> tuple[int, int]:
+    """(total, idle) jiffies of the whole machine (/proc/stat): how busy the cores were,
+    PostgreSQL included."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return sum(fields), fields[3] + fields[4]
+
+
 def _finish(started: float, **values: object) -> None:
     print(json.dumps({"wall": time.perf_counter() - started,
                       "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, **values}))
@@ -63,50 +70,87 @@ def reference(url: str, table: str, out: str, batch: int) -> None:
     _finish(started, rows=rows, schema=schema)
 
 
-def ingest_jobs(workdir: str, tables: list[str], backend: str | None, workers: int, incremental: bool,
-                repeat_in_process: int) -> None:
-    """Load `tables` with the engine (the local runner's thread pool). With
-    `repeat_in_process` > 1 the load runs again in the same process and the last run's time is
-    reported too (what a job costs once imports are paid, e.g. on a warm Functions worker)."""
-    started = time.perf_counter()
-    import pyarrow.parquet as pq
+def _engine_settings(workdir: str, backend: str | None, workers: int, worker_mode: str):
+    import os
 
     from ingest.dlt_defaults import apply_dlt_defaults
 
     apply_dlt_defaults()  # as the CLI and the Functions app do
-    from ingest.config.model import JobConfig, LoadType, SourceType
-    from ingest.plan import Plan, new_run_context
-    from ingest.runner import execute_plan
     from ingest.settings import Settings
 
-    import os
-
-    settings = Settings.from_env().with_overrides(
+    return Settings.from_env().with_overrides(
         destination=os.environ.get("INGEST_DESTINATION") or f"{workdir}/lake",
         pipelines_dir=Path(workdir) / "pipelines", sql_backend=backend, max_workers=workers,
-        audit_dir=Path(workdir) / "audit")
-    jobs = [JobConfig(job_name=t, enabled=True, source_type=SourceType.POSTGRES, connection="bench",
+        audit_dir=Path(workdir) / "audit", worker_mode=worker_mode)
+
+
+def _jobs(tables: list[str], incremental: bool):
+    from ingest.config.model import JobConfig, LoadType, SourceType
+
+    return [JobConfig(job_name=t, enabled=True, source_type=SourceType.POSTGRES, connection="bench",
                       source_table=t, source_schema="public",
                       load_type=LoadType.INCREMENTAL if incremental else LoadType.FULL,
                       watermark_column="updated_at" if incremental else None) for t in tables]
-    last = 0.0
-    for _ in range(max(1, repeat_in_process)):
-        one = time.perf_counter()
-        results = execute_plan(Plan(run=new_run_context(), jobs=jobs), settings)
-        last = time.perf_counter() - one
+
+
+def _run_plan(jobs, settings) -> tuple[float, list]:
+    from ingest.plan import Plan, new_run_context
+    from ingest.runner import execute_plan
+
+    one = time.perf_counter()
+    results = execute_plan(Plan(run=new_run_context(), jobs=jobs), settings)
     failed = [r.error_message for r in results if not r.succeeded]
     if failed:
         raise SystemExit(f"load failed: {failed[0]}")
+    return time.perf_counter() - one, results
+
+
+def ingest_jobs(workdir: str, tables: list[str], backend: str | None, workers: int, incremental: bool,
+                repeat_in_process: int, worker_mode: str) -> None:
+    """Load `tables` with the engine (the local runner). With `repeat_in_process` > 1 the load
+    runs again in the same process and the last run's time is reported too."""
+    started = time.perf_counter()
+    import pyarrow.parquet as pq
+
+    settings = _engine_settings(workdir, backend, workers, worker_mode)
+    jobs = _jobs(tables, incremental)
+    last, results = 0.0, []
+    cpu_before = machine_cpu()
+    for _ in range(max(1, repeat_in_process)):
+        last, results = _run_plan(jobs, settings)
+    cpu_after = machine_cpu()
+    busy = 1 - (cpu_after[1] - cpu_before[1]) / max(1, cpu_after[0] - cpu_before[0])
     schema = {}
     if results[0].files and "://" not in settings.destination:
         schema = {f.name: str(f.type) for f in pq.read_schema(Path(workdir, "lake", results[0].files[0]))}
-    _finish(started, rows=sum(r.rows_processed for r in results), last_run=last, schema=schema,
+    _finish(started, rows=sum(r.rows_processed for r in results), last_run=last, schema=schema, machine_busy=busy,
             checks=sorted({(r.rowcount or {}).get("status", "") for r in results}))
+
+
+def incremental_sequence(workdir: str, url: str, table: str, warmup_table: str, change_sql: str) -> None:
+    """One warm process, as a Functions worker or a long-running scheduler is: a small warm-up
+    load (imports, first connection), the first load of `table` (all rows), `change_sql`
+    (1% of rows changed), the incremental load, then one with nothing new."""
+    started = time.perf_counter()
+    import psycopg2
+
+    settings = _engine_settings(workdir, None, 1, "thread")
+    _run_plan(_jobs([warmup_table], False), settings)
+    jobs = _jobs([table], True)
+    first, _ = _run_plan(jobs, settings)
+    con = psycopg2.connect(url)
+    con.autocommit = True
+    con.cursor().execute(change_sql)
+    con.close()
+    changed, results = _run_plan(jobs, settings)
+    empty, empty_results = _run_plan(jobs, settings)
+    _finish(started, first=first, changed=changed, changed_rows=results[0].rows_processed, empty=empty,
+            empty_rows=empty_results[0].rows_processed, rows=results[0].rows_processed)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("kind", choices=["reference", "ingest"])
+    parser.add_argument("kind", choices=["reference", "ingest", "incremental"])
     parser.add_argument("--url")
     parser.add_argument("--tables", default="bench_orders")
     parser.add_argument("--workdir")
@@ -115,12 +159,17 @@ def main() -> None:
     parser.add_argument("--incremental", action="store_true")
     parser.add_argument("--repeat-in-process", type=int, default=1)
     parser.add_argument("--batch", type=int, default=100_000)
+    parser.add_argument("--worker-mode", default="process", choices=["process", "thread"])
+    parser.add_argument("--warmup-table")
+    parser.add_argument("--change-sql")
     args = parser.parse_args()
     if args.kind == "reference":
         reference(args.url, args.tables, f"{args.workdir}/reference.parquet", args.batch)
+    elif args.kind == "incremental":
+        incremental_sequence(args.workdir, args.url, args.tables, args.warmup_table, args.change_sql)
     else:
         ingest_jobs(args.workdir, args.tables.split(","), args.backend, args.workers, args.incremental,
-                    args.repeat_in_process)
+                    args.repeat_in_process, args.worker_mode)
 
 
 if __name__ == "__main__":
