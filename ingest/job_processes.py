@@ -15,7 +15,9 @@ stream. Secrets the child resolved (Key Vault, connection URLs) come back with i
 the parent masks them too. HTTP sessions with pooled TLS connections must not be shared
 across a fork: ingest/keyvault/registration.py drops the vault client's before each one.
 
-Where `fork` does not exist (Windows) or INGEST_WORKER_MODE=thread, the runner uses threads.
+Threads instead: INGEST_WORKER_MODE=thread, a platform other than Linux, or a process that has
+run a job itself (its source drivers' native threads would be missing in a child: see
+ingest/fork_safety.py).
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ import gc
 import logging
 import multiprocessing
 import multiprocessing.connection
-import os
 import pickle
 import signal
 import threading
@@ -35,15 +36,13 @@ from typing import Callable, Iterator
 from ingest import progress
 from ingest.config.model import JobConfig
 from ingest.errors import WorkerProcessError
+from ingest.fork_safety import can_fork_jobs
 from ingest.redact import SecretMaskingFilter, known_secrets, register_secret
 from ingest.result import JobResult, JobStatus, RunContext
 from ingest.settings import Settings
+from ingest.warm_up import warm_up
 
 log = logging.getLogger("ingest.runner")
-
-
-def fork_available() -> bool:
-    return "fork" in multiprocessing.get_all_start_methods()
 
 
 def run_in_processes(jobs: list[JobConfig], run: RunContext, settings: Settings,
@@ -51,6 +50,8 @@ def run_in_processes(jobs: list[JobConfig], run: RunContext, settings: Settings,
     """Run `jobs`, at most `workers` at a time, each in its own forked process; yield each
     result as its job ends (a dead process yields a failed result for its job only)."""
     context = multiprocessing.get_context("fork")
+    if len(jobs) > 1:  # each child would pay the first-load costs again: ingest/warm_up.py
+        warm_up()
     gc.freeze()  # a child's collections then skip the parent's objects instead of copying their pages
     waiting = list(jobs)
     running: dict[multiprocessing.connection.Connection, tuple[JobConfig, multiprocessing.Process, str, float]] = {}
@@ -172,7 +173,11 @@ def _utc_now() -> str:
 
 
 def worker_mode(settings: Settings) -> str:
-    """'process' or 'thread': the setting, or threads where fork does not exist."""
-    if settings.worker_mode == "process" and fork_available() and os.name == "posix":
-        return "process"
-    return "thread"
+    """'process' or 'thread': the setting, unless forking is not safe here (ingest/fork_safety.py)."""
+    if settings.worker_mode != "process":
+        return "thread"
+    safe, why = can_fork_jobs()
+    if not safe:
+        log.info("jobs run in threads: %s", why)
+        return "thread"
+    return "process"

@@ -24,6 +24,7 @@ from ingest.classify import classify, safe_message
 from ingest.config.model import JobConfig
 from ingest.destination import make_destination, working_dir
 from ingest.errors import SourceAuthenticationError
+from ingest import fork_safety
 from ingest.keyvault.audit import job_scope
 from ingest.keyvault.registration import refresh_rotated_credentials
 from ingest import progress
@@ -90,6 +91,7 @@ def run_job(job: JobConfig, run: RunContext, settings: Settings, lock: JobLock |
     """Run the job; secret accesses are audited under its name. When the source rejected
     credentials served by Key Vault and the vault now holds a newer version (a rotation), the
     job runs once more with it."""
+    fork_safety.note_job_ran_here()  # source drivers may now hold native threads in this process
     with job_scope(job.job_name):
         result = _run_job_once(job, run, settings, lock)
         if (result.error_class == SourceAuthenticationError.__name__

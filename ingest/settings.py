@@ -131,7 +131,8 @@ class Settings:
     max_workers: int = 5
     worker_mode: str = "process"
     """Local runner: each job in a forked process (parallel on every core; a crash fails only
-    its job) or in a thread (`thread`: one process, e.g. for a debugger). ingest/job_processes.py"""
+    its job) or in a thread (`thread`: one process, e.g. for a debugger). ingest/job_processes.py;
+    threads anyway where forking is not safe (ingest/fork_safety.py)."""
     chunk_size: int = 100_000
     """Rows per arrow batch read from a SQL source."""
     sql_backend: str | None = None

@@ -28,7 +28,12 @@ def azurite():
 
 @pytest.fixture
 def settings(tmp_path):
+    """Jobs in threads: this pytest process runs jobs in-process, after which forking it is not
+    safe (ingest/fork_safety.py; the runner would fall back to threads anyway). The forked job
+    processes are tested through the CLI in fresh processes (test_job_processes.py, test_cli.py,
+    test_progress_cli.py), which is how the runner uses them."""
     from ingest.settings import Settings
 
     return Settings(destination=str(tmp_path / "lake"), audit_dir=tmp_path / "audit",
-                    log_dir=tmp_path / "logs", pipelines_dir=tmp_path / "pipelines", max_workers=4)
+                    log_dir=tmp_path / "logs", pipelines_dir=tmp_path / "pipelines", max_workers=4,
+                    worker_mode="thread")

@@ -1,73 +1,62 @@
 """The local runner's forked job processes (ingest/job_processes.py), with real loads from
-PostgreSQL: a job whose process dies fails alone, the others load; the children's log records
-reach the parent's handlers, masked; INGEST_WORKER_MODE picks threads instead."""
+PostgreSQL, through `python -m ingest run` in a fresh process (tests/job_process_driver.py): a
+job whose process dies fails alone, the others load; the children's log records reach the
+parent's run log, masked; INGEST_WORKER_MODE picks threads instead."""
 
 from __future__ import annotations
 
-import logging
+import json
 import os
-import signal
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
-import ingest.load
-from ingest.config import read_workbook
-from ingest.plan import make_plan, new_run_context
-from ingest.runner import execute_plan
 from ingest.settings import Settings
 from tests.integration.conftest import create_orders
 from tests.workbooks import job_row, write_workbook
 
 
-def plan_for(tmp_path, pg_schema, names):
+DRIVER = Path(__file__).resolve().parents[1] / "job_process_driver.py"
+
+
+def run_cli(tmp_path, pg_schema, names, fault):
     rows = [job_row(job_name=n, source_schema=pg_schema, source_table=n, target_table=n) for n in names]
-    return make_plan(read_workbook(write_workbook(tmp_path / "w.xlsx", rows)), new_run_context())
+    book = write_workbook(tmp_path / "w.xlsx", rows)
+    env = {**os.environ, "INGEST_DESTINATION": str(tmp_path / "lake"), "INGEST_AUDIT_DIR": str(tmp_path / "audit"),
+           "INGEST_LOG_DIR": str(tmp_path / "logs"), "INGEST_PIPELINES_DIR": str(tmp_path / "pipelines"),
+           "INGEST_WORKER_MODE": "process"}
+    done = subprocess.run([sys.executable, str(DRIVER), str(book), fault], env=env, capture_output=True,
+                          text=True, timeout=300)
+    summary = json.loads(done.stdout[done.stdout.index("{"):])
+    return {j["job_name"]: j for j in summary["jobs"]}, (tmp_path / "logs").glob("*.log"), done
 
 
-def test_a_job_whose_process_is_killed_fails_alone(postgres, pg_schema, settings, tmp_path, monkeypatch):
+def test_a_job_whose_process_is_killed_fails_alone(postgres, pg_schema, tmp_path):
     names = ["doomed", "fine_a", "fine_b"]
     for name in names:
         create_orders(postgres, pg_schema, 50, table=name)
-    real_run_job = ingest.load.run_job
+    jobs, _, done = run_cli(tmp_path, pg_schema, names, "kill")
 
-    def run_job(job, run, settings):  # what the OOM killer does to a job mid-load
-        if job.job_name == "doomed":
-            os.kill(os.getpid(), signal.SIGKILL)
-        return real_run_job(job, run, settings)
-
-    monkeypatch.setattr(ingest.load, "run_job", run_job)  # the children are forked: they see it
-    results = {r.job_name: r for r in execute_plan(plan_for(tmp_path, pg_schema, names), settings)}
-
-    assert results["doomed"].status.value == "failed"
-    assert results["doomed"].error_class == "WorkerProcessError"
-    assert "killed by SIGKILL" in results["doomed"].error_message and "OOM" in results["doomed"].error_message
-    assert [(results[n].status.value, results[n].rows_processed) for n in ("fine_a", "fine_b")] == \
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert jobs["doomed"]["status"] == "failed" and jobs["doomed"]["error_class"] == "WorkerProcessError"
+    assert "killed by SIGKILL" in jobs["doomed"]["error_message"] and "OOM" in jobs["doomed"]["error_message"]
+    assert [(jobs[n]["status"], jobs[n]["rows_processed"]) for n in ("fine_a", "fine_b")] == \
         [("succeeded", 50), ("succeeded", 50)]
 
 
-def test_children_log_through_the_parent_masked(postgres, pg_schema, settings, tmp_path, monkeypatch, caplog):
-    from ingest.redact import register_secret
-
+def test_children_log_through_the_parent_masked(postgres, pg_schema, tmp_path):
     create_orders(postgres, pg_schema, 10, table="t1")
-    real_run_job = ingest.load.run_job
+    jobs, logs, done = run_cli(tmp_path, pg_schema, ["t1"], "secret")
 
-    def run_job(job, run, settings):
-        register_secret("child-only-s3cret")  # learned in the child, e.g. from Key Vault
-        logging.getLogger("ingest.load").warning("job %s sees child-only-s3cret", job.job_name)
-        return real_run_job(job, run, settings)
-
-    monkeypatch.setattr(ingest.load, "run_job", run_job)
-    caplog.set_level(logging.INFO)
-    results = execute_plan(plan_for(tmp_path, pg_schema, ["t1"]), settings)
-
-    assert results[0].status.value == "succeeded"
-    forwarded = [r for r in caplog.records if r.name == "ingest.load" and "sees" in r.getMessage()]
-    assert len(forwarded) == 1 and forwarded[0].process != os.getpid()  # logged in the job's process
-    assert forwarded[0].getMessage() == "job t1 sees ***"
-    assert "child-only-s3cret" not in caplog.text
-    from ingest.redact import redact
-
-    assert redact("later: child-only-s3cret") == "later: ***"  # the parent learned it with the result
+    assert jobs["t1"]["status"] == "succeeded", done.stderr[-2000:]
+    text = "".join(path.read_text() for path in logs)  # the parent's run log: one stream
+    child = re.search(r"job t1 pid (\d+) sees \*\*\*", text)
+    parent = re.search(r"parent pid (\d+) after the run: \*\*\*", text)  # it learned the secret
+    assert child and parent and child.group(1) != parent.group(1), text[-3000:]
+    assert "child-only-s3cret" not in text + done.stdout + done.stderr
 
 
 @pytest.mark.parametrize("raw, expected", [(None, "process"), ("thread", "thread"), ("PROCESS", "process")])
@@ -81,3 +70,20 @@ def test_a_wrong_worker_mode_names_the_setting():
 
     with pytest.raises(SettingError, match="INGEST_WORKER_MODE"):
         Settings.from_env({"INGEST_WORKER_MODE": "fibers"})
+
+
+def test_a_process_that_ran_a_job_itself_runs_the_next_ones_in_threads(monkeypatch, caplog):
+    """After a job ran in this process its source drivers may hold native threads a forked
+    child would lack: the runner keeps to threads (ingest/fork_safety.py)."""
+    import logging
+
+    from ingest import fork_safety
+    from ingest.job_processes import worker_mode
+
+    monkeypatch.setattr(fork_safety, "_job_ran_here", False)
+    assert worker_mode(Settings(worker_mode="process")) == "process"
+    assert worker_mode(Settings(worker_mode="thread")) == "thread"
+    fork_safety.note_job_ran_here()
+    with caplog.at_level(logging.INFO, logger="ingest.runner"):
+        assert worker_mode(Settings(worker_mode="process")) == "thread"
+    assert "has run a job itself" in caplog.text
