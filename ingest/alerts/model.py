@@ -149,8 +149,12 @@ def _findings_of(summary: dict[str, Any]) -> Iterable[Finding]:
         yield Finding("watermark", "", safe_text(conflict), run_id)
     for warning in summary.get("validation_warnings", []) or []:  # row-count checks that did not pass
         yield Finding("rowcount", "", safe_text(warning), run_id)
-    # The checks (row counts, schema drift, quality) report through this key:
-    # [{"kind": "drift" | "quality" | "rowcount" | ..., "job_name": ..., "message": ...}]
+    # what the fan-in writes (ingest/checks/report.py `findings`): "job: what changed [severity]"
+    for kind, key in (("drift", "drift_findings"), ("quality", "quality_failures")):
+        for line in summary.get(key, []) or []:
+            job_name, _, message = str(line).partition(": ")
+            yield Finding(kind, safe_text(job_name, 80), safe_text(message or line), run_id)
+    # structured findings: [{"kind": "drift" | "quality" | "rowcount" | ..., "job_name": ..., "message": ...}]
     for item in summary.get("findings", []) or []:
         if isinstance(item, dict):
             yield Finding(safe_text(item.get("kind") or "other", 40).lower(), safe_text(item.get("job_name"), 80),

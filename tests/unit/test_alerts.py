@@ -195,3 +195,27 @@ def test_a_job_named_like_a_credential_is_not_masked_in_the_layout():
     mail = render_failure(FailureReport.from_summary(summary, ""))
     assert "api_token: failed, 0 rows" in mail.text
     assert "abc123" not in mail.text + mail.html and "token=***" in mail.text
+
+
+def test_daily_report_lists_the_drift_and_quality_findings_the_fan_in_writes():
+    """The run summary carries drift and quality as `drift_findings` / `quality_failures`
+    lines (ingest/checks/report.py); the daily summary used to read only a `findings` key
+    that nothing wrote, so schema changes and failed rules never reached the mail."""
+    from ingest.checks.report import findings
+    from ingest.result import JobResult, JobStatus
+
+    orders = JobResult(job_name="orders", status=JobStatus.SUCCEEDED, run_id="r1", drift={
+        "status": "changed", "severity": "warn", "contract": "evolve", "added": [{"name": "discount", "type": "decimal"}],
+        "removed": [], "retyped": [], "nullability": [], "message": ""})
+    customers = JobResult(job_name="customers", status=JobStatus.FAILED, run_id="r1", quality=[
+        {"place": "quality_rules!A2", "rule": "not_null", "column": "email", "status": "failed", "severity": "fail",
+         "detail": "3 rows with NULL"}])
+    quality_failures, drift_findings = findings([orders, customers])
+    summary = run_summary("r1", T0, [job("orders"), job("customers", "failed", 0, "DataQualityError", "rule failed")],
+                          quality_failures=quality_failures, drift_findings=drift_findings)
+    report = daily_report([summary], "test", "2026-01-05", T0 - timedelta(hours=23), T0 + timedelta(hours=1))
+    drift, quality = report.findings["drift"], report.findings["quality"]
+    assert [(f.job_name, f.run_id) for f in drift] == [("orders", "r1")] and "discount" in drift[0].message
+    assert [f.job_name for f in quality] == ["customers"] and "3 rows with NULL" in quality[0].message
+    mail = render_daily(report)
+    assert "discount" in mail.text and "3 rows with NULL" in mail.html
