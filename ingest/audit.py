@@ -59,17 +59,22 @@ def append_audit_rows(audit_dir: Path, results: Iterable[JobResult], execution_d
     audit_dir.mkdir(parents=True, exist_ok=True)
     path = audit_dir / AUDIT_FILE
     _rotate_if_columns_changed(path)
+    return append_csv_rows(path, AUDIT_COLUMNS, (audit_row(result, execution_date) for result in results))
+
+
+def append_csv_rows(path: Path, columns: list[str], rows: Iterable[dict]) -> Path:
+    """Append rows to a CSV trail under an exclusive lock, writing the header into a new file
+    and skipping rows whose (run_id, job_name) the file already holds: a repeated finalize
+    never duplicates them. The audit trail and the check results share it."""
     with open(path, "a+", newline="", encoding="utf-8") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         handle.seek(0)
         existing = {(r["run_id"], r["job_name"]) for r in csv.DictReader(handle)}
         handle.seek(0, 2)
-        writer = csv.DictWriter(handle, fieldnames=AUDIT_COLUMNS)
+        writer = csv.DictWriter(handle, fieldnames=columns)
         if handle.tell() == 0:
             writer.writeheader()
-        for result in results:
-            if (result.run_id, result.job_name) not in existing:
-                writer.writerow(audit_row(result, execution_date))
+        writer.writerows(row for row in rows if (row["run_id"], row["job_name"]) not in existing)
         fcntl.flock(handle, fcntl.LOCK_UN)
     return path
 
@@ -107,11 +112,15 @@ def read_audit(audit_dir: Path) -> list[dict[str, str]]:
 
 def audit_csv(results: Iterable[JobResult], execution_date: str) -> str:
     """One run's audit rows as CSV text with a header."""
+    return csv_text(AUDIT_COLUMNS, (audit_row(result, execution_date) for result in results))
+
+
+def csv_text(columns: list[str], rows: Iterable[dict]) -> str:
+    """Rows as CSV text with a header (what goes into one blob per run on Azure)."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=AUDIT_COLUMNS)
+    writer = csv.DictWriter(buffer, fieldnames=columns)
     writer.writeheader()
-    for result in results:
-        writer.writerow(audit_row(result, execution_date))
+    writer.writerows(rows)
     return buffer.getvalue()
 
 

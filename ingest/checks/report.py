@@ -3,13 +3,10 @@ rule and per schema finding, per job, per run) and the lines of the run summary.
 
 from __future__ import annotations
 
-import csv
-import fcntl
-import io
 from pathlib import Path
 from typing import Any, Iterable
 
-from ingest.audit import read_csv_rows
+from ingest.audit import append_csv_rows, csv_text, read_csv_rows
 from ingest.checks.schema_drift import DriftReport
 from ingest.redact import redact
 from ingest.result import JobResult
@@ -59,30 +56,14 @@ def check_rows(results: Iterable[JobResult], execution_date: str) -> list[dict[s
 
 
 def checks_csv(results: Iterable[JobResult], execution_date: str) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CHECK_COLUMNS)
-    writer.writeheader()
-    writer.writerows(check_rows(results, execution_date))
-    return buffer.getvalue()
+    return csv_text(CHECK_COLUMNS, check_rows(results, execution_date))
 
 
 def append_check_rows(audit_dir: Path, results: Iterable[JobResult], execution_date: str) -> Path:
     """Append to `check_results.csv`, skipping jobs of a run already recorded (a repeated
     finalize never duplicates rows)."""
     audit_dir.mkdir(parents=True, exist_ok=True)
-    path = audit_dir / CHECKS_FILE
-    with open(path, "a+", newline="", encoding="utf-8") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        handle.seek(0)
-        existing = {(r["run_id"], r["job_name"]) for r in csv.DictReader(handle)}
-        handle.seek(0, 2)
-        writer = csv.DictWriter(handle, fieldnames=CHECK_COLUMNS)
-        if handle.tell() == 0:
-            writer.writeheader()
-        writer.writerows(r for r in check_rows(results, execution_date)
-                         if (r["run_id"], r["job_name"]) not in existing)
-        fcntl.flock(handle, fcntl.LOCK_UN)
-    return path
+    return append_csv_rows(audit_dir / CHECKS_FILE, CHECK_COLUMNS, check_rows(results, execution_date))
 
 
 def read_check_rows(audit_dir: Path) -> list[dict[str, str]]:
