@@ -71,3 +71,13 @@ def rest_job_row(**values: Any) -> dict[str, Any]:
                   source_table=None, target_table=None, primary_key="id")
     row.update(values)
     return row
+
+
+def incremental_cursor_book(path: Path, api_url: str) -> Path:
+    """An INCREMENTAL REST job on the fake API's cursor-paginated `v2/coins`, asking only for
+    records updated since its watermark (tests/fake_api.py)."""
+    return write_workbook(path, [rest_job_row(load_type="INCREMENTAL", watermark_column="last_updated")],
+                          extra_sheets={"api_endpoints": [api_row(
+                              base_url=api_url, path="v2/coins", params=None, paginator="cursor", data_selector="data",
+                              page_size=100, page_size_param="limit", page_param=None, start_page=None,
+                              cursor_path="next_cursor", cursor_param="cursor", incremental_param="updated_since")]})

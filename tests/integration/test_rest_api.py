@@ -15,7 +15,7 @@ from ingest.config import read_workbook
 from ingest.plan import make_plan, new_run_context
 from ingest.runner import run_local
 from tests.fake_api import start_fake_api
-from tests.workbooks import api_row, job_row, rest_job_row, write_workbook
+from tests.workbooks import api_row, incremental_cursor_book, job_row, rest_job_row, write_workbook
 
 
 @pytest.fixture
@@ -88,11 +88,7 @@ def test_pages_to_the_end_through_429_and_503_with_the_key_kept_secret(api, fast
 
 
 def test_cursor_pagination_and_incremental_loads_only_new_records(api, fast_http, tmp_path):
-    book = write_workbook(tmp_path / "w.xlsx", [rest_job_row(load_type="INCREMENTAL", watermark_column="last_updated")],
-                          extra_sheets={"api_endpoints": [api_row(
-                              base_url=api.url, path="v2/coins", params=None, paginator="cursor", data_selector="data",
-                              page_size=100, page_size_param="limit", page_param=None, start_page=None,
-                              cursor_path="next_cursor", cursor_param="cursor", incremental_param="updated_since")]})
+    book = incremental_cursor_book(tmp_path / "w.xlsx", api.url)
     first = run(book, fast_http).jobs[0]
     assert first["rows_processed"] == 2500, first["error_message"]
     api.add_coins(30)

@@ -105,13 +105,9 @@ def test_backfill_skips_full_jobs_with_the_reason(postgres, pg_schema, settings,
 
 
 def test_force_full_of_an_incremental_rest_job_reads_every_page_again(api, fast_http, tmp_path):
-    from tests.workbooks import api_row, rest_job_row
+    from tests.workbooks import incremental_cursor_book
 
-    book = write_workbook(tmp_path / "w.xlsx", [rest_job_row(load_type="INCREMENTAL", watermark_column="last_updated")],
-                          extra_sheets={"api_endpoints": [api_row(
-                              base_url=api.url, path="v2/coins", params=None, paginator="cursor", data_selector="data",
-                              page_size=100, page_size_param="limit", page_param=None, start_page=None,
-                              cursor_path="next_cursor", cursor_param="cursor", incremental_param="updated_since")]})
+    book = incremental_cursor_book(tmp_path / "w.xlsx", api.url)
     first = run(book, fast_http).jobs[0]
     assert first["rows_processed"] == 2500, first["error_message"]
     api.add_coins(30)
