@@ -22,10 +22,12 @@ ingest/fork_safety.py).
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import logging
 import multiprocessing
 import multiprocessing.connection
+import os
 import pickle
 import signal
 import threading
@@ -60,7 +62,7 @@ def run_in_processes(jobs: list[JobConfig], run: RunContext, settings: Settings,
             while waiting and len(running) < max(1, workers):
                 job = waiting.pop(0)
                 receive, send = context.Pipe(duplex=False)
-                process = context.Process(target=_child, args=(job, run, settings, send),
+                process = context.Process(target=_child, args=(job, run, settings, send, os.getpid()),
                                           name=f"ingest-job-{job.job_name}", daemon=True)
                 started_at, clock = _utc_now(), time.perf_counter()
                 process.start()
@@ -119,8 +121,10 @@ def _describe_exit(code: int | None) -> str:
 
 
 def _child(job: JobConfig, run: RunContext, settings: Settings,
-           send: multiprocessing.connection.Connection) -> None:
+           send: multiprocessing.connection.Connection, runner_pid: int) -> None:
     from ingest.load import run_job  # already imported by the parent: costs nothing after fork
+
+    _die_with_runner(runner_pid)
 
     lock = threading.Lock()  # dlt logs and reports rows from its own threads too
 
@@ -134,6 +138,21 @@ def _child(job: JobConfig, run: RunContext, settings: Settings,
     result = run_job(job, run, settings)  # never raises: failures are results
     post(("result", result.to_dict(), sorted(known_secrets() - before)))
     send.close()
+
+
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _die_with_runner(runner_pid: int) -> None:
+    """The kernel kills this job process when the runner that forked it dies (kill -9, the OOM
+    killer, a lost session). An orphan would load on unseen, racing the next run on the same
+    pipeline: the lake could get a state committed after the next run's check, or the same
+    rows twice. A kill mid-load is what dlt's load packages recover from on the next run."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    if os.getppid() != runner_pid:  # the runner died before the line above took effect
+        os._exit(1)
 
 
 class _ToParent(logging.Handler):

@@ -3,7 +3,7 @@ job first: the local runner forks its job processes from a clean parent, which i
 built for (a pytest process has already run native drivers in-process, and a fork of such a
 process is not what users run). Used by tests/integration/test_job_processes.py.
 
-    python tests/job_process_driver.py <workbook> kill|secret
+    python tests/job_process_driver.py <workbook> kill|secret|hang
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -29,6 +30,9 @@ def main() -> int:
     def run_job(job, run, settings):  # forked children call this (ingest/job_processes.py)
         if fault == "kill" and job.job_name == "doomed":
             os.kill(os.getpid(), signal.SIGKILL)  # what the OOM killer does to a job mid-load
+        if fault == "hang":  # a long load: the test kills the runner meanwhile
+            Path(os.environ["HANG_PID_FILE"]).write_text(str(os.getpid()))
+            time.sleep(120)
         if fault == "secret":
             register_secret(SECRET)  # learned in the child, as a Key Vault secret is
             logging.getLogger("ingest.load").warning("job %s pid %d sees %s", job.job_name, os.getpid(), SECRET)

@@ -87,3 +87,45 @@ def test_a_process_that_ran_a_job_itself_runs_the_next_ones_in_threads(monkeypat
     with caplog.at_level(logging.INFO, logger="ingest.runner"):
         assert worker_mode(Settings(worker_mode="process")) == "thread"
     assert "has run a job itself" in caplog.text
+
+
+def test_killing_the_runner_kills_its_job_processes(postgres, pg_schema, tmp_path):
+    """kill -9 of `python -m ingest run` must not leave a job loading on as an orphan: it would
+    race the next run on the same pipeline (ingest/job_processes.py _die_with_runner)."""
+    import signal
+    import time
+
+    create_orders(postgres, pg_schema, 10, table="slow")
+    book = write_workbook(tmp_path / "w.xlsx", [job_row(job_name="slow", source_schema=pg_schema,
+                                                        source_table="slow", target_table="slow")])
+    pid_file = tmp_path / "child.pid"
+    env = {**os.environ, "INGEST_DESTINATION": str(tmp_path / "lake"), "INGEST_AUDIT_DIR": str(tmp_path / "audit"),
+           "INGEST_LOG_DIR": str(tmp_path / "logs"), "INGEST_PIPELINES_DIR": str(tmp_path / "pipelines"),
+           "INGEST_WORKER_MODE": "process", "HANG_PID_FILE": str(pid_file)}
+    runner = subprocess.Popen([sys.executable, str(DRIVER), str(book), "hang"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    child = None
+    try:
+        deadline = time.monotonic() + 60
+        while not pid_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        child = int(pid_file.read_text())
+        assert child != runner.pid and Path(f"/proc/{child}").exists()
+        runner.send_signal(signal.SIGKILL)
+        runner.wait()
+        deadline = time.monotonic() + 10
+        while _alive(child) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(child), "the job process outlived its runner"
+    finally:
+        runner.kill()
+        if child and _alive(child):  # do not leave the orphan behind when the assertion fails
+            os.kill(child, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    """Running, not a zombie waiting for whoever adopted it to reap it."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
