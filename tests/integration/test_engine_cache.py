@@ -50,3 +50,28 @@ def test_other_credentials_get_another_engine(postgres):
     assert one is same and other is not one
     engine_cache.clear()
     assert engine_cache.shared_engine(build_connection("a", SourceType.POSTGRES, url)) is not one
+
+
+def test_reflection_reads_columns_and_key_only(postgres, pg_schema):
+    """Catalog queries for the columns and the primary key only (a full autoload ran 12 per
+    job); what a load needs is all there: names, exact types, NOT NULL, the key."""
+    import sqlalchemy as sa
+
+    from ingest.sources.sql import reflect_table
+
+    create_orders(postgres, pg_schema, 1)
+    engine_cache.clear()
+    engine = engine_cache.shared_engine(build_connection("pg", SourceType.POSTGRES, postgres.url()))
+    statements: list[str] = []
+    sa.event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    reflected = reflect_table(engine, job(pg_schema))
+    engine.dispose()
+
+    table = reflected.table
+    assert [c.name for c in table.primary_key] == ["id"]
+    assert {c.name: (str(c.type), getattr(c.type, "timezone", None), c.nullable) for c in table.columns} == {
+        "id": ("BIGINT", None, False), "qty": ("INTEGER", None, False), "amount": ("NUMERIC(12, 2)", None, True),
+        "name": ("TEXT", None, False), "note": ("TEXT", None, True), "created_at": ("TIMESTAMP", True, False),
+        "updated_at": ("TIMESTAMP", False, False)}
+    catalog = [s for s in statements if "pg_catalog" in s]
+    assert len(catalog) <= 3, catalog  # columns (with enums and domains), primary key
