@@ -82,7 +82,20 @@ class _JobFilesystem(filesystem):
     instance. dlt asks for them about 16 times per load and each time resolves the whole
     destination configuration from every provider, ~0.2 s of pure-Python work per job (profiled:
     the floor under small and incremental loads). An instance lives for one job, whose
-    settings do not change, so the first answer holds; each caller gets its own copy."""
+    settings do not change, so the first answer holds; each caller gets its own copy.
+
+    `configuration()` likewise, per dataset: dlt resolves it again for every client it opens
+    (lake repair, the state sync, the load: ~5 ms each of a 0.24 s warm incremental job)."""
+
+    def configuration(self, initial_config=None, accept_partial=False):  # type: ignore[override]
+        if initial_config is None:
+            return super().configuration(initial_config, accept_partial)
+        key = (type(initial_config), initial_config.dataset_name, initial_config.default_schema_name,
+               getattr(initial_config, "as_staging_destination", None), accept_partial)
+        cache = self.__dict__.setdefault("_ingest_configs", {})
+        if key not in cache:
+            cache[key] = super().configuration(initial_config, accept_partial)
+        return copy.copy(cache[key])
 
     def capabilities(self, config=None, naming=None):  # type: ignore[override]
         if config is not None:
