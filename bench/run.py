@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+INCREMENTAL_ROUNDS = 3  # incremental loads per warm process; their median is compared with its first load
 sys.path.insert(0, str(REPO))
 
 from tests.services import start_azurite, start_postgres  # noqa: E402
@@ -155,13 +156,16 @@ def main() -> None:
         for _ in range(args.repeat):  # warm: one process, as a Functions worker is
             with tempfile.TemporaryDirectory() as workdir:
                 warms.append(measure(["incremental", "--url", url, "--tables", table, "--warmup-table", small_table,
-                                      "--workdir", workdir, "--change-sql", change.format(table=table, rows=size // 100)], env))
+                                      "--workdir", workdir, "--change-sql", change.format(table=table, rows=size // 100),
+                                      "--rounds", str(INCREMENTAL_ROUNDS)], env))
         warm = {key: statistics.median(w[key] for w in warms) for key in ("first", "changed", "empty")}
         warm.update(changed_rows=warms[0]["changed_rows"], empty_rows=max(w["empty_rows"] for w in warms))
-        share = warm["changed"] / warm["first"]
+        shares = sorted(w["changed"] / w["first"] for w in warms)  # each against the first load of its process
+        share = statistics.median(shares)
         rows_out.append(Row(f"INCREMENTAL, 1% new rows on {size:,} ({warm['changed_rows']:,} rows), warm process",
-                            f"{warm['changed']:.3f} s = {share:.1%} of the first load's {warm['first']:.2f} s"
-                            f" in the same process (medians of {args.repeat})", "<= 5%", verdict(share <= 0.05)))
+                            f"{warm['changed']:.3f} s vs the first load's {warm['first']:.2f} s = {share:.1%}"
+                            f" ({shares[0]:.1%}-{shares[-1]:.1%}; {args.repeat} processes, each the median of"
+                            f" {INCREMENTAL_ROUNDS} incremental loads)", "<= 5%", verdict(share <= 0.05)))
         rows_out.append(Row("INCREMENTAL with nothing new (warm process)",
                             f"{warm['empty']:.3f} s, {warm['empty_rows']} rows", "<= 1 s",
                             verdict(warm["empty"] <= 1.0 and warm["empty_rows"] == 0)))
