@@ -11,9 +11,9 @@ ones; a whole FULL load used ~15% less CPU and its lake shrank 167 -> 123 MB.
 dlt's ArrowToParquetWriter takes no such option (its parquet format settings pass a fixed set of
 ParquetWriter options), so `install()` adds one decision to that writer: when it opens a file,
 the columns whose values repeat in the first rows it was handed get dictionary encoding, the
-others are written plain. The files stay standard parquet; only
-the encoding of each column chunk differs. dlt is pinned (requirements.txt) and
-tests/unit/test_parquet_encoding.py checks the files keep every other property dlt gives them.
+others are written plain. The files stay standard parquet; only the encoding of each column
+chunk differs. dlt is pinned (requirements.txt) and tests/unit/test_parquet_encoding.py checks
+the files keep every other property dlt gives them.
 """
 
 from __future__ import annotations
