@@ -43,6 +43,26 @@ def committed_watermark(lake: Path):
     return None
 
 
+def wait_until_gone(session: int, timeout: float = 5) -> None:
+    """Until no process of the session `session` (the runner's pid) is left, so the lake is
+    read as the next run finds it. A job process dies with its runner (tested on its own, with
+    a job that would run on: tests/integration/test_job_processes.py)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        alive = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            if int(fields[3]) == session and fields[0] != "Z":  # fields: state, ppid, pgrp, session
+                alive.append(stat.parent.name)
+        if not alive:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"processes of the killed run still alive after {timeout} s: {alive}")
+
+
 def test_kill_nine_at_several_points_then_rerun(postgres, pg_schema, tmp_path):
     create_orders(postgres, pg_schema, 300_000)
     book = write_workbook(tmp_path / "w.xlsx", [job_row(source_schema=pg_schema, load_type="INCREMENTAL",
@@ -66,12 +86,13 @@ def test_kill_nine_at_several_points_then_rerun(postgres, pg_schema, tmp_path):
     for fraction in KILL_AT_FRACTION:
         delay = fraction * whole_run_s
         process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL)
+                                   stderr=subprocess.DEVNULL, start_new_session=True)
         time.sleep(delay)
         if process.poll() is None:
-            os.kill(process.pid, signal.SIGKILL)
+            os.kill(process.pid, signal.SIGKILL)  # the runner only: its job process dies with it
             killed_while_running += 1
         process.wait()
+        wait_until_gone(process.pid)  # the whole run, job processes included, before the lake is read
         table = lake_table(lake)
         watermark = committed_watermark(lake)
         if watermark is not None:  # never ahead of what the lake holds
