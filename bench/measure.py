@@ -137,7 +137,7 @@ def incremental_sequence(workdir: str, url: str, table: str, warmup_table: str, 
     started = time.perf_counter()
     import statistics
 
-    import psycopg2
+    from bench.run import psql
 
     settings = _engine_settings(workdir, None, 1, "thread")
     _run_plan(_jobs([warmup_table], False), settings)
@@ -145,10 +145,7 @@ def incremental_sequence(workdir: str, url: str, table: str, warmup_table: str, 
     first, _ = _run_plan(jobs, settings)
     changes = []
     for _ in range(max(1, rounds)):
-        con = psycopg2.connect(url)
-        con.autocommit = True
-        con.cursor().execute(change_sql)
-        con.close()
+        psql(url, change_sql)
         changed, results = _run_plan(jobs, settings)
         changes.append(changed)
     empty, empty_results = _run_plan(jobs, settings)

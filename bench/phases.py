@@ -21,13 +21,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.run import create_table, psql  # noqa: E402
+from bench.run import NEW_ROWS_SQL, create_table, psql  # noqa: E402
 from tests.services import start_postgres  # noqa: E402
-
-NEW_ROWS = ("INSERT INTO {table} SELECT g, g % 1000, (g * 7.31) % 1000000, 'c' || (g % 97), 'note ' || g,"
-            " now() - interval '1 day', m.latest + (g - m.last_id) * interval '1 millisecond'"
-            " FROM (SELECT max(id) AS last_id, max(updated_at) AS latest FROM {table}) m,"
-            " generate_series(m.last_id + 1, m.last_id + {rows}) g")
 
 
 def main() -> None:
@@ -60,7 +55,7 @@ def main() -> None:
         first = run_job(job, new_run_context(), settings)
         print(f"first load: {first.rows_processed:,} rows in {time.perf_counter() - started:.2f} s")
         for _ in range(args.runs):
-            psql(pg.url(), NEW_ROWS.format(table=table, rows=args.new_rows))
+            psql(pg.url(), NEW_ROWS_SQL.format(table=table, rows=args.new_rows))
             timings.clear()
             started = time.perf_counter()
             result = run_job(job, new_run_context(), settings)
