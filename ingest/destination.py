@@ -6,6 +6,7 @@ import copy
 import hashlib
 import os
 from pathlib import Path
+from typing import Any, Callable
 from urllib.parse import urlparse
 
 from dlt.destinations import filesystem
@@ -90,20 +91,22 @@ class _JobFilesystem(filesystem):
     def configuration(self, initial_config=None, accept_partial=False):  # type: ignore[override]
         if initial_config is None:
             return super().configuration(initial_config, accept_partial)
-        key = (type(initial_config), initial_config.dataset_name, initial_config.default_schema_name,
-               getattr(initial_config, "as_staging_destination", None), accept_partial)
-        cache = self.__dict__.setdefault("_ingest_configs", {})
-        if key not in cache:
-            cache[key] = super().configuration(initial_config, accept_partial)
-        return copy.copy(cache[key])
+        key = ("configuration", type(initial_config), initial_config.dataset_name,
+               initial_config.default_schema_name, getattr(initial_config, "as_staging_destination", None),
+               accept_partial)
+        return self._once(key, lambda: super(_JobFilesystem, self).configuration(initial_config, accept_partial))
 
     def capabilities(self, config=None, naming=None):  # type: ignore[override]
         if config is not None:
             return super().capabilities(config, naming)
-        cache = self.__dict__.setdefault("_ingest_caps", {})
-        key = None if naming is None else (type(naming).__module__, type(naming).__name__)
+        key = ("capabilities", None if naming is None else (type(naming).__module__, type(naming).__name__))
+        return self._once(key, lambda: super(_JobFilesystem, self).capabilities(None, naming))
+
+    def _once(self, key: tuple, compute: Callable[[], Any]) -> Any:
+        """`compute()` the first time `key` is asked for; a copy of that answer every time."""
+        cache = self.__dict__.setdefault("_ingest_answers", {})
         if key not in cache:
-            cache[key] = super().capabilities(None, naming)
+            cache[key] = compute()
         return copy.copy(cache[key])
 
 
