@@ -105,9 +105,8 @@ def _match(wanted: str, available: list[str]) -> str | None:
 
 
 def _find_table(inspector: sa.Inspector, job: JobConfig) -> tuple[str | None, str]:
+    """The job's table or view as the source spells it (reflect_table tried the exact name)."""
     schema, name = job.source_schema, job.source_table
-    if inspector.has_table(name, schema=schema) or name in inspector.get_view_names(schema=schema):
-        return schema, name
     where = f"{schema}.{name}" if schema else name
     missing = SourceObjectNotFoundError(f"job '{job.job_name}': table {where} does not exist in"
                                         f" connection '{job.connection}'")
