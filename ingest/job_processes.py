@@ -35,12 +35,12 @@ import time
 from datetime import datetime, timezone
 from typing import Callable, Iterator
 
-from ingest import progress
+from ingest import load, progress
 from ingest.config.model import JobConfig
 from ingest.errors import WorkerProcessError
 from ingest.fork_safety import can_fork_jobs
 from ingest.redact import SecretMaskingFilter, known_secrets, register_secret
-from ingest.result import JobResult, JobStatus, RunContext
+from ingest.result import JobResult, RunContext
 from ingest.settings import Settings
 from ingest.warm_up import warm_up
 
@@ -103,10 +103,10 @@ def _collect(message: tuple | None, receive: multiprocessing.connection.Connecti
                                f" ({_describe_exit(process.exitcode)}); the next run continues from the state dlt"
                                " committed with the last finished load")
     log.error("job %s failed: WorkerProcessError: %s", job.job_name, error)
-    return JobResult(job_name=job.job_name, status=JobStatus.FAILED, run_id=run.run_id, table_name=job.table_name,
-                     started_at=started_at, finished_at=_utc_now(),
-                     duration_s=round(time.perf_counter() - clock, 3), workbook_watermark=job.last_watermark,
-                     error_class=type(error).__name__, error_message=str(error))
+    result = load.unfinished_result(job, run, started_at)
+    result.finished_at, result.duration_s = _utc_now(), round(time.perf_counter() - clock, 3)
+    result.error_class, result.error_message = type(error).__name__, str(error)
+    return result
 
 
 def _describe_exit(code: int | None) -> str:
@@ -122,8 +122,6 @@ def _describe_exit(code: int | None) -> str:
 
 def _child(job: JobConfig, run: RunContext, settings: Settings,
            send: multiprocessing.connection.Connection, runner_pid: int) -> None:
-    from ingest.load import run_job  # already imported by the parent: costs nothing after fork
-
     _die_with_runner(runner_pid)
 
     lock = threading.Lock()  # dlt logs and reports rows from its own threads too
@@ -135,7 +133,7 @@ def _child(job: JobConfig, run: RunContext, settings: Settings,
     _log_to_parent(post)
     progress.forward_from_child(lambda job_name, rows: post(("rows", job_name, rows)))
     before = known_secrets()
-    result = run_job(job, run, settings)  # never raises: failures are results
+    result = load.run_job(job, run, settings)  # never raises: failures are results
     post(("result", result.to_dict(), sorted(known_secrets() - before)))
     send.close()
 

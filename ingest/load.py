@@ -51,6 +51,13 @@ def _utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def unfinished_result(job: JobConfig, run: RunContext, started_at: str) -> JobResult:
+    """A job's result from the moment it starts: failed until its load succeeds. A job's own
+    process fills it in; the runner does when that process died (ingest/job_processes.py)."""
+    return JobResult(job_name=job.job_name, status=JobStatus.FAILED, run_id=run.run_id,
+                     table_name=job.table_name, started_at=started_at, workbook_watermark=job.last_watermark)
+
+
 def watermark_text(value: Any) -> Any:
     """A watermark as stored in the audit and workbook: ISO text for dates, str for decimals."""
     if value is None or isinstance(value, (int, float, str)) and not isinstance(value, bool):
@@ -108,9 +115,7 @@ def run_job(job: JobConfig, run: RunContext, settings: Settings, lock: JobLock |
 def _run_job_once(job: JobConfig, run: RunContext, settings: Settings, lock: JobLock | None = None) -> JobResult:
     started = _utc_now()
     clock = time.perf_counter()
-    result = JobResult(job_name=job.job_name, status=JobStatus.FAILED, run_id=run.run_id,
-                       table_name=job.table_name, started_at=started.isoformat(),
-                       workbook_watermark=job.last_watermark)
+    result = unfinished_result(job, run, started.isoformat())
     lock = lock or FileJobLock(settings.pipelines_dir / "locks")
 
     def count_retry(attempt: int, error: BaseException) -> None:
