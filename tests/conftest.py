@@ -3,7 +3,6 @@ fails every test that needs it (no silent skips)."""
 
 from __future__ import annotations
 
-
 import pytest
 
 from ingest.dlt_defaults import apply_dlt_defaults

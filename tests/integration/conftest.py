@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import psycopg2
 import pytest
@@ -47,6 +48,16 @@ def create_orders(postgres, schema: str, rows: int, table: str = "orders") -> No
 
 def updated_at_of(row_id: int) -> datetime:
     return BASE_TIME + timedelta(seconds=row_id)
+
+
+def live_process(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (state, ppid, pgrp, session, ...)
+    while the process runs; None once it is gone or a zombie waiting to be reaped."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return None if fields[0] == "Z" else fields
 
 
 @pytest.fixture

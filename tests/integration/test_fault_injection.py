@@ -15,7 +15,7 @@ import dlt
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tests.integration.conftest import create_orders, sql
+from tests.integration.conftest import create_orders, live_process, sql
 from tests.workbooks import job_row, write_workbook
 
 REPO = Path(__file__).resolve().parents[2]
@@ -49,14 +49,8 @@ def wait_until_gone(session: int, timeout: float = 5) -> None:
     a job that would run on: tests/integration/test_job_processes.py)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        alive = []
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except (FileNotFoundError, ProcessLookupError):
-                continue
-            if int(fields[3]) == session and fields[0] != "Z":  # fields: state, ppid, pgrp, session
-                alive.append(stat.parent.name)
+        alive = [pid.name for pid in Path("/proc").glob("[0-9]*")
+                 if (fields := live_process(int(pid.name))) and int(fields[3]) == session]
         if not alive:
             return
         time.sleep(0.05)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from ingest.settings import Settings
-from tests.integration.conftest import create_orders
+from tests.integration.conftest import create_orders, live_process
 from tests.workbooks import job_row, write_workbook
 
 
@@ -114,18 +114,10 @@ def test_killing_the_runner_kills_its_job_processes(postgres, pg_schema, tmp_pat
         runner.send_signal(signal.SIGKILL)
         runner.wait()
         deadline = time.monotonic() + 10
-        while _alive(child) and time.monotonic() < deadline:
+        while live_process(child) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert not _alive(child), "the job process outlived its runner"
+        assert not live_process(child), "the job process outlived its runner"
     finally:
         runner.kill()
-        if child and _alive(child):  # do not leave the orphan behind when the assertion fails
+        if child and live_process(child):  # do not leave the orphan behind when the assertion fails
             os.kill(child, signal.SIGKILL)
-
-
-def _alive(pid: int) -> bool:
-    """Running, not a zombie waiting for whoever adopted it to reap it."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (FileNotFoundError, ProcessLookupError):
-        return False
