@@ -7,8 +7,9 @@ explicit environment variable still wins). One place for the CLI, the Functions 
   dlt's default 0.01 s that was ~20 ms of every job doing nothing (measured, bench/README).
   It only polls that often while async items are pending, which our resources never yield.
 
-And dlt's arrow-to-parquet writer dictionary-encodes only the columns where it pays
-(ingest/parquet_encoding.py).
+Nothing here imports dlt: `validate`, `plan` and `template` never load it. What changes dlt's
+own code (ingest/parquet_encoding.py) is installed by ingest/load.py, which every load goes
+through.
 """
 
 from __future__ import annotations
@@ -24,6 +25,3 @@ DLT_DEFAULTS = {
 def apply_dlt_defaults() -> None:
     for name, value in DLT_DEFAULTS.items():
         os.environ.setdefault(name, value)
-    from ingest import parquet_encoding  # imports dlt: after the environment above is set
-
-    parquet_encoding.install()

@@ -27,7 +27,7 @@ from ingest.errors import SourceAuthenticationError
 from ingest import fork_safety
 from ingest.keyvault.audit import job_scope
 from ingest.keyvault.registration import refresh_rotated_credentials
-from ingest import progress
+from ingest import parquet_encoding, progress
 from ingest.lake_client import lake_client
 from ingest.lake_repair import repair_pipeline_files
 from ingest.load_modes import LoadMode, load_mode
@@ -41,6 +41,8 @@ from ingest.table_format_load import TableFormatStep
 from ingest.table_formats import apply_table_format, dlt_table_name
 
 log = logging.getLogger("ingest.load")
+
+parquet_encoding.install()  # before any load writes parquet: dictionary columns only where they pay
 
 
 def pipeline_name(job: JobConfig) -> str:

@@ -68,7 +68,17 @@ def dlt_as_shipped():
     parquet_encoding.install()
 
 
+def test_every_load_runs_with_the_decision_installed():
+    from dlt.common.data_writers.writers import ArrowToParquetWriter
+
+    import ingest.load  # noqa: F401  (installs it on import: every job goes through it)
+
+    assert ArrowToParquetWriter._create_writer is parquet_encoding._create_writer
+    assert ArrowToParquetWriter.write_data is parquet_encoding._write_data
+
+
 def test_a_dlt_load_writes_dictionaries_only_where_chosen(tmp_path):
+    parquet_encoding.install()
     parquet = _load(tmp_path, "chosen")
     encodings = _encodings(parquet)
     dictionary = {column for column, kinds in encodings.items() if "RLE_DICTIONARY" in kinds}
