@@ -74,10 +74,10 @@ def reference(url: str, table: str, out: str, batch: int) -> None:
 def _engine_settings(workdir: str, backend: str | None, workers: int, worker_mode: str):
     import os
 
-    from ingest.dlt_defaults import apply_dlt_defaults
+    from ingest.lake.dlt_defaults import apply_dlt_defaults
 
     apply_dlt_defaults()  # as the CLI and the Functions app do
-    from ingest.settings import Settings
+    from ingest.core.settings import Settings
 
     return Settings.from_env().with_overrides(
         destination=os.environ.get("INGEST_DESTINATION") or f"{workdir}/lake",
@@ -95,8 +95,8 @@ def _jobs(tables: list[str], incremental: bool):
 
 
 def _run_plan(jobs, settings) -> tuple[float, list]:
-    from ingest.plan import Plan, new_run_context
-    from ingest.runner import execute_plan
+    from ingest.plan.planner.planner import Plan, new_run_context
+    from ingest.drivers.local.runner import execute_plan
 
     one = time.perf_counter()
     results = execute_plan(Plan(run=new_run_context(), jobs=jobs), settings)

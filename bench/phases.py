@@ -31,7 +31,7 @@ def main() -> None:
     parser.add_argument("--new-rows", type=int, default=50_000)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    from ingest.dlt_defaults import apply_dlt_defaults
+    from ingest.lake.dlt_defaults import apply_dlt_defaults
 
     apply_dlt_defaults()
     pg = start_postgres()
@@ -42,8 +42,8 @@ def main() -> None:
         timings = _instrument()
         from ingest.config.model import JobConfig, LoadType, SourceType
         from ingest.load import run_job
-        from ingest.plan import new_run_context
-        from ingest.settings import Settings
+        from ingest.plan.planner.planner import new_run_context
+        from ingest.core.settings import Settings
 
         workdir = Path(tempfile.mkdtemp(prefix="bench-phases-"))
         settings = Settings(destination=str(workdir / "lake"), pipelines_dir=workdir / "pipelines",

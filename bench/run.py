@@ -210,8 +210,8 @@ def main() -> None:
         size = sizes[0]
         az_env = {**env, "INGEST_DESTINATION": "az://benchlake",
                   "INGEST_AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string}
-        from ingest.destination import ensure_container
-        from ingest.settings import Settings
+        from ingest.lake.destination import ensure_container
+        from ingest.core.settings import Settings
 
         ensure_container(Settings(destination="az://benchlake", azure_storage_connection_string=azurite.connection_string))
         remote, _ = median_of(args.repeat, lambda w: ["ingest", "--tables", f"bench_{size}", "--workdir", w], az_env)

@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 from ingest.config.model import WorkbookConfig
-from ingest.dlt_defaults import apply_dlt_defaults
-from ingest.errors import ConfigError
-from ingest.settings import Settings
+from ingest.lake.dlt_defaults import apply_dlt_defaults
+from ingest.core.errors import ConfigError
+from ingest.core.settings import Settings
 
 EXIT_OK, EXIT_JOB_FAILED, EXIT_INVALID = 0, 1, 2
 
@@ -70,8 +70,8 @@ def _run_parameters(parser: argparse.ArgumentParser) -> None:
                              " the daily summary mail, once a day")
 
 
-def _request(args: argparse.Namespace):  # -> ingest.request.RunRequest
-    from ingest.request import Backfill, RunRequest
+def _request(args: argparse.Namespace):  # -> ingest.plan.request.RunRequest
+    from ingest.plan.request import Backfill, RunRequest
 
     backfill = None
     if args.backfill_start is not None or args.backfill_end is not None:
@@ -81,9 +81,9 @@ def _request(args: argparse.Namespace):  # -> ingest.request.RunRequest
                       apply_schedules=args.scheduled, dry_run=args.command == "plan" or args.dry_run)
 
 
-def _plan(args: argparse.Namespace, config: WorkbookConfig, settings: Settings):  # -> ingest.plan.Plan
-    from ingest.history import FileRunHistory
-    from ingest.plan import make_plan, new_run_context
+def _plan(args: argparse.Namespace, config: WorkbookConfig, settings: Settings):  # -> ingest.plan.planner.Plan
+    from ingest.records.history import FileRunHistory
+    from ingest.plan.planner import make_plan, new_run_context
 
     return make_plan(config, new_run_context(), request=_request(args), history=FileRunHistory(settings.audit_dir))
 
@@ -108,11 +108,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from ingest.dry_run import describe_plan, format_plan
+    from ingest.drivers.dry_run import describe_plan, format_plan
 
     settings = Settings.from_env().with_overrides(destination=args.destination)
     if settings.key_vault_url:  # the lake's credentials may come from the vault
-        from ingest.keyvault.registration import register_key_vault
+        from ingest.core.keyvault.registration import register_key_vault
 
         register_key_vault(settings)
     config = _read(args.config)
@@ -126,16 +126,16 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from ingest.finalize import format_summary
-    from ingest.logging_setup import setup_logging
+    from ingest.drivers.finalize import format_summary
+    from ingest.core.logging_setup import setup_logging
 
     settings = Settings.from_env().with_overrides(destination=args.destination, max_workers=args.max_workers)
     log_path = setup_logging(settings.log_dir, verbose=args.verbose)
-    from ingest.telemetry import configure_export  # App Insights export, optional (ingest/telemetry.py)
+    from ingest.alerts.telemetry import configure_export  # App Insights export, optional (ingest/alerts/telemetry.py)
 
     configure_export(settings.appinsights_connection_string)
     if settings.key_vault_url:
-        from ingest.keyvault.registration import register_key_vault
+        from ingest.core.keyvault.registration import register_key_vault
 
         register_key_vault(settings)
     if args.dry_run:
@@ -153,10 +153,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _run_with_progress(args: argparse.Namespace, settings: Settings, plan):
-    """The run, with console progress (ingest/progress.py) unless --no-progress: on stdout, or on
+    """The run, with console progress (ingest/core/progress.py) unless --no-progress: on stdout, or on
     stderr with --json so that stdout stays one JSON document."""
-    from ingest.progress import Progress, activate
-    from ingest.runner import run_local
+    from ingest.core.progress import Progress, activate
+    from ingest.drivers.local.runner import run_local
 
     if args.no_progress:
         return run_local(plan, settings, Path(args.config), scheduled=args.scheduled)

@@ -3,7 +3,7 @@ row-count check -> JobResult.
 
 A job's failure is returned as a failed JobResult (error class and a redacted message); this
 function never raises for a job-level problem, so one job cannot take a run down. Transient
-failures are retried first (ingest/retry.py).
+failures are retried first (ingest/core/retry.py).
 """
 
 from __future__ import annotations
@@ -20,25 +20,26 @@ from dlt.destinations.path_utils import create_path
 
 from ingest.checks import post_load
 from ingest.checks.rowcount import DEFAULT_TOLERANCE_PCT, RowCountCheck, evaluate, parquet_rows
-from ingest.classify import classify, safe_message
+from ingest.core.classify import classify, safe_message
 from ingest.config.model import JobConfig
-from ingest.destination import make_destination, working_dir
-from ingest.errors import SourceAuthenticationError
-from ingest import fork_safety
-from ingest.keyvault.audit import job_scope
-from ingest.keyvault.registration import refresh_rotated_credentials
-from ingest import parquet_encoding, progress
-from ingest.lake_client import lake_client
-from ingest.lake_repair import repair_pipeline_files
-from ingest.load_modes import LoadMode, load_mode
-from ingest.locks import FileJobLock, JobLock
-from ingest.result import JobResult, JobStatus, RunContext
-from ingest.retry import call_with_retry
-from ingest.settings import Settings
+from ingest.lake.destination import make_destination, working_dir
+from ingest.core.errors import SourceAuthenticationError
+from ingest.core import fork_safety
+from ingest.core.keyvault.audit import job_scope
+from ingest.core.keyvault.registration import refresh_rotated_credentials
+from ingest.core import progress
+from ingest.lake import parquet_encoding
+from ingest.lake.client import lake_client
+from ingest.lake.repair import repair_pipeline_files
+from ingest.plan.load_modes import LoadMode, load_mode
+from ingest.lake.locks import FileJobLock, JobLock
+from ingest.core.result import JobResult, JobStatus, RunContext
+from ingest.core.retry import call_with_retry
+from ingest.core.settings import Settings
 from ingest.sources.connections import credentials_key
 from ingest.sources.job_source import JobSource, open_source
-from ingest.table_format_load import TableFormatStep
-from ingest.table_formats import apply_table_format, dlt_table_name
+from ingest.lake.table_format_load import TableFormatStep
+from ingest.lake.table_formats import apply_table_format, dlt_table_name
 
 log = logging.getLogger("ingest.load")
 
@@ -55,7 +56,7 @@ def _utc_now() -> datetime:
 
 def unfinished_result(job: JobConfig, run: RunContext, started_at: str) -> JobResult:
     """A job's result from the moment it starts: failed until its load succeeds. A job's own
-    process fills it in; the runner does when that process died (ingest/job_processes.py)."""
+    process fills it in; the runner does when that process died (ingest/drivers/local/job_processes.py)."""
     return JobResult(job_name=job.job_name, status=JobStatus.FAILED, run_id=run.run_id,
                      table_name=job.table_name, started_at=started_at, workbook_watermark=job.last_watermark)
 
@@ -142,7 +143,7 @@ def _run_job_once(job: JobConfig, run: RunContext, settings: Settings, lock: Job
 
 def _load_once(job: JobConfig, run: RunContext, settings: Settings, result: JobResult) -> None:
     """One attempt; raises on any failure (the caller classifies and maybe retries)."""
-    mode = load_mode(job, run)  # force FULL / backfill: ingest/load_modes.py
+    mode = load_mode(job, run)  # force FULL / backfill: ingest/plan/load_modes.py
     source = open_source(job, settings, datetime.fromisoformat(run.started_at.replace("Z", "+00:00")))
     try:
         pipeline = dlt.pipeline(
@@ -150,7 +151,7 @@ def _load_once(job: JobConfig, run: RunContext, settings: Settings, result: JobR
             pipelines_dir=str(working_dir(settings)),
             destination=make_destination(settings, current_datetime=run.partition_datetime),
             dataset_name=settings.dataset,
-            progress=progress.collector(job.job_name, job.table_name),  # console progress (ingest/progress.py)
+            progress=progress.collector(job.job_name, job.table_name),  # console progress (ingest/core/progress.py)
         )
         _repair_lake(pipeline, job)
         before = None
@@ -196,7 +197,7 @@ def _synced_for_this_run(pipeline: dlt.Pipeline) -> None:
 
 
 def _repair_lake(pipeline: dlt.Pipeline, job: JobConfig) -> None:
-    """See ingest/lake_repair.py: half-written dlt files from a killed load."""
+    """See ingest/lake/repair.py: half-written dlt files from a killed load."""
     pending = set(pipeline.list_extracted_load_packages()) | set(pipeline.list_normalized_load_packages())
     with lake_client(pipeline) as client:
         if not client.fs_client.exists(client.dataset_path):

@@ -1,5 +1,5 @@
 """A realistic audit trail for the dashboard tests: two weeks of scheduled runs written by the
-real fan-in step (ingest.finalize.finalize_run), so the CSV and the run summaries have exactly
+real fan-in step (ingest.drivers.finalize.finalize_run), so the CSV and the run summaries have exactly
 the shape production writes. Some jobs fail (a rotated password, a dropped table, a source that
 was down), a row-count check misses, a workbook row is rejected, and the summaries carry drift
 and quality findings in the shape the checks' branch adds (`drift` / `quality` per job,
@@ -12,10 +12,10 @@ import random
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from ingest.finalize import finalize_run
-from ingest.plan import Plan
-from ingest.result import JobResult, JobStatus, RunContext
-from ingest.settings import Settings
+from ingest.drivers.finalize import finalize_run
+from ingest.plan.planner import Plan
+from ingest.core.result import JobResult, JobStatus, RunContext
+from ingest.core.settings import Settings
 
 JOBS = {"sales_orders": 120_000, "sales_customers": 8_000, "hr_people": 1_200, "finance_ledger": 40_000,
         "crm_accounts": 15_000, "coingecko_markets": 250}
@@ -55,7 +55,7 @@ def _fail(result: JobResult, error_class: str, message: str) -> None:
 
 def write_history(audit_dir: Path, days: int = 14, now: datetime | None = None, seed: int = 7) -> list[str]:
     """Two runs a day (02:00 and 14:00 UTC) for `days` days before `now`; returns the run ids."""
-    from ingest.redact import register_secret
+    from ingest.core.redact import register_secret
 
     register_secret(SECRET)
     now = now or datetime.now(timezone.utc)

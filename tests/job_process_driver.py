@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import ingest.load  # noqa: E402
-from ingest.redact import register_secret  # noqa: E402
+from ingest.core.redact import register_secret  # noqa: E402
 
 SECRET = "child-only-s3cret"
 
@@ -27,7 +27,7 @@ def main() -> int:
     book, fault = sys.argv[1], sys.argv[2]
     real_run_job = ingest.load.run_job
 
-    def run_job(job, run, settings):  # forked children call this (ingest/job_processes.py)
+    def run_job(job, run, settings):  # forked children call this (ingest/drivers/local/job_processes.py)
         if fault == "kill" and job.job_name == "doomed":
             os.kill(os.getpid(), signal.SIGKILL)  # what the OOM killer does to a job mid-load
         if fault == "hang":  # a long load: the test kills the runner meanwhile

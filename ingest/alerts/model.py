@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Iterable
 
-from ingest.redact import redact
+from ingest.core.redact import redact
 
 MESSAGE_CHARS = 300
 FINDING_KINDS = ("validation", "drift", "quality", "rowcount", "watermark", "alert delivery")
@@ -149,7 +149,7 @@ def _findings_of(summary: dict[str, Any]) -> Iterable[Finding]:
         yield Finding("watermark", "", safe_text(conflict), run_id)
     for warning in summary.get("validation_warnings", []) or []:  # row-count checks that did not pass
         yield Finding("rowcount", "", safe_text(warning), run_id)
-    # what the fan-in writes (ingest/checks/report.py `findings`): "job: what changed [severity]"
+    # what the fan-in writes (ingest/records/check_results.py `findings`): "job: what changed [severity]"
     for kind, key in (("drift", "drift_findings"), ("quality", "quality_failures")):
         for line in summary.get(key, []) or []:
             job_name, _, message = str(line).partition(": ")

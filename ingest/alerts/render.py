@@ -11,7 +11,7 @@ from pathlib import Path
 import jinja2
 
 from ingest.alerts.model import DailyReport, FailureReport
-from ingest.redact import mask_known_secrets
+from ingest.core.redact import mask_known_secrets
 
 TEMPLATES = Path(__file__).parent / "templates"
 

@@ -1,4 +1,4 @@
-"""The alert hook of the fan-in step (ingest.finalize), the same for both drivers: which mails
+"""The alert hook of the fan-in step (ingest.drivers.finalize), the same for both drivers: which mails
 a finished run sends, sending them, and what became of each.
 
 - Failure mail: when a job failed or was rejected, or the workbook has errors. One mail per
@@ -23,10 +23,10 @@ from ingest.alerts.model import AlertOutcome, FailureReport, daily_report, needs
 from ingest.alerts.render import RenderedMail, render_daily, render_failure
 from ingest.alerts.smtp import Mailer, SmtpMailer, build_message
 from ingest.alerts.store import AlertStore, daily_summary_key, failure_key, parse_utc
-from ingest.classify import classify
-from ingest.errors import IngestError
-from ingest.plan import Plan
-from ingest.settings import Settings
+from ingest.core.classify import classify
+from ingest.core.errors import IngestError
+from ingest.plan.planner import Plan
+from ingest.core.settings import Settings
 
 log = logging.getLogger("ingest.alerts")
 FAILURE, DAILY = "failure", "daily_summary"

@@ -21,10 +21,10 @@ import dlt
 import tenacity
 
 from ingest.alerts.render import RenderedMail
-from ingest.classify import classify_mail_error
-from ingest.errors import AlertDeliveryError, SettingError
-from ingest.redact import register_secret
-from ingest.settings import Settings
+from ingest.core.classify import classify_mail_error
+from ingest.core.errors import AlertDeliveryError, SettingError
+from ingest.core.redact import register_secret
+from ingest.core.settings import Settings
 
 log = logging.getLogger("ingest.alerts.smtp")
 

@@ -26,8 +26,8 @@ def daily_summary_key(date: str) -> str:
 
 
 def run_id_prefixes(since: datetime, until: datetime) -> list[str]:
-    """Run ids start with the run's UTC start, `YYYYMMDDTHHMMSSZ` (ingest.plan.new_run_context,
-    ingest.azure.activities.run_id_for): the day prefixes that cover [since, until]."""
+    """Run ids start with the run's UTC start, `YYYYMMDDTHHMMSSZ` (ingest.plan.planner.new_run_context,
+    ingest.drivers.azure.activities.run_id_for): the day prefixes that cover [since, until]."""
     days, day = [], since.date()
     while day <= until.date():
         days.append(f"{day:%Y%m%d}")

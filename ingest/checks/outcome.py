@@ -8,7 +8,7 @@ from typing import Any
 
 from ingest.config.model import JobConfig
 from ingest.config.rules import Severity
-from ingest.errors import DataCheckError, DataQualityError, SchemaDriftError
+from ingest.core.errors import DataCheckError, DataQualityError, SchemaDriftError
 
 MAX_LISTED = 5
 

@@ -19,10 +19,10 @@ from ingest.checks import quality, schema_drift
 from ingest.checks.contract import apply_contract
 from ingest.checks.outcome import raise_for_checks
 from ingest.checks.schema_drift import ColumnSnapshot, DriftReport, SchemaHistory
-from ingest.classify import safe_message
+from ingest.core.classify import safe_message
 from ingest.config.model import JobConfig
-from ingest.lake_client import lake_client
-from ingest.result import JobResult, RunContext
+from ingest.lake.client import lake_client
+from ingest.core.result import JobResult, RunContext
 
 log = logging.getLogger("ingest.checks")
 

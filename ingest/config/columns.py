@@ -11,7 +11,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable
 
-from ingest.alerts.addresses import AddressError, parse_addresses
+from ingest.core.addresses import AddressError, parse_addresses
 from ingest.config.model import FullMode, Lookback, LoadType, SourceType, TableFormat
 from ingest.config.rules import SchemaContract, Severity
 
@@ -259,8 +259,8 @@ TAG = re.compile(r"^[a-z][a-z0-9_\-]{0,39}$")
 
 
 def parse_schedule_cell(value: Any) -> str:
-    """Checked here, kept as text (the job spec stays plain JSON); ingest/schedule.py."""
-    from ingest.schedule import ScheduleError, parse_schedule
+    """Checked here, kept as text (the job spec stays plain JSON); ingest/config/schedule.py."""
+    from ingest.config.schedule import ScheduleError, parse_schedule
 
     try:
         return parse_schedule(_text(value)).text
@@ -373,7 +373,7 @@ JOB_COLUMNS: tuple[Column, ...] = (
            "Comma-separated labels to select jobs by (python -m ingest run --tags finance).",
            "finance, daily"),
 
-    # --- table formats (README "Parquet or Delta"; row rules in ingest/table_formats.py) ---
+    # --- table formats (README "Parquet or Delta"; row rules in ingest/lake/table_formats.py) ---
     Column("table_format", False, _enum(TableFormat, "table_format", upper=False),
            "parquet (default): files in date folders. delta: a Delta Lake table; INCREMENTAL is"
            " a MERGE on primary_key, FULL overwrites and keeps earlier versions readable.",

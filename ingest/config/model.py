@@ -176,17 +176,17 @@ class JobConfig:
     """Extra recipients of the failure mail when this job fails."""
     # orchestration: when the job is due, what it waits for, how callers select it
     schedule: str | None = None
-    """`hourly`, `daily at HH:MM` or a cron expression, optional time zone (ingest/schedule.py);
+    """`hourly`, `daily at HH:MM` or a cron expression, optional time zone (ingest/config/schedule.py);
     None: the job runs every time."""
     depends_on: tuple[str, ...] = ()
-    """Jobs that must succeed first when they are in the same run (ingest/dependencies.py)."""
+    """Jobs that must succeed first when they are in the same run (ingest/config/dependencies.py)."""
     tags: tuple[str, ...] = ()
     """Labels a run can select the job by (`--tags`)."""
-    # --- table formats (ingest/table_formats.py) ---
+    # --- table formats (ingest/lake/table_formats.py) ---
     table_format: TableFormat = TableFormat.PARQUET
     full_mode: FullMode = FullMode.REPLACE
     scd2: bool = False
-    """delta: keep every version of a row with validity columns (ingest/scd2.py)."""
+    """delta: keep every version of a row with validity columns (ingest/lake/scd2.py)."""
     partition_columns: tuple[str, ...] = ()
     partition_date_column: str | None = None
     """delta: partition by the date of this column of the data (adds `<column>_date`)."""

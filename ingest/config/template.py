@@ -16,7 +16,7 @@ from ingest.config.columns import JOB_COLUMNS
 from ingest.config.filters_sheet import FILTER_COLUMNS, FILTERS_SHEET
 from ingest.config.quality_sheet import QUALITY_COLUMNS, QUALITY_SHEET, RULE_HELP
 from ingest.config.workbook import JOBS_SHEET
-from ingest.sources.fields import FIELDS_BY_SOURCE_TYPE
+from ingest.config.credential_fields import FIELDS_BY_SOURCE_TYPE
 
 TEMPLATE_ROWS = 1000
 

@@ -18,7 +18,7 @@ from ingest.config.columns import (JOB_COLUMNS, CellError, dialect_identifier_pr
 from ingest.config.model import ConfigIssue, JobConfig, LoadType, WorkbookConfig
 from ingest.config.table_format_rules import table_format_problems
 from ingest.config.quality_sheet import QUALITY_SHEET, apply_quality_sheet
-from ingest.errors import WorkbookError
+from ingest.core.errors import WorkbookError
 
 JOBS_SHEET = "jobs"
 MAX_FILE_BYTES = 20 * 1024 * 1024
@@ -106,7 +106,7 @@ def read_workbook(source: str | Path | bytes, label: str | None = None) -> Workb
 def _check_dependencies(config: WorkbookConfig, header: dict[str, int]) -> None:
     """depends_on naming unknown jobs or forming a cycle: an error on the job's own
     depends_on cell, and the row is rejected (the other jobs still run)."""
-    from ingest.dependencies import graph_problems
+    from ingest.config.dependencies import graph_problems
 
     if "depends_on" not in header:
         return

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ingest.settings import Settings
+from ingest.core.settings import Settings
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -25,11 +25,11 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env().with_overrides(audit_dir=Path(args.audit_dir) if args.audit_dir else None,
                                                   dashboard_days=args.days)
     if settings.dashboard_days < 1:
-        from ingest.errors import SettingError
+        from ingest.core.errors import SettingError
 
         raise SettingError(f"--days {settings.dashboard_days} must be at least 1")
     if args.from_azure:
-        from ingest.azure.storage import audit_container
+        from ingest.drivers.azure.storage import audit_container
 
         reader = BlobAuditReader(audit_container(settings))
     else:

@@ -7,11 +7,11 @@ import logging
 
 import azure.functions as func
 
-from ingest.classify import classify
+from ingest.core.classify import classify
 from ingest.dashboard.render import CONTENT_SECURITY_POLICY, dashboard_html
 from ingest.dashboard.sources import BlobAuditReader
-from ingest.errors import ConfigError
-from ingest.settings import Settings
+from ingest.core.errors import ConfigError
+from ingest.core.settings import Settings
 
 log = logging.getLogger("ingest.dashboard")
 MAX_DAYS = 366
@@ -32,7 +32,7 @@ def handle_dashboard(req: func.HttpRequest, settings: Settings) -> func.HttpResp
             return _text(f"days must be a whole number from 1 to {MAX_DAYS}", 400)
         days = int(raw)
     try:
-        from ingest.azure.storage import audit_container
+        from ingest.drivers.azure.storage import audit_container
 
         html = dashboard_html(BlobAuditReader(audit_container(settings)), days, settings.environment)
     except ConfigError as exc:

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
 from ingest.alerts.store import parse_utc
-from ingest.redact import redact
+from ingest.core.redact import redact
 
 MAX_SERIES = 12
 """Jobs drawn one by one in a chart; the others are summed as `(other jobs)`."""

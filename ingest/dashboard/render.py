@@ -13,7 +13,7 @@ import jinja2
 
 from ingest.dashboard.model import DashboardData, build
 from ingest.dashboard.sources import AuditReader, read_period
-from ingest.redact import mask_known_secrets
+from ingest.core.redact import mask_known_secrets
 
 HERE = Path(__file__).parent
 CHART_JS_VERSION = "4.6.1"

@@ -32,7 +32,7 @@ STATE_KEY = "composite_watermark"
 
 
 def check_orderable(columns: list[sa.Column], job_name: str) -> None:
-    from ingest.errors import ConfigError
+    from ingest.core.errors import ConfigError
 
     for column in columns:
         if isinstance(base_type(column), sa.String):

@@ -3,7 +3,7 @@ registered, .dlt/secrets.toml), never from the workbook.
 
 `sources.<connection>.credentials` is either a database URL or a table of fields (TOML, or a
 JSON object in an environment variable / Key Vault secret); for Oracle, SQL Server and Azure
-SQL the fields are turned into a URL by the dialect modules (see ingest/sources/fields.py).
+SQL the fields are turned into a URL by the dialect modules (see ingest/config/credential_fields.py).
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from dlt.common.configuration.specs import ConnectionStringCredentials
 from sqlalchemy.engine import URL, make_url
 
 from ingest.config.model import JobConfig, SourceType
-from ingest.errors import ConnectionConfigError, IngestError, MissingCredentialsError
-from ingest.keyvault.registration import expected_secret
-from ingest.redact import register_secret
+from ingest.core.errors import ConnectionConfigError, IngestError, MissingCredentialsError
+from ingest.core.keyvault.registration import expected_secret
+from ingest.core.redact import register_secret
 from ingest.sources.entra import AccessTokenAuth
-from ingest.sources.fields import Fields
+from ingest.config.credential_fields import Fields
 from ingest.sources.mssql import sqlserver_from_fields, sqlserver_from_url
 from ingest.sources.oracle import oracle_from_fields, oracle_from_url
 

@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import sqlalchemy as sa
 
-from ingest.errors import SettingError
+from ingest.core.errors import SettingError
 from ingest.sources.exact_types import integer_width_hints
 from ingest.sources.mssql import adapt_sqlserver_types
 from ingest.sources.oracle import adapt_oracle_types, oracle_number_hints, select_utc_timestamps

@@ -17,8 +17,8 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from ingest.errors import SourceAuthenticationError
-from ingest.redact import register_secret
+from ingest.core.errors import SourceAuthenticationError
+from ingest.core.redact import register_secret
 
 SQL_COPT_SS_ACCESS_TOKEN = 1256
 """msodbcsql.h: pre-connect attribute that carries an access token."""

@@ -11,7 +11,7 @@ from typing import Any, Callable
 import sqlalchemy as sa
 
 from ingest.config.model import FilterRule, FilterValue, JobConfig
-from ingest.errors import ConfigError, SourceObjectNotFoundError
+from ingest.core.errors import ConfigError, SourceObjectNotFoundError
 
 _COMPARE: dict[str, Callable[[Any, Any], Any]] = {
     "=": lambda c, v: c == v, "!=": lambda c, v: c != v, "<": lambda c, v: c < v,

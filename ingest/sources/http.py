@@ -17,8 +17,8 @@ import requests
 from tenacity import (RetryCallState, Retrying, retry_if_exception, retry_if_exception_type, retry_if_result,
                       stop_after_attempt)
 
-from ingest.errors import MalformedResponseError
-from ingest.redact import redact
+from ingest.core.errors import MalformedResponseError
+from ingest.core.redact import redact
 
 log = logging.getLogger("ingest.http")
 RETRY_STATUS = {408, 429, 500, 502, 503, 504}

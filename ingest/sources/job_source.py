@@ -7,12 +7,12 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from ingest.config.model import JobConfig, SourceType
-from ingest.settings import Settings
+from ingest.core.settings import Settings
 
 
 class JobSource(Protocol):
     def resource(self, window: Any = None) -> Any:
-        """The dlt resource that reads the job's data; `window`: ingest.load_modes.LoadWindow."""
+        """The dlt resource that reads the job's data; `window`: ingest.plan.load_modes.LoadWindow."""
 
     def initial_watermark(self) -> Any:
         """The workbook's last_watermark in the type the source compares with."""
@@ -55,7 +55,7 @@ class SqlJobSource:
         """detect_deleted_keys: the delete markers of this run, loaded with the data."""
         if not self.job.detect_deleted_keys:
             return []
-        from ingest.soft_deletes import deleted_keys_resource
+        from ingest.sources.soft_deletes import deleted_keys_resource
 
         return [deleted_keys_resource(self.job, self.engine, self.reflected, self.strategies, pipeline,
                                       run_started_at)]
@@ -85,7 +85,7 @@ class SqlJobSource:
                                   where=self.strategies.row_filters(), max_before=max_before, from_table=table)
 
     def count_window(self, start: Any, end: Any) -> int | None:
-        from ingest.load_modes import window_count
+        from ingest.plan.load_modes import window_count
         from ingest.sources.sql import coerce_watermark
 
         column = self.reflected.watermark_column

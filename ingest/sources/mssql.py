@@ -15,9 +15,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mssql
 from sqlalchemy.engine import URL
 
-from ingest.errors import ConnectionConfigError
+from ingest.core.errors import ConnectionConfigError
 from ingest.sources.entra import AccessTokenAuth, make_credential
-from ingest.sources.fields import Fields
+from ingest.config.credential_fields import Fields
 
 DRIVERNAME = "mssql+pyodbc"
 DEFAULT_DRIVER = "ODBC Driver 18 for SQL Server"

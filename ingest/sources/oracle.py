@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import oracle
 from sqlalchemy.engine import URL
 
-from ingest.errors import ConnectionConfigError
-from ingest.sources.fields import Fields
+from ingest.core.errors import ConnectionConfigError
+from ingest.config.credential_fields import Fields
 
 DRIVERNAME = "oracle+oracledb"
 DEFAULT_PORT = 1521

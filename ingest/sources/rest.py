@@ -10,8 +10,8 @@ import dlt
 from dlt.sources.rest_api import rest_api_resources
 
 from ingest.config.model import ApiAuth, ApiEndpoint, JobConfig, Paginator
-from ingest.errors import MissingCredentialsError
-from ingest.redact import register_secret
+from ingest.core.errors import MissingCredentialsError
+from ingest.core.redact import register_secret
 from ingest.sources.connections import env_var_name
 from ingest.sources.http import HttpPolicy, make_session
 
@@ -62,7 +62,7 @@ def _auth(api: ApiEndpoint, key: str | None) -> dict[str, Any] | None:
 
 def build_rest_resource(job: JobConfig, policy: HttpPolicy, window: Any = None) -> Any:
     """The dlt resource that pages through this job's endpoint. `window`
-    (ingest.load_modes.LoadWindow): start from `window.start` instead of the workbook's
+    (ingest.plan.load_modes.LoadWindow): start from `window.start` instead of the workbook's
     watermark (a full refresh passes None: every record)."""
     api = job.api
     assert api is not None, "rest_api jobs carry their endpoint (ingest.config.api_sheet)"

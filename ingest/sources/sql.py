@@ -14,7 +14,7 @@ from dlt.sources.sql_database import sql_table
 from sqlalchemy.engine import Engine
 
 from ingest.config.model import JobConfig, WatermarkValue
-from ingest.errors import ConfigError, SourceObjectNotFoundError
+from ingest.core.errors import ConfigError, SourceObjectNotFoundError
 from ingest.sources.connections import SourceConnection
 from ingest.sources.dialects import adapt_types, choose_backend, exact_type_hints, query_adapter
 from ingest.sources.exact_types import ExactTypesConnectorXLoader
@@ -148,7 +148,7 @@ def build_resource(job: JobConfig, engine: Engine, reflected: ReflectedTable,
                    chunk_size: int, backend: str | None = None, window: Any = None,
                    strategies: Strategies | None = None) -> Any:
     """The dlt resource that reads this job's table; `backend` overrides the dialect's.
-    `window` (ingest.load_modes.LoadWindow): an INCREMENTAL job reads from `window.start`
+    `window` (ingest.plan.load_modes.LoadWindow): an INCREMENTAL job reads from `window.start`
     (None: from the beginning) instead of its workbook watermark, up to `window.end`
     exclusive when given (then dlt keeps the job's state out of it).
     `strategies` (ingest/sources/strategies.py) adds filters, cap, composite, lookback, deletes."""

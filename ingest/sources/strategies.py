@@ -13,8 +13,8 @@ import dlt
 import sqlalchemy as sa
 
 from ingest.config.model import JobConfig
-from ingest.errors import ConfigError
-from ingest.soft_deletes import flag_marker
+from ingest.core.errors import ConfigError
+from ingest.sources.soft_deletes import flag_marker
 from ingest.sources import composite
 from ingest.sources.filters import filter_clauses, resolve_column
 from ingest.sources.lookback import OverlapFilter

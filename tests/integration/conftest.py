@@ -66,7 +66,7 @@ def app_env(azurite, pg_schema, monkeypatch, tmp_path):
     suffix of the containers' names)."""
     from azure.storage.blob import BlobServiceClient
 
-    from ingest.azure import blueprint
+    from ingest.drivers.azure import blueprint
 
     suffix = uuid.uuid4().hex[:8]
     service = BlobServiceClient.from_connection_string(azurite.connection_string)

@@ -16,8 +16,8 @@ import pytest
 
 from ingest.alerts.send import send_run_alerts
 from ingest.alerts.store import FileAlertStore
-from ingest.plan import Plan
-from ingest.result import RunContext
+from ingest.plan.planner import Plan
+from ingest.core.result import RunContext
 from tests.mailserver import start_mail_server
 from tests.services import ServiceError
 

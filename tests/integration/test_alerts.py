@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from ingest.audit import read_audit
+from ingest.records.audit import read_audit
 from ingest.config import read_workbook
-from ingest.finalize import format_summary
-from ingest.plan import make_plan, new_run_context
-from ingest.runner import run_local
+from ingest.drivers.finalize import format_summary
+from ingest.plan.planner import make_plan, new_run_context
+from ingest.drivers.local.runner import run_local
 from tests.integration.conftest import create_orders
 from tests.integration.test_cli import ingest
 from tests.mailserver import make_certificates, start_mail_server

@@ -9,8 +9,8 @@ import pyarrow.parquet as pq
 from azure.storage.blob import BlobServiceClient
 
 from ingest.config import read_workbook
-from ingest.plan import make_plan, new_run_context
-from ingest.runner import run_local
+from ingest.plan.planner import make_plan, new_run_context
+from ingest.drivers.local.runner import run_local
 from tests.integration.conftest import create_orders, sql
 from tests.workbooks import job_row, write_workbook
 

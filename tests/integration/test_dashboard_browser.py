@@ -17,9 +17,9 @@ import azure.functions as func
 import pytest
 from playwright.sync_api import sync_playwright
 
-from ingest.azure import blueprint
+from ingest.drivers.azure import blueprint
 from ingest.dashboard.http import handle_dashboard
-from ingest.settings import Settings
+from ingest.core.settings import Settings
 from tests.durable_driver import DurableDriver
 from tests.integration.test_durable_app import app_env, upload  # noqa: F401 (fixture)
 
@@ -134,7 +134,7 @@ def test_dashboard_after_real_loads_on_postgres(postgres, pg_schema, tmp_path, b
     assert canary not in out.read_text()
     log_text = (tmp_path / "logs" / "ingest.log").read_text()
     assert canary not in log_text
-    # the telemetry records of both runs, with their dimensions in the message (ingest/telemetry.py)
+    # the telemetry records of both runs, with their dimensions in the message (ingest/alerts/telemetry.py)
     assert len(re.findall(r"ingest\.job run_id=\S+ job_name=orders status=succeeded rows=40 ", log_text)) == 2
     assert len(re.findall(r"ingest\.job run_id=\S+ job_name=bad_login status=failed rows=0 .*"
                           r"error_class=SourceAuthenticationError", log_text)) == 2

@@ -12,10 +12,10 @@ import pytest
 from deltalake import DeltaTable
 
 from ingest.config import read_workbook
-from ingest.destination import delta_storage_options, prepare_lake
+from ingest.lake.destination import delta_storage_options, prepare_lake
 from ingest.load import run_job
-from ingest.plan import new_run_context
-from ingest.result import RunContext
+from ingest.plan.planner import new_run_context
+from ingest.core.result import RunContext
 from tests.integration.conftest import create_orders, sql
 from tests.workbooks import job_row, write_workbook
 
@@ -160,7 +160,7 @@ def test_data_time_partitions_follow_a_date_column_of_the_data(postgres, pg_sche
 
 def test_parquet_snapshot_keeps_each_days_copy_and_replaces_a_days_rerun(postgres, pg_schema, lake, tmp_path):
     import pyarrow.parquet as pq
-    from ingest.destination import make_destination
+    from ingest.lake.destination import make_destination
     import dlt
 
     create_orders(postgres, pg_schema, 10)

@@ -13,9 +13,9 @@ import pyodbc
 import pytest
 import sqlalchemy as sa
 
-from ingest.classify import classify
+from ingest.core.classify import classify
 from ingest.config.model import SourceType
-from ingest.errors import (DriverNotInstalledError, SourceAuthenticationError, SourceFirewallError,
+from ingest.core.errors import (DriverNotInstalledError, SourceAuthenticationError, SourceFirewallError,
                            SourceObjectNotFoundError, TransientSourceError)
 from ingest.sources.connections import build_connection
 from ingest.sources.sql import make_engine

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
-from ingest.azure import blueprint
+from ingest.drivers.azure import blueprint
 from tests.durable_driver import DurableDriver
 from tests.integration.conftest import create_orders
 from tests.integration.test_durable_app import app_env, upload  # noqa: F401  (app_env is a fixture)

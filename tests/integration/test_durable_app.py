@@ -10,11 +10,11 @@ import json
 
 import pytest
 
-from ingest.audit import read_audit
-from ingest.azure import blueprint
+from ingest.records.audit import read_audit
+from ingest.drivers.azure import blueprint
 from ingest.config import read_workbook
-from ingest.plan import make_plan, new_run_context
-from ingest.runner import run_local
+from ingest.plan.planner import make_plan, new_run_context
+from ingest.drivers.local.runner import run_local
 from tests.durable_driver import DurableDriver
 from tests.integration.conftest import create_orders, sql
 from tests.integration.conftest import app_env  # noqa: F401 (fixture; other modules import it from here)
@@ -154,7 +154,7 @@ def test_watermark_writeback_survives_a_concurrent_save(postgres, pg_schema, app
     upload(config_container, write_workbook(tmp_path / "w.xlsx", rows))
     edited = write_workbook(tmp_path / "edited.xlsx", [rows[0], {**rows[1], "enabled": "N"}])
 
-    from ingest.azure import storage
+    from ingest.drivers.azure import storage
 
     real_apply = storage.apply_watermarks
     calls = []
@@ -205,9 +205,9 @@ def test_redelivered_activities_duplicate_nothing(postgres, pg_schema, app_env, 
 
 def test_blob_lease_lock_refuses_a_second_holder(app_env):
     """Job locks on Azure are blob leases (real leases on Azurite)."""
-    from ingest.azure.storage import audit_container
-    from ingest.errors import JobLockedError
-    from ingest.locks import BlobLeaseJobLock
+    from ingest.drivers.azure.storage import audit_container
+    from ingest.core.errors import JobLockedError
+    from ingest.lake.locks import BlobLeaseJobLock
 
     lock = BlobLeaseJobLock(audit_container(blueprint.settings()), duration_s=15, renew_every_s=5)
     with lock.hold("orders"):

@@ -10,11 +10,11 @@ from datetime import datetime, timezone
 
 import azure.functions as func
 
-from ingest.azure import blueprint
+from ingest.drivers.azure import blueprint
 from ingest.config import read_workbook
-from ingest.plan import make_plan, new_run_context
-from ingest.request import RunRequest
-from ingest.runner import run_local
+from ingest.plan.planner import make_plan, new_run_context
+from ingest.plan.request import RunRequest
+from ingest.drivers.local.runner import run_local
 from tests.durable_driver import SUB_COMPLETED, SUB_CREATED, DurableDriver
 from tests.integration.conftest import create_orders
 from tests.integration.test_durable_app import app_env, lake_rows, upload  # noqa: F401 (fixture)

@@ -8,8 +8,8 @@ from datetime import timedelta
 
 
 from ingest.config import read_workbook
-from ingest.plan import make_plan, new_run_context
-from ingest.runner import run_local
+from ingest.plan.planner import make_plan, new_run_context
+from ingest.drivers.local.runner import run_local
 from tests.durable_driver import DurableDriver
 from tests.integration.conftest import BASE_TIME, sql
 from tests.integration.test_durable_app import lake_rows, upload

@@ -114,8 +114,8 @@ def test_half_written_state_file_is_rolled_back_on_a_fresh_machine(postgres, pg_
     import shutil
 
     from ingest.config import read_workbook
-    from ingest.plan import make_plan, new_run_context
-    from ingest.runner import run_local
+    from ingest.plan.planner import make_plan, new_run_context
+    from ingest.drivers.local.runner import run_local
 
     create_orders(postgres, pg_schema, 100)
     book = write_workbook(tmp_path / "w.xlsx", [job_row(source_schema=pg_schema, load_type="INCREMENTAL",

@@ -1,14 +1,14 @@
 """Several jobs starting together in a fresh local lake: dlt initializes the dataset on the first
 load (checks its `init` file, then makedirs without exist_ok), so without the lake prepared
-once before fan-out (ingest/destination.py `prepare_lake`) jobs failed now and then with
+once before fan-out (ingest/lake/destination.py `prepare_lake`) jobs failed now and then with
 FileExistsError. And a new lake never inherits local state kept for another (dlt's working
 folders are per destination)."""
 
 from __future__ import annotations
 
 from ingest.config import read_workbook
-from ingest.plan import make_plan, new_run_context
-from ingest.runner import run_local
+from ingest.plan.planner import make_plan, new_run_context
+from ingest.drivers.local.runner import run_local
 from tests.integration.conftest import create_orders
 from tests.workbooks import job_row, write_workbook
 
@@ -46,7 +46,7 @@ def test_a_lake_deleted_under_a_warm_process_is_prepared_again(settings):
     import shutil
     from pathlib import Path
 
-    from ingest.destination import prepare_lake
+    from ingest.lake.destination import prepare_lake
 
     dataset = Path(settings.destination, settings.dataset)
     prepare_lake(settings)

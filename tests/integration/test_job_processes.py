@@ -1,4 +1,4 @@
-"""The local runner's forked job processes (ingest/job_processes.py), with real loads from
+"""The local runner's forked job processes (ingest/drivers/local/job_processes.py), with real loads from
 PostgreSQL, through `python -m ingest run` in a fresh process (tests/job_process_driver.py): a
 job whose process dies fails alone, the others load; the children's log records reach the
 parent's run log, masked; INGEST_WORKER_MODE picks threads instead."""
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.settings import Settings
+from ingest.core.settings import Settings
 from tests.integration.conftest import create_orders, live_process
 from tests.workbooks import job_row, write_workbook
 
@@ -66,7 +66,7 @@ def test_worker_mode_setting(raw, expected):
 
 
 def test_a_wrong_worker_mode_names_the_setting():
-    from ingest.errors import SettingError
+    from ingest.core.errors import SettingError
 
     with pytest.raises(SettingError, match="INGEST_WORKER_MODE"):
         Settings.from_env({"INGEST_WORKER_MODE": "fibers"})
@@ -74,11 +74,11 @@ def test_a_wrong_worker_mode_names_the_setting():
 
 def test_a_process_that_ran_a_job_itself_runs_the_next_ones_in_threads(monkeypatch, caplog):
     """After a job ran in this process its source drivers may hold native threads a forked
-    child would lack: the runner keeps to threads (ingest/fork_safety.py)."""
+    child would lack: the runner keeps to threads (ingest/core/fork_safety.py)."""
     import logging
 
-    from ingest import fork_safety
-    from ingest.job_processes import worker_mode
+    from ingest.core import fork_safety
+    from ingest.drivers.local.job_processes import worker_mode
 
     monkeypatch.setattr(fork_safety, "_job_ran_here", False)
     assert worker_mode(Settings(worker_mode="process")) == "process"
@@ -91,7 +91,7 @@ def test_a_process_that_ran_a_job_itself_runs_the_next_ones_in_threads(monkeypat
 
 def test_killing_the_runner_kills_its_job_processes(postgres, pg_schema, tmp_path):
     """kill -9 of `python -m ingest run` must not leave a job loading on as an orphan: it would
-    race the next run on the same pipeline (ingest/job_processes.py _die_with_runner)."""
+    race the next run on the same pipeline (ingest/drivers/local/job_processes.py _die_with_runner)."""
     import signal
     import time
 

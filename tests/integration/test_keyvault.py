@@ -17,15 +17,15 @@ import dlt
 import pytest
 
 from ingest.config import read_workbook
-from ingest.errors import KeyVaultAccessError, KeyVaultUnavailableError, MissingCredentialsError, SettingError
-from ingest.keyvault.audit import AUDIT_LOGGER, job_scope
-from ingest.keyvault.provider import PROVIDER_NAME, KeyVaultProvider
-from ingest.keyvault.registration import (install, make_secret_client, refresh_rotated_credentials,
+from ingest.core.errors import KeyVaultAccessError, KeyVaultUnavailableError, MissingCredentialsError, SettingError
+from ingest.core.keyvault.audit import AUDIT_LOGGER, job_scope
+from ingest.core.keyvault.provider import PROVIDER_NAME, KeyVaultProvider
+from ingest.core.keyvault.registration import (install, make_secret_client, refresh_rotated_credentials,
                                           register_key_vault, registered, uninstall)
-from ingest.logging_setup import setup_logging
-from ingest.plan import make_plan, new_run_context
-from ingest.runner import run_local
-from ingest.settings import Settings
+from ingest.core.logging_setup import setup_logging
+from ingest.plan.planner import make_plan, new_run_context
+from ingest.drivers.local.runner import run_local
+from ingest.core.settings import Settings
 from ingest.sources.connections import resolve_connection_url
 from tests.fake_keyvault import FakeKeyVault, FakeTokenCredential
 from tests.integration.conftest import create_orders, sql
@@ -412,7 +412,7 @@ def test_function_app_registers_the_vault_at_startup(monkeypatch):
     import importlib
 
     import function_app
-    from ingest.azure import blueprint
+    from ingest.drivers.azure import blueprint
 
     monkeypatch.setenv("INGEST_KEY_VAULT_URL", "https://ingest-app.vault.azure.net")
     monkeypatch.setenv("INGEST_KEY_VAULT_PREFIX", "prod")

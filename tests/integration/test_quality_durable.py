@@ -10,8 +10,8 @@ import json
 
 
 from ingest.config import read_workbook
-from ingest.plan import make_plan, new_run_context
-from ingest.runner import run_local
+from ingest.plan.planner import make_plan, new_run_context
+from ingest.drivers.local.runner import run_local
 from tests.durable_driver import DurableDriver
 from tests.integration.conftest import create_orders, sql
 from tests.integration.test_quality_rules import ROWS, create_customers

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from ingest.audit import read_audit
-from ingest.checks.report import read_check_rows
+from ingest.records.audit import read_audit
+from ingest.records.check_results import read_check_rows
 from ingest.config import read_workbook
-from ingest.finalize import format_summary
-from ingest.plan import make_plan, new_run_context
-from ingest.runner import run_local
+from ingest.drivers.finalize import format_summary
+from ingest.plan.planner import make_plan, new_run_context
+from ingest.drivers.local.runner import run_local
 from tests.integration.conftest import sql
 from tests.workbooks import job_row, write_workbook
 

@@ -11,12 +11,12 @@ import psycopg2
 import pytest
 
 from ingest.config import read_workbook
-from ingest.destination import ensure_container
-from ingest.errors import JobLockedError
+from ingest.lake.destination import ensure_container
+from ingest.core.errors import JobLockedError
 from ingest.load import run_job
-from ingest.locks import FileJobLock
-from ingest.plan import make_plan, new_run_context
-from ingest.runner import run_local
+from ingest.lake.locks import FileJobLock
+from ingest.plan.planner import make_plan, new_run_context
+from ingest.drivers.local.runner import run_local
 from tests.integration.conftest import create_orders, sql
 from tests.services import start_azurite, start_postgres
 from tests.workbooks import job_row, write_workbook
@@ -177,7 +177,7 @@ def test_canary_password_reaches_no_output(postgres, pg_schema, settings, tmp_pa
     book = write_workbook(tmp_path / "w.xlsx", [
         job_row(connection="canary", source_schema=pg_schema, load_type="INCREMENTAL", watermark_column="updated_at"),
         job_row(job_name="bad", connection="bad", source_schema=pg_schema, target_table="bad")])
-    from ingest.logging_setup import setup_logging
+    from ingest.core.logging_setup import setup_logging
 
     setup_logging(settings.log_dir, verbose=True)
     import logging

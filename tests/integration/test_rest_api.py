@@ -12,8 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from ingest.config import read_workbook
-from ingest.plan import make_plan, new_run_context
-from ingest.runner import run_local
+from ingest.plan.planner import make_plan, new_run_context
+from ingest.drivers.local.runner import run_local
 from tests.fake_api import start_fake_api
 from tests.workbooks import api_row, incremental_cursor_book, job_row, rest_job_row, write_workbook
 
@@ -44,7 +44,7 @@ def lake(settings, table: str) -> pa.Table:
 def test_pages_to_the_end_through_429_and_503_with_the_key_kept_secret(api, fast_http, tmp_path, monkeypatch, caplog):
     """The key travels in the query string (the worst case for logs): dlt's own client logs
     every URL at INFO, and our handlers must mask it (caplog itself sees raw records)."""
-    from ingest.logging_setup import setup_logging
+    from ingest.core.logging_setup import setup_logging
 
     setup_logging(fast_http.log_dir, verbose=True)
     key = "Canary-Api-Key-5521"

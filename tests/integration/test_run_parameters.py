@@ -11,9 +11,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ingest.config import read_workbook
-from ingest.plan import make_plan, new_run_context
-from ingest.request import Backfill, RunRequest
-from ingest.runner import run_local
+from ingest.plan.planner import make_plan, new_run_context
+from ingest.plan.request import Backfill, RunRequest
+from ingest.drivers.local.runner import run_local
 from tests.integration.conftest import BASE_TIME, create_orders, sql
 from tests.integration.test_rest_api import api, fast_http  # noqa: F401 (fixtures)
 from tests.workbooks import job_row, write_workbook

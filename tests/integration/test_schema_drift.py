@@ -13,10 +13,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ingest.checks.report import read_check_rows
+from ingest.records.check_results import read_check_rows
 from ingest.config import read_workbook
-from ingest.plan import make_plan, new_run_context
-from ingest.runner import run_local
+from ingest.plan.planner import make_plan, new_run_context
+from ingest.drivers.local.runner import run_local
 from tests.integration.conftest import sql
 from tests.workbooks import job_row, write_workbook
 

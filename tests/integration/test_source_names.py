@@ -6,8 +6,8 @@ says ORDERS / UPDATED_AT / ID, the server has orders / updated_at / id."""
 from __future__ import annotations
 
 from ingest.config import read_workbook
-from ingest.plan import make_plan, new_run_context
-from ingest.runner import run_local
+from ingest.plan.planner import make_plan, new_run_context
+from ingest.drivers.local.runner import run_local
 from tests.integration.conftest import create_orders, updated_at_of
 from tests.workbooks import job_row, write_workbook
 

@@ -11,10 +11,10 @@ import dlt
 from ingest.checks import post_load
 from ingest.config.model import JobConfig, LoadType, SourceType
 from ingest.config.rules import QualityRule, RuleKind, Severity
-from ingest.destination import make_destination
+from ingest.lake.destination import make_destination
 from ingest.load import _landed_files
-from ingest.plan import new_run_context
-from ingest.result import JobResult, JobStatus
+from ingest.plan.planner import new_run_context
+from ingest.core.result import JobResult, JobStatus
 
 JOB = JobConfig(job_name="prices", enabled=True, source_type=SourceType.SQLITE, connection="api",
                 source_table="prices", load_type=LoadType.FULL, quality_rules=(

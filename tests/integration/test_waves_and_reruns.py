@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from ingest.audit import read_audit
+from ingest.records.audit import read_audit
 from ingest.config import read_workbook
-from ingest.history import FileRunHistory
-from ingest.plan import make_plan, new_run_context
-from ingest.request import RunRequest
-from ingest.runner import run_local
+from ingest.records.history import FileRunHistory
+from ingest.plan.planner import make_plan, new_run_context
+from ingest.plan.request import RunRequest
+from ingest.drivers.local.runner import run_local
 from tests.integration.conftest import create_orders
 from tests.integration.test_cli import ingest
 from tests.workbooks import job_row, write_workbook

@@ -14,14 +14,14 @@ from openpyxl.utils import get_column_letter
 from ingest.alerts.model import FailureReport, daily_report, needs_failure_mail
 from ingest.alerts.render import render_daily, render_failure
 from ingest.alerts.store import FileAlertStore, run_id_prefixes
-from ingest.azure.activities import run_id_for
-from ingest.classify import classify_mail_error
+from ingest.drivers.azure.activities import run_id_for
+from ingest.core.classify import classify_mail_error
 from ingest.config import read_workbook
 from ingest.config.model import JobConfig
-from ingest.errors import AlertDeliveryError, AlertServerUnavailableError, SettingError
-from ingest.plan import new_run_context
-from ingest.redact import register_secret
-from ingest.settings import Settings
+from ingest.core.errors import AlertDeliveryError, AlertServerUnavailableError, SettingError
+from ingest.plan.planner import new_run_context
+from ingest.core.redact import register_secret
+from ingest.core.settings import Settings
 from tests.workbooks import HEADER, job_row, write_workbook
 
 T0 = datetime(2026, 1, 5, 6, 0, tzinfo=timezone.utc)
@@ -158,7 +158,7 @@ def test_file_store_claims_a_marker_once_and_reads_the_runs_of_the_period(tmp_pa
     store.release("daily_summary/2026-01-05")
     assert store.claim("daily_summary/2026-01-05", {"run_id": "c"}) is True
 
-    from ingest.audit import write_run_summary
+    from ingest.records.audit import write_run_summary
 
     for hours in (-30, -20, -1, 0, 2):
         start = T0 + timedelta(hours=hours)
@@ -199,10 +199,10 @@ def test_a_job_named_like_a_credential_is_not_masked_in_the_layout():
 
 def test_daily_report_lists_the_drift_and_quality_findings_the_fan_in_writes():
     """The run summary carries drift and quality as `drift_findings` / `quality_failures`
-    lines (ingest/checks/report.py); the daily summary used to read only a `findings` key
+    lines (ingest/records/check_results.py); the daily summary used to read only a `findings` key
     that nothing wrote, so schema changes and failed rules never reached the mail."""
-    from ingest.checks.report import findings
-    from ingest.result import JobResult, JobStatus
+    from ingest.records.check_results import findings
+    from ingest.core.result import JobResult, JobStatus
 
     orders = JobResult(job_name="orders", status=JobStatus.SUCCEEDED, run_id="r1", drift={
         "status": "changed", "severity": "warn", "contract": "evolve", "added": [{"name": "discount", "type": "decimal"}],

@@ -11,7 +11,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def settings_read_by_code() -> set[str]:
-    source = (REPO / "ingest" / "settings.py").read_text()
+    source = (REPO / "ingest" / "core" / "settings.py").read_text()
     return set(re.findall(r'"(INGEST_[A-Z_]+)"', source))
 
 

@@ -11,8 +11,8 @@ import pytest
 import sqlalchemy as sa
 
 from ingest.config.model import SourceType
-from ingest.errors import ConnectionConfigError, MissingCredentialsError
-from ingest.redact import redact
+from ingest.core.errors import ConnectionConfigError, MissingCredentialsError
+from ingest.core.redact import redact
 from ingest.sources.connections import build_connection
 from ingest.sources.entra import AccessTokenAuth
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 from ingest.dashboard.model import MAX_SERIES, build
 from ingest.dashboard.render import embed_json, render_html
-from ingest.redact import register_secret
+from ingest.core.redact import register_secret
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=timezone.utc)
 

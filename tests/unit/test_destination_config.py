@@ -1,13 +1,13 @@
 """The job's filesystem destination resolves its dlt configuration once per dataset
-(ingest/destination.py _JobFilesystem): dlt asked 12 times per incremental job, ~1.2 ms each."""
+(ingest/lake/destination.py _JobFilesystem): dlt asked 12 times per incremental job, ~1.2 ms each."""
 
 from __future__ import annotations
 
 from dlt.common.destination import reference
 from dlt.dataset.utils import get_destination_client_initial_config
 
-from ingest.destination import make_destination
-from ingest.settings import Settings
+from ingest.lake.destination import make_destination
+from ingest.core.settings import Settings
 
 
 def test_configuration_is_resolved_once_per_dataset(tmp_path, monkeypatch):

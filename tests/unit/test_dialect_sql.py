@@ -20,7 +20,7 @@ from dlt.sources.sql_database.helpers import TableLoader
 from sqlalchemy.dialects import mssql, oracle
 
 from ingest.config.model import JobConfig, LoadType, SourceType
-from ingest.errors import SettingError, SourceObjectNotFoundError
+from ingest.core.errors import SettingError, SourceObjectNotFoundError
 from ingest.sources.connections import build_connection
 from ingest.sources.dialects import choose_backend
 from ingest.sources.literals import wrap_watermark_type

@@ -1,4 +1,4 @@
-"""The docs keep up with the code: every error class of ingest/errors.py (found by introspecting
+"""The docs keep up with the code: every error class of ingest/core/errors.py (found by introspecting
 the module, so a new class fails this test until it is documented) and every error class name a
 driver records has a section in docs/troubleshooting.md with a cause and a fix; the runbook has
 each failure scenario; connection-strings.md has each source type."""
@@ -9,7 +9,7 @@ import inspect
 import re
 from pathlib import Path
 
-from ingest import errors
+from ingest.core import errors
 from ingest.config.model import SourceType
 
 REPO = Path(__file__).resolve().parents[2]

@@ -14,10 +14,10 @@ import sqlalchemy as sa
 from azure.core.credentials import AccessToken
 from azure.core.exceptions import ClientAuthenticationError
 
-from ingest.classify import classify
+from ingest.core.classify import classify
 from ingest.config.model import SourceType
-from ingest.errors import DriverNotInstalledError, SourceAuthenticationError
-from ingest.redact import redact
+from ingest.core.errors import DriverNotInstalledError, SourceAuthenticationError
+from ingest.core.redact import redact
 from ingest.sources.connections import build_connection
 from ingest.sources.entra import SQL_COPT_SS_ACCESS_TOKEN, AccessTokenAuth, pack_access_token
 from ingest.sources.sql import make_engine

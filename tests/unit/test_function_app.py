@@ -14,8 +14,8 @@ import azure.durable_functions as df
 import azure.functions as func
 import pytest
 
-from ingest.azure import blueprint
-from ingest.request import RunRequest
+from ingest.drivers.azure import blueprint
+from ingest.plan.request import RunRequest
 from tests.durable_driver import registered_functions
 
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 from types import SimpleNamespace
 
-from ingest.azure import blueprint
-from ingest.request import RunRequest
+from ingest.drivers.azure import blueprint
+from ingest.plan.request import RunRequest
 from tests.unit.test_function_app import FakeDurableClient, call, post
 
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 import json
 import re
 
-from ingest.destination import make_destination
-from ingest.keyvault.names import secret_name_for_key
-from ingest.settings import Settings
+from ingest.lake.destination import make_destination
+from ingest.core.keyvault.names import secret_name_for_key
+from ingest.core.settings import Settings
 from tests.bicep import FUNCTION_APP, REPO, parse, plain_app_settings, reference_setting
 
 BICEP_PLACE = "infra/modules/function-app.bicep (plainSettings)"
@@ -33,7 +33,7 @@ LOCAL_PLATFORM = {
     "FUNCTIONS_WORKER_RUNTIME": "Core Tools; Flex Consumption takes functionAppConfig.runtime instead",
     "AzureWebJobsStorage": "Core Tools with Azurite; on Azure the identity-based AzureWebJobsStorage__*",
     "AzureWebJobsFeatureFlags": "Functions host: Python v2 worker indexing",
-    "APPLICATIONINSIGHTS_CONNECTION_STRING": "Functions host; ingest.telemetry exports with it when the"
+    "APPLICATIONINSIGHTS_CONNECTION_STRING": "Functions host; ingest.alerts.telemetry exports with it when the"
                                              " optional azure-monitor-opentelemetry package is installed",
 }
 # Read by the code, deliberately absent on Azure.
@@ -49,10 +49,10 @@ _READ = re.compile(r"""(?:environ(?:\.get)?\(|environ\[|getenv\()\s*["'](INGEST_
 
 
 def settings_read_by_code() -> set[str]:
-    """INGEST_* names in ingest/settings.py (the one module that reads settings), binding
+    """INGEST_* names in ingest/core/settings.py (the one module that reads settings), binding
     expressions such as %INGEST_SCHEDULE% in the Azure triggers, and any direct environment
     read elsewhere in ingest/ or function_app.py."""
-    names = set(re.findall(r'"(INGEST_[A-Z0-9_]+)"', (REPO / "ingest" / "settings.py").read_text()))
+    names = set(re.findall(r'"(INGEST_[A-Z0-9_]+)"', (REPO / "ingest" / "core" / "settings.py").read_text()))
     for path in [*(REPO / "ingest").rglob("*.py"), REPO / "function_app.py"]:
         text = path.read_text()
         names |= set(re.findall(r"%(INGEST_[A-Z0-9_]+)%", text))

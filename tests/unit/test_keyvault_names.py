@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from ingest.errors import SettingError
-from ingest.keyvault.names import UnmappableKeyError, dlt_key, secret_name, secret_name_for_key
-from ingest.settings import Settings
+from ingest.core.errors import SettingError
+from ingest.core.keyvault.names import UnmappableKeyError, dlt_key, secret_name, secret_name_for_key
+from ingest.core.settings import Settings
 
 VAULT_NAME = re.compile(r"^[0-9a-zA-Z-]{1,127}$")
 
@@ -60,7 +60,7 @@ def test_names_of_another_environment_are_not_read_back():
 def test_invalid_prefix_is_refused():
     with pytest.raises(UnmappableKeyError, match="prefix"):
         secret_name("dev--x", ["sources", "a"])
-    from ingest.keyvault.provider import KeyVaultProvider
+    from ingest.core.keyvault.provider import KeyVaultProvider
 
     with pytest.raises(ValueError, match="prefix 'Dev_1'"):
         KeyVaultProvider(client=None, prefix="Dev_1")  # type: ignore[arg-type]

@@ -13,7 +13,7 @@ import pytest
 from openpyxl.utils import get_column_letter
 
 from ingest.config import read_workbook
-from ingest.errors import WorkbookError
+from ingest.core.errors import WorkbookError
 from tests.workbooks import HEADER, job_row, write_workbook
 
 PLACE = re.compile(r"^jobs!([A-Z]{1,3}\d+|\d+:\d+)$")

@@ -1,5 +1,5 @@
 """infra/monitoring: the alert rules parse as Bicep (pycep-parser), point at the Application
-Insights component, and their KQL reads the values out of the very messages ingest.telemetry
+Insights component, and their KQL reads the values out of the very messages ingest.alerts.telemetry
 writes (the fallback when the dimensions arrive only as text)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pycep import BicepParser
 
-from ingest.telemetry import _pairs, job_dimensions, run_dimensions
+from ingest.alerts.telemetry import _pairs, job_dimensions, run_dimensions
 
 BICEP = Path(__file__).resolve().parents[2] / "infra" / "monitoring" / "ingest_alerts.bicep"
 

@@ -7,14 +7,14 @@ from datetime import datetime, timezone
 
 import pytest
 
-from ingest.audit import FileAuditSink
+from ingest.records.audit import FileAuditSink
 from ingest.config import read_workbook
-from ingest.dependencies import find_cycles, split_wave, waves
-from ingest.errors import ConfigError
-from ingest.history import FileRunHistory, RunNotFoundError, jobs_to_rerun
-from ingest.plan import Plan, make_plan, new_run_context
-from ingest.request import Backfill, RequestError, RunRequest
-from ingest.result import JobResult, JobStatus, RunContext
+from ingest.config.dependencies import find_cycles, split_wave, waves
+from ingest.core.errors import ConfigError
+from ingest.records.history import FileRunHistory, RunNotFoundError, jobs_to_rerun
+from ingest.plan.planner import Plan, make_plan, new_run_context
+from ingest.plan.request import Backfill, RequestError, RunRequest
+from ingest.core.result import JobResult, JobStatus, RunContext
 from tests.workbooks import job_row, write_workbook
 
 UTC = timezone.utc

@@ -1,5 +1,5 @@
 """Dictionary encoding only where it pays, in the parquet files dlt writes from arrow batches
-(ingest/parquet_encoding.py): the choice per column, and real dlt loads into a local lake that
+(ingest/lake/parquet_encoding.py): the choice per column, and real dlt loads into a local lake that
 keep every other property dlt gives its files."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ingest import parquet_encoding
+from ingest.lake import parquet_encoding
 
 ROWS = 20_000
 

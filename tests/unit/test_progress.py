@@ -7,7 +7,7 @@ import copy
 import io
 from datetime import datetime
 
-from ingest.progress import Progress, _JobCollector
+from ingest.core.progress import Progress, _JobCollector
 
 
 class Clock:

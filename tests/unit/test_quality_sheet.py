@@ -10,7 +10,7 @@ from ingest.config import read_workbook
 from ingest.config.model import JobConfig
 from ingest.config.rules import QualityRule, RuleKind, SchemaContract, Severity
 from ingest.config.template import write_template
-from ingest.plan import make_plan, new_run_context
+from ingest.plan.planner import make_plan, new_run_context
 from tests.workbooks import QUALITY_HEADER, job_row, write_workbook
 
 

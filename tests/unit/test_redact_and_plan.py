@@ -6,11 +6,11 @@ import logging
 
 import pytest
 
-from ingest.classify import classify
+from ingest.core.classify import classify
 from ingest.config import read_workbook
-from ingest.errors import ConfigError, MissingCredentialsError, TransientSourceError, UnexpectedError
-from ingest.plan import make_plan, new_run_context
-from ingest.redact import SecretMaskingFilter, redact, register_secret
+from ingest.core.errors import ConfigError, MissingCredentialsError, TransientSourceError, UnexpectedError
+from ingest.plan.planner import make_plan, new_run_context
+from ingest.core.redact import SecretMaskingFilter, redact, register_secret
 from tests.workbooks import job_row, write_workbook
 
 

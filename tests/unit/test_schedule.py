@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from ingest.schedule import ScheduleError, due_status, parse_schedule
+from ingest.config.schedule import ScheduleError, due_status, parse_schedule
 
 UTC = timezone.utc
 

@@ -80,8 +80,8 @@ def test_bad_scd2_and_partition_cells(tmp_path):
 def test_delta_storage_options_for_azurite_use_the_emulator_and_its_port(monkeypatch):
     import os
 
-    from ingest.destination import delta_storage_options
-    from ingest.settings import Settings
+    from ingest.lake.destination import delta_storage_options
+    from ingest.core.settings import Settings
 
     monkeypatch.delenv("AZURITE_BLOB_STORAGE_URL", raising=False)
     conn = ("DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;"

@@ -13,11 +13,11 @@ from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
 from opentelemetry.sdk._logs import export as otel_export
 from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
 
-from ingest.finalize import finalize_run
-from ingest.plan import Plan
-from ingest.redact import register_secret
-from ingest.result import JobResult, JobStatus, RunContext
-from ingest.telemetry import configure_export, install_handler
+from ingest.drivers.finalize import finalize_run
+from ingest.plan.planner import Plan
+from ingest.core.redact import register_secret
+from ingest.core.result import JobResult, JobStatus, RunContext
+from ingest.alerts.telemetry import configure_export, install_handler
 
 SECRET = "Tele-Canary-40917"
 InMemory = getattr(otel_export, "InMemoryLogRecordExporter", None) or otel_export.InMemoryLogExporter

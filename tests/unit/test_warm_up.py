@@ -1,4 +1,4 @@
-"""The runner's warm-up before it forks job processes (ingest/warm_up.py): a real dlt load
+"""The runner's warm-up before it forks job processes (ingest/drivers/local/warm_up.py): a real dlt load
 into a scratch folder, once per process, leaving no thread behind (a fork copies only the
 forking thread), and never failing a run."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from ingest import warm_up
+from ingest.drivers.local import warm_up
 
 
 def test_warm_up_loads_once_and_leaves_no_thread_running(monkeypatch, tmp_path):

@@ -11,7 +11,7 @@ from openpyxl.utils import get_column_letter
 from ingest.config import LoadType, SourceType, read_workbook
 from ingest.config.api_sheet import API_COLUMNS
 from ingest.config.template import write_template
-from ingest.errors import WorkbookError
+from ingest.core.errors import WorkbookError
 from tests.workbooks import HEADER, job_row, write_workbook
 
 

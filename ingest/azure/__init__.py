@@ -1,1 +1,0 @@
-"""The Azure Functions app: a Durable blueprint over the core engine (no business logic here)."""

@@ -1,0 +1,148 @@
+"""Every exception the engine raises, ordered by how a caller recovers.
+
+1. ConfigError and subclasses: the workbook or a setting is wrong. Never retried; the
+   message names the place (sheet!cell, setting name) so a person can fix it.
+2. TransientSourceError: network, throttling, deadlock. Worth retrying with backoff.
+3. PermanentSourceError: authentication, missing table or column. Retrying cannot help.
+4. DestinationError: the lake could not be written.
+5. AlertDeliveryError: a mail could not be sent. Never fails the run: it is logged and
+   recorded in the run summary (the audit).
+6. DataCheckError: the load finished but a post-load check with severity `fail` did not pass
+   (data quality, schema drift), or dlt's schema contract refused the load.
+7. JobLockedError: another run holds the job; the next run loads it.
+8. WorkerProcessError: the process that ran the job died (the OOM killer, a crashing driver);
+   the other jobs run on. Not retried in the run: find why it died first.
+
+A job's failure never escapes as an exception: `ingest.load.run_job` turns it into a failed
+JobResult carrying `error_class` (the class name below) and a redacted message.
+"""
+
+from __future__ import annotations
+
+
+class IngestError(Exception):
+    """Base of every error the engine raises on purpose."""
+
+    retryable: bool = False
+
+
+# 1. Configuration: fix the workbook or the settings ----------------------------------------
+class ConfigError(IngestError):
+    """The configuration is wrong; the message says where."""
+
+
+class WorkbookError(ConfigError):
+    """The workbook as a whole cannot be used (not a workbook, no `jobs` sheet, too large)."""
+
+
+class SettingError(ConfigError):
+    """An environment setting has a value that cannot be used."""
+
+
+class MissingCredentialsError(ConfigError):
+    """No credentials were found for a connection named in the workbook."""
+
+
+class KeyVaultAccessError(ConfigError):
+    """Key Vault refused a secret (no get permission, secret disabled, no token for the
+    identity): fix the identity or its access; the message names the vault and the secret."""
+
+
+class ConnectionConfigError(ConfigError):
+    """A connection's credentials were found but a field cannot be used (wrong dialect, bad
+    port, unknown option); the message names the connection and the field."""
+
+
+class DriverNotInstalledError(ConfigError):
+    """The database driver a connection names is not installed on this machine (an ODBC
+    driver missing from odbcinst.ini)."""
+
+
+# 2. Transient: retry with backoff ------------------------------------------------------------
+class TransientSourceError(IngestError):
+    """The source could not be reached or refused for now (network, throttling, deadlock)."""
+
+    retryable = True
+
+
+class KeyVaultUnavailableError(TransientSourceError):
+    """Key Vault could not be reached, or answered with a server error or throttling."""
+
+
+# 3. Permanent source errors: do not retry ---------------------------------------------------
+class PermanentSourceError(IngestError):
+    """The source answered and said no: retrying cannot help."""
+
+
+class SourceAuthenticationError(PermanentSourceError):
+    """The source rejected the credentials."""
+
+
+class MalformedResponseError(PermanentSourceError):
+    """An API answered with a page that is not valid JSON."""
+
+
+class SourceObjectNotFoundError(PermanentSourceError):
+    """A schema, table or column named in the workbook does not exist in the source."""
+
+
+class SourceFirewallError(PermanentSourceError):
+    """The source's firewall rejected this client's address (Azure SQL error 40615): a
+    firewall rule or private endpoint must be added before any retry can succeed."""
+
+
+# 4. Destination --------------------------------------------------------------------------
+class DestinationError(IngestError):
+    """The lake could not be written or read, and retrying will not help (permissions,
+    missing account)."""
+
+
+class TransientDestinationError(DestinationError):
+    """The lake did not answer or was throttling; worth retrying with backoff."""
+
+    retryable = True
+
+
+# 5. Alerts: the mail server refused or could not be reached --------------------------------
+class AlertDeliveryError(IngestError):
+    """The mail server refused the message, its recipients or the login: retrying cannot help."""
+
+
+class AlertServerUnavailableError(AlertDeliveryError):
+    """The mail server could not be reached, dropped the connection or answered 4xx (try later)."""
+
+    retryable = True
+
+
+# 6. Data checks: schema drift and data quality (ingest/checks/) ---------------------------
+class DataCheckError(IngestError):
+    """A check after the load marked the job failed. Never retried: loading again would land
+    the same data. The files stay in the lake; the audit names them (load_id, partition)."""
+
+
+class DataQualityError(DataCheckError):
+    """A `quality_rules` rule with severity `fail` did not pass (or could not be evaluated)."""
+
+
+class SchemaDriftError(DataCheckError):
+    """The table's columns changed since the last run and the job's drift_severity is `fail`."""
+
+
+class SchemaContractError(DataCheckError):
+    """dlt's schema contract (schema_contract = freeze) refused the load because a column is
+    new or changed its type: nothing was written for this job."""
+
+
+# 7. Concurrency: the job is busy; the next run loads it ---------------------------------
+class JobLockedError(IngestError):
+    """Another run is loading this job right now; this run leaves it alone."""
+
+
+# 8. The job's worker process died -------------------------------------------------------
+class WorkerProcessError(IngestError):
+    """The worker process running the job (ingest/drivers/local/job_processes.py) ended without a result:
+    killed by a signal (SIGKILL: most often the OOM killer) or crashed in native code."""
+
+
+class UnexpectedError(IngestError):
+    """An error nothing above classifies; reported with its original type name."""

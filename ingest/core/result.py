@@ -1,0 +1,94 @@
+"""JobResult: what one job's load reports. Small and JSON-serialisable (a Durable activity
+output), never rows."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class JobStatus(str, Enum):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    INVALID = "invalid"  # the workbook row was rejected; nothing was loaded
+    SKIPPED = "skipped"  # not started: a job it depends on did not succeed (ingest/config/dependencies.py)
+
+
+@dataclass
+class JobResult:
+    job_name: str
+    status: JobStatus
+    run_id: str
+    table_name: str | None = None
+    rows_processed: int = 0
+    load_id: str | None = None
+    partition_path: str | None = None
+    files: list[str] = field(default_factory=list)
+    started_at: str | None = None
+    finished_at: str | None = None
+    duration_s: float = 0.0
+    watermark_before: Any = None
+    watermark_after: Any = None
+    workbook_watermark: Any = None
+    """The workbook's last_watermark at plan time, for a conditional write-back."""
+    error_class: str | None = None
+    error_message: str | None = None
+    attempts: int = 1
+    rowcount: dict[str, Any] | None = None
+    """The row-count check (ingest.checks.rowcount.RowCountCheck as a dict)."""
+    # --- table formats (ingest/lake/table_format_load.py) ---
+    table_format: str = "parquet"
+    delta_version: int | None = None
+    """Delta: the table version this load wrote (the SCD2 table's for scd2 jobs)."""
+    scd2: dict[str, Any] | None = None
+    maintenance: dict[str, Any] | None = None
+    """Delta: compaction / Z-order / vacuum report when it ran after this load."""
+    # schema drift and data quality (ingest/checks/)
+    drift: dict[str, Any] | None = None
+    """The schema check (ingest.checks.schema_drift.DriftReport as a dict)."""
+    quality: list[dict[str, Any]] = field(default_factory=list)
+    """One ingest.checks.quality.RuleResult (as a dict) per rule of the job."""
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status is JobStatus.SUCCEEDED
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["status"] = self.status.value
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "JobResult":
+        values = dict(data)
+        values["status"] = JobStatus(values["status"])
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What every job of one run shares. `started_at` fixes the date partition for all jobs
+    of the run (and makes a re-delivered Durable activity write to the same folder)."""
+
+    run_id: str
+    started_at: str
+    """ISO-8601 UTC."""
+    force_full: bool = False
+    """Run parameter: INCREMENTAL jobs are reloaded in full (ingest/plan/load_modes.py)."""
+    backfill: dict[str, Any] | None = None
+    """Run parameter: {"start": ..., "end": ...}, a window [start, end) loaded without moving
+    the jobs' watermarks (ingest/plan/load_modes.py)."""
+
+    @property
+    def partition_datetime(self):  # -> pendulum.DateTime, as dlt's layout expects
+        import pendulum
+
+        return pendulum.parse(self.started_at).in_timezone("UTC")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "RunContext":
+        return cls(**data)

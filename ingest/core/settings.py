@@ -1,0 +1,262 @@
+"""Every setting the engine reads, from the environment, into one typed object.
+
+Each name here is listed in README.md (settings table) and local.settings.json.example.
+Command-line options override the environment for one run.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Mapping
+from urllib.parse import urlsplit
+
+from ingest.core.addresses import AddressError, parse_addresses
+from ingest.core.errors import SettingError
+from ingest.core.keyvault.names import PREFIX as KEY_VAULT_PREFIX
+
+DEFAULT_LAYOUT = "{table_name}/{YYYY}/{MM}/{DD}/{load_id}.{file_id}.{ext}"
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingError(f"setting {name}={raw!r} is not a whole number") from None
+    if value < minimum:
+        raise SettingError(f"setting {name}={value} must be at least {minimum}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingError(f"setting {name}={raw!r} is not a number") from None
+    if value < 0:
+        raise SettingError(f"setting {name}={value} must not be negative")
+    return value
+
+
+def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str | None:
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return None
+    if raw not in allowed:
+        raise SettingError(f"setting {name}={raw!r} is not one of {', '.join(allowed)}")
+    return raw
+
+
+def _key_vault_url(env: Mapping[str, str]) -> str | None:
+    raw = (env.get("INGEST_KEY_VAULT_URL") or "").strip()
+    if not raw:
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme != "https" or not parts.hostname or parts.path not in ("", "/"):
+        raise SettingError(f"setting INGEST_KEY_VAULT_URL={raw!r} is not a vault URL"
+                           " (expected https://<vault-name>.vault.azure.net)")
+    return raw.rstrip("/")
+
+
+def _key_vault_prefix(env: Mapping[str, str]) -> str:
+    raw = (env.get("INGEST_KEY_VAULT_PREFIX") or "").strip().lower()
+    if raw and not KEY_VAULT_PREFIX.match(raw):
+        raise SettingError(f"setting INGEST_KEY_VAULT_PREFIX={raw!r} must be letters and digits with"
+                           " single dashes inside (e.g. dev, staging, prod)")
+    return raw
+SMTP_DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
+
+
+def _addresses(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    try:
+        return parse_addresses(env.get(name) or "")
+    except AddressError as exc:
+        raise SettingError(f"setting {name}: {exc}") from None
+
+
+def _alert_settings(env: Mapping[str, str]) -> dict[str, object]:
+    """SMTP server, sender and recipients (not secret). The SMTP login comes from dlt's
+    secrets, see ingest.alerts.smtp. With no INGEST_SMTP_HOST, no mail is sent."""
+    host = (env.get("INGEST_SMTP_HOST") or "").strip() or None
+    security = _choice(env, "INGEST_SMTP_SECURITY", tuple(SMTP_DEFAULT_PORTS)) or "starttls"
+    hour = _int(env, "INGEST_ALERT_SUMMARY_HOUR", 0, minimum=0)
+    if hour > 23:
+        raise SettingError(f"setting INGEST_ALERT_SUMMARY_HOUR={hour} must be an hour of the day, 0 to 23 (UTC)")
+    sender = _addresses(env, "INGEST_ALERT_FROM")
+    if len(sender) > 1:
+        raise SettingError("setting INGEST_ALERT_FROM must be one address")
+    recipients = _addresses(env, "INGEST_ALERT_TO")
+    if host and not (sender and recipients):
+        raise SettingError("INGEST_SMTP_HOST is set: set INGEST_ALERT_FROM (sender) and INGEST_ALERT_TO"
+                           " (recipients) too, or unset INGEST_SMTP_HOST to send no mail")
+    ca_file = Path(env["INGEST_SMTP_CA_FILE"]) if env.get("INGEST_SMTP_CA_FILE") else None
+    if ca_file is not None and not ca_file.is_file():
+        raise SettingError(f"setting INGEST_SMTP_CA_FILE: no such file {str(ca_file)!r}")
+    return {
+        "smtp_host": host,
+        "smtp_security": security,
+        "smtp_port": _int(env, "INGEST_SMTP_PORT", SMTP_DEFAULT_PORTS[security]),
+        "smtp_timeout_s": _int(env, "INGEST_SMTP_TIMEOUT_S", 30),
+        "smtp_ca_file": ca_file,
+        "alert_from": sender[0] if sender else None,
+        "alert_to": recipients,
+        "alert_summary_hour": hour,
+        "environment": (env.get("INGEST_ENVIRONMENT") or "").strip(),
+    }
+
+
+def _observability_settings(env: Mapping[str, str]) -> dict[str, object]:
+    """Dashboard and progress (ingest/dashboard/, ingest/core/progress.py)."""
+    return {
+        "dashboard_days": _int(env, "INGEST_DASHBOARD_DAYS", 30),
+        "progress_interval_s": _float(env, "INGEST_PROGRESS_INTERVAL_S", 10.0),
+        "appinsights_connection_string": (env.get("APPLICATIONINSIGHTS_CONNECTION_STRING") or "").strip() or None,
+    }
+
+
+@dataclass(frozen=True)
+class Settings:
+    destination: str = "lake"
+    """Local folder, file:// URL, or az:// / abfss:// URL of the lake."""
+    dataset: str = "raw"
+    """Top folder inside the destination; dlt's dataset name."""
+    layout: str = DEFAULT_LAYOUT
+    max_workers: int = 5
+    worker_mode: str = "process"
+    """Local runner: each job in a forked process (parallel on every core; a crash fails only
+    its job) or in a thread (`thread`: one process, e.g. for a debugger). ingest/drivers/local/job_processes.py;
+    threads anyway where forking is not safe (ingest/core/fork_safety.py)."""
+    chunk_size: int = 100_000
+    """Rows per arrow batch read from a SQL source."""
+    sql_backend: str | None = None
+    """Override the per-dialect dlt sql_table backend (pyarrow, connectorx, sqlalchemy)."""
+    retry_attempts: int = 3
+    """Retries of a job after a transient failure (network, throttling, deadlock)."""
+    retry_initial_s: float = 2.0
+    retry_max_s: float = 60.0
+    retry_jitter_s: float = 1.0
+    http_max_attempts: int = 5
+    """REST sources: attempts per request on 429 / 5xx / connection errors."""
+    http_backoff_s: float = 1.0
+    http_max_delay_s: float = 60.0
+    """Longest wait between two attempts, a server's Retry-After included."""
+    http_timeout_s: float = 60.0
+    audit_dir: Path = Path("audit")
+    log_dir: Path = Path("logs")
+    pipelines_dir: Path = Path(".ingest/pipelines")
+    """dlt working folders; disposable: state is restored from the destination."""
+    config_url: str | None = None
+    """Azure app: blob URL of the workbook."""
+    audit_url: str | None = None
+    """Azure app: container URL for the audit trail and run summaries."""
+    max_parallel_jobs: int = 10
+    """Azure app: job activities in flight at once (the orchestrator fans out in batches)."""
+    job_retry_attempts: int = 3
+    """Azure app: attempts of a job activity that crashed (Durable retry)."""
+    job_retry_first_interval_s: int = 30
+    azure_storage_connection_string: str | None = field(default=None, repr=False)
+    """For az:// destinations on Azurite or with an account key; unset on Azure (identity)."""
+    key_vault_url: str | None = None
+    """Key Vault serving credentials as a dlt config provider (ingest.core.keyvault); unset: none."""
+    key_vault_prefix: str = ""
+    """Environment prefix of secret names (dev, staging, prod): one vault, several environments."""
+    key_vault_cache_ttl_s: int = 300
+    """Seconds a secret (or its absence) is cached before the vault is asked again."""
+    smtp_host: str | None = None
+    """Mail server for alerts; None sends no mail."""
+    smtp_port: int = 587
+    smtp_security: str = "starttls"
+    """starttls (port 587), ssl (implicit TLS, port 465) or none (a relay on port 25)."""
+    smtp_timeout_s: int = 30
+    smtp_ca_file: Path | None = None
+    """A CA bundle to trust for the mail server's certificate (a private CA); default: the system's."""
+    alert_from: str | None = None
+    alert_to: tuple[str, ...] = ()
+    """Recipients of the failure mail and the daily summary (this environment's team)."""
+    alert_summary_hour: int = 0
+    """UTC hour from which the first scheduled run of the day sends the daily summary."""
+    environment: str = ""
+    """A label for mail subjects: dev, test, prod."""
+    # --- Delta maintenance (ingest/lake/maintenance.py) ---
+    delta_maintenance_every: int = 10
+    """Compact / Z-order / vacuum a Delta table after every N loads; 0: never."""
+    delta_vacuum_retention_hours: int = 168
+    """Vacuum keeps files that versions of the last N hours still read (time travel window)."""
+    watermark_safety_s: float = 0.0
+    """Timestamp watermarks never pass the run's start minus this many seconds: rows of
+    transactions still open at the start are read by the next run (README: Watermark strategies)."""
+    dashboard_days: int = 30
+    """Days of history the dashboard shows (python -m ingest dashboard, GET /api/dashboard)."""
+    progress_interval_s: float = 10.0
+    """Seconds between two progress lines of a job when the output is not a terminal."""
+    appinsights_connection_string: str | None = field(default=None, repr=False)
+    """Application Insights (the platform's APPLICATIONINSIGHTS_CONNECTION_STRING): with the optional
+    azure-monitor-opentelemetry package, logs are exported with their custom dimensions (ingest.alerts.telemetry)."""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if env is None else env
+        default = cls()
+        return cls(
+            destination=env.get("INGEST_DESTINATION") or default.destination,
+            dataset=env.get("INGEST_DATASET") or default.dataset,
+            layout=env.get("INGEST_LAYOUT") or default.layout,
+            max_workers=_int(env, "INGEST_MAX_WORKERS", default.max_workers),
+            worker_mode=_choice(env, "INGEST_WORKER_MODE", ("process", "thread")) or default.worker_mode,
+            chunk_size=_int(env, "INGEST_CHUNK_SIZE", default.chunk_size, minimum=1000),
+            sql_backend=_choice(env, "INGEST_SQL_BACKEND", ("pyarrow", "connectorx", "sqlalchemy")),
+            retry_attempts=_int(env, "INGEST_RETRY_ATTEMPTS", default.retry_attempts, minimum=0),
+            retry_initial_s=_float(env, "INGEST_RETRY_INITIAL_S", default.retry_initial_s),
+            retry_max_s=_float(env, "INGEST_RETRY_MAX_S", default.retry_max_s),
+            retry_jitter_s=_float(env, "INGEST_RETRY_JITTER_S", default.retry_jitter_s),
+            http_max_attempts=_int(env, "INGEST_HTTP_MAX_ATTEMPTS", default.http_max_attempts),
+            http_backoff_s=_float(env, "INGEST_HTTP_BACKOFF_S", default.http_backoff_s),
+            http_max_delay_s=_float(env, "INGEST_HTTP_MAX_DELAY_S", default.http_max_delay_s),
+            http_timeout_s=_float(env, "INGEST_HTTP_TIMEOUT_S", default.http_timeout_s),
+            audit_dir=Path(env.get("INGEST_AUDIT_DIR") or default.audit_dir),
+            log_dir=Path(env.get("INGEST_LOG_DIR") or default.log_dir),
+            pipelines_dir=Path(env.get("INGEST_PIPELINES_DIR") or default.pipelines_dir),
+            config_url=env.get("INGEST_CONFIG_URL") or None,
+            audit_url=env.get("INGEST_AUDIT_URL") or None,
+            max_parallel_jobs=_int(env, "INGEST_MAX_PARALLEL_JOBS", default.max_parallel_jobs),
+            job_retry_attempts=_int(env, "INGEST_JOB_RETRY_ATTEMPTS", default.job_retry_attempts),
+            job_retry_first_interval_s=_int(env, "INGEST_JOB_RETRY_FIRST_INTERVAL_S",
+                                            default.job_retry_first_interval_s),
+            azure_storage_connection_string=env.get("INGEST_AZURE_STORAGE_CONNECTION_STRING") or None,
+            key_vault_url=_key_vault_url(env),
+            key_vault_prefix=_key_vault_prefix(env),
+            key_vault_cache_ttl_s=_int(env, "INGEST_KEY_VAULT_CACHE_TTL_S", default.key_vault_cache_ttl_s,
+                                       minimum=0),
+            watermark_safety_s=_float(env, "INGEST_WATERMARK_SAFETY_S", default.watermark_safety_s),
+            **_alert_settings(env),  # type: ignore[arg-type]
+            delta_maintenance_every=_int(env, "INGEST_DELTA_MAINTENANCE_EVERY", default.delta_maintenance_every,
+                                         minimum=0),
+            delta_vacuum_retention_hours=_int(env, "INGEST_DELTA_VACUUM_RETENTION_HOURS",
+                                              default.delta_vacuum_retention_hours, minimum=0),
+            **_observability_settings(env),  # type: ignore[arg-type]
+        )
+
+    @property
+    def retry_policy(self):  # -> ingest.core.retry.RetryPolicy
+        from ingest.core.retry import RetryPolicy
+
+        return RetryPolicy(retries=self.retry_attempts, initial_s=self.retry_initial_s,
+                           max_s=self.retry_max_s, jitter_s=self.retry_jitter_s)
+
+    @property
+    def http_policy(self):  # -> ingest.sources.http.HttpPolicy
+        from ingest.sources.http import HttpPolicy
+
+        return HttpPolicy(max_attempts=self.http_max_attempts, backoff_s=self.http_backoff_s,
+                          max_delay_s=self.http_max_delay_s, timeout_s=self.http_timeout_s)
+
+    def with_overrides(self, **changes: object) -> "Settings":
+        """A copy with the given fields replaced; None values are ignored."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})

@@ -1,0 +1,97 @@
+"""The bodies of the Durable activities: payload (small JSON) in, small JSON out. Each calls
+the same core functions as the local runner; nothing here decides anything about data."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from ingest.alerts.blob_store import BlobAlertStore
+from ingest.drivers.azure.history import BlobRunHistory
+from ingest.drivers.azure.storage import BlobAuditSink, audit_container, read_workbook_blob, write_watermarks_blob
+from ingest.lake.locks import BlobLeaseJobLock
+from ingest.config.model import JobConfig
+from ingest.config.workbook import read_workbook
+from ingest.lake.destination import prepare_lake
+from ingest.drivers.finalize import finalize_run
+from ingest.load import run_job
+from ingest.plan.planner import Plan, make_plan
+from ingest.plan.request import RunRequest
+from ingest.core.result import JobResult, JobStatus, RunContext
+from ingest.core.settings import Settings
+
+
+def run_id_for(instance_id: str, started_at: str) -> str:
+    """Unique per run even though singleton instance ids repeat across runs."""
+    return f"{datetime.fromisoformat(started_at):%Y%m%dT%H%M%SZ}-{instance_id}"
+
+
+def run_request(payload: dict[str, Any]) -> RunRequest:
+    """The run's parameters from the orchestration input; an input of an older version held
+    only {"jobs": [...]}."""
+    if payload.get("request") is not None:
+        return RunRequest.from_dict(payload["request"])
+    return RunRequest(jobs=tuple(payload.get("jobs") or ()))
+
+
+def _plan_from_blobs(request: RunRequest, run: RunContext, settings: Settings) -> Plan:
+    """The workbook from blob storage; the audit container as the run history (schedules and
+    re-runs read it)."""
+    data, _etag = read_workbook_blob(settings)
+    config = read_workbook(data, label=settings.config_url)
+    history = BlobRunHistory.from_settings(settings) if settings.audit_url else None
+    return make_plan(config, run, request=request, history=history)
+
+
+def plan_activity(payload: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """Read the workbook from blob storage; return the plan (no secrets, no rows). The
+    orchestration's start time is the plan's clock (schedules are due relative to it)."""
+    run = RunContext(run_id=run_id_for(payload["instance_id"], payload["started_at"]),
+                     started_at=payload["started_at"])
+    plan = _plan_from_blobs(run_request(payload), run, settings)
+    if plan.jobs:
+        prepare_lake(settings)
+    return {"plan": plan.to_dict(), "max_parallel": settings.max_parallel_jobs,
+            "retry": {"attempts": settings.job_retry_attempts,
+                      "first_interval_ms": settings.job_retry_first_interval_s * 1000}}
+
+
+def dry_run_report(request: RunRequest, settings: Settings, now: datetime | None = None) -> dict[str, Any]:
+    """POST /api/runs with dry_run: the plan as the run would make it now, with the watermark
+    each INCREMENTAL job would start from (dlt state in the lake); nothing is started or loaded."""
+    from ingest.drivers.dry_run import describe_plan
+    from ingest.plan.planner import new_run_context
+
+    plan = _plan_from_blobs(request, new_run_context(now or datetime.now(timezone.utc)), settings)
+    return describe_plan(plan, settings).to_dict()
+
+
+def load_job_activity(payload: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    job = JobConfig.from_dict(payload["job"])
+    run = RunContext.from_dict(payload["run"])
+    lock = BlobLeaseJobLock(audit_container(settings)) if settings.audit_url else None
+    return run_job(job, run, settings, lock=lock).to_dict()
+
+
+def finalize_activity(payload: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """Audit, watermarks and alert mails; the timer's run (trigger "timer") is the scheduled
+    path that may send the daily summary. Alert markers live in the audit container."""
+    plan = Plan.from_dict(payload["plan"])
+    results = [JobResult.from_dict(r) for r in payload["results"]]
+    audit = BlobAuditSink.from_settings(settings)
+    summary = finalize_run(plan, results, settings,
+                           write_watermarks=lambda updates: write_watermarks_blob(settings, updates),
+                           audit=audit, alert_store=BlobAlertStore(audit.container),
+                           scheduled=payload.get("trigger") == "timer")
+    return summary.to_dict()
+
+
+def crashed_job_result(payload: dict[str, Any], message: str, finished_at: str) -> dict[str, Any]:
+    """The result recorded when a job's activity failed after every Durable retry (the worker
+    crashed or timed out: run_job itself returns failures as values)."""
+    job = payload["job"]
+    return JobResult(job_name=job["job_name"], status=JobStatus.FAILED, run_id=payload["run"]["run_id"],
+                     table_name=JobConfig.from_dict(job).table_name,  # rest_api jobs have no source_table
+                     started_at=payload["run"]["started_at"], finished_at=finished_at,
+                     workbook_watermark=job.get("last_watermark"), error_class="ActivityFailedError",
+                     error_message=message).to_dict()

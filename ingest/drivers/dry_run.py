@@ -1,0 +1,136 @@
+"""Dry run: what a run would do, in which wave, from which watermark; nothing is loaded.
+
+The plan is the real one (ingest/plan/planner.py: the same selection, schedules, waves). The watermark
+an INCREMENTAL job would start from is read where the load reads it: dlt's state in the lake
+(`sync_destination` into a throw-away working folder, so no pipeline in use is touched); when
+the lake has no state for the job yet, the workbook's last_watermark seeds its first load.
+Reading the lake is the only I/O besides the workbook and the audit trail; sources are not
+contacted and nothing is written.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+from ingest.core.classify import safe_message
+from ingest.config.model import JobConfig
+from ingest.plan.load_modes import describe as describe_mode, load_mode
+from ingest.plan.planner import Plan
+from ingest.core.redact import redact
+from ingest.core.settings import Settings
+
+log = logging.getLogger("ingest.dry_run")
+StateReader = Callable[[JobConfig, Settings], Any]
+
+
+@dataclass
+class PlannedJob:
+    job_name: str
+    wave: int
+    """1 for the first wave."""
+    source: str
+    target: str
+    load: str
+    """FULL, INCREMENTAL, or the run's full refresh / backfill."""
+    start_from: str | None
+    """INCREMENTAL: the watermark the load starts from and where that value comes from."""
+    reason: str
+    """Why the job is in the run (due by its schedule, selected, re-run...)."""
+    depends_on: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PlanReport:
+    run_id: str
+    planned_at: str
+    parameters: dict[str, Any]
+    waves: list[list[str]]
+    jobs: list[PlannedJob]
+    skipped: dict[str, str]
+    invalid: list[dict[str, str]]
+    config_errors: list[str]
+    dry_run: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def lake_watermark(job: JobConfig, settings: Settings) -> Any:
+    """The job's incremental cursor as stored in the lake (dlt state), or None."""
+    import dlt
+
+    from ingest.lake.destination import make_destination
+    from ingest.load import _incremental_last_value, pipeline_name, watermark_text
+
+    with tempfile.TemporaryDirectory(prefix="ingest-dry-run-") as workdir:
+        pipeline = dlt.pipeline(pipeline_name=pipeline_name(job), pipelines_dir=workdir,
+                                destination=make_destination(settings), dataset_name=settings.dataset)
+        pipeline.sync_destination()
+        return watermark_text(_incremental_last_value(pipeline, job))
+
+
+def _source(job: JobConfig) -> str:
+    if job.api is not None:
+        return f"rest_api GET {job.api.base_url}/{job.api.path.lstrip('/')} ({job.api.paginator.value})"
+    schema = f"{job.source_schema}." if job.source_schema else ""
+    return f"{job.source_type.value} {job.connection} {schema}{job.source_table}"
+
+
+def _start_from(job: JobConfig, plan: Plan, settings: Settings, read_state: StateReader | None) -> str | None:
+    if not job.is_incremental:
+        return None
+    mode = load_mode(job, plan.run)
+    if mode.is_full_refresh:
+        return "the beginning (force FULL resets the state)"
+    if mode.is_backfill:
+        return f"{mode.window.start} up to {mode.window.end} (exclusive), outside the job's state"
+    if read_state is not None:
+        try:
+            value = read_state(job, settings)
+        except Exception as exc:  # the plan is still worth showing without it
+            log.warning("dry run: lake state of %s not readable: %s", job.job_name, safe_message(exc))
+            return f"unknown: the lake state could not be read ({type(exc).__name__})"
+        if value is not None:
+            return f"{value} (dlt state in the lake)"
+    if job.last_watermark is not None:
+        return f"{job.last_watermark} (workbook last_watermark: no state in the lake yet)"
+    return "the beginning (no state in the lake, no last_watermark)"
+
+
+def describe_plan(plan: Plan, settings: Settings, read_state: StateReader | None = lake_watermark) -> PlanReport:
+    """The plan as a person reads it; `read_state=None` skips the lake (the workbook's values)."""
+    wave_of = {name: number for number, wave in enumerate(plan.wave_names(), start=1) for name in wave}
+    jobs = sorted(plan.jobs, key=lambda j: (wave_of[j.job_name], plan.jobs.index(j)))
+    planned = [PlannedJob(job_name=job.job_name, wave=wave_of[job.job_name], source=_source(job),
+                          target=job.table_name, load=describe_mode(job, plan.run),
+                          start_from=_start_from(job, plan, settings, read_state),
+                          reason=plan.reasons.get(job.job_name, ""), depends_on=list(job.depends_on))
+               for job in jobs]
+    return PlanReport(run_id=plan.run.run_id, planned_at=plan.run.started_at, parameters=dict(plan.request),
+                      waves=plan.wave_names(), jobs=planned, skipped=dict(plan.skipped),
+                      invalid=[{"job_name": r.job_name, "message": r.error_message or ""} for r in plan.invalid],
+                      config_errors=list(plan.config_errors))
+
+
+def format_plan(report: PlanReport) -> str:
+    """The text `python -m ingest plan` prints."""
+    active = {k: v for k, v in report.parameters.items() if v not in (None, False, [], {})}
+    lines = [f"Dry run at {report.planned_at}: nothing is loaded"
+             + (f"  parameters: {active}" if active else "")]
+    for number, wave in enumerate(report.waves, start=1):
+        lines.append(f"wave {number}:")
+        for job in (j for j in report.jobs if j.wave == number):
+            start = f" from {job.start_from}" if job.start_from else ""
+            after = f"; after {', '.join(job.depends_on)}" if job.depends_on else ""
+            lines.append(f"  run   {job.job_name}: {job.source} -> {job.target} ({job.load}{start})")
+            lines.append(f"        {job.reason}{after}")
+    if not report.jobs:
+        lines.append("no job would run")
+    for name, reason in report.skipped.items():
+        lines.append(f"skip  {name}: {reason}")
+    for invalid in report.invalid:
+        lines.append(f"invalid {invalid['job_name']}: {invalid['message']}")
+    return redact("\n".join(lines))

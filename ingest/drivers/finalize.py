@@ -1,0 +1,166 @@
+"""The fan-in step, shared by the local runner and the Durable orchestrator: turn the job
+results into audit rows, workbook watermarks and the run summary."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from ingest.alerts.send import send_run_alerts
+from ingest.alerts.store import AlertStore, FileAlertStore
+from ingest.records.audit import AuditSink, FileAuditSink
+from ingest.records.check_results import findings as check_findings
+from ingest.config.writeback import WatermarkUpdate, WritebackOutcome, write_watermarks_to_file
+from ingest.plan.planner import Plan
+from ingest.core.redact import redact
+from ingest.core.result import JobResult, JobStatus
+from ingest.core.settings import Settings
+from ingest.alerts.telemetry import emit_run as emit_run_telemetry
+
+log = logging.getLogger("ingest.finalize")
+
+WatermarkWriter = Callable[[list[WatermarkUpdate]], WritebackOutcome]
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    started_at: str
+    finished_at: str
+    total: int
+    succeeded: int
+    failed: int
+    rows_processed: int
+    jobs: list[dict[str, Any]]
+    skipped: dict[str, str] = field(default_factory=dict)
+    config_errors: list[str] = field(default_factory=list)
+    watermark_conflicts: list[str] = field(default_factory=list)
+    validation_warnings: list[str] = field(default_factory=list)
+    """Row-count checks that did not pass (the job still succeeded; its data is flagged)."""
+    audit_path: str | None = None
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    """What became of each alert mail (ingest.alerts.model.AlertOutcome); a failed send is here."""
+    # orchestration (ingest/config/dependencies.py, ingest/plan/request.py)
+    dependency_skipped: int = 0
+    """Jobs of the run not started because a job they depend on did not succeed (status
+    `skipped` in `jobs`); neither succeeded nor failed."""
+    waves: list[list[str]] = field(default_factory=list)
+    parameters: dict[str, Any] = field(default_factory=dict)
+    """The run's parameters: jobs, tags, rerun_failed, force_full, backfill, apply_schedules."""
+    # schema drift and data quality (ingest/records/check_results.py)
+    quality_failures: list[str] = field(default_factory=list)
+    """Every quality rule that did not pass, with its place and severity."""
+    drift_findings: list[str] = field(default_factory=list)
+    """Every schema change since the previous run (and what a contract kept out of the lake)."""
+    checks_path: str | None = None
+    """Where the run's check results are (check_results.csv)."""
+
+    @property
+    def exit_code(self) -> int:
+        """0 all succeeded, 1 a job failed, 2 the workbook has errors (valid rows still ran)."""
+        if self.config_errors:
+            return 2
+        return 1 if self.failed else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def watermark_updates(results: list[JobResult]) -> list[WatermarkUpdate]:
+    return [WatermarkUpdate(r.job_name, r.workbook_watermark, r.watermark_after)
+            for r in results
+            if r.succeeded and r.watermark_after is not None and r.watermark_after != r.workbook_watermark]
+
+
+def file_watermark_writer(path: str | Path) -> WatermarkWriter:
+    return lambda updates: write_watermarks_to_file(path, updates)
+
+
+def finalize_run(plan: Plan, results: list[JobResult], settings: Settings,
+                 write_watermarks: WatermarkWriter | None = None,
+                 audit: AuditSink | None = None, alert_store: AlertStore | None = None,
+                 scheduled: bool = False) -> RunSummary:
+    """Audit rows, watermark write-back, alert mails and the run summary. Safe to call twice for
+    one run (a re-delivered Durable activity): audit rows are keyed by run and job, and the
+    failure mail by run. `scheduled`: the run may send the daily summary (ingest.alerts.send)."""
+    audit = audit or FileAuditSink(settings.audit_dir)
+    all_results = list(results) + list(plan.invalid)
+    execution_date = plan.run.started_at[:10]
+    audit_path = audit.record(plan.run.run_id, all_results, execution_date)
+    conflicts: list[str] = []
+    updates = watermark_updates(results)
+    if write_watermarks and updates:
+        try:
+            outcome = write_watermarks(updates)
+            conflicts = outcome.conflicts
+            for conflict in conflicts:
+                log.warning("workbook watermark not written: %s", conflict)
+        except Exception as exc:  # the load is done; a write-back failure must not undo it
+            conflicts = [f"workbook could not be updated: {redact(exc)}"]
+            log.error(conflicts[0])
+    summary = RunSummary(
+        run_id=plan.run.run_id,
+        started_at=plan.run.started_at,
+        finished_at=datetime.now(timezone.utc).isoformat(),
+        total=len(all_results),
+        succeeded=sum(1 for r in all_results if r.succeeded),
+        failed=sum(1 for r in all_results if not r.succeeded and r.status is not JobStatus.SKIPPED),
+        rows_processed=sum(r.rows_processed for r in all_results),
+        jobs=[r.to_dict() for r in all_results],
+        skipped=dict(plan.skipped),
+        config_errors=list(plan.config_errors),
+        watermark_conflicts=conflicts,
+        validation_warnings=[f"{r.job_name}: row count {r.rowcount['status']}: {r.rowcount['message']}"
+                             for r in all_results if r.rowcount and r.rowcount["status"] != "ok"],
+        audit_path=str(audit_path),
+        dependency_skipped=sum(1 for r in all_results if r.status is JobStatus.SKIPPED),
+        waves=[list(w) for w in plan.waves],
+        parameters=dict(plan.request),
+    )
+    # schema drift and data quality (ingest/records/check_results.py)
+    summary.quality_failures, summary.drift_findings = check_findings(all_results)
+    summary.checks_path = str(audit.record_checks(plan.run.run_id, all_results, execution_date))
+    # alerts: after the summary is built, before it is stored, so what became of each mail is in
+    # the audit; send_run_alerts never raises (a send failure is logged and recorded)
+    outcomes = send_run_alerts(summary.to_dict(), plan, settings,
+                               alert_store or FileAlertStore(settings.audit_dir), scheduled)
+    summary.alerts = [o.to_dict() for o in outcomes]
+    audit.write_summary(plan.run.run_id, summary.to_dict())
+    # telemetry (ingest/alerts/telemetry.py): a record per job and per run with custom dimensions; never raises
+    emit_run_telemetry(summary.to_dict())
+    return summary
+
+
+def format_summary(summary: RunSummary) -> str:
+    """The text printed at the end of a run."""
+    lines = [f"Run {summary.run_id}",
+             f"Total: {summary.total}  Successful: {summary.succeeded}  Failed: {summary.failed}"
+             f"  Rows: {summary.rows_processed}"
+             + (f"  Skipped after a failure: {summary.dependency_skipped}" if summary.dependency_skipped else "")]
+    width = max([len(j["job_name"]) for j in summary.jobs] + [len(name) for name in summary.skipped] + [8])
+    lines.append(f"  {'job':<{width}}  {'status':<9} {'rows':>10} {'seconds':>8} {'count':<8}  error")
+    for job in summary.jobs:
+        error = f"{job['error_class']}: {job['error_message']}" if job["error_class"] else ""
+        if job["status"] == JobStatus.SKIPPED.value:
+            error = job["error_message"] or ""
+        check = (job.get("rowcount") or {}).get("status", "")
+        lines.append(f"  {job['job_name']:<{width}}  {job['status']:<9} {job['rows_processed']:>10}"
+                     f" {job['duration_s']:>8.2f} {check:<8}  {error}")
+    for name, reason in summary.skipped.items():
+        lines.append(f"  {name:<{width}}  skipped   {reason}")
+    for warning in summary.validation_warnings:
+        lines.append(f"  check: {warning}")
+    for conflict in summary.watermark_conflicts:
+        lines.append(f"  watermark not written back: {conflict}")
+    lines.extend(f"  quality: {failure}" for failure in summary.quality_failures)
+    lines.extend(f"  schema: {finding}" for finding in summary.drift_findings)
+    for alert in summary.alerts:
+        if alert["status"] == "failed":
+            lines.append(f"  {alert['kind']} mail not sent: {alert['error_class']}: {alert['error_message']}")
+        elif alert["status"] == "sent":
+            lines.append(f"  {alert['kind']} mail sent to {', '.join(alert['recipients'])}")
+    lines.append(f"Audit trail: {summary.audit_path}")
+    return redact("\n".join(lines))

@@ -1,0 +1,200 @@
+"""The local runner's jobs in forked worker processes, one process per job.
+
+Why: a job is mostly Python (dlt's extract / normalize / load bookkeeping costs ~0.15-0.25 s of
+CPU per job even when few rows move) and holds the GIL, so jobs in threads barely overlapped:
+20 tables x 100k rows took 0.95x the time with 5 threads as with 1 (bench/run.py). A child
+forked from the runner starts with every module already imported (a few ms), runs one job
+and exits, so jobs run on every core. It also isolates them: a job that takes its process
+down (the OOM killer, a crash in a native driver) fails alone with WorkerProcessError while
+the others run on, and the memory a job used goes back to the OS when it ends.
+
+The parent forks from its main thread and runs no threads of its own while jobs run. A child
+sends its log records (masked) and then its result down a pipe; the parent logs the records
+through its own handlers as they come, so the run log, the console and App Insights see one
+stream. Secrets the child resolved (Key Vault, connection URLs) come back with its result, so
+the parent masks them too. HTTP sessions with pooled TLS connections must not be shared
+across a fork: ingest/core/keyvault/registration.py drops the vault client's before each one.
+
+Threads instead: INGEST_WORKER_MODE=thread, a platform other than Linux, or a process that has
+run a job itself (its source drivers' native threads would be missing in a child: see
+ingest/core/fork_safety.py).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+import logging
+import multiprocessing
+import multiprocessing.connection
+import os
+import pickle
+import signal
+import threading
+import time
+from datetime import datetime, timezone
+from typing import Callable, Iterator
+
+from ingest import load, progress
+from ingest.config.model import JobConfig
+from ingest.core.errors import WorkerProcessError
+from ingest.core.fork_safety import can_fork_jobs
+from ingest.core.redact import SecretMaskingFilter, known_secrets, register_secret
+from ingest.core.result import JobResult, RunContext
+from ingest.core.settings import Settings
+from ingest.drivers.local.warm_up import warm_up
+
+log = logging.getLogger("ingest.runner")
+
+
+def run_in_processes(jobs: list[JobConfig], run: RunContext, settings: Settings,
+                     workers: int) -> Iterator[JobResult]:
+    """Run `jobs`, at most `workers` at a time, each in its own forked process; yield each
+    result as its job ends (a dead process yields a failed result for its job only)."""
+    context = multiprocessing.get_context("fork")
+    if len(jobs) > 1:  # each child would pay the first-load costs again: ingest/drivers/local/warm_up.py
+        warm_up()
+    gc.freeze()  # a child's collections then skip the parent's objects instead of copying their pages
+    waiting = list(jobs)
+    running: dict[multiprocessing.connection.Connection, tuple[JobConfig, multiprocessing.Process, str, float]] = {}
+    try:
+        while waiting or running:
+            while waiting and len(running) < max(1, workers):
+                job = waiting.pop(0)
+                receive, send = context.Pipe(duplex=False)
+                process = context.Process(target=_child, args=(job, run, settings, send, os.getpid()),
+                                          name=f"ingest-job-{job.job_name}", daemon=True)
+                started_at, clock = _utc_now(), time.perf_counter()
+                process.start()
+                send.close()  # the child holds the only write end: EOF when it ends
+                running[receive] = (job, process, started_at, clock)
+            for receive in multiprocessing.connection.wait(list(running)):
+                try:
+                    message = receive.recv()
+                except (EOFError, OSError):  # the child ended without a result
+                    message = None
+                if message is not None and message[0] == "log":
+                    record = message[1]
+                    logging.getLogger(record.name).handle(record)  # through the parent's handlers
+                    continue
+                if message is not None and message[0] == "rows":
+                    progress.rows_extracted(message[1], message[2])  # the parent draws the console
+                    continue
+                job, process, started_at, clock = running.pop(receive)
+                yield _collect(message, receive, job, process, run, started_at, clock)
+    finally:
+        for receive, (_, process, _, _) in running.items():  # interrupted: stop what still runs
+            process.terminate()
+            process.join(5)
+            receive.close()
+        gc.unfreeze()
+
+
+def _collect(message: tuple | None, receive: multiprocessing.connection.Connection, job: JobConfig,
+             process: multiprocessing.Process, run: RunContext, started_at: str, clock: float) -> JobResult:
+    receive.close()
+    process.join()
+    if message is not None:
+        _, result_dict, secrets = message
+        for secret in secrets:
+            register_secret(secret)
+        return JobResult.from_dict(result_dict)
+    error = WorkerProcessError(f"job '{job.job_name}': its worker process ended without a result"
+                               f" ({_describe_exit(process.exitcode)}); the next run continues from the state dlt"
+                               " committed with the last finished load")
+    log.error("job %s failed: WorkerProcessError: %s", job.job_name, error)
+    result = load.unfinished_result(job, run, started_at)
+    result.finished_at, result.duration_s = _utc_now(), round(time.perf_counter() - clock, 3)
+    result.error_class, result.error_message = type(error).__name__, str(error)
+    return result
+
+
+def _describe_exit(code: int | None) -> str:
+    if code is not None and code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        hint = ": most often the OOM killer (memory)" if -code == signal.SIGKILL else ""
+        return f"killed by {name}{hint}"
+    return f"exit code {code}"
+
+
+def _child(job: JobConfig, run: RunContext, settings: Settings,
+           send: multiprocessing.connection.Connection, runner_pid: int) -> None:
+    _die_with_runner(runner_pid)
+
+    lock = threading.Lock()  # dlt logs and reports rows from its own threads too
+
+    def post(message: tuple) -> None:
+        with lock:
+            send.send(message)
+
+    _log_to_parent(post)
+    progress.forward_from_child(lambda job_name, rows: post(("rows", job_name, rows)))
+    before = known_secrets()
+    result = load.run_job(job, run, settings)  # never raises: failures are results
+    post(("result", result.to_dict(), sorted(known_secrets() - before)))
+    send.close()
+
+
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _die_with_runner(runner_pid: int) -> None:
+    """The kernel kills this job process when the runner that forked it dies (kill -9, the OOM
+    killer, a lost session). An orphan would load on unseen, racing the next run on the same
+    pipeline: the lake could get a state committed after the next run's check, or the same
+    rows twice. A kill mid-load is what dlt's load packages recover from on the next run."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    if os.getppid() != runner_pid:  # the runner died before the line above took effect
+        os._exit(1)
+
+
+class _ToParent(logging.Handler):
+    """In a job's process: each record, masked here (the child knows the secrets it resolved),
+    goes down the pipe; the parent logs it through its own handlers, live."""
+
+    def __init__(self, post: Callable[[tuple], None]) -> None:
+        super().__init__()
+        self.post = post
+        self.addFilter(SecretMaskingFilter())  # also flattens args and tracebacks into text
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.post(("log", record))
+        except (pickle.PicklingError, TypeError, AttributeError):  # an `extra=` value that cannot travel
+            self.post(("log", logging.makeLogRecord({
+                key: getattr(record, key) for key in ("name", "levelno", "levelname", "msg", "exc_text",
+                                                      "created", "msecs", "pathname", "lineno", "funcName",
+                                                      "threadName", "processName", "process")})))
+        except OSError:
+            self.handleError(record)
+
+
+def _log_to_parent(post: Callable[[tuple], None]) -> None:
+    """Every logger that would write somewhere (the root, and any that keeps its own handlers
+    without propagating) sends to the parent instead; dlt's own stderr logger is left as is."""
+    handler = _ToParent(post)
+    root = logging.getLogger()
+    root.handlers = [handler]
+    for logger in list(logging.Logger.manager.loggerDict.values()):
+        if isinstance(logger, logging.Logger) and logger.handlers and logger.name != "dlt":
+            logger.handlers = [] if logger.propagate else [handler]
+
+
+def _utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat()
+
+
+def worker_mode(settings: Settings) -> str:
+    """'process' or 'thread': the setting, unless forking is not safe here (ingest/core/fork_safety.py)."""
+    if settings.worker_mode != "process":
+        return "thread"
+    safe, why = can_fork_jobs()
+    if not safe:
+        log.info("jobs run in threads: %s", why)
+        return "thread"
+    return "process"
