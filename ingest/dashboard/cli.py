@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
 
         raise SettingError(f"--days {settings.dashboard_days} must be at least 1")
     if args.from_azure:
-        from ingest.drivers.azure.storage import audit_container
+        from ingest.records.blob_sink import audit_container
 
         reader = BlobAuditReader(audit_container(settings))
     else:

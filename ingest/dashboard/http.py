@@ -32,7 +32,7 @@ def handle_dashboard(req: func.HttpRequest, settings: Settings) -> func.HttpResp
             return _text(f"days must be a whole number from 1 to {MAX_DAYS}", 400)
         days = int(raw)
     try:
-        from ingest.drivers.azure.storage import audit_container
+        from ingest.records.blob_sink import audit_container
 
         html = dashboard_html(BlobAuditReader(audit_container(settings)), days, settings.environment)
     except ConfigError as exc:

@@ -1,6 +1,6 @@
 """Where the dashboard reads the audit trail: the local audit folder (`audit_trail.csv` and
 `runs/*.json`, the local runner) or the audit container on Azure (`audit_trail/<date>/<run_id>.csv`
-and `runs/<run_id>.json`, written by ingest.drivers.azure.storage.BlobAuditSink). Only the days asked
+and `runs/<run_id>.json`, written by ingest.records.blob_sink.BlobAuditSink). Only the days asked
 for are read: run ids and CSV folders start with the run's UTC date."""
 
 from __future__ import annotations

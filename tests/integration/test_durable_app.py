@@ -154,7 +154,7 @@ def test_watermark_writeback_survives_a_concurrent_save(postgres, pg_schema, app
     upload(config_container, write_workbook(tmp_path / "w.xlsx", rows))
     edited = write_workbook(tmp_path / "edited.xlsx", [rows[0], {**rows[1], "enabled": "N"}])
 
-    from ingest.drivers.azure import storage
+    from ingest.config import workbook_blob as storage
 
     real_apply = storage.apply_watermarks
     calls = []
@@ -205,7 +205,7 @@ def test_redelivered_activities_duplicate_nothing(postgres, pg_schema, app_env, 
 
 def test_blob_lease_lock_refuses_a_second_holder(app_env):
     """Job locks on Azure are blob leases (real leases on Azurite)."""
-    from ingest.drivers.azure.storage import audit_container
+    from ingest.records.blob_sink import audit_container
     from ingest.core.errors import JobLockedError
     from ingest.lake.locks import BlobLeaseJobLock
 

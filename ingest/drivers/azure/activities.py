@@ -8,7 +8,8 @@ from typing import Any
 
 from ingest.alerts.blob_store import BlobAlertStore
 from ingest.drivers.azure.history import BlobRunHistory
-from ingest.drivers.azure.storage import BlobAuditSink, audit_container, read_workbook_blob, write_watermarks_blob
+from ingest.config.workbook_blob import read_workbook_blob, write_watermarks_blob
+from ingest.records.blob_sink import BlobAuditSink, audit_container
 from ingest.lake.locks import BlobLeaseJobLock
 from ingest.config.model import JobConfig
 from ingest.config.workbook import read_workbook

@@ -27,7 +27,7 @@ class BlobRunHistory:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "BlobRunHistory":
-        from ingest.drivers.azure.storage import audit_container
+        from ingest.records.blob_sink import audit_container
 
         return cls(audit_container(settings))
 

@@ -1,0 +1,50 @@
+"""The workbook as a blob (the Azure app's): read with its ETag, and the watermark write-back
+under an If-Match condition, so a person's save in between is never overwritten."""
+
+from __future__ import annotations
+
+import logging
+
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceModifiedError
+from azure.storage.blob import BlobClient
+
+from ingest.config.writeback import WatermarkUpdate, WritebackOutcome, apply_watermarks
+from ingest.core.blob_credential import blob_credential
+from ingest.core.errors import SettingError
+from ingest.core.settings import Settings
+
+log = logging.getLogger("ingest.azure.storage")
+WRITEBACK_ATTEMPTS = 5
+
+
+def workbook_blob(settings: Settings) -> BlobClient:
+    if not settings.config_url:
+        raise SettingError("setting INGEST_CONFIG_URL (the workbook's blob URL) is not set")
+    return BlobClient.from_blob_url(settings.config_url, credential=blob_credential(settings))
+
+
+def read_workbook_blob(settings: Settings) -> tuple[bytes, str]:
+    """The workbook's bytes and its ETag."""
+    downloader = workbook_blob(settings).download_blob()
+    return downloader.readall(), downloader.properties.etag
+
+
+def write_watermarks_blob(settings: Settings, updates: list[WatermarkUpdate]) -> WritebackOutcome:
+    """Apply the updates under an If-Match condition; on 412 (someone saved the workbook
+    meanwhile) re-read and re-apply, a bounded number of times. Cells a person changed are
+    never overwritten (apply_watermarks compares with the value the run started from)."""
+    blob = workbook_blob(settings)
+    for attempt in range(1, WRITEBACK_ATTEMPTS + 1):
+        downloader = blob.download_blob()
+        data, etag = downloader.readall(), downloader.properties.etag
+        new_data, outcome = apply_watermarks(data, updates)
+        if new_data is data:
+            return outcome
+        try:
+            blob.upload_blob(new_data, overwrite=True, etag=etag, match_condition=MatchConditions.IfNotModified)
+            return outcome
+        except ResourceModifiedError:
+            log.warning("workbook changed while writing watermarks (attempt %d); re-reading", attempt)
+    return WritebackOutcome(written=[], conflicts=[f"workbook kept changing; {len(updates)} watermark(s)"
+                                                   f" not written after {WRITEBACK_ATTEMPTS} attempts"])
