@@ -35,6 +35,18 @@ class RetryPolicy:
         return [min(self.initial_s * 2**i, self.max_s) for i in range(self.retries)]
 
 
+@dataclass(frozen=True)
+class HttpPolicy:
+    """Retries of a REST source's HTTP requests (ingest/sources/http.py)."""
+
+    max_attempts: int = 5
+    backoff_s: float = 1.0
+    """Exponential: 1, 2, 4 ... s, unless the server says Retry-After."""
+    max_delay_s: float = 60.0
+    """Cap on any wait, Retry-After included."""
+    timeout_s: float = 60.0
+
+
 def is_transient(exc: BaseException) -> bool:
     return classify(exc).retryable
 

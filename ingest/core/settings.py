@@ -251,8 +251,8 @@ class Settings:
                            max_s=self.retry_max_s, jitter_s=self.retry_jitter_s)
 
     @property
-    def http_policy(self):  # -> ingest.sources.http.HttpPolicy
-        from ingest.sources.http import HttpPolicy
+    def http_policy(self):  # -> ingest.core.retry.HttpPolicy
+        from ingest.core.retry import HttpPolicy
 
         return HttpPolicy(max_attempts=self.http_max_attempts, backoff_s=self.http_backoff_s,
                           max_delay_s=self.http_max_delay_s, timeout_s=self.http_timeout_s)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import csv
-import fcntl
-import io
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -13,6 +11,8 @@ from typing import Iterable, Protocol
 
 from ingest.core.redact import redact
 from ingest.core.result import JobResult
+from ingest.records.check_results import append_check_rows
+from ingest.records.csv_files import append_csv_rows, csv_text, read_csv_rows
 
 AUDIT_FILE = "audit_trail.csv"
 AUDIT_COLUMNS = ["run_id", "job_name", "execution_date", "status", "rows_processed", "partition_path",
@@ -62,23 +62,6 @@ def append_audit_rows(audit_dir: Path, results: Iterable[JobResult], execution_d
     return append_csv_rows(path, AUDIT_COLUMNS, (audit_row(result, execution_date) for result in results))
 
 
-def append_csv_rows(path: Path, columns: list[str], rows: Iterable[dict]) -> Path:
-    """Append rows to a CSV trail under an exclusive lock, writing the header into a new file
-    and skipping rows whose (run_id, job_name) the file already holds: a repeated finalize
-    never duplicates them. The audit trail and the check results share it."""
-    with open(path, "a+", newline="", encoding="utf-8") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        handle.seek(0)
-        existing = {(r["run_id"], r["job_name"]) for r in csv.DictReader(handle)}
-        handle.seek(0, 2)
-        writer = csv.DictWriter(handle, fieldnames=columns)
-        if handle.tell() == 0:
-            writer.writeheader()
-        writer.writerows(row for row in rows if (row["run_id"], row["job_name"]) not in existing)
-        fcntl.flock(handle, fcntl.LOCK_UN)
-    return path
-
-
 def _rotate_if_columns_changed(path: Path) -> None:
     """An audit file written by an older version (other columns) is kept aside, not mixed."""
     if not path.exists() or path.stat().st_size == 0:
@@ -98,14 +81,6 @@ def write_run_summary(audit_dir: Path, run_id: str, summary: dict) -> Path:
     return path
 
 
-def read_csv_rows(path: Path) -> list[dict[str, str]]:
-    """The rows of a CSV file with a header; none if the file does not exist yet."""
-    if not path.exists():
-        return []
-    with open(path, newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
-
-
 def read_audit(audit_dir: Path) -> list[dict[str, str]]:
     return read_csv_rows(audit_dir / AUDIT_FILE)
 
@@ -113,15 +88,6 @@ def read_audit(audit_dir: Path) -> list[dict[str, str]]:
 def audit_csv(results: Iterable[JobResult], execution_date: str) -> str:
     """One run's audit rows as CSV text with a header."""
     return csv_text(AUDIT_COLUMNS, (audit_row(result, execution_date) for result in results))
-
-
-def csv_text(columns: list[str], rows: Iterable[dict]) -> str:
-    """Rows as CSV text with a header (what goes into one blob per run on Azure)."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns)
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
 
 
 class AuditSink(Protocol):
@@ -148,6 +114,4 @@ class FileAuditSink:
         return str(write_run_summary(self.audit_dir, run_id, summary))
 
     def record_checks(self, run_id: str, results: list[JobResult], execution_date: str) -> str:
-        from ingest.records.check_results import append_check_rows
-
         return str(append_check_rows(self.audit_dir, results, execution_date))

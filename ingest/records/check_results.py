@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterable
 
-from ingest.records.audit import append_csv_rows, csv_text, read_csv_rows
+from ingest.records.csv_files import append_csv_rows, csv_text, read_csv_rows
 from ingest.checks.schema_drift import DriftReport
 from ingest.core.redact import redact
 from ingest.core.result import JobResult

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from datetime import datetime, timezone
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -18,21 +17,12 @@ from tenacity import (RetryCallState, Retrying, retry_if_exception, retry_if_exc
                       stop_after_attempt)
 
 from ingest.core.errors import MalformedResponseError
+from ingest.core.retry import HttpPolicy
 from ingest.core.redact import redact
 
 log = logging.getLogger("ingest.http")
 RETRY_STATUS = {408, 429, 500, 502, 503, 504}
 SECRET_PARAM = re.compile(r"(?i)(key|token|secret|password|passwd|signature|sig|auth|session|code)")
-
-
-@dataclass(frozen=True)
-class HttpPolicy:
-    max_attempts: int = 5
-    backoff_s: float = 1.0
-    """Exponential: 1, 2, 4 ... s, unless the server says Retry-After."""
-    max_delay_s: float = 60.0
-    """Cap on any wait, Retry-After included."""
-    timeout_s: float = 60.0
 
 
 def sanitize_url(url: str, secret_params: tuple[str, ...] = ()) -> str:

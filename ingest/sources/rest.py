@@ -13,7 +13,8 @@ from ingest.config.model import ApiAuth, ApiEndpoint, JobConfig, Paginator
 from ingest.core.errors import MissingCredentialsError
 from ingest.core.redact import register_secret
 from ingest.sources.connections import env_var_name
-from ingest.sources.http import HttpPolicy, make_session
+from ingest.core.retry import HttpPolicy
+from ingest.sources.http import make_session
 
 
 def api_key_key(connection: str) -> str:

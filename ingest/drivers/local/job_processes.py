@@ -35,7 +35,8 @@ import time
 from datetime import datetime, timezone
 from typing import Callable, Iterator
 
-from ingest import load, progress
+from ingest import load
+from ingest.core import progress
 from ingest.config.model import JobConfig
 from ingest.core.errors import WorkerProcessError
 from ingest.core.fork_safety import can_fork_jobs
