@@ -1,3 +1,5 @@
-"""Alert mails: a failure mail per run and a daily summary (see send.py for the entry point).
+"""What a run tells people and monitors: a failure mail per run and a daily summary (send.py
+is the entry point; store.py and blob_store.py keep the once-only markers), and one telemetry
+record per job and per run for Application Insights (telemetry.py).
 
-Kept import-light: `ingest.core.settings` and the workbook columns import `addresses` from here."""
+May import: core, config, lake, checks, records, plan, sources, load."""

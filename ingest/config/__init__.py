@@ -1,4 +1,6 @@
-"""Workbook configuration: reading, the typed model, validation, template and write-back."""
+"""Workbook configuration: reading, the typed model, validation, template and write-back.
+
+May import: core."""
 
 from ingest.config.model import ConfigIssue, JobConfig, LoadType, SourceType, WorkbookConfig
 from ingest.config.workbook import read_workbook

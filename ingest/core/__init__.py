@@ -4,4 +4,4 @@ secret redaction (redact.py), retries (retry.py), the JobResult / RunContext val
 (result.py), logging, progress events, fork safety, mail addresses, the storage credential
 and Key Vault as a dlt config provider (keyvault/).
 
-May import: nothing of ingest outside core (it is the lowest stage)."""
+May import: nothing of ingest outside core."""

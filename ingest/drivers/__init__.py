@@ -3,4 +3,4 @@ processes on this machine (the CLI); azure/ is the Durable Functions app (timer,
 finalize.py is their shared fan-in (checks report, records, write-back, alerts, telemetry);
 dry_run.py says what each job would do without loading.
 
-May import: every other stage except the CLI."""
+May import: core, config, lake, checks, records, plan, sources, load, alerts, dashboard."""

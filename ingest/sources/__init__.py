@@ -1,1 +1,7 @@
-"""Sources: one module per kind (sql.py for databases), connections.py for credentials."""
+"""Sources: a job's dlt resource (job_source.py). SQL databases (sql.py, with dialects.py,
+mssql.py, oracle.py, exact_types.py), REST APIs (rest.py over http.py), credentials and
+engines (connections.py, engine_cache.py, entra.py), watermark and filter strategies
+(strategies.py, watermark_values.py, lookback.py, composite.py, filters.py) and the deleted
+keys resource (soft_deletes.py).
+
+May import: core, config, lake, checks, records, plan."""
