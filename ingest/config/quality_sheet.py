@@ -203,7 +203,6 @@ def _read_rule(row: tuple, number: int, header: dict[str, int], jobs: dict[str, 
                cell_value: Callable[[Any], Any], is_formula: Callable[[Any], bool]
                ) -> tuple[QualityRule | None, list[ConfigIssue]]:
     issues: list[ConfigIssue] = []
-    raw: dict[str, Any] = {}
 
     def ref(name: str) -> str:
         return f"{get_column_letter(header[name] + 1)}{number}" if name in header else f"{number}:{number}"
@@ -211,6 +210,39 @@ def _read_rule(row: tuple, number: int, header: dict[str, int], jobs: dict[str, 
     def problem(name: str, message: str) -> None:
         issues.append(ConfigIssue(QUALITY_SHEET, ref(name), message))
 
+    raw = _raw_cells(row, header, cell_value, is_formula, problem)
+    parsed: dict[str, Any] = {}
+    for name, parse in (("job_name", parse_job_name), ("rule", _parse_rule), ("severity", _parse_severity)):
+        if name in raw:
+            try:
+                parsed[name] = parse(raw[name])
+            except CellError as exc:
+                problem(name, str(exc))
+    job_name, rule = parsed.get("job_name"), parsed.get("rule")
+    if job_name is not None and job_name not in jobs and job_name not in rejected_jobs:
+        problem("job_name", f"job_name '{job_name}' is not a job of the jobs sheet")
+    columns: tuple[str, ...] = ()
+    argument: str | None = None
+    if rule is not None:
+        columns = _rule_columns(rule, raw, jobs.get(job_name) if job_name else None, job_name, problem)
+        argument = _rule_argument(rule, raw, problem)
+    issues = [replace(i, job_name=job_name) for i in issues]
+    if job_name is None or rule is None or job_name not in jobs:
+        return None, issues
+    return QualityRule(job_name=job_name, rule=rule, columns=columns, argument=argument,
+                       severity=parsed.get("severity", Severity.WARN), place=f"{QUALITY_SHEET}!{ref('rule')}",
+                       column_place=f"{QUALITY_SHEET}!{ref('column')}"), issues
+
+
+Problem = Callable[[str, str], None]
+"""Records an issue on a column of the rule's row: problem(column_name, message)."""
+
+
+def _raw_cells(row: tuple, header: dict[str, int], cell_value: Callable[[Any], Any],
+               is_formula: Callable[[Any], bool], problem: Problem) -> dict[str, Any]:
+    """The row's non-empty cell values by column name; formulas, over-long and missing
+    required cells are problems instead."""
+    raw: dict[str, Any] = {}
     for column in QUALITY_COLUMNS:
         if column.name not in header:
             continue
@@ -225,48 +257,40 @@ def _read_rule(row: tuple, number: int, header: dict[str, int], jobs: dict[str, 
             problem(column.name, f"{column.name} is required")
         elif value is not None:
             raw[column.name] = value
-    parsed: dict[str, Any] = {}
-    for name, parse in (("job_name", parse_job_name), ("rule", _parse_rule), ("severity", _parse_severity)):
-        if name in raw:
-            try:
-                parsed[name] = parse(raw[name])
-            except CellError as exc:
-                problem(name, str(exc))
-    job_name, rule = parsed.get("job_name"), parsed.get("rule")
-    if job_name is not None and job_name not in jobs and job_name not in rejected_jobs:
-        problem("job_name", f"job_name '{job_name}' is not a job of the jobs sheet")
-    columns: tuple[str, ...] = ()
-    argument: str | None = None
-    if rule is not None:
-        if "column" in raw:
-            if rule is RuleKind.MIN_ROWS:
-                problem("column", "min_rows counts the rows of the load: leave column empty")
-            else:
-                try:
-                    columns = _parse_columns(raw["column"], rule)
-                except CellError as exc:
-                    problem("column", str(exc))
-        elif rule is RuleKind.UNIQUE:
-            job = jobs.get(job_name) if job_name else None
-            if job is not None and not job.primary_key:
-                problem("column", f"unique needs a column, or a primary_key on job '{job_name}'")
-            elif job is not None:
-                columns = job.primary_key
-        elif rule is not RuleKind.MIN_ROWS:
-            problem("column", f"column is required for rule {rule.value}")
-        parser = ARGUMENT_PARSERS[rule]
-        if parser is None and "argument" in raw:
-            problem("argument", f"rule {rule.value} takes no argument (found {shown(raw['argument'])})")
-        elif parser is not None and "argument" not in raw:
-            problem("argument", f"rule {rule.value} needs an argument: {RULE_HELP[rule][0]}")
-        elif parser is not None:
-            try:
-                argument = parser(raw["argument"])
-            except CellError as exc:
-                problem("argument", str(exc))
-    issues = [replace(i, job_name=job_name) for i in issues]
-    if job_name is None or rule is None or job_name not in jobs:
-        return None, issues
-    return QualityRule(job_name=job_name, rule=rule, columns=columns, argument=argument,
-                       severity=parsed.get("severity", Severity.WARN), place=f"{QUALITY_SHEET}!{ref('rule')}",
-                       column_place=f"{QUALITY_SHEET}!{ref('column')}"), issues
+    return raw
+
+
+def _rule_columns(rule: RuleKind, raw: dict[str, Any], job: Any, job_name: str | None,
+                  problem: Problem) -> tuple[str, ...]:
+    """The columns a rule checks: its column cell, or the job's primary key for `unique`."""
+    if "column" in raw:
+        if rule is RuleKind.MIN_ROWS:
+            problem("column", "min_rows counts the rows of the load: leave column empty")
+            return ()
+        try:
+            return _parse_columns(raw["column"], rule)
+        except CellError as exc:
+            problem("column", str(exc))
+            return ()
+    if rule is RuleKind.UNIQUE:
+        if job is not None and not job.primary_key:
+            problem("column", f"unique needs a column, or a primary_key on job '{job_name}'")
+        elif job is not None:
+            return job.primary_key
+    elif rule is not RuleKind.MIN_ROWS:
+        problem("column", f"column is required for rule {rule.value}")
+    return ()
+
+
+def _rule_argument(rule: RuleKind, raw: dict[str, Any], problem: Problem) -> str | None:
+    parser = ARGUMENT_PARSERS[rule]
+    if parser is None and "argument" in raw:
+        problem("argument", f"rule {rule.value} takes no argument (found {shown(raw['argument'])})")
+    elif parser is not None and "argument" not in raw:
+        problem("argument", f"rule {rule.value} needs an argument: {RULE_HELP[rule][0]}")
+    elif parser is not None:
+        try:
+            return parser(raw["argument"])
+        except CellError as exc:
+            problem("argument", str(exc))
+    return None

@@ -123,84 +123,24 @@ def _check_dependencies(config: WorkbookConfig, header: dict[str, int]) -> None:
 
 
 def _read_jobs(rows: list[tuple], header: dict[str, int], config: WorkbookConfig) -> None:
+    """Each non-empty row -> a JobConfig, or its issues with their cells; a job_name used
+    twice rejects both rows, a lake table written by two enabled jobs rejects the second."""
     first_row_of: dict[str, int] = {}
     target_of: dict[str, tuple[int, str]] = {}
     candidates: list[JobConfig] = []
     for offset, row in enumerate(rows):
         row_number = offset + 2
-        cells = {name: (row[i] if i < len(row) else None) for name, i in header.items()}
         if all(cell_value(c) is None for c in row):
             continue
-        issues: list[ConfigIssue] = []
-        values: dict[str, Any] = {}
-        for column in JOB_COLUMNS:
-            if column.name not in header:
-                continue
-            cell = cells[column.name]
-            ref = f"{get_column_letter(header[column.name] + 1)}{row_number}"
-            raw = cell_value(cell)
-            if cell is not None and is_formula(cell):
-                issues.append(ConfigIssue(JOBS_SHEET, ref, f"{column.name} holds a formula"
-                                          f" ({shown(raw)}); write the value itself"))
-                continue
-            if isinstance(raw, str) and len(raw) > MAX_CELL_CHARS:
-                issues.append(ConfigIssue(JOBS_SHEET, ref, f"{column.name} is longer than"
-                                          f" {MAX_CELL_CHARS} characters"))
-                continue
-            if raw is None:
-                if column.required:
-                    issues.append(ConfigIssue(JOBS_SHEET, ref, f"{column.name} is required"))
-                continue
-            try:
-                values[column.name] = column.parse(raw)
-            except CellError as exc:
-                issues.append(ConfigIssue(JOBS_SHEET, ref, str(exc)))
+        values, issues = _parse_row(row, header, row_number)
         job_name = values.get("job_name")
         if job_name is not None:
-            issues = [ConfigIssue(i.sheet, i.cell, i.message, i.severity, job_name) for i in issues]
-        rejected = {i.cell for i in issues}
-        failed = {c for c, index in header.items() if f"{get_column_letter(index + 1)}{row_number}" in rejected}
-        issues.extend(_row_rules(values, header, row_number, job_name, failed))
-        if job_name is not None:
-            if job_name in first_row_of:
-                ref = f"{get_column_letter(header['job_name'] + 1)}{row_number}"
-                issues.append(ConfigIssue(JOBS_SHEET, ref, f"job_name '{job_name}' is already used"
-                                          f" in row {first_row_of[job_name]}", job_name=job_name))
-            else:
-                first_row_of[job_name] = row_number
+            issues.extend(_duplicate_name(job_name, header, row_number, first_row_of))
         if not issues:
-            job = JobConfig(
-                job_name=values["job_name"],
-                enabled=values["enabled"],
-                source_type=values["source_type"],
-                connection=values.get("connection"),
-                source_table=values.get("source_table"),
-                load_type=values["load_type"],
-                source_schema=values.get("source_schema"),
-                target_table=values.get("target_table"),
-                watermark_column=(values.get("watermark_column") or (None,))[0],
-                watermark_tiebreak=tuple((values.get("watermark_column") or ())[1:]),
-                lookback=values.get("lookback"),
-                delete_flag_column=values.get("delete_flag_column"),
-                detect_deleted_keys=values.get("detect_deleted_keys", False),
-                primary_key=values.get("primary_key", ()),
-                last_watermark=values.get("last_watermark"),
-                rowcount_tolerance_pct=values.get("rowcount_tolerance_pct"),
-                alert_recipients=values.get("alert_recipients", ()),
-                schedule=values.get("schedule"),
-                depends_on=values.get("depends_on", ()),
-                tags=values.get("tags", ()),
-                **_table_format_fields(values),
-                row=row_number,
-                **{k: values[k] for k in ("schema_contract", "drift_severity") if k in values},
-            )
-            if job.enabled and job.table_name in target_of:
-                other_row, other_job = target_of[job.table_name]
-                col = "target_table" if job.target_table else "source_table"
-                ref = f"{get_column_letter(header[col] + 1)}{row_number}"
-                issues.append(ConfigIssue(JOBS_SHEET, ref, f"lake table '{job.table_name}' is already"
-                                          f" written by job '{other_job}' (row {other_row})",
-                                          job_name=job.job_name))
+            job = _job_from_values(values, row_number)
+            collision = _target_collision(job, header, target_of)
+            if collision is not None:
+                issues.append(collision)
             else:
                 if job.enabled:
                     target_of[job.table_name] = (row_number, job.job_name)
@@ -208,6 +148,99 @@ def _read_jobs(rows: list[tuple], header: dict[str, int], config: WorkbookConfig
         if issues:
             config.issues.extend(issues)
             config.invalid_rows[row_number] = job_name
+    _keep_unambiguous(candidates, first_row_of, config)
+
+
+def _parse_row(row: tuple, header: dict[str, int], row_number: int) -> tuple[dict[str, Any], list[ConfigIssue]]:
+    """The row's parsed values by column name, and the issues of its cells and of its
+    cross-cell rules (each naming the job once its name could be read)."""
+    cells = {name: (row[i] if i < len(row) else None) for name, i in header.items()}
+    issues: list[ConfigIssue] = []
+    values: dict[str, Any] = {}
+    for column in JOB_COLUMNS:
+        if column.name not in header:
+            continue
+        ref = f"{get_column_letter(header[column.name] + 1)}{row_number}"
+        problem = _parse_cell(column, cells[column.name], values)
+        if problem is not None:
+            issues.append(ConfigIssue(JOBS_SHEET, ref, problem))
+    job_name = values.get("job_name")
+    if job_name is not None:
+        issues = [ConfigIssue(i.sheet, i.cell, i.message, i.severity, job_name) for i in issues]
+    rejected = {i.cell for i in issues}
+    failed = {c for c, index in header.items() if f"{get_column_letter(index + 1)}{row_number}" in rejected}
+    issues.extend(_row_rules(values, header, row_number, job_name, failed))
+    return values, issues
+
+
+def _parse_cell(column: Any, cell: Any, values: dict[str, Any]) -> str | None:
+    """Parse one cell into `values`; the problem with it, if any."""
+    raw = cell_value(cell)
+    if cell is not None and is_formula(cell):
+        return f"{column.name} holds a formula ({shown(raw)}); write the value itself"
+    if isinstance(raw, str) and len(raw) > MAX_CELL_CHARS:
+        return f"{column.name} is longer than {MAX_CELL_CHARS} characters"
+    if raw is None:
+        return f"{column.name} is required" if column.required else None
+    try:
+        values[column.name] = column.parse(raw)
+    except CellError as exc:
+        return str(exc)
+    return None
+
+
+def _duplicate_name(job_name: str, header: dict[str, int], row_number: int,
+                    first_row_of: dict[str, int]) -> list[ConfigIssue]:
+    if job_name not in first_row_of:
+        first_row_of[job_name] = row_number
+        return []
+    ref = f"{get_column_letter(header['job_name'] + 1)}{row_number}"
+    return [ConfigIssue(JOBS_SHEET, ref, f"job_name '{job_name}' is already used"
+                        f" in row {first_row_of[job_name]}", job_name=job_name)]
+
+
+def _job_from_values(values: dict[str, Any], row_number: int) -> JobConfig:
+    return JobConfig(
+        job_name=values["job_name"],
+        enabled=values["enabled"],
+        source_type=values["source_type"],
+        connection=values.get("connection"),
+        source_table=values.get("source_table"),
+        load_type=values["load_type"],
+        source_schema=values.get("source_schema"),
+        target_table=values.get("target_table"),
+        watermark_column=(values.get("watermark_column") or (None,))[0],
+        watermark_tiebreak=tuple((values.get("watermark_column") or ())[1:]),
+        lookback=values.get("lookback"),
+        delete_flag_column=values.get("delete_flag_column"),
+        detect_deleted_keys=values.get("detect_deleted_keys", False),
+        primary_key=values.get("primary_key", ()),
+        last_watermark=values.get("last_watermark"),
+        rowcount_tolerance_pct=values.get("rowcount_tolerance_pct"),
+        alert_recipients=values.get("alert_recipients", ()),
+        schedule=values.get("schedule"),
+        depends_on=values.get("depends_on", ()),
+        tags=values.get("tags", ()),
+        **_table_format_fields(values),
+        row=row_number,
+        **{k: values[k] for k in ("schema_contract", "drift_severity") if k in values},
+    )
+
+
+def _target_collision(job: JobConfig, header: dict[str, int],
+                      target_of: dict[str, tuple[int, str]]) -> ConfigIssue | None:
+    """An enabled job writing a lake table another enabled job already writes."""
+    if not job.enabled or job.table_name not in target_of:
+        return None
+    other_row, other_job = target_of[job.table_name]
+    col = "target_table" if job.target_table else "source_table"
+    ref = f"{get_column_letter(header[col] + 1)}{job.row}"
+    return ConfigIssue(JOBS_SHEET, ref, f"lake table '{job.table_name}' is already"
+                       f" written by job '{other_job}' (row {other_row})", job_name=job.job_name)
+
+
+def _keep_unambiguous(candidates: list[JobConfig], first_row_of: dict[str, int], config: WorkbookConfig) -> None:
+    """The valid jobs, except a name that another (rejected) row also uses: neither copy runs."""
     duplicated = {name for name in first_row_of
                   if any(v == name for r, v in config.invalid_rows.items() if r != first_row_of[name])}
     for job in candidates:

@@ -62,9 +62,6 @@ def _keys(job: JobConfig, columns: list[str]) -> list[str]:
 def apply_scd2(pipeline: Any, job: JobConfig, valid_at: datetime) -> Scd2Report:
     """Merge the staging table into the job's SCD2 table; see the module docstring."""
     import pyarrow as pa
-    import pyarrow.compute as pc
-    from deltalake import write_deltalake
-    from dlt.common.libs.deltalake import evolve_delta_table_schema
 
     report = Scd2Report()
     stage = open_delta(pipeline, dlt_table_name(job))
@@ -78,17 +75,46 @@ def apply_scd2(pipeline: Any, job: JobConfig, valid_at: datetime) -> Scd2Report:
     at = pa.scalar(valid_at, pa.timestamp("us", tz="UTC"))
     target = open_delta(pipeline, job.table_name)
     if target is None:
-        if staged.num_rows == 0:
-            return report
-        first = staged.append_column(VALID_FROM, pa.array([at.as_py()] * staged.num_rows, at.type))
-        first = first.append_column(VALID_TO, pa.nulls(staged.num_rows, at.type))
-        uri, options = delta_location(pipeline, job.table_name)
-        partitions = [c for c in data_columns if c in _partition_names(job)]
-        write_deltalake(uri, first, partition_by=partitions or None, storage_options=options)
-        report.inserted_versions = staged.num_rows
-        report.version = 0
-        log.info("scd2 %s: created with %d current rows", job.table_name, staged.num_rows)
+        return _create_table(pipeline, job, staged, data_columns, at, report)
+    changed, to_close, retired = _changes(job, target, staged, keys)
+    report.retired_keys = retired
+    report.closed_versions = to_close.num_rows
+    report.inserted_versions = changed.num_rows
+    if not changed.num_rows and not to_close.num_rows:
+        report.version = target.version()
         return report
+    _merge(target, staged, keys, changed, to_close, at)
+    report.version = target.version()
+    log.info("scd2 %s: %d new versions, %d closed (%d keys retired), version %s", job.table_name,
+             report.inserted_versions, report.closed_versions, report.retired_keys, report.version)
+    return report
+
+
+def _create_table(pipeline: Any, job: JobConfig, staged: Any, data_columns: list[str], at: Any,
+                  report: Scd2Report) -> Scd2Report:
+    """The first load: every staged row is a current version from `at`."""
+    import pyarrow as pa
+    from deltalake import write_deltalake
+
+    if staged.num_rows == 0:
+        return report
+    first = staged.append_column(VALID_FROM, pa.array([at.as_py()] * staged.num_rows, at.type))
+    first = first.append_column(VALID_TO, pa.nulls(staged.num_rows, at.type))
+    uri, options = delta_location(pipeline, job.table_name)
+    partitions = [c for c in data_columns if c in _partition_names(job)]
+    write_deltalake(uri, first, partition_by=partitions or None, storage_options=options)
+    report.inserted_versions = staged.num_rows
+    report.version = 0
+    log.info("scd2 %s: created with %d current rows", job.table_name, staged.num_rows)
+    return report
+
+
+def _changes(job: JobConfig, target: Any, staged: Any, keys: list[str]) -> tuple[Any, Any, int]:
+    """(staged rows that are new versions, keys whose current version closes, how many of
+    those keys left the source): a FULL load retires the keys it no longer holds."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     current = target.to_pyarrow_dataset().to_table(columns=keys + [ROW_HASH],
                                                     filter=pc.field(VALID_TO).is_null())
     if current.num_rows:
@@ -97,14 +123,14 @@ def apply_scd2(pipeline: Any, job: JobConfig, valid_at: datetime) -> Scd2Report:
     closing = current.select(keys).join(changed.select(keys), keys=keys, join_type="left semi")
     retired = current.select(keys).join(staged.select(keys), keys=keys, join_type="left anti") \
         if not job.is_incremental else current.select(keys).slice(0, 0)
-    report.retired_keys = retired.num_rows
-    to_close = pa.concat_tables([closing, retired])
-    report.closed_versions = to_close.num_rows
-    report.inserted_versions = changed.num_rows
-    if not changed.num_rows and not to_close.num_rows:
-        report.version = target.version()
-        return report
-    # one source for one MERGE: "close" rows carry the key to match, "insert" rows a NULL key
+    return changed, pa.concat_tables([closing, retired]), retired.num_rows
+
+
+def _merge(target: Any, staged: Any, keys: list[str], changed: Any, to_close: Any, at: Any) -> None:
+    """One MERGE: "close" rows carry the key to match, "insert" rows a NULL key."""
+    import pyarrow as pa
+    from dlt.common.libs.deltalake import evolve_delta_table_schema
+
     close_rows = pa.table({**{c: pa.nulls(to_close.num_rows, staged.schema.field(c).type)
                               for c in staged.column_names},
                            **{KEY_PREFIX + k: to_close.column(k) for k in keys}})
@@ -123,10 +149,6 @@ def apply_scd2(pipeline: Any, job: JobConfig, valid_at: datetime) -> Scd2Report:
      .when_not_matched_insert(updates=inserts, predicate=f"source.{ACTION} = 'insert'")
      .execute())
     target.update_incremental()
-    report.version = target.version()
-    log.info("scd2 %s: %d new versions, %d closed (%d keys retired), version %s", job.table_name,
-             report.inserted_versions, report.closed_versions, report.retired_keys, report.version)
-    return report
 
 
 def _partition_names(job: JobConfig) -> set[str]:
