@@ -6,6 +6,7 @@ function grows past a screen. Lazy imports inside functions count like the other
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -168,3 +169,23 @@ def test_no_function_is_longer_than_a_screen():
                 if length > MAX_FUNCTION_LINES:
                     long.append(f"{path.relative_to(REPO)}:{node.lineno} {node.name} ({length} lines)")
     assert long == [], "\n".join(long)
+
+
+def test_the_readme_lists_each_stage_in_one_line():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Where things are", 1)[1].split("\n## ", 1)[0]
+    for stage in STAGES:
+        place = f"ingest/{stage}/" if (PACKAGE / stage).is_dir() else f"ingest/{stage}.py"
+        assert any(line.startswith(place) for line in section.splitlines()), place
+
+
+def test_every_module_path_the_docs_name_exists():
+    """A path like `ingest/lake/scd2.py` or `ingest/drivers/azure/` in the README, docs/ or a
+    docstring names a file or folder that is there (a move updates its docs)."""
+    texts = [REPO / "README.md", *(REPO / "docs").glob("*.md"), *PACKAGE.rglob("*.py")]
+    missing = set()
+    for path in texts:
+        for name in re.findall(r"(?<![\w./-])ingest/[A-Za-z0-9_/]+(?:\.py|/)", path.read_text(encoding="utf-8")):
+            if not (REPO / name).exists():
+                missing.add(f"{path.relative_to(REPO)}: {name}")
+    assert sorted(missing) == []
