@@ -4,6 +4,7 @@ policy (ingest/core/retry.py) asks."""
 
 from __future__ import annotations
 
+import re
 import smtplib
 import ssl
 from typing import Iterator
@@ -16,6 +17,7 @@ MAX_MESSAGE = 600
 
 # PostgreSQL SQLSTATE codes (PostgreSQL manual, appendix "Error Codes")
 _PG_AUTH = {"28000", "28P01"}
+_PG_PERMISSION = {"42501"}  # insufficient_privilege
 _PG_NOT_FOUND = {"42P01", "42703", "3F000", "3D000", "42883"}
 _PG_TRANSIENT_PREFIXES = ("08", "53", "57P")  # connection, resources, operator intervention
 _PG_TRANSIENT = {"40001", "40P01", "55P03"}  # serialization, deadlock, lock not available
@@ -28,6 +30,7 @@ _TRANSIENT_TEXT = ("connection refused", "could not connect", "server closed the
                    "connection closed", "broken pipe", "error connecting to server",
                    "no connection to the server", "connection to server", "temporarily unavailable")
 _AUTH_TEXT = ("password authentication failed", "no pg_hba.conf entry", "authentication failed")
+_PERMISSION_TEXT = "permission denied for"
 _HTTP_TRANSIENT = {408, 429, 500, 502, 503, 504}
 
 
@@ -58,8 +61,37 @@ def safe_message(exc: BaseException) -> str:
 
 def _postgres(exc: BaseException) -> type[errors.IngestError]:
     code = getattr(exc, "pgcode", None) or getattr(getattr(exc, "diag", None), "sqlstate", None)
+    return _postgres_code(code, exc)
+
+
+_CX_SQLSTATE = re.compile(r"SqlState\(E?([0-9A-Z]{5})\)")
+
+
+def _connectorx(exc: BaseException) -> type[errors.IngestError] | None:
+    """connectorx reports a server error inside a RuntimeError or a Rust panic's text, with
+    PostgreSQL's SQLSTATE as `SqlState(E42501)`."""
+    found = _CX_SQLSTATE.search(str(exc))
+    return _postgres_code(found.group(1), exc) if found else None
+
+
+_CX_MESSAGE = re.compile(r'message: "((?:[^"\\]|\\.)*)"')
+
+
+def _server_message(exc: BaseException) -> str | None:
+    """The server's own message out of connectorx's Rust debug text (`... message: "permission
+    denied for table orders", ...`), with its SQLSTATE."""
+    text = str(exc)
+    code, message = _CX_SQLSTATE.search(text), _CX_MESSAGE.search(text)
+    if code is None or message is None:
+        return None
+    return safe_message(f"{message.group(1)} (SQLSTATE {code.group(1)})")
+
+
+def _postgres_code(code: str | None, exc: BaseException) -> type[errors.IngestError]:
     if code in _PG_AUTH:
         return errors.SourceAuthenticationError
+    if code in _PG_PERMISSION:
+        return errors.SourcePermissionError
     if code in _PG_NOT_FOUND:
         return errors.SourceObjectNotFoundError
     if code in _PG_TRANSIENT or (code and code.startswith(_PG_TRANSIENT_PREFIXES)):
@@ -67,6 +99,8 @@ def _postgres(exc: BaseException) -> type[errors.IngestError]:
     text = str(exc).lower()
     if any(t in text for t in _AUTH_TEXT):
         return errors.SourceAuthenticationError
+    if _PERMISSION_TEXT in text:
+        return errors.SourcePermissionError
     if "does not exist" in text:
         return errors.SourceObjectNotFoundError
     if type(exc).__name__ in ("OperationalError", "InterfaceError"):  # lost or no connection
@@ -119,10 +153,14 @@ def _classify_one(exc: BaseException) -> type[errors.IngestError] | None:
         return _requests(exc)
     if isinstance(exc, (ConnectionError, TimeoutError)):
         return errors.TransientSourceError
-    if isinstance(exc, (RuntimeError, OSError)):  # connectorx raises RuntimeError from Rust
+    if (isinstance(exc, RuntimeError) or name == "PanicException") and _connectorx(exc) is not None:
+        return _connectorx(exc)
+    if isinstance(exc, (RuntimeError, OSError)) or name == "PanicException":  # connectorx, from Rust
         text = str(exc).lower()
         if any(t in text for t in _AUTH_TEXT):
             return errors.SourceAuthenticationError
+        if _PERMISSION_TEXT in text:
+            return errors.SourcePermissionError
         if any(t in text for t in _TRANSIENT_TEXT):
             return errors.TransientSourceError
     return None
@@ -132,6 +170,9 @@ def classify(exc: BaseException) -> errors.IngestError:
     """The most specific engine error for `exc`, carrying the innermost useful message."""
     chain = list(_chain(exc))
     for candidate in chain:
+        value_error = _value_error(candidate)
+        if value_error is not None:
+            return value_error
         driver_error = classify_driver_error(candidate)  # oracledb, pyodbc
         if driver_error is not None:
             return driver_error.error(safe_message(candidate))
@@ -139,9 +180,20 @@ def classify(exc: BaseException) -> errors.IngestError:
         if kind is not None:
             if isinstance(candidate, errors.IngestError):
                 return type(candidate)(safe_message(candidate))
-            return kind(safe_message(candidate))
+            return kind(_server_message(candidate) or safe_message(candidate))
     innermost = chain[-1] if chain else exc
     return errors.UnexpectedError(f"{type(innermost).__name__}: {safe_message(innermost)}")
+
+
+def _value_error(exc: BaseException) -> errors.SourceValueError | None:
+    """The error a source query raised on purpose for a value with no exact form in the lake
+    (its text starts with VALUE_ERROR_MARKER, wrapped in the driver's own words)."""
+    text = " ".join(str(exc).split())
+    start = text.find(errors.VALUE_ERROR_MARKER)
+    if start < 0:
+        return None
+    message = text[start + len(errors.VALUE_ERROR_MARKER):].split('"', 1)[0].strip()
+    return errors.SourceValueError(safe_message(message))
 
 
 def _smtp_reply(exc: smtplib.SMTPResponseException) -> str:

@@ -86,6 +86,22 @@ class SourceObjectNotFoundError(PermanentSourceError):
     """A schema, table or column named in the workbook does not exist in the source."""
 
 
+class SourcePermissionError(PermanentSourceError):
+    """The login may connect but not read an object (PostgreSQL 42501 "permission denied for
+    table/schema"): a grant is missing."""
+
+
+VALUE_ERROR_MARKER = "ingest: cannot land exactly:"
+"""Begins the message a source query raises on purpose for a value that has no exact form in
+the lake (ingest/sources/postgres_types.py); classify turns it into SourceValueError."""
+
+
+class SourceValueError(PermanentSourceError):
+    """A value the source holds has no exact form in the job's lake column (a timestamp beyond
+    year 9999, NaN in a numeric(p,s), a multi-dimensional array): the job fails naming the
+    column instead of landing something else."""
+
+
 class SourceFirewallError(PermanentSourceError):
     """The source's firewall rejected this client's address (Azure SQL error 40615): a
     firewall rule or private endpoint must be added before any retry can succeed."""

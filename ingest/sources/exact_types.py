@@ -9,17 +9,23 @@
 - connectorx marks every arrow field nullable; a NOT NULL column's field is marked required
   (when the batch indeed has no NULL), so dlt does not warn once per batch that the arrow
   schema and its own hints differ on `nullable`.
+- a batch that cannot be cast, and connectorx's own errors ("error deserializing column 3",
+  a Rust panic), fail the job as SourceValueError naming the column, not a bare backtrace.
 """
 
 from __future__ import annotations
 
 from typing import Any, Dict, Iterator
 
+import re
+
 import pyarrow as pa
 import sqlalchemy as sa
 from dlt.common.destination import DestinationCapabilitiesContext
 from dlt.common.libs.pyarrow import get_py_arrow_datatype
 from dlt.sources.sql_database.helpers import ConnectorXTableLoader
+
+from ingest.core.errors import SourceValueError
 
 _CAPS = DestinationCapabilitiesContext.generic_capabilities("parquet")
 
@@ -59,8 +65,18 @@ class ExactTypesConnectorXLoader(ConnectorXTableLoader):
         kwargs = {"return_type": "arrow_stream", "batch_size": self.chunk_size, **(backend_kwargs or {})}
         targets = {name: t for name, hint in self.columns.items() if (t := _target_type(hint)) is not None}
         required = {name for name, hint in self.columns.items() if hint.get("nullable") is False}
-        for table in super().load_rows(kwargs):
-            yield _cast(table, targets, required)
+        try:
+            for table in super().load_rows(kwargs):
+                yield _cast(table, targets, required)
+        except (KeyboardInterrupt, SystemExit, GeneratorExit):
+            raise
+        except BaseException as exc:  # pyo3's PanicException is a BaseException
+            named = _named_reader_error(exc, [c.name for c in self.table.columns], self.table.name)
+            if named is not None:
+                raise named from exc
+            if not isinstance(exc, Exception):  # a panic would pass every `except Exception` above
+                raise RuntimeError(f"connectorx: {exc}") from exc
+            raise
 
 
 def _cast(table: pa.Table, targets: dict[str, pa.DataType], required: frozenset[str] | set[str] = frozenset()) -> pa.Table:
@@ -77,4 +93,38 @@ def _cast(table: pa.Table, targets: dict[str, pa.DataType], required: frozenset[
         fields.append(field)
     if not changed:
         return table
-    return table.cast(pa.schema(fields, metadata=table.schema.metadata), safe=True)
+    try:
+        return table.cast(pa.schema(fields, metadata=table.schema.metadata), safe=True)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise _cast_error(table, fields, exc) from exc
+
+
+def _cast_error(table: pa.Table, fields: list[pa.Field], exc: Exception) -> SourceValueError:
+    """The column whose cast failed, found by casting each column alone."""
+    for field in fields:
+        column = table.column(field.name)
+        if column.type == field.type:
+            continue
+        try:
+            column.cast(field.type, safe=True)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as column_exc:
+            return SourceValueError(f"column {field.name}: a value read as {column.type} does not fit"
+                                    f" {field.type} exactly ({column_exc})")
+    return SourceValueError(f"a batch could not be cast to the reflected types ({exc})")
+
+
+_COLUMN_INDEX = re.compile(r"column (\d+)")
+
+
+def _named_reader_error(exc: BaseException, columns: list[str], table: str) -> SourceValueError | None:
+    """connectorx's deserializing error or panic, with the column it names by position; None
+    for errors that are not about a value or a type (connection, authentication)."""
+    text = " ".join(str(exc).split())
+    if "SqlState(" in text:  # the server's own error (permission, missing table): classify.py reads it
+        return None
+    is_panic = type(exc).__name__ == "PanicException"
+    found = _COLUMN_INDEX.search(text)
+    if not is_panic and (found is None or "deserializ" not in text):
+        return None
+    where = f"column {columns[int(found.group(1))]}" if found and int(found.group(1)) < len(columns) else "a column"
+    return SourceValueError(f"table {table}: connectorx could not read {where}: {text[:300]}")
