@@ -11,6 +11,7 @@ from ingest.core.errors import SettingError
 from ingest.sources.exact_types import integer_width_hints
 from ingest.sources.mssql import adapt_sqlserver_types
 from ingest.sources.oracle import adapt_oracle_types, oracle_number_hints, select_utc_timestamps
+from ingest.sources.postgres_types import ColumnPlan, select_exact
 
 BACKEND_BY_DIALECT = {
     # connectorx streams arrow batches straight from PostgreSQL's binary protocol (2.7x the
@@ -63,6 +64,12 @@ def exact_type_hints(columns: dict[str, sa.types.TypeEngine], dialect_name: str)
     return hints
 
 
-def query_adapter(dialect_name: str) -> Callable[..., Any] | None:
-    """A dlt query_adapter_callback that changes what a dialect's SELECT returns, if needed."""
-    return select_utc_timestamps if dialect_name == "oracle" else None
+def query_adapter(dialect_name: str, read_plans: dict[str, ColumnPlan] | None = None,
+                  backend: str = "pyarrow") -> Callable[..., Any] | None:
+    """A dlt query_adapter_callback that changes what a dialect's SELECT returns, if needed:
+    Oracle's zoned timestamps in UTC; PostgreSQL's columns as their read plans say."""
+    if dialect_name == "oracle":
+        return select_utc_timestamps
+    if dialect_name == "postgresql" and read_plans:
+        return select_exact(read_plans, backend)
+    return None

@@ -54,7 +54,9 @@ def test_other_credentials_get_another_engine(postgres):
 
 def test_reflection_reads_columns_and_key_only(postgres, pg_schema):
     """Catalog queries for the columns and the primary key only (a full autoload ran 12 per
-    job); what a load needs is all there: names, exact types, NOT NULL, the key."""
+    job), plus the read plan's one query (what each column lands as,
+    ingest/sources/postgres_types.py); what a load needs is all there: names, exact types, NOT
+    NULL, the key."""
     import sqlalchemy as sa
 
     from ingest.sources.sql import reflect_table
@@ -73,5 +75,7 @@ def test_reflection_reads_columns_and_key_only(postgres, pg_schema):
         "id": ("BIGINT", None, False), "qty": ("INTEGER", None, False), "amount": ("NUMERIC(12, 2)", None, True),
         "name": ("TEXT", None, False), "note": ("TEXT", None, True), "created_at": ("TIMESTAMP", True, False),
         "updated_at": ("TIMESTAMP", False, False)}
-    catalog = [s for s in statements if "pg_catalog" in s]
-    assert len(catalog) <= 3, catalog  # columns (with enums and domains), primary key
+    catalog = [s for s in statements if "pg_catalog" in s or "pg_attribute" in s]
+    assert len(catalog) <= 4, catalog  # columns (with enums and domains), primary key, read plan
+    assert sum("format_type(a.atttypid" in s for s in catalog) == 1 and set(reflected.read_plans) == set(
+        c.name for c in table.columns)
