@@ -3,7 +3,11 @@ job first: the local runner forks its job processes from a clean parent, which i
 built for (a pytest process has already run native drivers in-process, and a fork of such a
 process is not what users run). Used by tests/integration/test_job_processes.py.
 
-    python tests/job_process_driver.py <workbook> kill|secret|hang
+    python tests/job_process_driver.py <workbook> kill|secret|hang|abort|none
+
+`abort` stands in for a native driver that panics and aborts the process (no real driver here
+can be made to): it writes a Rust panic's lines to the process's stderr and calls abort(); the
+capture of the cause (a real stderr, a real SIGABRT) is what is tested.
 """
 
 from __future__ import annotations
@@ -30,6 +34,10 @@ def main() -> int:
     def run_job(job, run, settings):  # forked children call this (ingest/drivers/local/job_processes.py)
         if fault == "kill" and job.job_name == "doomed":
             os.kill(os.getpid(), signal.SIGKILL)  # what the OOM killer does to a job mid-load
+        if fault == "abort" and job.job_name == "doomed":
+            os.write(2, b"thread '<unnamed>' (4242) panicked at /src/connectorx/src/sources/postgres/"
+                        b"typesystem.rs:134:22:\nnot implemented: _uuid\nstack backtrace:\n   0: rust_begin_unwind\n")
+            os.abort()
         if fault == "hang":  # a long load: the test kills the runner meanwhile
             Path(os.environ["HANG_PID_FILE"]).write_text(str(os.getpid()))
             time.sleep(120)

@@ -22,14 +22,19 @@ from tests.workbooks import job_row, write_workbook
 DRIVER = Path(__file__).resolve().parents[1] / "job_process_driver.py"
 
 
-def run_cli(tmp_path, pg_schema, names, fault):
+def run_cli(tmp_path, pg_schema, names, fault, cgroup: Path | None = None):
     rows = [job_row(job_name=n, source_schema=pg_schema, source_table=n, target_table=n) for n in names]
     book = write_workbook(tmp_path / "w.xlsx", rows)
     env = {**os.environ, "INGEST_DESTINATION": str(tmp_path / "lake"), "INGEST_AUDIT_DIR": str(tmp_path / "audit"),
            "INGEST_LOG_DIR": str(tmp_path / "logs"), "INGEST_PIPELINES_DIR": str(tmp_path / "pipelines"),
            "INGEST_WORKER_MODE": "process"}
+
+    def enter_cgroup() -> None:  # in the runner's process, before it starts: its job processes inherit it
+        if cgroup is not None:
+            (cgroup / "cgroup.procs").write_text(str(os.getpid()))
+
     done = subprocess.run([sys.executable, str(DRIVER), str(book), fault], env=env, capture_output=True,
-                          text=True, timeout=300)
+                          text=True, timeout=300, preexec_fn=enter_cgroup)
     summary = json.loads(done.stdout[done.stdout.index("{"):])
     return {j["job_name"]: j for j in summary["jobs"]}, (tmp_path / "logs").glob("*.log"), done
 
@@ -42,9 +47,75 @@ def test_a_job_whose_process_is_killed_fails_alone(postgres, pg_schema, tmp_path
 
     assert done.returncode == 1, done.stderr[-2000:]
     assert jobs["doomed"]["status"] == "failed" and jobs["doomed"]["error_class"] == "WorkerProcessError"
-    assert "killed by SIGKILL" in jobs["doomed"]["error_message"] and "OOM" in jobs["doomed"]["error_message"]
+    message = jobs["doomed"]["error_message"]
+    assert "killed by SIGKILL" in message and "OOM" in message, message
+    assert "the next run loads the whole table again" in message  # a FULL job: not "continues from the state"
     assert [(jobs[n]["status"], jobs[n]["rows_processed"]) for n in ("fine_a", "fine_b")] == \
         [("succeeded", 50), ("succeeded", 50)]
+
+
+def test_a_job_process_that_aborts_leaves_its_last_words_in_every_record(postgres, pg_schema, tmp_path):
+    """A native panic then abort(): the audit, the summary and the log carry the panic's message,
+    not only 'ended without a result' (the cause used to be lost on stderr)."""
+    names = ["doomed", "fine_a"]
+    for name in names:
+        create_orders(postgres, pg_schema, 20, table=name)
+    jobs, logs, done = run_cli(tmp_path, pg_schema, names, "abort")
+
+    message = jobs["doomed"]["error_message"]
+    assert jobs["doomed"]["error_class"] == "WorkerProcessError", message
+    assert "killed by SIGABRT" in message and "Rust panic: not implemented: _uuid (at typesystem.rs:134:22)" in message
+    assert jobs["fine_a"]["status"] == "succeeded"
+    audit = (tmp_path / "audit" / "audit_trail.csv").read_text()
+    assert "Rust panic: not implemented: _uuid" in audit
+    assert "Rust panic: not implemented: _uuid" in "".join(path.read_text() for path in logs)
+    assert "stack backtrace" in done.stderr  # the whole stderr still reaches the console
+
+
+def test_an_oom_killed_job_says_so(postgres, pg_schema, tmp_path):
+    """A real OOM kill: the runner runs in a memory cgroup of 600 MB (cgroup v1 or v2, created
+    here as root) and one job reads rows of 60 MB each; the kernel kills its process. The
+    message names the OOM killer from the cgroup's own counter. Fails loudly where no memory
+    cgroup can be made (CI runs as root on the same kind of machine)."""
+    from ingest.drivers.local.worker_exit import memory_cgroup_oom_kills
+
+    cgroup = _memory_cgroup(tmp_path.name, 600 * 1024 * 1024)
+    try:
+        create_orders(postgres, pg_schema, 5, table="fine_a")
+        from tests.integration.conftest import sql
+        sql(postgres, f"CREATE TABLE {pg_schema}.doomed (id integer PRIMARY KEY, v text);"
+                      f" INSERT INTO {pg_schema}.doomed SELECT g, repeat(md5(g::text), 2000000) FROM generate_series(1, 12) g")
+        jobs, _, done = run_cli(tmp_path, pg_schema, ["doomed", "fine_a"], "none", cgroup=cgroup)
+    finally:
+        _remove_cgroup(cgroup)
+    message = jobs["doomed"]["error_message"]
+    assert "killed by SIGKILL: the OOM killer" in message, (message, done.stderr[-1500:])
+    assert jobs["fine_a"]["status"] == "succeeded"
+    assert memory_cgroup_oom_kills() is not None  # this machine's own cgroup can be read too
+
+
+def _memory_cgroup(name: str, limit: int) -> Path:
+    v1 = Path("/sys/fs/cgroup/memory")
+    if v1.is_dir():
+        path = v1 / f"ingest-test-{name}"
+        path.mkdir()
+        (path / "memory.limit_in_bytes").write_text(str(limit))
+        return path
+    path = Path("/sys/fs/cgroup") / f"ingest-test-{name}"
+    path.mkdir()
+    (path / "memory.max").write_text(str(limit))
+    (path / "memory.swap.max").write_text("0")
+    return path
+
+
+def _remove_cgroup(path: Path) -> None:
+    for _ in range(50):
+        try:
+            path.rmdir()
+            return
+        except OSError:
+            import time
+            time.sleep(0.1)
 
 
 def test_children_log_through_the_parent_masked(postgres, pg_schema, tmp_path):

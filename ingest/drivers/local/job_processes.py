@@ -29,11 +29,15 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import pickle
+import shutil
 import signal
+import sys
+import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable, Iterator
+from typing import BinaryIO, Callable, Iterator
 
 from ingest import load
 from ingest.core import progress
@@ -44,6 +48,7 @@ from ingest.core.redact import SecretMaskingFilter, known_secrets, register_secr
 from ingest.core.result import JobResult, RunContext
 from ingest.core.settings import Settings
 from ingest.drivers.local.warm_up import warm_up
+from ingest.drivers.local.worker_exit import memory_cgroup_oom_kills, read_tail, worker_died_message
 
 log = logging.getLogger("ingest.runner")
 
@@ -57,18 +62,12 @@ def run_in_processes(jobs: list[JobConfig], run: RunContext, settings: Settings,
         warm_up()
     gc.freeze()  # a child's collections then skip the parent's objects instead of copying their pages
     waiting = list(jobs)
-    running: dict[multiprocessing.connection.Connection, tuple[JobConfig, multiprocessing.Process, str, float]] = {}
+    running: dict[multiprocessing.connection.Connection, _Running] = {}
     try:
         while waiting or running:
             while waiting and len(running) < max(1, workers):
-                job = waiting.pop(0)
-                receive, send = context.Pipe(duplex=False)
-                process = context.Process(target=_child, args=(job, run, settings, send, os.getpid()),
-                                          name=f"ingest-job-{job.job_name}", daemon=True)
-                started_at, clock = _utc_now(), time.perf_counter()
-                process.start()
-                send.close()  # the child holds the only write end: EOF when it ends
-                running[receive] = (job, process, started_at, clock)
+                receive, started = _start(context, waiting.pop(0), run, settings)
+                running[receive] = started
             for receive in multiprocessing.connection.wait(list(running)):
                 try:
                     message = receive.recv()
@@ -81,49 +80,84 @@ def run_in_processes(jobs: list[JobConfig], run: RunContext, settings: Settings,
                 if message is not None and message[0] == "rows":
                     progress.rows_extracted(message[1], message[2])  # the parent draws the console
                     continue
-                job, process, started_at, clock = running.pop(receive)
-                yield _collect(message, receive, job, process, run, started_at, clock)
+                yield _collect(message, receive, running.pop(receive), run)
     finally:
-        for receive, (_, process, _, _) in running.items():  # interrupted: stop what still runs
-            process.terminate()
-            process.join(5)
+        for receive, started in running.items():  # interrupted: stop what still runs
+            started.process.terminate()
+            started.process.join(5)
             receive.close()
+            started.stderr.close()
         gc.unfreeze()
 
 
-def _collect(message: tuple | None, receive: multiprocessing.connection.Connection, job: JobConfig,
-             process: multiprocessing.Process, run: RunContext, started_at: str, clock: float) -> JobResult:
+@dataclass
+class _Running:
+    job: JobConfig
+    process: multiprocessing.Process
+    started_at: str
+    clock: float
+    stderr: BinaryIO
+    """The job process's stderr (ingest/drivers/local/worker_exit.py reads its last words)."""
+    oom_kills: int | None
+
+
+def _start(context: multiprocessing.context.BaseContext, job: JobConfig, run: RunContext,
+           settings: Settings) -> tuple[multiprocessing.connection.Connection, _Running]:
+    receive, send = context.Pipe(duplex=False)
+    stderr = tempfile.TemporaryFile(prefix=f"ingest-job-{job.job_name}-stderr-")
+    process = context.Process(target=_child, args=(job, run, settings, send, os.getpid(), stderr.fileno()),
+                              name=f"ingest-job-{job.job_name}", daemon=True)
+    oom_kills, started_at, clock = memory_cgroup_oom_kills(), _utc_now(), time.perf_counter()
+    process.start()
+    send.close()  # the child holds the only write end: EOF when it ends
+    return receive, _Running(job, process, started_at, clock, stderr, oom_kills)
+
+
+def _collect(message: tuple | None, receive: multiprocessing.connection.Connection, started: _Running,
+             run: RunContext) -> JobResult:
     receive.close()
-    process.join()
+    started.process.join()
+    tail = _echo_and_close(started.stderr)
     if message is not None:
         _, result_dict, secrets = message
         for secret in secrets:
             register_secret(secret)
         return JobResult.from_dict(result_dict)
-    error = WorkerProcessError(f"job '{job.job_name}': its worker process ended without a result"
-                               f" ({_describe_exit(process.exitcode)}); the next run continues from the state dlt"
-                               " committed with the last finished load")
+    job = started.job
+    error = WorkerProcessError(worker_died_message(job, started.process.exitcode, tail, started.oom_kills,
+                                                   memory_cgroup_oom_kills()))
     log.error("job %s failed: WorkerProcessError: %s", job.job_name, error)
-    result = load.unfinished_result(job, run, started_at)
-    result.finished_at, result.duration_s = _utc_now(), round(time.perf_counter() - clock, 3)
+    result = load.unfinished_result(job, run, started.started_at)
+    result.finished_at, result.duration_s = _utc_now(), round(time.perf_counter() - started.clock, 3)
     result.error_class, result.error_message = type(error).__name__, str(error)
     return result
 
 
-def _describe_exit(code: int | None) -> str:
-    if code is not None and code < 0:
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = f"signal {-code}"
-        hint = ": most often the OOM killer (memory)" if -code == signal.SIGKILL else ""
-        return f"killed by {name}{hint}"
-    return f"exit code {code}"
+def _echo_and_close(stderr: BinaryIO) -> str:
+    """What the job process wrote to stderr goes on to the runner's own stderr (a console
+    still sees it); its tail is returned for the error message."""
+    try:
+        tail = read_tail(stderr)
+        stderr.seek(0)
+        sys.stderr.flush()
+        shutil.copyfileobj(stderr, sys.stderr.buffer if hasattr(sys.stderr, "buffer") else _TextSink())
+        sys.stderr.flush()
+        return tail
+    finally:
+        stderr.close()
+
+
+class _TextSink:
+    """sys.stderr without a byte buffer (replaced by a test harness): decode and write."""
+
+    def write(self, data: bytes) -> None:
+        sys.stderr.write(data.decode("utf-8", "replace"))
 
 
 def _child(job: JobConfig, run: RunContext, settings: Settings,
-           send: multiprocessing.connection.Connection, runner_pid: int) -> None:
+           send: multiprocessing.connection.Connection, runner_pid: int, stderr_fd: int) -> None:
     _die_with_runner(runner_pid)
+    os.dup2(stderr_fd, 2)  # its last words, should it die: ingest/drivers/local/worker_exit.py
 
     lock = threading.Lock()  # dlt logs and reports rows from its own threads too
 
