@@ -20,10 +20,11 @@ from dlt.destinations.path_utils import create_path
 
 from ingest.checks import post_load
 from ingest.checks.rowcount import DEFAULT_TOLERANCE_PCT, RowCountCheck, evaluate, parquet_rows
+from ingest.checks.values import ValueCheck, compare as compare_values, lake_stats
 from ingest.core.classify import classify, safe_message
-from ingest.config.model import JobConfig
+from ingest.config.model import JobConfig, TableFormat
 from ingest.lake.destination import make_destination, working_dir
-from ingest.core.errors import SourceAuthenticationError
+from ingest.core.errors import SourceAuthenticationError, ValueCheckError
 from ingest.core import fork_safety
 from ingest.core.keyvault.audit import job_scope
 from ingest.core.keyvault.registration import refresh_rotated_credentials
@@ -181,8 +182,14 @@ def _load_once(job: JobConfig, run: RunContext, settings: Settings, result: JobR
         after = _incremental_last_value(pipeline, job) if job.is_incremental else None
         if job.is_incremental:
             result.watermark_after = watermark_text(after) if after is not None else result.watermark_before
-        result.rowcount = _check_rowcount(job, source, pipeline, result, before, after, mode, landed).to_dict()
+        full_stats = _full_load_stats(job, source, result, mode, settings)  # one scan: count and values
+        counted = (full_stats[0], full_stats[0]) if full_stats is not None else None
+        result.rowcount = _check_rowcount(job, source, pipeline, result, before, after, mode, landed,
+                                          counted).to_dict()
+        result.values = _check_values(job, source, pipeline, result, before, after, mode, settings,
+                                      full_stats).to_dict()
         post_load.after_load(job, pipeline, source_columns, run, result)  # drift, quality; may fail the job
+        _raise_for_values(job, result, settings)
     finally:
         source.close()
 
@@ -208,8 +215,9 @@ def _repair_lake(pipeline: dlt.Pipeline, job: JobConfig) -> None:
 
 def _check_rowcount(job: JobConfig, source: JobSource, pipeline: dlt.Pipeline, result: JobResult,
                     before: Any, after: Any, mode: LoadMode = LoadMode(),
-                    landed: int | None = None) -> RowCountCheck:
-    """`landed`: rows the table format counted (delta: from its log); None: parquet footers."""
+                    landed: int | None = None, counted: tuple[int, int] | None = None) -> RowCountCheck:
+    """`landed`: rows the table format counted (delta: from its log); None: parquet footers.
+    `counted`: the source's count when the value check's scan already made it."""
     tolerance = job.rowcount_tolerance_pct if job.rowcount_tolerance_pct is not None else DEFAULT_TOLERANCE_PCT
     try:
         if landed is not None:
@@ -220,7 +228,9 @@ def _check_rowcount(job: JobConfig, source: JobSource, pipeline: dlt.Pipeline, r
                 landed = parquet_rows(client.fs_client, [f"{root}/{f}" for f in result.files])
         elif result.rows_processed == 0:
             landed = 0
-        if mode.is_backfill:  # the window [start, end) itself, not the state's
+        if counted is not None:
+            pass
+        elif mode.is_backfill:  # the window [start, end) itself, not the state's
             in_window = source.count_window(mode.window.start, mode.window.end)
             counted = None if in_window is None else (in_window, in_window)
         else:
@@ -240,6 +250,65 @@ def _check_rowcount(job: JobConfig, source: JobSource, pipeline: dlt.Pipeline, r
     if check.status != "ok":
         log.warning("job %s: row count %s: %s", job.job_name, check.status, check.message)
     return check
+
+
+def _full_load_stats(job: JobConfig, source: JobSource, result: JobResult, mode: LoadMode,
+                     settings: Settings) -> Any:
+    """A FULL load's source side of the value check, whose row count also serves the row-count
+    check (one scan of the table instead of two); None when it does not apply or fails."""
+    if job.is_incremental or _why_no_value_check(job, result, mode, settings, check_rowcount=False):
+        return None
+    try:
+        return source.value_stats(None, None, True)
+    except Exception as exc:  # the row count then asks on its own; the value check says skipped
+        log.warning("job %s: value check scan failed: %s: %s", job.job_name, type(exc).__name__, safe_message(exc))
+        return None
+
+
+def _check_values(job: JobConfig, source: JobSource, pipeline: dlt.Pipeline, result: JobResult,
+                  before: Any, after: Any, mode: LoadMode, settings: Settings, stats: Any = None) -> ValueCheck:
+    """See ingest/checks/values.py; a check that breaks is `skipped` with why, never a failure."""
+    skipped = _why_no_value_check(job, result, mode, settings)
+    if skipped:
+        return ValueCheck(status="skipped", message=skipped)
+    rowcount = result.rowcount or {}
+    include_before = rowcount.get("source_max") == result.rows_processed
+    if not include_before and (not job.is_incremental or rowcount.get("source_min") != result.rows_processed):
+        return ValueCheck(status="skipped", message="the source holds other rows than were loaded (changed"
+                                                    " during the load, or boundary rows dlt had seen)")
+    try:
+        stats = stats if stats is not None else source.value_stats(before, after, include_before)
+        if stats is None:
+            return ValueCheck(status="skipped", message="the source cannot be asked for each column's values")
+        _, source_side, ranged = stats
+        with lake_client(pipeline) as client:
+            root = client.bucket_path.rstrip("/")
+            normalize = pipeline.default_schema.naming.normalize_identifier
+            names = {name: normalize(name) for name in source_side}
+            lake_side = lake_stats(client.fs_client, [f"{root}/{f}" for f in result.files], names.values())
+        check = compare_values(source_side, lake_side, ranged, names)
+    except Exception as exc:  # a failing check must not fail a load that succeeded
+        return ValueCheck(status="skipped", message=f"check failed: {type(exc).__name__}: {safe_message(exc)}")
+    if check.status != "ok":
+        log.warning("job %s: value check %s: %s", job.job_name, check.status, check.message)
+    return check
+
+
+def _why_no_value_check(job: JobConfig, result: JobResult, mode: LoadMode, settings: Settings,
+                        check_rowcount: bool = True) -> str:
+    if settings.value_check == "off":
+        return "INGEST_VALUE_CHECK=off"
+    if job.table_format is not TableFormat.PARQUET or not result.files:
+        return "only parquet files just written are checked"
+    if mode.is_backfill or job.lookback or (check_rowcount and (result.rowcount or {}).get("status") != "ok"):
+        return "the rows the load read are not one known window (backfill, lookback, or a row-count difference)"
+    return ""
+
+
+def _raise_for_values(job: JobConfig, result: JobResult, settings: Settings) -> None:
+    if settings.value_check == "fail" and (result.values or {}).get("status") == "mismatch":
+        raise ValueCheckError(f"job '{job.job_name}': the loaded values differ from the source's (the load is"
+                              f" committed): {result.values['message']}")
 
 
 def _landed_files(load_info: Any, table_name: str, settings: Settings, run: RunContext) -> list[str]:

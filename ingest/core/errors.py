@@ -144,6 +144,11 @@ class SchemaDriftError(DataCheckError):
     """The table's columns changed since the last run and the job's drift_severity is `fail`."""
 
 
+class ValueCheckError(DataCheckError):
+    """After the load, a column's non-null count, min or max in the lake differs from the
+    source's for the same rows (ingest/checks/values.py): a value changed on the way."""
+
+
 class SchemaContractError(DataCheckError):
     """dlt's schema contract (schema_contract = freeze) refused the load because a column is
     new or changed its type: nothing was written for this job."""

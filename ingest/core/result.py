@@ -37,6 +37,8 @@ class JobResult:
     attempts: int = 1
     rowcount: dict[str, Any] | None = None
     """The row-count check (ingest.checks.rowcount.RowCountCheck as a dict)."""
+    values: dict[str, Any] | None = None
+    """The value check (ingest.checks.values.ValueCheck as a dict)."""
     # --- table formats (ingest/lake/table_format_load.py) ---
     table_format: str = "parquet"
     delta_version: int | None = None

@@ -137,6 +137,10 @@ class Settings:
     """Rows per arrow batch read from a SQL source."""
     sql_backend: str | None = None
     """Override the per-dialect dlt sql_table backend (pyarrow, connectorx, sqlalchemy)."""
+    value_check: str = "fail"
+    """After a load, each column's non-null count and range against the source's
+    (ingest/checks/values.py): a mismatch fails the job (`fail`), is only reported (`warn`),
+    or the check is not run (`off`)."""
     retry_attempts: int = 3
     """Retries of a job after a transient failure (network, throttling, deadlock)."""
     retry_initial_s: float = 2.0
@@ -212,6 +216,7 @@ class Settings:
             worker_mode=_choice(env, "INGEST_WORKER_MODE", ("process", "thread")) or default.worker_mode,
             chunk_size=_int(env, "INGEST_CHUNK_SIZE", default.chunk_size, minimum=1000),
             sql_backend=_choice(env, "INGEST_SQL_BACKEND", ("pyarrow", "connectorx", "sqlalchemy")),
+            value_check=_choice(env, "INGEST_VALUE_CHECK", ("fail", "warn", "off")) or default.value_check,
             retry_attempts=_int(env, "INGEST_RETRY_ATTEMPTS", default.retry_attempts, minimum=0),
             retry_initial_s=_float(env, "INGEST_RETRY_INITIAL_S", default.retry_initial_s),
             retry_max_s=_float(env, "INGEST_RETRY_MAX_S", default.retry_max_s),

@@ -23,6 +23,10 @@ class JobSource(Protocol):
     def count_window(self, start: Any, end: Any) -> int | None:
         """Source rows with start <= watermark < end (a backfill); None when it cannot count."""
 
+    def value_stats(self, before: Any, after: Any, include_before: bool) -> Any:
+        """(rows, stats per column, ranged columns) of the load's rows, for the value check
+        (ingest/checks/values.py); None when the source cannot say."""
+
     def close(self) -> None: ...
 
 
@@ -94,6 +98,33 @@ class SqlJobSource:
         return window_count(self.engine, table.schema, table.name, column,
                             coerce_watermark(start, kind, self.job), coerce_watermark(end, kind, self.job))
 
+    def value_stats(self, before: Any, after: Any, include_before: bool) -> Any:
+        """PostgreSQL only: each column as the load selects it (ingest/sources/postgres_types.py),
+        over the job's filters and, for INCREMENTAL, the window (before, after], with rows equal
+        to `before` when `include_before`."""
+        from ingest.checks.values import source_stats
+        from ingest.sources.postgres_types import Read
+        from ingest.sources.sql import coerce_watermark
+
+        plans, table = self.reflected.read_plans, self.reflected.table
+        if self.engine.dialect.name != "postgresql" or not plans:
+            return None
+        quote = self.engine.dialect.identifier_preparer.quote
+        expressions = {name: plan.select(quote(name), "pyarrow") for name, plan in plans.items()}
+        ranged = {name for name, plan in plans.items() if not plan.lands_as_text("pyarrow") and
+                  (plan.precision is not None or plan.column.base in ("date", "time", "timestamp", "timestamptz"))}
+        where = list(self.strategies.row_filters())
+        watermark = self.reflected.watermark_column if self.job.is_incremental else None
+        if watermark is not None:
+            kind, column = self.reflected.columns[watermark], table.c[watermark]
+            before, after = (coerce_watermark(v, kind, self.job) if isinstance(v, str) else v for v in (before, after))
+            if before is not None:
+                where.append(column >= before if include_before else column > before)
+            where.append(column <= after if after is not None else column.isnot(None))
+        with self.engine.connect() as connection:
+            rows, stats = source_stats(connection, table, expressions, where, ranged)
+        return rows, stats, ranged
+
     def close(self) -> None:
         self.engine.dispose()  # the connections, not the engine: ingest/sources/engine_cache.py
 
@@ -115,6 +146,9 @@ class RestJobSource:
 
     def count_window(self, start: Any, end: Any) -> int | None:
         return None
+
+    def value_stats(self, before: Any, after: Any, include_before: bool) -> Any:
+        return None  # an API cannot be asked for min and max
 
     def close(self) -> None:
         pass

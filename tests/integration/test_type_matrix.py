@@ -194,6 +194,7 @@ def test_every_type_lands_exactly_or_in_its_documented_text_form(postgres, pg_sc
     job = summary.jobs[0]
     assert job["status"] == "succeeded", (job["error_class"], job["error_message"])
     assert job["rows_processed"] == 4
+    assert job["values"]["status"] == "ok", job["values"]  # every column's count and range agree with the source
     table, rows = lake_rows(settings, "every_type")
     assert len(COLUMNS) >= 60
     assert mismatches(postgres, pg_schema, rows) == []
@@ -251,3 +252,42 @@ def test_a_value_without_an_exact_form_fails_its_job_naming_the_column(postgres,
     assert not Path(settings.destination, settings.dataset, "ts_beyond_9999").exists() or not list(
         Path(settings.destination, settings.dataset, "ts_beyond_9999").rglob("*.parquet"))
 
+
+
+def test_the_value_check_catches_a_planted_truncation(postgres, pg_schema, settings, tmp_path, monkeypatch):
+    """Planted: numeric(38,20) read natively, as if connectorx's decimal(38,10) could hold it
+    (the plan's threshold raised by the test), so digits are cut while the cast stays 'safe'.
+    The row count agrees; the value check names the column and fails the job."""
+    from ingest.sources import postgres_types
+
+    monkeypatch.setattr(postgres_types, "CX_DECIMAL_SCALE", 20)
+    sql(postgres, f"CREATE TABLE {pg_schema}.cut (id integer PRIMARY KEY, amount numeric(38,20), note text);"
+                  f" INSERT INTO {pg_schema}.cut VALUES (1, 1.12345678901234567891, 'a'), (2, 2.5, NULL)")
+    book = write_workbook(tmp_path / "w.xlsx", [job_row(job_name="cut", source_schema=pg_schema, source_table="cut")])
+    job = run(book, settings).jobs[0]
+    assert job["error_class"] == "ValueCheckError", (job["error_class"], job["error_message"])
+    assert "column amount: min is 1.12345678901234567891 in the source, 1.12345678900000000000 in the lake" \
+        in job["error_message"]
+    assert job["rowcount"]["status"] == "ok" and job["values"]["status"] == "mismatch"
+
+    monkeypatch.setattr(postgres_types, "CX_DECIMAL_SCALE", 10)  # the real plan: exact, and the check agrees
+    job = run(book, settings).jobs[0]
+    assert job["status"] == "succeeded", job["error_message"]
+    assert job["values"]["status"] == "ok" and job["values"]["columns_checked"] == 3, job["values"]
+
+
+def test_the_value_check_runs_on_incremental_windows(postgres, pg_schema, settings, tmp_path):
+    """Each increment is checked over its own window: (before, after] or [before, after],
+    whichever holds exactly the rows the load kept."""
+    from tests.integration.conftest import create_orders
+
+    create_orders(postgres, pg_schema, 50)
+    book = write_workbook(tmp_path / "w.xlsx", [job_row(source_schema=pg_schema, load_type="INCREMENTAL",
+                                                        watermark_column="updated_at")])
+    first = run(book, settings).jobs[0]
+    assert first["values"]["status"] == "ok" and first["values"]["columns_checked"] == 7, first["values"]
+    sql(postgres, f"INSERT INTO {pg_schema}.orders SELECT id + 100, qty, amount * 3, name, note, created_at,"
+                  f" updated_at + interval '1 day' FROM {pg_schema}.orders WHERE id <= 5")
+    second = run(book, settings).jobs[0]
+    assert second["rows_processed"] == 5
+    assert second["values"]["status"] == "ok", second["values"]
