@@ -99,18 +99,21 @@ class SqlJobSource:
                             coerce_watermark(start, kind, self.job), coerce_watermark(end, kind, self.job))
 
     def value_stats(self, before: Any, after: Any, include_before: bool) -> Any:
-        """PostgreSQL only: each column as the load selects it (ingest/sources/postgres_types.py),
-        over the job's filters and, for INCREMENTAL, the window (before, after], with rows equal
-        to `before` when `include_before`."""
+        """PostgreSQL only: each column's non-null count and, where it lands as a decimal,
+        date, time or timestamp, min and max (±infinity as the bounds they land as:
+        ingest/sources/postgres_types.py), over the job's filters and, for INCREMENTAL, the
+        window (before, after], with rows equal to `before` when `include_before`. The plain
+        columns, not the guarded expressions the load selects: a guard per row made the scan
+        2.5x slower, and a value a guard stops has failed the load already."""
         from ingest.checks.values import source_stats
-        from ingest.sources.postgres_types import Read
+        from ingest.sources.postgres_types import landed_bound
         from ingest.sources.sql import coerce_watermark
 
         plans, table = self.reflected.read_plans, self.reflected.table
         if self.engine.dialect.name != "postgresql" or not plans:
             return None
         quote = self.engine.dialect.identifier_preparer.quote
-        expressions = {name: plan.select(quote(name), "pyarrow") for name, plan in plans.items()}
+        expressions = {name: quote(name) for name in plans}
         ranged = {name for name, plan in plans.items() if not plan.lands_as_text("pyarrow") and
                   (plan.precision is not None or plan.column.base in ("date", "time", "timestamp", "timestamptz"))}
         where = list(self.strategies.row_filters())
@@ -123,6 +126,9 @@ class SqlJobSource:
             where.append(column <= after if after is not None else column.isnot(None))
         with self.engine.connect() as connection:
             rows, stats = source_stats(connection, table, expressions, where, ranged)
+        for name in ranged:
+            stats[name].minimum = landed_bound(plans[name], stats[name].minimum)
+            stats[name].maximum = landed_bound(plans[name], stats[name].maximum)
         return rows, stats, ranged
 
     def close(self) -> None:

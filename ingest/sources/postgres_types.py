@@ -30,6 +30,7 @@ generated from it (`python -m ingest.sources.postgres_types`; a test compares th
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime, timezone
 from enum import Enum
 from typing import Any, Callable
 
@@ -242,6 +243,22 @@ def read_columns(connection: sa.Connection, schema: str | None, table: str) -> d
     relation = preparer.quote(table) if schema is None else f"{preparer.quote(schema)}.{preparer.quote(table)}"
     rows = connection.execute(CATALOG_QUERY, {"relation": relation}).mappings().all()
     return {row["name"]: plan_column(PgColumn(**row)) for row in rows}
+
+
+def landed_bound(plan: ColumnPlan, value: Any) -> Any:
+    """A source value as it lands: ±infinity (psycopg2 gives them as text, or as the
+    datetime/date extremes) become the bounds the load clamps them to."""
+    base = plan.column.base
+    if base not in ("date", "timestamp", "timestamptz") or value is None:
+        return value
+    text = str(value)
+    if text in ("infinity", "-infinity") or value in (date.max, date.min, datetime.max, datetime.min):
+        upper = text == "infinity" or value in (date.max, datetime.max)
+        if base == "date":
+            return date.fromisoformat(UPPER_DATE if upper else LOWER_DATE)
+        bound = datetime.fromisoformat(UPPER_TS if upper else LOWER_TS)
+        return bound.replace(tzinfo=timezone.utc) if base == "timestamptz" else bound
+    return value
 
 
 def adapt_table(table: sa.Table, plans: dict[str, ColumnPlan], backend: str) -> None:
