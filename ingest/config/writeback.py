@@ -7,7 +7,9 @@ it meanwhile wins (the conflict is reported, never clobbered). The file is repla
 from __future__ import annotations
 
 import io
+import logging
 import os
+import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +19,8 @@ import openpyxl
 
 from ingest.config.columns import CellError, parse_watermark
 from ingest.config.workbook import JOBS_SHEET, load_workbook_bytes
+
+log = logging.getLogger("ingest.config")
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,21 @@ def apply_watermarks(data: bytes, updates: list[WatermarkUpdate]) -> tuple[bytes
     return buffer.getvalue(), outcome
 
 
+def _keep_owner_and_mode(fd: int, original: Path) -> None:
+    """The replacement gets the workbook's mode, owner and group (mkstemp makes a 0600 file of
+    the app's user: people who shared the workbook through its group lost access)."""
+    info = original.stat()
+    os.fchmod(fd, stat.S_IMODE(info.st_mode))
+    try:
+        os.fchown(fd, info.st_uid, info.st_gid)
+    except PermissionError:  # not root: keep what can be kept (the group, if the app's user is in it)
+        try:
+            os.fchown(fd, -1, info.st_gid)
+        except PermissionError:
+            log.warning("%s: written back under this app's own group: its group %s could not be kept",
+                        original, info.st_gid)
+
+
 def write_watermarks_to_file(path: str | Path, updates: list[WatermarkUpdate]) -> WritebackOutcome:
     path = Path(path)
     data, _ = load_workbook_bytes(path)
@@ -92,6 +111,7 @@ def write_watermarks_to_file(path: str | Path, updates: list[WatermarkUpdate]) -
         return outcome
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".~", suffix=".xlsx")
     try:
+        _keep_owner_and_mode(fd, path)
         with os.fdopen(fd, "wb") as handle:
             handle.write(new_data)
         os.replace(tmp, path)

@@ -39,3 +39,20 @@ def test_a_removed_row_is_reported(tmp_path):
     path = write_workbook(tmp_path / "w.xlsx", [job_row(job_name="a")])
     outcome = write_watermarks_to_file(path, [WatermarkUpdate("gone", None, 5)])
     assert outcome.conflicts == ["gone: its row is no longer in the workbook"]
+
+
+def test_the_written_workbook_keeps_its_mode_owner_and_group(tmp_path):
+    """A shared workbook (group-readable, a team's group) stays so after a write-back; the
+    replacement file used to be mkstemp's 0600 of the app's user. Run as root here, so another
+    group can be given to the file."""
+    import os
+    import stat
+
+    path = write_workbook(tmp_path / "w.xlsx", [job_row(job_name="a", last_watermark="2024-01-01")])
+    os.chmod(path, 0o664)
+    os.chown(path, os.getuid(), 65534)  # nogroup
+    before = os.stat(path)
+    outcome = write_watermarks_to_file(path, [WatermarkUpdate("a", "2024-01-01", "2024-02-02T10:00:00")])
+    after = os.stat(path)
+    assert outcome.written == ["a"] and after.st_ino != before.st_ino  # replaced, not rewritten in place
+    assert (stat.S_IMODE(after.st_mode), after.st_uid, after.st_gid) == (0o664, before.st_uid, 65534)
