@@ -95,7 +95,7 @@ def _jobs(tables: list[str], incremental: bool):
 
 
 def _run_plan(jobs, settings) -> tuple[float, list]:
-    from ingest.plan.planner.planner import Plan, new_run_context
+    from ingest.plan.planner import Plan, new_run_context
     from ingest.drivers.local.runner import execute_plan
 
     one = time.perf_counter()

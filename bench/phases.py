@@ -42,7 +42,7 @@ def main() -> None:
         timings = _instrument()
         from ingest.config.model import JobConfig, LoadType, SourceType
         from ingest.load import run_job
-        from ingest.plan.planner.planner import new_run_context
+        from ingest.plan.planner import new_run_context
         from ingest.core.settings import Settings
 
         workdir = Path(tempfile.mkdtemp(prefix="bench-phases-"))
