@@ -24,7 +24,7 @@ from ingest.checks.values import ValueCheck, compare as compare_values, lake_sta
 from ingest.core.classify import classify, safe_message
 from ingest.config.model import JobConfig, TableFormat
 from ingest.lake.destination import make_destination, working_dir
-from ingest.core.errors import SourceAuthenticationError, ValueCheckError
+from ingest.core.errors import JobLockedError, SourceAuthenticationError, ValueCheckError
 from ingest.core import fork_safety
 from ingest.core.keyvault.audit import job_scope
 from ingest.core.keyvault.registration import refresh_rotated_credentials
@@ -126,10 +126,14 @@ def _run_job_once(job: JobConfig, run: RunContext, settings: Settings, lock: Job
         result.attempts = attempt + 1
 
     try:
-        with lock.hold(job.job_name):
+        with lock.hold(job.job_name, holder=f"run {run.run_id} since {started.isoformat(timespec='seconds')}"):
             call_with_retry(lambda: _load_once(job, run, settings, result), settings.retry_policy,
                             f"job {job.job_name}", on_retry=count_retry)
         result.status = JobStatus.SUCCEEDED
+    except JobLockedError as exc:  # another run is loading it: not a failure of this one
+        result.status = JobStatus.SKIPPED
+        result.error_class, result.error_message = type(exc).__name__, f"skipped: {exc}"
+        log.warning("job %s %s", job.job_name, result.error_message)
     except Exception as exc:  # every failure becomes a value; see module docstring
         error = classify(exc)
         result.error_class = type(error).__name__

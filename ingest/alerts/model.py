@@ -25,6 +25,9 @@ def safe_text(value: object, limit: int = MESSAGE_CHARS) -> str:
 
 
 def _failed(job: dict[str, Any]) -> bool:
+    """Not succeeded; a job skipped because another run was loading it is not a failure."""
+    if job.get("status") == "skipped" and job.get("error_class") == "JobLockedError":
+        return False
     return job.get("status") != "succeeded"
 
 

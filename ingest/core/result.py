@@ -12,7 +12,9 @@ class JobStatus(str, Enum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     INVALID = "invalid"  # the workbook row was rejected; nothing was loaded
-    SKIPPED = "skipped"  # not started: a job it depends on did not succeed (ingest/config/dependencies.py)
+    SKIPPED = "skipped"
+    """Not started: a job it depends on did not succeed (ingest/config/dependencies.py), or
+    another run is loading it (error_class JobLockedError)."""
 
 
 @dataclass

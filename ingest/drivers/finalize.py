@@ -15,6 +15,7 @@ from ingest.records.audit import AuditSink, FileAuditSink
 from ingest.records.check_results import findings as check_findings
 from ingest.config.writeback import WatermarkUpdate, WritebackOutcome, write_watermarks_to_file
 from ingest.plan.planner import Plan
+from ingest.core.errors import JobLockedError
 from ingest.core.redact import redact
 from ingest.core.result import JobResult, JobStatus
 from ingest.core.settings import Settings
@@ -45,6 +46,8 @@ class RunSummary:
     """What became of each alert mail (ingest.alerts.model.AlertOutcome); a failed send is here."""
     # orchestration (ingest/config/dependencies.py, ingest/plan/request.py)
     dependency_skipped: int = 0
+    already_running: int = 0
+    """Jobs skipped because another run was loading them (their lock was held): not failures."""
     """Jobs of the run not started because a job they depend on did not succeed (status
     `skipped` in `jobs`); neither succeeded nor failed."""
     waves: list[list[str]] = field(default_factory=list)
@@ -67,6 +70,11 @@ class RunSummary:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def is_lock_skip(result: JobResult) -> bool:
+    """Skipped because another run holds the job's lock (ingest/lake/locks.py)."""
+    return result.status is JobStatus.SKIPPED and result.error_class == JobLockedError.__name__
 
 
 def watermark_updates(results: list[JobResult]) -> list[WatermarkUpdate]:
@@ -116,7 +124,8 @@ def finalize_run(plan: Plan, results: list[JobResult], settings: Settings,
         validation_warnings=[f"{r.job_name}: row count {r.rowcount['status']}: {r.rowcount['message']}"
                              for r in all_results if r.rowcount and r.rowcount["status"] != "ok"],
         audit_path=str(audit_path),
-        dependency_skipped=sum(1 for r in all_results if r.status is JobStatus.SKIPPED),
+        dependency_skipped=sum(1 for r in all_results if r.status is JobStatus.SKIPPED and not is_lock_skip(r)),
+        already_running=sum(1 for r in all_results if is_lock_skip(r)),
         waves=[list(w) for w in plan.waves],
         parameters=dict(plan.request),
     )
@@ -139,7 +148,8 @@ def format_summary(summary: RunSummary) -> str:
     lines = [f"Run {summary.run_id}",
              f"Total: {summary.total}  Successful: {summary.succeeded}  Failed: {summary.failed}"
              f"  Rows: {summary.rows_processed}"
-             + (f"  Skipped after a failure: {summary.dependency_skipped}" if summary.dependency_skipped else "")]
+             + (f"  Skipped after a failure: {summary.dependency_skipped}" if summary.dependency_skipped else "")
+             + (f"  Already running elsewhere: {summary.already_running}" if summary.already_running else "")]
     width = max([len(j["job_name"]) for j in summary.jobs] + [len(name) for name in summary.skipped] + [8])
     lines.append(f"  {'job':<{width}}  {'status':<9} {'rows':>10} {'seconds':>8} {'count':<8}  error")
     for job in summary.jobs:

@@ -19,8 +19,9 @@ log = logging.getLogger("ingest.locks")
 
 
 class JobLock(Protocol):
-    def hold(self, job_name: str) -> contextlib.AbstractContextManager[None]:
-        """Hold the job's lock for the duration of the block, or raise JobLockedError."""
+    def hold(self, job_name: str, holder: str = "") -> contextlib.AbstractContextManager[None]:
+        """Hold the job's lock for the duration of the block, or raise JobLockedError saying
+        who holds it. `holder`: who this is (`run <run id> since <time>`), for the next one."""
 
 
 @dataclass
@@ -30,7 +31,7 @@ class FileJobLock:
     folder: Path
 
     @contextlib.contextmanager
-    def hold(self, job_name: str) -> Iterator[None]:
+    def hold(self, job_name: str, holder: str = "") -> Iterator[None]:
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / f"{job_name}.lock"
         handle = open(path, "a+")
@@ -38,11 +39,11 @@ class FileJobLock:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                holder = path.read_text().strip() or "another process"
-                raise JobLockedError(f"job '{job_name}' is already loading ({holder}); not started again") from None
+                other = path.read_text().strip() or "another process"
+                raise JobLockedError(f"job '{job_name}' is already loading ({other}); not started again") from None
             handle.seek(0)
             handle.truncate()
-            handle.write(f"pid {os.getpid()}")
+            handle.write(f"{holder}, pid {os.getpid()}" if holder else f"pid {os.getpid()}")
             handle.flush()
             yield
         finally:
@@ -59,7 +60,7 @@ class BlobLeaseJobLock:
     renew_every_s: float = 20.0
 
     @contextlib.contextmanager
-    def hold(self, job_name: str) -> Iterator[None]:
+    def hold(self, job_name: str, holder: str = "") -> Iterator[None]:
         from azure.core.exceptions import HttpResponseError, ResourceExistsError
 
         blob = self.container.get_blob_client(f"locks/{job_name}")
@@ -71,8 +72,11 @@ class BlobLeaseJobLock:
             lease = blob.acquire_lease(lease_duration=self.duration_s)
         except HttpResponseError as exc:
             if getattr(exc, "status_code", None) == 409:
-                raise JobLockedError(f"job '{job_name}' is already loading (its lease is held); not started again") from None
+                other = (blob.get_blob_properties().metadata or {}).get("holder") or "its lease is held"
+                raise JobLockedError(f"job '{job_name}' is already loading ({other}); not started again") from None
             raise
+        if holder:
+            blob.set_blob_metadata({"holder": holder}, lease=lease)
         stop = threading.Event()
 
         def renew() -> None:

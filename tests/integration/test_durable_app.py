@@ -210,8 +210,8 @@ def test_blob_lease_lock_refuses_a_second_holder(app_env):
     from ingest.lake.locks import BlobLeaseJobLock
 
     lock = BlobLeaseJobLock(audit_container(blueprint.settings()), duration_s=15, renew_every_s=5)
-    with lock.hold("orders"):
-        with pytest.raises(JobLockedError, match="already loading"):
+    with lock.hold("orders", holder="run 20240101T000000Z-abc since 2024-01-01T00:00:00+00:00"):
+        with pytest.raises(JobLockedError, match=r"already loading \(run 20240101T000000Z-abc since 2024-01-01"):
             with lock.hold("orders"):
                 pass
         with lock.hold("customers"):  # other jobs are not blocked

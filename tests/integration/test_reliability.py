@@ -134,13 +134,46 @@ def test_a_job_never_loads_twice_at_once(postgres, pg_schema, settings, tmp_path
     create_orders(postgres, pg_schema, 20)
     book = write_workbook(tmp_path / "w.xlsx", [job_row(source_schema=pg_schema)])
     lock = FileJobLock(settings.pipelines_dir / "locks")
-    with lock.hold("orders"):
+    with lock.hold("orders", holder="run 20240101T000000Z-abc since 2024-01-01T00:00:00+00:00"):
         blocked = one_job(settings, book)
         with pytest.raises(JobLockedError):
             with lock.hold("orders"):
                 pass
     assert blocked.error_class == "JobLockedError" and "already loading" in blocked.error_message
     assert one_job(settings, book).rows_processed == 20  # released: the next run loads it
+
+
+def test_a_job_already_loading_elsewhere_is_skipped_not_failed(postgres, pg_schema, settings, tmp_path):
+    """The second run records `skipped: already running (run X, since T)`: exit code 0, no
+    failure mail, the summary counts it apart (it was a failure, with a mail, before). A real
+    SMTP server on loopback; the same run with a failing job does send its mail."""
+    import os
+
+    from tests.mailserver import start_mail_server
+
+    server = start_mail_server()
+    settings = settings.with_overrides(smtp_host="127.0.0.1", smtp_port=server.port, smtp_security="none",
+                                       alert_from="ingest@example.org", alert_to=("team@example.org",))
+    create_orders(postgres, pg_schema, 20)
+    create_orders(postgres, pg_schema, 5, table="other")
+    book = write_workbook(tmp_path / "w.xlsx", [job_row(source_schema=pg_schema),
+                                                job_row(job_name="other", source_schema=pg_schema, source_table="other")])
+    lock = FileJobLock(settings.pipelines_dir / "locks")
+    try:
+        with lock.hold("orders", holder="run 20240101T000000Z-abc since 2024-01-01T00:00:00+00:00"):
+            summary = run_local(make_plan(read_workbook(book), new_run_context()), settings, book)
+        sql(postgres, f"DROP TABLE {pg_schema}.other")
+        failing = run_local(make_plan(read_workbook(book), new_run_context()), settings, book)
+    finally:
+        server.stop()
+    jobs = {job["job_name"]: job for job in summary.jobs}
+    assert jobs["orders"]["status"] == "skipped"
+    assert jobs["orders"]["error_message"] == ("skipped: job 'orders' is already loading (run 20240101T000000Z-abc"
+                                               " since 2024-01-01T00:00:00+00:00, pid %d); not started again" % os.getpid())
+    assert jobs["other"]["status"] == "succeeded"
+    assert (summary.exit_code, summary.failed, summary.already_running, summary.dependency_skipped) == (0, 0, 1, 0)
+    assert [a["status"] for a in summary.alerts if a["kind"] == "failure"] != ["sent"]
+    assert failing.exit_code == 1 and len(server.mailbox.mails) == 1  # the mail of the second run only
 
 
 def test_same_job_twice_in_a_row_duplicates_nothing(postgres, pg_schema, settings, tmp_path):
