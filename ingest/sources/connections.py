@@ -9,6 +9,7 @@ SQL the fields are turned into a URL by the dialect modules (see ingest/config/c
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -107,6 +108,7 @@ def build_connection(connection: str, source_type: SourceType, raw: Any) -> Sour
         _register_field_secrets(raw)
         source = _from_fields(connection, source_type, raw)
     else:
+        _guard_url_password(connection, str(raw))
         url = _parse_url(connection, str(raw))
         _check_dialect(connection, source_type, url)
         source = _from_url(connection, source_type, url)
@@ -122,6 +124,37 @@ def _check_dialect(connection: str, source_type: SourceType, url: URL) -> None:
         raise ConnectionConfigError(
             f"connection '{connection}': its credentials are a {url.get_backend_name()} URL but the"
             f" job's source_type is {source_type.value} (expected a {expected} URL)")
+
+
+_URL_ESCAPES = "@ as %40, : as %3A, / as %2F, # as %23, ? as %3F, % as %25"
+_USERINFO_BREAKERS = re.compile(r"[@/#?:]")
+
+
+def _guard_url_password(connection: str, text: str) -> None:
+    """Mask the password of a URL as it is written, whatever a parser makes of it, and refuse a
+    password holding characters that would change how the URL parses (an unencoded `@`, `:`,
+    `/`, `#` or `?`): a parser would take a piece of it for the host or the database, and
+    that piece would reach messages. The error says how to encode it and shows none of it."""
+    scheme_end = text.find("://")
+    if scheme_end < 0:
+        return
+    rest = text[scheme_end + 3:]
+    query = rest.find("?", rest.rfind("@") + 1) if "@" in rest else -1
+    authority = rest if query < 0 else rest[:query]
+    if "@" not in authority:
+        return
+    userinfo = authority[:authority.rfind("@")]
+    user, _, password = userinfo.partition(":")
+    register_secret(userinfo)
+    register_secret(password)
+    for piece in _USERINFO_BREAKERS.split(password):
+        register_secret(piece)  # the parts a wrong parse would show (register_secret skips short ones)
+    if _USERINFO_BREAKERS.search(password) or "@" in user or "/" in user:
+        raise ConnectionConfigError(
+            f"connection '{connection}': the password in its URL holds a character that must be"
+            f" percent-encoded ({_URL_ESCAPES}); encode it, e.g. with Python's"
+            " urllib.parse.quote(password, safe=''), or give the credentials as fields (README,"
+            " Connection strings). Nothing of the password is shown here")
 
 
 def _parse_url(connection: str, text: str) -> URL:

@@ -34,3 +34,35 @@ def test_a_missing_select_grant_is_a_permission_error_naming_the_table(postgres,
     assert jobs["orders"]["error_class"] == "SourcePermissionError", jobs["orders"]
     assert jobs["orders"]["error_message"].startswith("permission denied for table orders"), jobs["orders"]
     assert password not in str(summary.jobs)
+
+
+def test_a_password_with_url_characters_is_refused_with_advice_and_never_shown(postgres, pg_schema, settings,
+                                                                                 tmp_path, monkeypatch, capfd):
+    """A password holding an unencoded @, :, / or #: the URL would parse with a piece of it as
+    the host or the database, and that piece reached the console, log and audit. Now the job
+    fails saying how to encode it; no piece of it appears anywhere. Then, encoded, it loads."""
+    from urllib.parse import quote
+
+    role = f"odd_{uuid.uuid4().hex[:8]}"
+    password = "Kx93Canary@Zq71Pw:Lm55/Vb28#Tt64"
+    pieces = ["Kx93Canary", "Zq71Pw", "Lm55", "Vb28", "Tt64"]
+    create_orders(postgres, pg_schema, 5)
+    sql(postgres, f"CREATE ROLE {role} LOGIN PASSWORD '{password}'; GRANT USAGE ON SCHEMA {pg_schema} TO {role};"
+                  f" GRANT SELECT ON {pg_schema}.orders TO {role}")
+    base = f"postgresql://{role}:{{}}@127.0.0.1:{postgres.port}/{postgres.database}"
+    book = write_workbook(tmp_path / "w.xlsx", [job_row(source_schema=pg_schema)])
+    try:
+        monkeypatch.setenv("SOURCES__PG__CREDENTIALS", base.format(password))
+        failed = run_local(make_plan(read_workbook(book), new_run_context()), settings, book)
+        monkeypatch.setenv("SOURCES__PG__CREDENTIALS", base.format(quote(password, safe="")))
+        loaded = run_local(make_plan(read_workbook(book), new_run_context()), settings, book)
+    finally:
+        sql(postgres, f"DROP OWNED BY {role}; DROP ROLE {role}")
+    job = failed.jobs[0]
+    assert job["error_class"] == "ConnectionConfigError" and "percent-encoded" in job["error_message"], job
+    assert loaded.jobs[0]["status"] == "succeeded", loaded.jobs[0]["error_message"]
+    outputs = [str(failed.jobs), str(loaded.jobs), capfd.readouterr().err,
+               *(p.read_text() for p in settings.audit_dir.rglob("*") if p.is_file()),
+               *(p.read_text() for p in settings.log_dir.rglob("*") if p.is_file())]
+    leaked = [piece for piece in pieces for text in outputs if piece in text]
+    assert leaked == []
