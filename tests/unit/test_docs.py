@@ -67,3 +67,14 @@ def test_connection_strings_cover_every_source_type():
     text = (DOCS / "connection-strings.md").read_text()
     for source_type in SourceType:
         assert f"(`{source_type.value}`" in text, source_type.value
+
+
+def test_the_readmes_jobs_table_lists_every_column_as_the_reader_requires_it():
+    from ingest.config.columns import JOB_COLUMNS
+
+    readme = (REPO / "README.md").read_text()
+    table = readme.split("Sheet `jobs`", 1)[1].split("\n\n", 2)[1]
+    rows = {m.group(1): m.group(2).strip() for m in re.finditer(r"^\| `(\w+)` \| ([^|]+) \|", table, flags=re.M)}
+    assert set(rows) == {c.name for c in JOB_COLUMNS}
+    for column in JOB_COLUMNS:
+        assert (rows[column.name] == "yes") == column.required, (column.name, rows[column.name])
