@@ -148,7 +148,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(json.dumps(summary.to_dict(), indent=2, default=str))
     else:
         print(format_summary(summary))
-        print(f"Log: {log_path}")
+        print(f"Log: {Path(log_path).resolve()}")
     return summary.exit_code
 
 

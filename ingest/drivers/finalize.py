@@ -42,6 +42,8 @@ class RunSummary:
     validation_warnings: list[str] = field(default_factory=list)
     """Row-count checks that did not pass (the job still succeeded; its data is flagged)."""
     audit_path: str | None = None
+    lake: str | None = None
+    """Where the data went: the lake's dataset folder (absolute) or URL."""
     alerts: list[dict[str, Any]] = field(default_factory=list)
     """What became of each alert mail (ingest.alerts.model.AlertOutcome); a failed send is here."""
     # orchestration (ingest/config/dependencies.py, ingest/plan/request.py)
@@ -70,6 +72,11 @@ class RunSummary:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _absolute(place: str) -> str:
+    """A local path made absolute (so a reader knows where it is); a URL as it is."""
+    return place if "://" in place else str(Path(place).resolve())
 
 
 def is_lock_skip(result: JobResult) -> bool:
@@ -123,7 +130,8 @@ def finalize_run(plan: Plan, results: list[JobResult], settings: Settings,
         watermark_conflicts=conflicts,
         validation_warnings=[f"{r.job_name}: row count {r.rowcount['status']}: {r.rowcount['message']}"
                              for r in all_results if r.rowcount and r.rowcount["status"] != "ok"],
-        audit_path=str(audit_path),
+        audit_path=_absolute(str(audit_path)),
+        lake=_absolute(f"{settings.destination.rstrip('/')}/{settings.dataset}"),
         dependency_skipped=sum(1 for r in all_results if r.status is JobStatus.SKIPPED and not is_lock_skip(r)),
         already_running=sum(1 for r in all_results if is_lock_skip(r)),
         waves=[list(w) for w in plan.waves],
@@ -172,5 +180,12 @@ def format_summary(summary: RunSummary) -> str:
             lines.append(f"  {alert['kind']} mail not sent: {alert['error_class']}: {alert['error_message']}")
         elif alert["status"] == "sent":
             lines.append(f"  {alert['kind']} mail sent to {', '.join(alert['recipients'])}")
+    if not summary.jobs:
+        why = ("every job row is disabled, not due, or not selected (listed above)" if summary.skipped else
+               "its rows have errors (see above)" if summary.config_errors else "it has no job rows")
+        lines.append(f"  No job ran: the workbook has no enabled job rows to run: {why}")
+    else:
+        lines.append("  (count: the row-count check against the source; seconds: the job's wall time)")
+    lines.append(f"Data: {summary.lake}")
     lines.append(f"Audit trail: {summary.audit_path}")
     return redact("\n".join(lines))

@@ -34,6 +34,16 @@ def test_demo_runs_on_a_fresh_folder(tmp_path):
     assert (tmp_path / "audit" / "audit_trail.csv").is_file()
     assert (tmp_path / "logs" / "ingest.log").is_file()
     assert list((tmp_path / "lake" / "raw" / "orders").rglob("*.parquet"))
+    # where the data went, and absolute paths (the demo's defaults are relative folders)
+    assert f"Data: {tmp_path / 'lake' / 'raw'}" in result.stdout
+    assert f"Audit trail: {tmp_path / 'audit' / 'audit_trail.csv'}" in result.stdout
+
+
+def test_a_workbook_with_no_job_to_run_says_so(tmp_path):
+    book = write_workbook(tmp_path / "w.xlsx", [job_row(enabled="N")])
+    result = ingest(["run", "--config", str(book), "--destination", str(tmp_path / "lake")], cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No job ran: the workbook has no enabled job rows" in result.stdout
 
 
 def test_exit_codes_and_summary(postgres, pg_schema, tmp_path):
