@@ -22,7 +22,8 @@ MAX_RUNS = 200
 MAX_TABLE_ROWS = 200
 MAX_TEXT = 300
 FINDING_KINDS = ("drift", "quality")
-OK_STATUSES = {"ok", "passed", "pass", "succeeded", "success", "no_change", "unchanged"}
+OK_STATUSES = {"ok", "passed", "pass", "succeeded", "success", "no_change", "unchanged", "baseline", "skipped"}
+"""Check statuses that are not findings: a first schema snapshot is a baseline to compare with."""
 
 
 def _text(value: Any) -> str:
@@ -177,6 +178,8 @@ class DashboardData:
         latest: dict[str, JobRun] = {}
         last_ok: dict[str, str] = {}
         for run in sorted(self.job_runs, key=lambda r: r.started_at):
+            if run.status == "skipped" and run.job_name in latest:
+                continue  # a skip (already running, a failed dependency) did not load: the last load stands
             latest[run.job_name] = run
             if run.status == "succeeded":
                 last_ok[run.job_name] = run.started_at
@@ -263,13 +266,18 @@ def _summary_findings(summary: dict[str, Any], started: str, day: str) -> list[F
             found.append(Finding(kind, run_id, job, started, day, status, message))
 
     covered: set[str] = set()
+    # the summary's own lists say each drift and quality finding once, as text; the jobs' raw
+    # check results are read only from summaries written before those lists existed
+    from_jobs = [kind for kind, key in (("drift", "drift_findings"), ("quality", "quality_failures"))
+                 if key not in summary]
     for job in summary.get("jobs") or []:
         name = str(job.get("job_name") or "")
-        rowcount = job.get("rowcount") or {}
-        if isinstance(rowcount, dict) and rowcount.get("status") not in (None, "", "ok"):
-            add("row count", name, str(rowcount["status"]), rowcount.get("message") or rowcount["status"])
-            covered.add(name)
-        for kind in FINDING_KINDS:
+        for label, key in (("row count", "rowcount"), ("values", "values")):
+            check = job.get(key) or {}
+            if isinstance(check, dict) and check.get("status") not in (None, "", "ok", "skipped"):
+                add(label, name, str(check["status"]), check.get("message") or check["status"])
+                covered.add(name)
+        for kind in from_jobs:
             for job_name, status, message in _finding_items(kind, job.get(kind), name):
                 add(kind, job_name, status, message)
     for warning in summary.get("validation_warnings") or []:
@@ -277,8 +285,9 @@ def _summary_findings(summary: dict[str, Any], started: str, day: str) -> list[F
         if name not in covered:
             add("row count", name, "", str(warning))
     for kind, key in (("drift", "drift_findings"), ("quality", "quality_failures")):
-        for job_name, status, message in _finding_items(kind, summary.get(key), ""):
-            add(kind, job_name, status, message)
+        for text in summary.get(key) or []:  # "<job>: <what>": the job's name, then the finding
+            job_name, _, message = str(text).partition(": ")
+            add(kind, job_name, "", message or str(text))
     for item in summary.get("findings") or []:  # the alerts' shape: {kind, job_name, message}
         if isinstance(item, dict):
             add(str(item.get("kind") or "finding"), str(item.get("job_name") or ""), str(item.get("status") or ""),

@@ -1,5 +1,5 @@
 """The dashboard's numbers, without a browser: the period, runs that only have audit rows,
-findings in every shape the checks may write, secrets, and JSON that cannot break the page."""
+findings as the fan-in writes them (each once, baselines none), secrets, and JSON that cannot break the page."""
 
 from __future__ import annotations
 
@@ -47,32 +47,65 @@ def test_a_run_with_audit_rows_but_no_summary_is_shown():
     assert [(f.kind, f.job_name) for f in data.findings] == [("row count", "b")]
 
 
-def test_findings_in_every_shape_and_passed_checks_left_out():
-    started = NOW - timedelta(hours=2)
-    jobs = [job("a", rowcount={"status": "mismatch", "message": "source 12, landed 10"},
-                quality={"status": "passed"}, drift={"status": "unchanged"}),
-            job("b", quality=[{"rule": "id unique", "status": "failed", "message": "2 duplicate ids"},
-                              {"rule": "x not null", "status": "ok"}],
-                drift={"status": "changed", "changes": [{"column": "c", "change": "added", "type": "text"}]}),
-            job("c", rowcount={"status": "ok"}, quality="3 rows with a negative amount")]
-    data = build([summary("r", started, jobs, validation_warnings=["a: row count mismatch: source 12, landed 10"],
-                          drift_findings=[{"job_name": "d", "message": "column e dropped"}],
-                          quality_failures=["b: 2 duplicate ids"],
-                          findings=[{"kind": "drift", "job_name": "b", "message": "column f type int -> text"}],
-                          config_errors=["jobs!C4: unknown source_type 'db2'"])],
+def fan_in_summary(run_id, started, results, **extra):
+    """A run summary as the fan-in writes it: the jobs' results, and the summary's own lists
+    built by the same code (ingest/records/check_results.py findings)."""
+    from ingest.records.check_results import findings
+
+    quality_failures, drift_findings = findings(results)
+    return summary(run_id, started, [r.to_dict() for r in results], quality_failures=quality_failures,
+                   drift_findings=drift_findings, **extra)
+
+
+def result(name, **fields):
+    from ingest.core.result import JobResult, JobStatus
+
+    return JobResult(job_name=name, status=JobStatus.SUCCEEDED, run_id="r", rows_processed=10,
+                     started_at=(NOW - timedelta(hours=1)).isoformat(), **fields)
+
+
+def test_each_real_finding_counts_once_and_passed_checks_and_baselines_not_at_all():
+    from ingest.checks.schema_drift import DriftReport
+
+    rule = {"place": "quality_rules!B2", "rule": "unique", "column": "id", "argument": None, "severity": "warn",
+            "status": "failed", "observed": 2, "rows": 10, "detail": "2 duplicate ids"}
+    passed = {**rule, "place": "quality_rules!B3", "status": "passed", "detail": ""}
+    results = [
+        result("a", rowcount={"status": "mismatch", "message": "source 12, landed 10"},
+               drift=DriftReport(status="baseline").to_dict(), quality=[passed]),
+        result("b", drift=DriftReport(status="changed", added=[{"name": "c", "type": "text"}]).to_dict(),
+               quality=[rule], values={"status": "ok", "message": ""}),
+        result("c", drift=DriftReport(status="unchanged").to_dict(),
+               values={"status": "mismatch", "message": "column amount: max is 9.5 in the source, 9 in the lake"})]
+    data = build([fan_in_summary("r", NOW - timedelta(hours=2), results,
+                                 validation_warnings=["a: row count mismatch: source 12, landed 10"],
+                                 config_errors=["jobs!C4: unknown source_type 'db2'"])],
                  [], days=7, source="test", now=NOW)
     found = sorted((f.kind, f.job_name, f.message) for f in data.findings)
     assert found == sorted([
         ("row count", "a", "source 12, landed 10"),  # the warning repeats it: once
-        ("quality", "b", "2 duplicate ids"),
-        ("drift", "b", '{"change": "added", "column": "c", "type": "text"}'),
-        ("quality", "c", "3 rows with a negative amount"),
-        ("drift", "d", "column e dropped"),
-        ("quality", "", "b: 2 duplicate ids"),
-        ("drift", "b", "column f type int -> text"),
+        ("quality", "b", "quality_rules!B2 unique(id) failed [warn]: 2 duplicate ids"),
+        ("drift", "b", "column added: c (text) [warn]"),
+        ("values", "c", "column amount: max is 9.5 in the source, 9 in the lake"),
         ("workbook", "", "jobs!C4: unknown source_type 'db2'"),
     ])
-    assert data.findings_chart()["series"] == {"drift": [3], "quality": [3], "row count": [1], "workbook": [1]}
+    assert not any(f.message.startswith("{") for f in data.findings)  # no raw JSON shown
+    assert data.tiles()["findings"] == 5
+
+
+def test_a_run_with_only_first_schema_snapshots_has_no_findings():
+    from ingest.checks.schema_drift import DriftReport
+
+    results = [result(n, drift=DriftReport(status="baseline").to_dict(), rowcount={"status": "ok"}) for n in "ab"]
+    data = build([fan_in_summary("r", NOW - timedelta(hours=2), results)], [], days=7, source="test", now=NOW)
+    assert data.findings == [] and data.tiles()["findings"] == 0
+
+
+def test_the_latest_status_is_the_last_load_that_ran_not_a_skip():
+    runs = [summary("r1", NOW - timedelta(hours=3), [job("a", status="failed", started=NOW - timedelta(hours=3))]),
+            summary("r2", NOW - timedelta(hours=2), [job("a", status="skipped", started=NOW - timedelta(hours=2))])]
+    latest = build(runs, [], days=7, source="test", now=NOW).latest_per_job()
+    assert [(r["job_name"], r["status"]) for r in latest] == [("a", "failed")]
 
 
 def test_many_jobs_are_drawn_as_the_biggest_plus_the_rest():
