@@ -84,18 +84,23 @@ def write_history(audit_dir: Path, days: int = 14, now: datetime | None = None, 
 
 
 def _add_check_findings(path: Path, day: int, hour: int) -> None:
-    """What the drift and quality checks (another branch) will put into the summary."""
+    """What the drift and quality checks put into the summary, in the shapes the fan-in writes:
+    each job's results (JobResult.quality, JobResult.drift) and the summary's own text lists
+    (ingest/records/check_results.py findings)."""
+    from ingest.checks.schema_drift import DriftReport
+
     summary = json.loads(path.read_text())
+    rule = {"place": "quality_rules!B2", "rule": "not_null", "column": "amount", "argument": None,
+            "severity": "warn", "observed": 3, "rows": 100}
     for job in summary["jobs"]:
-        job["quality"] = {"status": "passed", "rules": 3}
+        job["quality"] = [{**rule, "status": "passed", "detail": ""}]
+        job["drift"] = DriftReport(status="unchanged").to_dict()
         if job["job_name"] == "sales_orders" and day == 10 and hour == 2:
-            job["drift"] = {"status": "changed", "message": "new column discount_pct numeric(5,2)"}
+            job["drift"] = DriftReport(status="changed", added=[{"name": "discount_pct", "type": "decimal"}]).to_dict()
         if job["job_name"] == "finance_ledger" and day in (12, 13):
-            job["quality"] = {"status": "failed", "failures": [
-                {"rule": "amount not null", "message": "amount not null: 3 rows with NULL"}]}
-    if day == 10 and hour == 2:
-        summary["drift_findings"] = [{"job_name": "sales_orders", "message": "new column discount_pct numeric(5,2)"}]
-    if day in (12, 13):
-        summary["quality_failures"] = [{"job_name": "finance_ledger", "rule": "amount not null",
-                                        "message": "amount not null: 3 rows with NULL"}]
+            job["quality"] = [{**rule, "status": "failed", "detail": "3 rows with NULL"}]
+    summary["drift_findings"] = (["sales_orders: column added: discount_pct (decimal) [warn]"]
+                                 if day == 10 and hour == 2 else [])
+    summary["quality_failures"] = (["finance_ledger: quality_rules!B2 not_null(amount) failed [warn]: 3 rows with NULL"]
+                                   if day in (12, 13) else [])
     path.write_text(json.dumps(summary, indent=2))
