@@ -11,7 +11,7 @@ import openpyxl
 from openpyxl.utils import get_column_letter
 
 from ingest.config.api_sheet import API_SHEET, attach_api_endpoints
-from ingest.config.filters_sheet import FILTERS_SHEET, attach_filters
+from ingest.config.filters_sheet import FILTERS_SHEET, attach_filters, hold_back, misnamed_filters_sheet, sql_jobs
 from ingest.config.sheets import cell_value, is_formula, read_header
 from ingest.config.columns import (JOB_COLUMNS, CellError, dialect_identifier_problems,
                                    shown)
@@ -76,8 +76,9 @@ def read_workbook(source: str | Path | bytes, label: str | None = None) -> Workb
         rows = list(sheet.iter_rows(max_row=MAX_ROWS + 2))
         api_rows = (list(book[sheet_names[API_SHEET]].iter_rows(max_row=MAX_ROWS + 1))
                     if API_SHEET in sheet_names else None)
-        filter_rows = (list(book[sheet_names[FILTERS_SHEET]].iter_rows(max_row=MAX_ROWS + 1))
-                       if FILTERS_SHEET in sheet_names else None)
+        filter_rows = (list(book[sheet_names[FILTERS_SHEET]].iter_rows(max_row=MAX_ROWS + 2))
+                       if FILTERS_SHEET in sheet_names else None)  # one more row: shows a cut sheet
+        misnamed = misnamed_filters_sheet(book.sheetnames)
         quality_rows = (list(book[sheet_names[QUALITY_SHEET]].iter_rows(max_row=MAX_ROWS + 2))
                         if QUALITY_SHEET in sheet_names else None)  # optional sheet
     finally:
@@ -96,8 +97,13 @@ def read_workbook(source: str | Path | bytes, label: str | None = None) -> Workb
     _read_jobs(rows[1:], header, config)
     config.jobs, rejected = attach_api_endpoints(api_rows, config.jobs, config.issues)
     config.invalid_rows.update(rejected)
-    config.jobs, rejected = attach_filters(filter_rows, config.jobs, config.issues)
+    config.jobs, rejected = attach_filters(filter_rows, config.jobs, config.issues, MAX_ROWS)
     config.invalid_rows.update(rejected)
+    if misnamed is not None:  # its filters would silently not apply: fail closed
+        rejected = hold_back(sql_jobs(config.jobs), "", f"sheet '{misnamed}' looks like the filters sheet but is"
+                             f" not read as one; name it '{FILTERS_SHEET}'", config.issues)
+        config.jobs = [j for j in config.jobs if j.row not in rejected]
+        config.invalid_rows.update(rejected)
     _check_dependencies(config, header)
     apply_quality_sheet(quality_rows, config, MAX_ROWS)
     return config
