@@ -8,6 +8,11 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
+from ingest.config import read_workbook
+from ingest.core.settings import Settings
+from ingest.drivers.dry_run import describe_plan
+from ingest.plan.planner import make_plan, new_run_context
+from tests.workbooks import job_row, write_workbook
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -43,3 +48,19 @@ def test_the_functions_package_ships_no_secret_file(path):
                                   "ingest/dashboard/static/chart.umd.min.js", ".dlt/config.toml"])
 def test_the_functions_package_keeps_what_the_app_needs(path):
     assert not ignored_by_funcignore(path)
+
+
+def test_the_plan_in_durable_history_carries_no_secret_from_a_cell(tmp_path):
+    """plan_activity returns Plan.to_dict() (Durable history keeps it); the dry run returns
+    describe_plan(...).to_dict(). A secret pasted into a cell must not reach either."""
+    rows = [job_row(job_name="a", connection="postgresql://etl:Canary-Cell-Pw-71@db.example/sales"),
+            job_row(job_name="b", source_table="t", primary_key="id;password=Canary-Cell-Pw-72"),
+            job_row(job_name="c", source_table="c")]
+    config = read_workbook(write_workbook(tmp_path / "w.xlsx", rows))
+    plan = make_plan(config, new_run_context())
+    settings = Settings(destination=str(tmp_path / "lake"), audit_dir=tmp_path / "audit")
+    for output in (plan.to_dict(), describe_plan(plan, settings, read_state=None).to_dict()):
+        text = str(output)
+        assert "Canary-Cell-Pw-71" not in text and "Canary-Cell-Pw-72" not in text
+        assert "jobs!D2" in text and "etl:***@db.example" in text  # still names the cell
+        assert [j["job_name"] for j in output["jobs"]] == ["c"]  # the valid job still runs
