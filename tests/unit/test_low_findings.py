@@ -6,10 +6,12 @@ from __future__ import annotations
 import fnmatch
 from pathlib import Path, PurePosixPath
 
+import azure.functions as func
 import pytest
 
 from ingest.config import read_workbook
 from ingest.core.settings import Settings
+from ingest.dashboard.http import MAX_DAYS, handle_dashboard
 from ingest.drivers.dry_run import describe_plan
 from ingest.plan.planner import make_plan, new_run_context
 from tests.workbooks import job_row, write_workbook
@@ -64,3 +66,15 @@ def test_the_plan_in_durable_history_carries_no_secret_from_a_cell(tmp_path):
         assert "Canary-Cell-Pw-71" not in text and "Canary-Cell-Pw-72" not in text
         assert "jobs!D2" in text and "etl:***@db.example" in text  # still names the cell
         assert [j["job_name"] for j in output["jobs"]] == ["c"]  # the valid job still runs
+
+
+def request(params: dict) -> func.HttpRequest:
+    return func.HttpRequest("GET", "http://localhost/api/dashboard", params=params, body=b"")
+
+
+@pytest.mark.parametrize("days", ["²", "٣", "1²", "0", "-1", str(MAX_DAYS + 1), "7.0", "1e2", "seven"])
+def test_a_days_parameter_that_is_not_a_plain_whole_number_is_a_400(tmp_path, days):
+    settings = Settings(destination=str(tmp_path / "lake"), audit_dir=tmp_path / "audit")
+    response = handle_dashboard(request({"days": days}), settings)
+    assert response.status_code == 400
+    assert response.get_body().decode() == f"days must be a whole number from 1 to {MAX_DAYS}\n"
