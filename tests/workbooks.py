@@ -56,6 +56,10 @@ def write_workbook(path: Path, rows: list[dict[str, Any]], header: list[str] | N
     return path
 
 
+FAKE_API_HOSTS = {"SOURCES__FAKE_API__ALLOWED_HOSTS": "127.0.0.1", "SOURCES__FAKE_API__ALLOW_HTTP": "true"}
+"""The host settings of connection `fake_api` (beside its secrets, never in the workbook)."""
+
+
 def api_row(**values: Any) -> dict[str, Any]:
     """An api_endpoints row for the fake CoinGecko markets endpoint (tests/fake_api.py)."""
     row = {"job_name": "coins", "base_url": "http://127.0.0.1:1/api/v3", "path": "coins/markets",
@@ -67,7 +71,9 @@ def api_row(**values: Any) -> dict[str, Any]:
 
 
 def rest_job_row(**values: Any) -> dict[str, Any]:
-    row = job_row(job_name="coins", source_type="rest_api", connection=None, source_schema=None,
+    """A rest_api job on connection `fake_api`, whose settings allow the fake API's host over
+    plain http (FAKE_API_HOSTS: set them in the environment, as the `api` fixture does)."""
+    row = job_row(job_name="coins", source_type="rest_api", connection="fake_api", source_schema=None,
                   source_table=None, target_table=None, primary_key="id")
     row.update(values)
     return row

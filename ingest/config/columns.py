@@ -326,7 +326,8 @@ JOB_COLUMNS: tuple[Column, ...] = (
     Column("connection", False, parse_connection,
            "Name of a connection (required for databases; for rest_api, the name of the API key's"
            " secret when the endpoint needs one). Credentials are never in the workbook: they come"
-           " from SOURCES__<CONNECTION>__CREDENTIALS (API keys: SOURCES__<CONNECTION>__API_KEY) or"
+           " from SOURCES__<CONNECTION>__CREDENTIALS (API keys: SOURCES__<CONNECTION>__API_KEY, and"
+           " the hosts the key may go to: SOURCES__<CONNECTION>__ALLOWED_HOSTS) or"
            " .dlt/secrets.toml, as a URL or as the fields listed below.", "sales_db"),
     Column("source_schema", False, parse_identifier("source_schema"),
            "Schema of the source table (the owner for Oracle, e.g. dbo for SQL Server); empty for"

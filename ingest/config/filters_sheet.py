@@ -6,6 +6,13 @@ FILTER_OPERATORS, and the value is data: it is bound as a parameter, never put i
 (ingest/sources/filters.py). Free SQL such as `region = 'US' OR 1=1` in any cell is rejected
 with its sheet!cell. A whole query is not accepted either: name a database view in
 `source_table` instead.
+
+The sheet fails closed: a filter narrows what a job loads, so no problem with the sheet may
+let a job it could have filtered run unfiltered. A bad row naming a job rejects that job; a
+row naming no job rejects the jobs it could have been meant for (the same name ignoring case
+or as dlt normalises names) or, when none matches, every enabled SQL job; an unusable header,
+a sheet with too many rows or a sheet named almost `filters` rejects every enabled SQL job.
+Each rejected job gets an error of its own naming the cell that caused it.
 """
 
 from __future__ import annotations
@@ -15,8 +22,9 @@ from datetime import date, datetime
 from typing import Any, Sequence
 
 from ingest.config.columns import FREE_SQL_HINT, CellError, Column, IDENTIFIER, parse_job_name, shown
+from ingest.config.dlt_names import same_for_dlt
 from ingest.config.model import FILTER_OPERATORS, ConfigIssue, FilterRule, FilterValue, JobConfig
-from ingest.config.sheets import read_header, read_records
+from ingest.config.sheets import SheetRecord, cell_value, read_header, read_records
 
 FILTERS_SHEET = "filters"
 NO_VALUE = ("is null", "is not null")
@@ -81,43 +89,102 @@ def _values(operator: str, raw: FilterValue | None) -> tuple[FilterValue, ...]:
     return (raw,)
 
 
-def attach_filters(rows: Sequence[Sequence[Any]] | None, jobs: list[JobConfig],
-                   issues: list[ConfigIssue]) -> tuple[list[JobConfig], dict[int, str]]:
-    """Join the sheet to the SQL jobs. A job with a bad filter row is rejected (running it
-    unfiltered could load rows it must not); other jobs run."""
+def misnamed_filters_sheet(sheet_names: Sequence[str]) -> str | None:
+    """A sheet that is almost `filters` (`Filter`, ` filters `): meant as the filters sheet
+    but not read as one, so its filters would silently not apply."""
+    for name in sheet_names:
+        if name.lower() != FILTERS_SHEET and name.strip().lower().rstrip("s") == FILTERS_SHEET.rstrip("s"):
+            return name
+    return None
+
+
+def hold_back(jobs: Sequence[JobConfig], cell: str, reason: str, issues: list[ConfigIssue]) -> dict[int, str]:
+    """Reject `jobs` because of a filters problem at `cell`: one error per job, so each
+    rejected job's result says why."""
+    for job in jobs:
+        issues.append(ConfigIssue(FILTERS_SHEET, cell, f"job '{job.job_name}' is not loaded: {reason}; it must not"
+                                  " run unfiltered", job_name=job.job_name))
+    return {job.row: job.job_name for job in jobs}
+
+
+def sql_jobs(jobs: Sequence[JobConfig]) -> list[JobConfig]:
+    """The jobs any filters row could be meant for: the enabled SQL jobs."""
+    return [j for j in jobs if j.enabled and j.source_type.is_sql]
+
+
+def attach_filters(rows: Sequence[Sequence[Any]] | None, jobs: list[JobConfig], issues: list[ConfigIssue],
+                   max_rows: int | None = None) -> tuple[list[JobConfig], dict[int, str]]:
+    """Join the sheet to the SQL jobs; fail closed (module docstring). `rows` may hold one
+    row more than `max_rows` (plus the header) to show that the sheet was cut."""
     if not rows:
         return jobs, {}
+    rules: dict[str, list[FilterRule]] = {}
     header = read_header(FILTERS_SHEET, rows[0], FILTER_COLUMNS, issues)
     if header is None:
-        return jobs, {}
+        rejected = hold_back(sql_jobs(jobs), "1:1", "the filters sheet's header is unusable", issues)
+    else:
+        rules, rejected = _read_rules(rows, header, jobs, issues)
+        if max_rows is not None and len(rows) > max_rows + 1:
+            rejected.update(hold_back(sql_jobs(jobs), f"A{max_rows + 2}", f"the filters sheet has more than"
+                                      f" {max_rows} rows and the rest was not read", issues))
+    result = [replace(j, filters=tuple(rules.get(j.job_name, ()))) for j in jobs if j.row not in rejected]
+    return result, rejected
+
+
+def _read_rules(rows: Sequence[Sequence[Any]], header: dict[str, int], jobs: list[JobConfig],
+                issues: list[ConfigIssue]) -> tuple[dict[str, list[FilterRule]], dict[int, str]]:
+    """Each row's rule, by job; the jobs a bad row rejects."""
     by_name = {j.job_name: j for j in jobs}
     rules: dict[str, list[FilterRule]] = {}
     rejected: dict[int, str] = {}
     for record in read_records(FILTERS_SHEET, rows[1:], header, FILTER_COLUMNS):
         name = record.values.get("job_name")
         job = by_name.get(name) if name else None
-        if name is not None and job is None:
-            record.issues.append(ConfigIssue(FILTERS_SHEET, record.ref(header, "job_name"),
-                                             f"no job named '{name}' in the jobs sheet"))
-        elif job is not None and not job.source_type.is_sql:
-            record.issues.append(ConfigIssue(FILTERS_SHEET, record.ref(header, "job_name"),
-                                             f"job '{name}' is a {job.source_type.value} job; filters apply"
-                                             " to SQL sources only"))
-        operator = record.values.get("operator")
-        if operator is not None and "operator" in record.values:
-            try:
-                values = _values(operator, record.values.get("value"))
-            except CellError as exc:
-                record.issues.append(ConfigIssue(FILTERS_SHEET, record.ref(header, "value"), str(exc)))
-                values = ()
+        values = _check_record(record, header, job, name)
         record.issues = [replace(i, job_name=name) for i in record.issues]
         issues.extend(record.issues)
-        if job is None:
-            continue
-        if record.issues:
+        if not record.issues:
+            rules.setdefault(name, []).append(FilterRule(column=record.values["column"],
+                                                         operator=record.values["operator"], values=values,
+                                                         row=record.row))
+        elif job is not None:
             rejected[job.row] = job.job_name
         else:
-            rules.setdefault(name, []).append(FilterRule(column=record.values["column"], operator=operator,
-                                                         values=values, row=record.row))
-    result = [replace(j, filters=tuple(rules.get(j.job_name, ()))) for j in jobs if j.row not in rejected]
-    return result, rejected
+            raw = cell_value(_cell(rows[record.row - 1], header["job_name"]))
+            rejected.update(_hold_back_meant(raw, jobs, record.ref(header, "job_name"), issues))
+    return rules, rejected
+
+
+def _check_record(record: SheetRecord, header: dict[str, int], job: JobConfig | None,
+                  name: str | None) -> tuple[FilterValue, ...]:
+    """Add the row's cross-cell problems to its issues; the rule's values."""
+    if name is not None and job is None:
+        record.issues.append(ConfigIssue(FILTERS_SHEET, record.ref(header, "job_name"),
+                                         f"no job named '{name}' in the jobs sheet"))
+    elif job is not None and not job.source_type.is_sql:
+        record.issues.append(ConfigIssue(FILTERS_SHEET, record.ref(header, "job_name"),
+                                         f"job '{name}' is a {job.source_type.value} job; filters apply"
+                                         " to SQL sources only"))
+    operator = record.values.get("operator")
+    if operator is None:
+        return ()
+    try:
+        return _values(operator, record.values.get("value"))
+    except CellError as exc:
+        record.issues.append(ConfigIssue(FILTERS_SHEET, record.ref(header, "value"), str(exc)))
+        return ()
+
+
+def _cell(row: Sequence[Any], index: int) -> Any:
+    return row[index] if index < len(row) else None
+
+
+def _hold_back_meant(raw: Any, jobs: list[JobConfig], cell: str, issues: list[ConfigIssue]) -> dict[int, str]:
+    """A bad row whose job_name names no job: reject the jobs it could have been meant for."""
+    text = "" if raw is None else str(raw)
+    meant = [j for j in jobs if text and same_for_dlt(text, j.job_name)]
+    if meant:
+        reason = f"the filter row names {shown(text)}, which is this job's name ignoring case or as dlt normalises it"
+        return hold_back(meant, cell, reason, issues)
+    return hold_back(sql_jobs(jobs), cell, "the filter row names no job of the jobs sheet, so it could be meant for"
+                     " any SQL job", issues)

@@ -11,7 +11,8 @@ import openpyxl
 from openpyxl.utils import get_column_letter
 
 from ingest.config.api_sheet import API_SHEET, attach_api_endpoints
-from ingest.config.filters_sheet import FILTERS_SHEET, attach_filters
+from ingest.config.dlt_names import LakeTable, dlt_name, lake_tables
+from ingest.config.filters_sheet import FILTERS_SHEET, attach_filters, hold_back, misnamed_filters_sheet, sql_jobs
 from ingest.config.sheets import cell_value, is_formula, read_header
 from ingest.config.columns import (JOB_COLUMNS, CellError, dialect_identifier_problems,
                                    shown)
@@ -76,8 +77,9 @@ def read_workbook(source: str | Path | bytes, label: str | None = None) -> Workb
         rows = list(sheet.iter_rows(max_row=MAX_ROWS + 2))
         api_rows = (list(book[sheet_names[API_SHEET]].iter_rows(max_row=MAX_ROWS + 1))
                     if API_SHEET in sheet_names else None)
-        filter_rows = (list(book[sheet_names[FILTERS_SHEET]].iter_rows(max_row=MAX_ROWS + 1))
-                       if FILTERS_SHEET in sheet_names else None)
+        filter_rows = (list(book[sheet_names[FILTERS_SHEET]].iter_rows(max_row=MAX_ROWS + 2))
+                       if FILTERS_SHEET in sheet_names else None)  # one more row: shows a cut sheet
+        misnamed = misnamed_filters_sheet(book.sheetnames)
         quality_rows = (list(book[sheet_names[QUALITY_SHEET]].iter_rows(max_row=MAX_ROWS + 2))
                         if QUALITY_SHEET in sheet_names else None)  # optional sheet
     finally:
@@ -96,8 +98,13 @@ def read_workbook(source: str | Path | bytes, label: str | None = None) -> Workb
     _read_jobs(rows[1:], header, config)
     config.jobs, rejected = attach_api_endpoints(api_rows, config.jobs, config.issues)
     config.invalid_rows.update(rejected)
-    config.jobs, rejected = attach_filters(filter_rows, config.jobs, config.issues)
+    config.jobs, rejected = attach_filters(filter_rows, config.jobs, config.issues, MAX_ROWS)
     config.invalid_rows.update(rejected)
+    if misnamed is not None:  # its filters would silently not apply: fail closed
+        rejected = hold_back(sql_jobs(config.jobs), "", f"sheet '{misnamed}' looks like the filters sheet but is"
+                             f" not read as one; name it '{FILTERS_SHEET}'", config.issues)
+        config.jobs = [j for j in config.jobs if j.row not in rejected]
+        config.invalid_rows.update(rejected)
     _check_dependencies(config, header)
     apply_quality_sheet(quality_rows, config, MAX_ROWS)
     return config
@@ -126,7 +133,7 @@ def _read_jobs(rows: list[tuple], header: dict[str, int], config: WorkbookConfig
     """Each non-empty row -> a JobConfig, or its issues with their cells; a job_name used
     twice rejects both rows, a lake table written by two enabled jobs rejects the second."""
     first_row_of: dict[str, int] = {}
-    target_of: dict[str, tuple[int, str]] = {}
+    target_of: dict[str, tuple[JobConfig, LakeTable]] = {}
     candidates: list[JobConfig] = []
     for offset, row in enumerate(rows):
         row_number = offset + 2
@@ -143,7 +150,7 @@ def _read_jobs(rows: list[tuple], header: dict[str, int], config: WorkbookConfig
                 issues.append(collision)
             else:
                 if job.enabled:
-                    target_of[job.table_name] = (row_number, job.job_name)
+                    target_of.update({dlt_name(t.name): (job, t) for t in lake_tables(job)})
                 candidates.append(job)
         if issues:
             config.issues.extend(issues)
@@ -228,15 +235,37 @@ def _job_from_values(values: dict[str, Any], row_number: int) -> JobConfig:
 
 
 def _target_collision(job: JobConfig, header: dict[str, int],
-                      target_of: dict[str, tuple[int, str]]) -> ConfigIssue | None:
-    """An enabled job writing a lake table another enabled job already writes."""
-    if not job.enabled or job.table_name not in target_of:
+                      target_of: dict[str, tuple[JobConfig, LakeTable]]) -> ConfigIssue | None:
+    """An enabled job writing a lake table (its own or one it derives) that an earlier enabled
+    job already writes, compared as dlt names tables (`sales_` and `salesx` are one table)."""
+    if not job.enabled:
         return None
-    other_row, other_job = target_of[job.table_name]
-    col = "target_table" if job.target_table else "source_table"
-    ref = f"{get_column_letter(header[col] + 1)}{job.row}"
-    return ConfigIssue(JOBS_SHEET, ref, f"lake table '{job.table_name}' is already"
-                       f" written by job '{other_job}' (row {other_row})", job_name=job.job_name)
+    for table in lake_tables(job):
+        claimed = target_of.get(dlt_name(table.name))
+        if claimed is not None:
+            return ConfigIssue(JOBS_SHEET, _lake_table_cell(job, table, header),
+                               _collision_message(table, *claimed), job_name=job.job_name)
+    return None
+
+
+def _lake_table_cell(job: JobConfig, table: LakeTable, header: dict[str, int]) -> str:
+    """The cell that makes the job write `table`: target_table, else the source_table it
+    defaults from, else job_name (a rest_api job's default); a derived table's own column."""
+    column = table.column or ("target_table" if job.target_table else
+                              "source_table" if job.source_table else "job_name")
+    if column not in header:
+        column = "target_table" if job.target_table else "job_name"
+    return f"{get_column_letter(header[column] + 1)}{job.row}"
+
+
+def _collision_message(table: LakeTable, other: JobConfig, other_table: LakeTable) -> str:
+    subject = f"its {table.role}" if table.role else "lake table"
+    text = f"{subject} '{table.name}' is already written by job '{other.job_name}' (row {other.row})"
+    if other_table.role:
+        text += f" as its {other_table.role}"
+    if other_table.name != table.name:
+        text += f": dlt names '{table.name}' and '{other_table.name}' alike ('{dlt_name(table.name)}')"
+    return text
 
 
 def _keep_unambiguous(candidates: list[JobConfig], first_row_of: dict[str, int], config: WorkbookConfig) -> None:

@@ -2,6 +2,11 @@
 
 A cell is only written if it still holds the value the run started from: a person who edited
 it meanwhile wins (the conflict is reported, never clobbered). The file is replaced atomically.
+
+A new watermark comes from the source's data, so it is written only when it passes the same
+validation the reader applies to `last_watermark` (a number, or an ISO date/datetime), in the
+form the reader parses, and text is stored as a string cell: a value such as
+`=HYPERLINK(...)` is refused (reported like a conflict) and never becomes a formula.
 """
 
 from __future__ import annotations
@@ -49,6 +54,13 @@ def _same(cell_value: Any, expected: Any) -> bool:
         return False
 
 
+def _store(cell: Any, value: int | float | str) -> None:
+    """A validated watermark as a value: numbers as numbers, text as a string cell."""
+    cell.value = value
+    if isinstance(value, str):
+        cell.data_type = "s"  # never "f", whatever the text
+
+
 def apply_watermarks(data: bytes, updates: list[WatermarkUpdate]) -> tuple[bytes, WritebackOutcome]:
     """Return the workbook bytes with the updates applied (or unchanged bytes if none apply)."""
     outcome = WritebackOutcome(written=[], conflicts=[])
@@ -73,13 +85,18 @@ def apply_watermarks(data: bytes, updates: list[WatermarkUpdate]) -> tuple[bytes
             outcome.conflicts.append(f"{update.job_name}: its row is no longer in the workbook")
             continue
         cell = sheet.cell(row=row, column=mark_col)
-        if _same(cell.value, update.new):  # already written (a repeated finalize)
+        try:
+            new = parse_watermark(update.new)
+        except CellError as exc:
+            outcome.conflicts.append(f"{JOBS_SHEET}!{cell.coordinate}: the new watermark is not written: {exc}")
+            continue
+        if _same(cell.value, new):  # already written (a repeated finalize)
             continue
         if not _same(cell.value, update.expected):
             outcome.conflicts.append(f"{JOBS_SHEET}!{cell.coordinate}: changed since the run"
                                      f" started; not overwritten")
             continue
-        cell.value = update.new
+        _store(cell, new)
         outcome.written.append(update.job_name)
     if not outcome.written:
         return data, outcome

@@ -53,6 +53,12 @@ class ConnectionConfigError(ConfigError):
     port, unknown option); the message names the connection and the field."""
 
 
+class HostNotAllowedError(ConfigError):
+    """A REST request would have gone to a host its connection does not allow (the base_url, a
+    next-page link or a redirect), over plain http without `allow_http`, or to a private or
+    link-local address nobody listed: the page was refused before anything was sent."""
+
+
 class DriverNotInstalledError(ConfigError):
     """The database driver a connection names is not installed on this machine (an ODBC
     driver missing from odbcinst.ini)."""

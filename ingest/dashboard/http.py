@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 import azure.functions as func
 
@@ -15,6 +16,8 @@ from ingest.core.settings import Settings
 
 log = logging.getLogger("ingest.dashboard")
 MAX_DAYS = 366
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,4}")
+"""ASCII digits only: str.isdigit also accepts '²' (which int() refuses) and '٣'."""
 HEADERS = {"Content-Security-Policy": CONTENT_SECURITY_POLICY, "Cache-Control": "no-store",
            "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
 
@@ -28,7 +31,7 @@ def handle_dashboard(req: func.HttpRequest, settings: Settings) -> func.HttpResp
     raw = (req.params.get("days") or "").strip()
     days = settings.dashboard_days
     if raw:
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_DAYS:
+        if not _WHOLE_NUMBER.fullmatch(raw) or not 1 <= int(raw) <= MAX_DAYS:
             return _text(f"days must be a whole number from 1 to {MAX_DAYS}", 400)
         days = int(raw)
     try:

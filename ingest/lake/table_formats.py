@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Callable
 
+from ingest.config.dlt_names import SCD2_STAGE_SUFFIX
 from ingest.config.model import FullMode, JobConfig, TableFormat
 
 SNAPSHOT_COLUMN = "_snapshot_date"
-SCD2_STAGE_SUFFIX = "__scd2_stage"
 DELTA_WRITE_OPERATIONS = {"WRITE": "num_added_rows", "MERGE": "num_source_rows"}
 
 

@@ -13,6 +13,7 @@ from typing import Any, Callable
 from ingest.config.model import JobConfig, WorkbookConfig
 from ingest.config.dependencies import waves as dependency_waves
 from ingest.core.errors import ConfigError
+from ingest.core.redact import redact
 from ingest.records.history import RunHistory, jobs_to_rerun, last_successes
 from ingest.plan.request import RunRequest
 from ingest.core.result import JobResult, JobStatus, RunContext
@@ -30,7 +31,8 @@ def new_run_context(now: datetime | None = None) -> RunContext:
 
 @dataclass
 class Plan:
-    """Everything a run needs, as small JSON (it is the Durable `plan` activity's output)."""
+    """Everything a run needs, as small JSON (it is the Durable `plan` activity's output, kept in
+    the task hub's history): workbook messages in it are redacted, since they quote cells."""
 
     run: RunContext
     jobs: list[JobConfig] = field(default_factory=list)
@@ -83,7 +85,7 @@ def make_plan(config: WorkbookConfig, run: RunContext, job_filter: list[str] | N
     request = request or RunRequest(jobs=tuple(p.strip() for p in job_filter or () if p.strip()))
     run = replace(run, force_full=request.force_full,
                   backfill=request.backfill.to_dict() if request.backfill else None)
-    plan = Plan(run=run, config_errors=[str(i) for i in config.errors], request=request.to_dict())
+    plan = Plan(run=run, config_errors=[redact(str(i)) for i in config.errors], request=request.to_dict())
     rerun: list[str] | None = None
     if request.rerun_failed:
         if history is None:
@@ -189,5 +191,5 @@ def _invalid_results(config: WorkbookConfig, run: RunContext, chosen: Chooser) -
         results.append(JobResult(job_name=name or f"row_{row}", status=JobStatus.INVALID,
                                  run_id=run.run_id, started_at=run.started_at,
                                  finished_at=run.started_at, error_class="ConfigError",
-                                 error_message="; ".join(messages)))
+                                 error_message=redact("; ".join(messages))))
     return results

@@ -1,13 +1,36 @@
 """The CSV trail files of the records (the audit trail, the check results): a locked,
-idempotent append, a reader, and the CSV text of one run (one blob per run on Azure)."""
+idempotent append, a reader, and the CSV text of one run (one blob per run on Azure).
+
+These are the only CSV writers of the app, and every cell goes through `neutralise_cell`:
+text that starts with `=`, `+`, `-`, `@`, a tab or a carriage return, and is not a plain
+number, gets a leading apostrophe, so a spreadsheet opening the file shows it as text
+instead of running it as a formula (values come from sources and error messages: data an
+attacker may choose). Numbers, and text that is a plain number (`-5`, `+3`, `-1.5e3`), stay
+as they are; readers see neutralised text with its apostrophe.
+"""
 
 from __future__ import annotations
 
 import csv
 import fcntl
 import io
+import re
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+
+
+def neutralise_cell(value: Any) -> Any:
+    """`value`, or text a spreadsheet would run as a formula with an apostrophe before it."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS) and not _PLAIN_NUMBER.match(value):
+        return "'" + value
+    return value
+
+
+def _neutralised(rows: Iterable[dict]) -> Iterable[dict]:
+    return ({key: neutralise_cell(value) for key, value in row.items()} for row in rows)
 
 
 def append_csv_rows(path: Path, columns: list[str], rows: Iterable[dict]) -> Path:
@@ -22,7 +45,7 @@ def append_csv_rows(path: Path, columns: list[str], rows: Iterable[dict]) -> Pat
         writer = csv.DictWriter(handle, fieldnames=columns)
         if handle.tell() == 0:
             writer.writeheader()
-        writer.writerows(row for row in rows if (row["run_id"], row["job_name"]) not in existing)
+        writer.writerows(_neutralised(row for row in rows if (row["run_id"], row["job_name"]) not in existing))
         fcntl.flock(handle, fcntl.LOCK_UN)
     return path
 
@@ -40,5 +63,5 @@ def csv_text(columns: list[str], rows: Iterable[dict]) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns)
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows(_neutralised(rows))
     return buffer.getvalue()

@@ -1,5 +1,7 @@
 """An HTTP session for REST sources: bounded retries on 429 / 5xx / connection errors that
-honour Retry-After (capped), each retry logged with its reason and a sanitized URL.
+honour Retry-After (capped), each retry logged with its reason and a sanitized URL; and every
+request, redirect hops included, checked against the job's HostPolicy before it is sent
+(ingest/sources/hosts.py: a credential goes only to the hosts its owner allowed).
 
 dlt's own requests client retries too, but it neither logs a retry nor caps a server's
 Retry-After; this session is handed to dlt's RESTClient (`client.session`) instead."""
@@ -19,6 +21,7 @@ from tenacity import (RetryCallState, Retrying, retry_if_exception, retry_if_exc
 from ingest.core.errors import MalformedResponseError
 from ingest.core.retry import HttpPolicy
 from ingest.core.redact import redact
+from ingest.sources.hosts import HostPolicy
 
 log = logging.getLogger("ingest.http")
 RETRY_STATUS = {408, 429, 500, 502, 503, 504}
@@ -83,14 +86,18 @@ class RetryingSession(requests.Session):
     A subclass rather than a patched instance: dlt deep-copies its config, and a Session only
     keeps the attributes listed in `__attrs__` when copied."""
 
-    __attrs__ = requests.Session.__attrs__ + ["policy", "secret_params"]
+    __attrs__ = requests.Session.__attrs__ + ["policy", "secret_params", "hosts"]
 
-    def __init__(self, policy: HttpPolicy | None = None, secret_params: tuple[str, ...] = ()):
+    def __init__(self, policy: HttpPolicy | None = None, secret_params: tuple[str, ...] = (),
+                 hosts: HostPolicy | None = None):
         super().__init__()
         self.policy = policy or HttpPolicy()
         self.secret_params = secret_params
+        self.hosts = hosts
 
     def send(self, request, **kwargs):  # type: ignore[override]
+        if self.hosts is not None:  # requests' resolve_redirects sends each hop through here
+            self.hosts.check(request.url or "", "redirect" if kwargs.get("allow_redirects") is False else "page request")
         kwargs.setdefault("timeout", self.policy.timeout_s)
         retrying = Retrying(
             retry=(retry_if_result(lambda r: r is not None and r.status_code in RETRY_STATUS)
@@ -131,5 +138,7 @@ class RetryingSession(requests.Session):
                     self.policy.max_attempts, reason, wait)
 
 
-def make_session(policy: HttpPolicy, secret_params: tuple[str, ...] = ()) -> requests.Session:
-    return RetryingSession(policy, secret_params)
+def make_session(policy: HttpPolicy, secret_params: tuple[str, ...] = (),
+                 hosts: HostPolicy | None = None) -> requests.Session:
+    """The session for one REST job; with `hosts`, no request leaves for a host it refuses."""
+    return RetryingSession(policy, secret_params, hosts)

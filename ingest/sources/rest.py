@@ -1,6 +1,7 @@
 """Build a dlt `rest_api` resource for one rest_api job from its `api_endpoints` row.
 Pagination, incremental cursors and record selection are dlt's; this module only translates
-the workbook's terms into dlt's config and supplies the API key and the HTTP session."""
+the workbook's terms into dlt's config and supplies the API key and the HTTP session, which
+sends nothing to a host the connection does not allow (ingest/sources/hosts.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from ingest.core.errors import MissingCredentialsError
 from ingest.core.redact import register_secret
 from ingest.sources.connections import env_var_name
 from ingest.core.retry import HttpPolicy
+from ingest.sources.hosts import host_policy
 from ingest.sources.http import make_session
 
 
@@ -68,6 +70,8 @@ def build_rest_resource(job: JobConfig, policy: HttpPolicy, window: Any = None) 
     api = job.api
     assert api is not None, "rest_api jobs carry their endpoint (ingest.config.api_sheet)"
     key = resolve_api_key(job) if api.auth is not ApiAuth.NONE else None
+    hosts = host_policy(job.job_name, job.connection, sends_credential=key is not None)
+    hosts.check(api.base_url, f"base_url (api_endpoints row {api.row})")
     params: dict[str, Any] = dict(api.params)
     if api.page_size and api.paginator is not Paginator.OFFSET and api.page_size_param:
         params[api.page_size_param] = api.page_size
@@ -84,7 +88,7 @@ def build_rest_resource(job: JobConfig, policy: HttpPolicy, window: Any = None) 
         endpoint["incremental"] = incremental
     secret_params = (api.auth_param,) if api.auth is ApiAuth.API_KEY_QUERY and api.auth_param else ()
     client: dict[str, Any] = {"base_url": api.base_url.rstrip("/") + "/", "paginator": _paginator(api),
-                              "session": make_session(policy, secret_params)}
+                              "session": make_session(policy, secret_params, hosts)}
     auth = _auth(api, key)
     if auth:
         client["auth"] = auth

@@ -25,6 +25,8 @@ import pyarrow.parquet as pq
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from ingest.config.dlt_names import DELETED_KEYS_SUFFIX
+
 DELETED = "_ingest_deleted"
 DETECTED_AT = "_ingest_detected_at"
 FALSE_TEXT = ["", "0", "n", "no", "false", "f"]
@@ -33,7 +35,8 @@ log = logging.getLogger("ingest.soft_deletes")
 
 
 def marker_table_name(table_name: str) -> str:
-    return f"{table_name}_deleted_keys"
+    """Where delete markers land; the workbook checks no other job writes it (config/dlt_names.py)."""
+    return table_name + DELETED_KEYS_SUFFIX
 
 
 def flag_marker(flag_column: str) -> Callable[[Any], Any]:

@@ -27,9 +27,16 @@ def create_events(postgres, schema: str) -> None:
 
 
 ROWS = [job_row(job_name="events", source_table="events", load_type="INCREMENTAL",
-                watermark_column="modified_at, id", lookback="1 hours")]
+                watermark_column="modified_at, id", lookback="1 hours"),
+        job_row(job_name="other", source_table="events", target_table="other", enabled="N")]
 FILTERS = [{"job_name": "events", "column": "region", "operator": "eq", "value": "US"},
-           {"job_name": "bogus", "column": "region = 'US' OR 1=1", "operator": "eq", "value": "x"}]
+           {"job_name": "other", "column": "region = 'US' OR 1=1", "operator": "eq", "value": "x"}]
+"""The free-SQL row names a job of the sheet: a row naming no job would hold back every SQL
+job (filters fail closed, tests/unit/test_filters_fail_closed.py)."""
+
+
+def events(output: dict) -> dict:
+    return next(j for j in output["jobs"] if j["job_name"] == "events")
 
 
 def test_filtered_composite_job_with_lookback_through_the_orchestrator(postgres, pg_schema, app_env, tmp_path,
@@ -43,8 +50,8 @@ def test_filtered_composite_job_with_lookback_through_the_orchestrator(postgres,
     driver = DurableDriver(app)
     first = driver.run("ingest_run_orchestrator", {}, "ingest-all").output
     us = [i for i in range(1, 41) if i % 3]
-    assert first["jobs"][0]["rows_processed"] == len(us), first["jobs"]
-    assert first["jobs"][0]["watermark_after"] == (BASE_TIME + timedelta(minutes=1)).isoformat()
+    assert events(first)["rows_processed"] == len(us), first["jobs"]
+    assert events(first)["watermark_after"] == (BASE_TIME + timedelta(minutes=1)).isoformat()
     assert "filters!B3" in str(first["config_errors"]) and "free SQL is not accepted" in str(first["config_errors"])
 
     # a tie at the last modified_at (greater id), a late row 30 s older, one EU row: 2 rows
@@ -52,9 +59,9 @@ def test_filtered_composite_job_with_lookback_through_the_orchestrator(postgres,
         (41, %(last)s, 'US'), (42, %(late)s, 'US'), (43, %(last)s, 'EU')""",
         {"last": BASE_TIME + timedelta(minutes=1), "late": BASE_TIME + timedelta(seconds=30)})
     second = driver.run("ingest_run_orchestrator", {}, "ingest-all").output
-    assert second["jobs"][0]["rows_processed"] == 2, second["jobs"]
+    assert events(second)["rows_processed"] == 2, second["jobs"]
     third = driver.run("ingest_run_orchestrator", {}, "ingest-all").output
-    assert third["jobs"][0]["rows_processed"] == 0
+    assert events(third)["rows_processed"] == 0
     assert lake_rows(service, f"lake{suffix}", "events") == len(us) + 2
 
     # the local runner on the same data and workbook loads the same rows

@@ -111,6 +111,23 @@ def test_dlt_resolves_connection_credentials_from_the_vault(vault, kv, credentia
     assert canary not in audit_log.text and url not in audit_log.text
 
 
+def test_a_rest_connections_allowed_hosts_come_from_the_vault_beside_its_key(vault, kv):
+    """The hosts an API key may go to live beside the key (ingest/sources/hosts.py), so an
+    operator sets both in the vault; the workbook names neither."""
+    from ingest.core.redact import redact
+    from ingest.sources.hosts import HostPolicy, host_policy
+
+    vault.set_secret("dev--sources--partner--api-key", "Canary-Kv-Key-3131")
+    vault.set_secret("dev--sources--partner--allowed-hosts", "api.partner.example, *.cdn.partner.example")
+    vault.set_secret("dev--sources--partner--allow-http", "false")
+    assert host_policy("j", "partner", sends_credential=True) == HostPolicy(
+        "j", "partner", ("api.partner.example", "*.cdn.partner.example"), allow_http=False)
+    assert vault.gets("dev--sources--partner--allowed-hosts") == 1
+    # settings, not secrets: not masked (a masked `false` broke the next run summary's JSON)
+    assert redact("allow_http false, host api.partner.example") == "allow_http false, host api.partner.example"
+    assert "Canary-Kv-Key-3131" not in redact(dlt.secrets.get("sources.partner.api_key"))
+
+
 def test_environment_prefix_selects_the_environment(vault, credential):
     vault.set_secret("dev--sources--crm--api-key", "dev-key-1111")
     vault.set_secret("prod--sources--crm--api-key", "prod-key-2222")

@@ -15,11 +15,14 @@ from ingest.config import read_workbook
 from ingest.plan.planner import make_plan, new_run_context
 from ingest.drivers.local.runner import run_local
 from tests.fake_api import start_fake_api
-from tests.workbooks import api_row, incremental_cursor_book, job_row, rest_job_row, write_workbook
+from tests.workbooks import FAKE_API_HOSTS, api_row, incremental_cursor_book, job_row, rest_job_row, write_workbook
 
 
 @pytest.fixture
-def api():
+def api(monkeypatch):
+    """The fake API on 127.0.0.1, allowed (over http) for connection fake_api."""
+    for name, value in FAKE_API_HOSTS.items():
+        monkeypatch.setenv(name, value)
     server = start_fake_api(2500)
     yield server
     server.stop()
@@ -49,6 +52,8 @@ def test_pages_to_the_end_through_429_and_503_with_the_key_kept_secret(api, fast
     setup_logging(fast_http.log_dir, verbose=True)
     key = "Canary-Api-Key-5521"
     monkeypatch.setenv("SOURCES__COINGECKO__API_KEY", key)
+    monkeypatch.setenv("SOURCES__COINGECKO__ALLOWED_HOSTS", "127.0.0.1")  # beside the key, not in the workbook
+    monkeypatch.setenv("SOURCES__COINGECKO__ALLOW_HTTP", "true")
     api.inject("markets", 5, 429, {"Retry-After": "1"})
     api.inject("markets", 7, 503)
     book = write_workbook(tmp_path / "w.xlsx", [rest_job_row(connection="coingecko")], extra_sheets={

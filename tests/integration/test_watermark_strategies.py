@@ -209,3 +209,26 @@ def test_key_comparison_writes_delete_markers_once(postgres, pg_schema, settings
     sql(postgres, f"DELETE FROM {pg_schema}.orders WHERE id = 7")
     run(workbook, settings)
     assert sorted(lake(settings, "orders_deleted_keys").column("id").to_pylist()) == [7, 7, 21]
+
+
+def test_a_filter_that_could_be_meant_for_a_job_keeps_it_from_loading_unfiltered(postgres, pg_schema, settings,
+                                                                                   tmp_path):
+    """Fail closed (security #21): a filter row whose job_name matches a job only ignoring
+    case used to be reported while the job loaded the whole table; an unusable filters header
+    let every SQL job load unfiltered."""
+    create_orders(postgres, pg_schema, 40)
+    add_regions(postgres, pg_schema)
+    rows = [job_row(job_name="us_only", source_schema=pg_schema, target_table="us_only"),
+            job_row(job_name="other", source_schema=pg_schema, target_table="other")]
+    typo = [{"job_name": "US_Only", "column": "region", "operator": "eq", "value": "US"}]
+    jobs = {j["job_name"]: j for j in run(book(tmp_path / "typo.xlsx", rows, typo), settings).jobs}
+    assert jobs["us_only"]["status"] == "invalid", jobs["us_only"]
+    assert "filters!A2: job 'us_only' is not loaded" in jobs["us_only"]["error_message"]
+    assert not Path(settings.destination, settings.dataset, "us_only").exists()  # no row of the table landed
+    assert jobs["other"]["status"] == "succeeded" and jobs["other"]["rows_processed"] == 40
+
+    broken = [{"job_name": "us_only", "column": "region", "op": "eq", "value": "US"}]  # no `operator` column
+    jobs = {j["job_name"]: j for j in run(book(tmp_path / "header.xlsx", rows, broken), settings).jobs}
+    assert {j["status"] for j in jobs.values()} == {"invalid"}
+    assert "filters!1:1" in jobs["us_only"]["error_message"]
+    assert not Path(settings.destination, settings.dataset, "us_only").exists()

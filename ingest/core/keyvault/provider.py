@@ -38,6 +38,11 @@ PROVIDER_NAME = "Azure Key Vault"
 DEFAULT_SECTIONS = ("sources", "destination", "alerts")
 """Top-level dlt sections looked up in the vault: connections and API keys, lake keys, SMTP."""
 DEFAULT_TTL_S = 300
+SETTING_SUFFIXES = ("--allowed-hosts", "--allow-http")
+"""Vault entries that are settings kept beside a secret, not secrets: a REST connection's
+`allowed_hosts` and `allow_http` (ingest/sources/hosts.py). Their values are not registered
+for masking: a host must stay readable in errors, and masking `false` everywhere would break
+every JSON document and log line that holds the word."""
 
 
 class SecretReader(Protocol):
@@ -180,8 +185,9 @@ class KeyVaultProvider(ConfigProvider):
             raise KeyVaultUnavailableError(self._message(name, "could not be reached", exc)) from None
         else:
             value = secret.value
-            register_secret(value)
-            register_url_password(value or "")
+            if not name.endswith(SETTING_SUFFIXES):
+                register_secret(value)
+                register_url_password(value or "")
             entry = CachedSecret(value, secret.properties.version, self._clock())
             audit.record(name, entry.version, audit.FROM_VAULT)
         with self._guard:
