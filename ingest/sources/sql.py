@@ -46,7 +46,10 @@ def make_engine(source: SourceConnection) -> Engine:
         connect_args = {"connect_timeout": 15, "application_name": "ingest", **connect_args}
     elif source.url.get_backend_name() == "oracle":
         dialect_args["arraysize"] = ORACLE_ARRAYSIZE
-    engine = sa.create_engine(source.url, connect_args=connect_args, pool_pre_ping=True, **dialect_args)
+    # hide_parameters: a driver error quoted every bound value (filter cells, watermarks, rows'
+    # keys) into its message, and so into the audit, dashboard and mail
+    engine = sa.create_engine(source.url, connect_args=connect_args, pool_pre_ping=True, hide_parameters=True,
+                              **dialect_args)
     if source.access_token is not None:
         source.access_token.attach(engine)
     return engine

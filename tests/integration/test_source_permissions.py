@@ -66,3 +66,25 @@ def test_a_password_with_url_characters_is_refused_with_advice_and_never_shown(p
                *(p.read_text() for p in settings.log_dir.rglob("*") if p.is_file())]
     leaked = [piece for piece in pieces for text in outputs if piece in text]
     assert leaked == []
+
+
+def test_a_driver_error_does_not_quote_the_bound_values(postgres, pg_schema):
+    """SQLAlchemy appends a failing statement's parameters to its message unless the engine
+    hides them; those values (filter cells, watermarks, keys) then reached every record."""
+    import sqlalchemy as sa
+
+    from ingest.config.model import SourceType
+    from ingest.core.classify import classify
+    from ingest.sources.connections import build_connection
+    from ingest.sources.sql import make_engine
+
+    engine = make_engine(build_connection("pg", SourceType.POSTGRES, postgres.url()))
+    try:
+        with engine.connect() as connection:
+            connection.execute(sa.text(f"SELECT * FROM {pg_schema}.missing WHERE id = :v"), {"v": "Canary-Param-82"})
+    except sa.exc.DBAPIError as exc:
+        error = exc
+    finally:
+        engine.dispose()
+    assert "missing" in str(error) and "Canary-Param-82" not in str(error)
+    assert "Canary-Param-82" not in str(classify(error))
