@@ -11,7 +11,8 @@ from azure.storage.blob import BlobClient
 
 from ingest.config.writeback import WatermarkUpdate, WritebackOutcome, apply_watermarks
 from ingest.core.blob_credential import blob_credential
-from ingest.core.errors import SettingError
+from ingest.config.workbook import MAX_FILE_BYTES
+from ingest.core.errors import SettingError, WorkbookError
 from ingest.core.settings import Settings
 
 log = logging.getLogger("ingest.azure.storage")
@@ -25,8 +26,14 @@ def workbook_blob(settings: Settings) -> BlobClient:
 
 
 def read_workbook_blob(settings: Settings) -> tuple[bytes, str]:
-    """The workbook's bytes and its ETag."""
-    downloader = workbook_blob(settings).download_blob()
+    """The workbook's bytes and its ETag; a blob over the size cap is refused before it is
+    downloaded (it was read whole into memory first)."""
+    blob = workbook_blob(settings)
+    properties = blob.get_blob_properties()
+    if properties.size > MAX_FILE_BYTES:
+        raise WorkbookError(f"{settings.config_url}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MB"
+                            f" ({properties.size} bytes); not downloaded")
+    downloader = blob.download_blob(etag=properties.etag, match_condition=MatchConditions.IfNotModified)
     return downloader.readall(), downloader.properties.etag
 
 

@@ -218,3 +218,16 @@ def test_blob_lease_lock_refuses_a_second_holder(app_env):
             pass
     with lock.hold("orders"):  # released
         pass
+
+
+def test_a_workbook_blob_over_the_size_cap_is_refused_before_download(app_env):
+    """The blob's size is asked first: an oversized blob is never read into memory (issue 21,
+    finding 6). Azurite, a real 21 MB blob."""
+    from ingest.config.workbook_blob import read_workbook_blob
+    from ingest.core.errors import WorkbookError
+    from ingest.core.settings import Settings
+
+    _, config_container, _ = app_env
+    config_container.upload_blob("ingestion_config.xlsx", b"\0" * (21 * 1024 * 1024), overwrite=True)
+    with pytest.raises(WorkbookError, match="larger than 20 MB .*not downloaded"):
+        read_workbook_blob(Settings.from_env())

@@ -156,3 +156,38 @@ def test_ten_thousand_rows_with_some_bad_ones(tmp_path):
     config = read_workbook(write_workbook(tmp_path / "w.xlsx", rows))
     assert len(config.jobs) == 9_990 and len(config.errors) == 10
     assert {e.place for e in config.errors} == {f"jobs!H{i + 2}" for i in range(0, 10_000, 1000)}
+
+
+def test_a_workbook_claiming_a_huge_sheet_is_read_in_bounded_memory(tmp_path):
+    """openpyxl's read-only mode pads each row to the sheet's <dimension>: a 16 KB workbook
+    claiming A1:XFD2001, with a cell far right on 2,000 rows, took 265 MB and 5 s to read.
+    Rows are read as wide as the header now (issue 21, finding 6)."""
+    import io
+    import re
+    import tracemalloc
+    import zipfile
+
+    from ingest.config.workbook import read_workbook
+    from tests.workbooks import job_row, write_workbook
+
+    plain = write_workbook(tmp_path / "w.xlsx", [job_row(job_name=f"j{i}", source_table=f"t{i}") for i in range(3)])
+    crafted = io.BytesIO()
+    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(crafted, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            content = source.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                far = "".join(f'<row r="{k}"><c r="XFD{k}" t="inlineStr"><is><t>x</t></is></c></row>'
+                              for k in range(5, 2002))
+                text = re.sub(r'<dimension ref="[^"]*" ?/>', '<dimension ref="A1:XFD2001"/>', content.decode())
+                content = text.replace("</sheetData>", far + "</sheetData>").encode()
+            target.writestr(item, content)
+    data = crafted.getvalue()
+    assert len(data) < 20_000
+    tracemalloc.start()
+    try:
+        config = read_workbook(data)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert [j.job_name for j in config.jobs] == ["j0", "j1", "j2"] and config.errors == []
+    assert peak < 20 * 1024 * 1024, f"{peak / 1e6:.0f} MB"
