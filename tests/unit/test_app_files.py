@@ -38,5 +38,7 @@ def test_adf_pipeline_polls_the_status_url_and_fails_on_failed_jobs():
     activities = {a["name"]: a for a in pipeline["properties"]["activities"]}
     assert activities["StartRun"]["typeProperties"]["method"] == "POST"
     assert activities["WaitForRun"]["type"] == "Until"
-    assert "statusQueryGetUri" in text and "output.output.failed" in text
+    assert "statusQueryGetUri" not in text and "webhooks/durabletask" not in text  # no system key in ADF
+    assert activities["WaitForRun"]["typeProperties"]["activities"][1]["type"] == "AzureFunctionActivity"
+    assert "output.runtime_status" in text and "output.summary.failed" in text
     assert activities["FailWhenRunFailed"]["typeProperties"]["ifTrueActivities"][0]["type"] == "Fail"

@@ -37,7 +37,8 @@ class FakeDurableClient:
 
     def create_http_management_payload(self, instance_id):
         base = f"http://localhost/runtime/webhooks/durabletask/instances/{instance_id}"
-        return {"id": instance_id, "statusQueryGetUri": base, "terminatePostUri": f"{base}/terminate"}
+        return {"id": instance_id, "statusQueryGetUri": f"{base}?code=SYSTEM-KEY-CANARY",
+                "terminatePostUri": f"{base}/terminate?code=SYSTEM-KEY-CANARY"}
 
 
 HANDLERS = {"start_run": blueprint.handle_start, "run_status": blueprint.handle_status,
@@ -51,7 +52,7 @@ def call(function_name: str, *args):
 
 
 def post(body: bytes) -> func.HttpRequest:
-    return func.HttpRequest("POST", "http://localhost/api/runs", body=body, headers={})
+    return func.HttpRequest("POST", "http://localhost/api/runs?code=FUNCTION-KEY-CANARY", body=body, headers={})
 
 
 def test_every_function_is_registered_with_its_trigger():
@@ -88,14 +89,29 @@ def test_post_starts_a_run_with_the_filter_and_answers_202():
     assert name == "ingest_run_orchestrator" and client_input["request"]["jobs"] == ["sales_*", "hr"]
     assert body["instance_id"] == instance_id == blueprint.scope_instance_id(RunRequest(jobs=("hr", "sales_*")))
     assert instance_id.startswith("ingest-jobs-")
-    assert body["statusQueryGetUri"].endswith(instance_id) and response.headers["Location"] == body["statusQueryGetUri"]
+    assert body == {"instance_id": instance_id, "status_url": f"http://localhost/api/runs/{instance_id}"}
+    assert response.headers["Location"] == body["status_url"]
+
+
+def test_a_run_is_answered_without_the_task_hubs_system_key():
+    """Durable's management URLs carry the task hub's system key: a function-key caller could
+    then read any history, terminate or rewind runs, and start an orchestrator with any input.
+    Neither they nor the caller's own key (its query string) come back (issue 21, finding 3)."""
+    for running in (set(), {"ingest-all"}):
+        response = call("start_run", post(b""), FakeDurableClient(running=running))
+        text = response.get_body().decode() + json.dumps(dict(response.headers))
+        assert response.status_code in (202, 409)
+        assert "SYSTEM-KEY-CANARY" not in text and "webhooks/durabletask" not in text
+        assert "FUNCTION-KEY-CANARY" not in text and "code=" not in text
 
 
 def test_post_on_a_running_scope_answers_409_and_starts_nothing():
     client = FakeDurableClient(running={"ingest-all"})
     response = call("start_run", post(b""), client)
     assert response.status_code == 409 and client.started == []
-    assert json.loads(response.get_body())["instance_id"] == "ingest-all"
+    assert json.loads(response.get_body()) == {"error": "a run of this scope is already running",
+                                               "instance_id": "ingest-all",
+                                               "status_url": "http://localhost/api/runs/ingest-all"}
 
 
 @pytest.mark.parametrize("body", [b"{not json", json.dumps({"jobs": [1, 2]}).encode()])

@@ -28,7 +28,7 @@ with DAG(
     wait = IngestRunSensor(
         task_id="wait_for_run",
         conn_id="ingest_functions",
-        status_url="{{ ti.xcom_pull(task_ids='start_run')['statusQueryGetUri'] }}",
+        status_url="{{ ti.xcom_pull(task_ids='start_run')['status_url'] }}",
         mode="reschedule",
         poke_interval=60,
         timeout=12 * 3600,

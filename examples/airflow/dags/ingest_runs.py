@@ -2,10 +2,12 @@
 DAGs can import it; it defines no DAG itself).
 
 - StartIngestRunOperator: POST /api/runs on the Function App (function key from an Airflow
-  connection, never from a DAG file); returns the Durable management URLs (XCom).
-- IngestRunSensor: polls the run's Durable status URL in reschedule mode (no worker slot is
-  held between pokes); when the run ends it pushes the run summary to XCom under `summary`,
-  and fails the task if the run failed or reports failed jobs.
+  connection, never from a DAG file); returns the instance id and the app's status URL,
+  GET /api/runs/{id} (XCom). The app never hands out Durable's management URLs: they carry
+  the task hub's system key.
+- IngestRunSensor: polls that status URL, with the same function key, in reschedule mode (no
+  worker slot is held between pokes); when the run ends it pushes the run summary to XCom
+  under `summary`, and fails the task if the run failed or reports failed jobs.
 - run_local_ingest: the variant without Azure Functions: `python -m ingest run ... --json` on
   the worker, summary to XCom, failed jobs fail the task.
 """
@@ -66,19 +68,19 @@ class IngestApi:
 
 
 def run_outcome(status: dict[str, Any]) -> tuple[bool, dict[str, Any] | None]:
-    """(finished, summary) from a Durable status document; raises IngestRunFailed when the
-    run failed or reports failed jobs (the summary is the orchestration's output)."""
-    state = status.get("runtimeStatus")
+    """(finished, summary) from GET /api/runs/{id}; raises IngestRunFailed when the run failed
+    or reports failed jobs (the summary is the orchestration's output)."""
+    state = status.get("runtime_status")
     if state in RUNNING:
         return False, None
-    summary = status.get("output") or {}
+    summary = status.get("summary") or {}
     if isinstance(summary, str):
         try:
             summary = json.loads(summary)
         except ValueError:
             summary = {"raw": summary}
     if state != "Completed":
-        raise IngestRunFailed(f"ingest run {status.get('instanceId')} ended {state}: {str(summary)[:300]}")
+        raise IngestRunFailed(f"ingest run {status.get('instance_id')} ended {state}: {str(summary)[:300]}")
     return True, summary
 
 
@@ -102,10 +104,8 @@ class StartIngestRunOperator(BaseOperator):
         if jobs:
             body["jobs"] = list(jobs)
         started = IngestApi.from_connection(self.conn_id).start_run(body, self.if_running)
-        self.log.info("ingest run %s; status: %s", started.get("instance_id") or started.get("id"),
-                      "statusQueryGetUri" in started)
-        return {"instance_id": started.get("instance_id") or started.get("id"),
-                "statusQueryGetUri": started["statusQueryGetUri"]}
+        self.log.info("ingest run %s; status at %s", started["instance_id"], started["status_url"])
+        return {"instance_id": started["instance_id"], "status_url": started["status_url"]}
 
 
 class IngestRunSensor(BaseSensorOperator):
@@ -122,8 +122,8 @@ class IngestRunSensor(BaseSensorOperator):
         status = IngestApi.from_connection(self.conn_id).status(self.status_url)
         finished, summary = run_outcome(status)
         if not finished:
-            self.log.info("ingest run %s: %s, progress %s", status.get("instanceId"), status.get("runtimeStatus"),
-                          status.get("customStatus"))
+            self.log.info("ingest run %s: %s, progress %s", status.get("instance_id"), status.get("runtime_status"),
+                          status.get("progress"))
             return False
         context["ti"].xcom_push(key="summary", value=summary)
         failed = failed_jobs(summary)

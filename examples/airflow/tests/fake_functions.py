@@ -1,6 +1,7 @@
-"""The Function App's run endpoints played by a real HTTP server on 127.0.0.1: POST /api/runs
-answers 202 with Durable management URLs (or 409), and the status URL answers Running a few
-times, then Completed (with a run summary as output) or Failed."""
+"""The Function App's run endpoints played by a real HTTP server on 127.0.0.1, as
+ingest/drivers/azure/blueprint.py answers them: POST /api/runs answers 202 with the instance id
+and its status URL (or 409), and GET /api/runs/{id}, behind the same function key, answers
+Running a few times, then Completed (with the run summary) or Failed."""
 
 from __future__ import annotations
 
@@ -55,9 +56,7 @@ def start_fake_functions(function_key: str = "fn-key-123") -> FakeFunctions:
             self.wfile.write(data)
 
         def _status_urls(self, instance: str) -> dict:
-            base = f"{fake.url}/runtime/webhooks/durabletask/instances/{instance}"
-            return {"id": instance, "statusQueryGetUri": f"{base}?code=system-key",
-                    "terminatePostUri": f"{base}/terminate?code=system-key"}
+            return {"instance_id": instance, "status_url": f"{fake.url}/api/runs/{instance}"}
 
         def do_POST(self) -> None:  # noqa: N802
             if self.headers.get("x-functions-key") != fake.function_key:
@@ -67,24 +66,26 @@ def start_fake_functions(function_key: str = "fn-key-123") -> FakeFunctions:
             body = json.loads(self.rfile.read(length) or b"{}")
             fake.posts.append(body)
             if fake.conflict:
-                self._send(409, {"error": "a run of this scope is already running", "instance_id": "ingest-all",
-                                 **self._status_urls("ingest-all")})
+                self._send(409, {"error": "a run of this scope is already running", **self._status_urls("ingest-all")})
                 return
-            self._send(202, {"instance_id": "ingest-all", **self._status_urls("ingest-all")})
+            self._send(202, self._status_urls("ingest-all"))
 
         def do_GET(self) -> None:  # noqa: N802
             parts = urlsplit(self.path)
-            if not parts.path.startswith("/runtime/webhooks/durabletask/instances/") or "code=system-key" not in parts.query:
-                self._send(404, {})
+            if self.headers.get("x-functions-key") != fake.function_key:
+                self._send(401, {"error": "function key missing or wrong"})
+                return
+            if parts.path != "/api/runs/ingest-all":
+                self._send(404, {"error": f"no run {parts.path}"})
                 return
             fake.polls += 1
             if fake.polls <= fake.running_polls:
-                self._send(200, {"instanceId": "ingest-all", "runtimeStatus": "Running",
-                                 "customStatus": {"jobs_done": fake.polls, "jobs_total": 3}, "output": None})
+                self._send(200, {"instance_id": "ingest-all", "runtime_status": "Running",
+                                 "progress": {"jobs_done": fake.polls, "jobs_total": 3}, "summary": None})
                 return
-            self._send(200, {"instanceId": "ingest-all", "runtimeStatus": fake.final_state,
-                             "customStatus": {"jobs_done": 3, "jobs_total": 3},
-                             "output": fake.summary if fake.final_state == "Completed" else "orchestrator crashed"})
+            self._send(200, {"instance_id": "ingest-all", "runtime_status": fake.final_state,
+                             "progress": {"jobs_done": 3, "jobs_total": 3},
+                             "summary": fake.summary if fake.final_state == "Completed" else "orchestrator crashed"})
 
     port = free_port()
     server = ThreadingHTTPServer(("127.0.0.1", port), Handler)

@@ -44,7 +44,7 @@ def functions(monkeypatch):
 
 def start_and_wait(functions, jobs=None):
     started = StartIngestRunOperator(task_id="start_run", jobs=jobs).execute({})
-    sensor = IngestRunSensor(task_id="wait", status_url=started["statusQueryGetUri"])
+    sensor = IngestRunSensor(task_id="wait", status_url=started["status_url"])
     ti = TaskInstance()
     pokes = []
     while True:
@@ -70,7 +70,7 @@ def test_start_then_running_then_completed_pushes_the_summary(functions):
     functions.summary = SUMMARY_OK
     started, pokes, ti = start_and_wait(functions, jobs=["sales_*"])
     assert functions.posts == [{"jobs": ["sales_*"]}]
-    assert started["statusQueryGetUri"].endswith("?code=system-key")
+    assert started == {"instance_id": "ingest-all", "status_url": f"{functions.url}/api/runs/ingest-all"}
     assert pokes == [False, False, True] and ti.pushed["summary"] == SUMMARY_OK
 
 

@@ -8,6 +8,7 @@ import functools
 import hashlib
 import json
 import logging
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import azure.durable_functions as df
 import azure.functions as func
@@ -87,9 +88,12 @@ async def handle_timer(timer: func.TimerRequest, client: df.DurableOrchestration
 
 async def handle_start(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     """POST /api/runs {"jobs": [...], "tags": [...], "force_full": bool, "backfill": {"start", "end"},
-    "rerun_failed": run_id, "apply_schedules": bool, "dry_run": bool}: 202 with the management
-    URLs, 409 if the same scope is running, 400 on a malformed body. A dry run answers 200 with
-    the plan and starts nothing."""
+    "rerun_failed": run_id, "apply_schedules": bool, "dry_run": bool}: 202 with the instance id
+    and this app's own status URL (GET /api/runs/{id}, behind the same function key or Entra
+    login), 409 if the same scope is running, 400 on a malformed body. A dry run answers 200
+    with the plan and starts nothing. Never Durable's management URLs: they carry the task
+    hub's system key, with which a caller could read any instance's history, terminate or
+    rewind runs and start an orchestrator with any input (docs/security.md)."""
     try:
         body = req.get_json() if req.get_body() else {}
     except ValueError:
@@ -107,13 +111,21 @@ async def handle_start(req: func.HttpRequest, client: df.DurableOrchestrationCli
             return _json({"error": redact(str(exc))}, 400)
         return _json(report, 200)
     instance_id, started = await start_singleton(client, request, "http")
+    status_url = run_status_url(req.url, instance_id)
     if not started:
         return _json({"error": "a run of this scope is already running", "instance_id": instance_id,
-                      **client.create_http_management_payload(instance_id)}, 409)
-    payload = {"instance_id": instance_id, **client.create_http_management_payload(instance_id)}
-    response = _json(payload, 202)
-    response.headers["Location"] = payload.get("statusQueryGetUri", "")
+                      "status_url": status_url}, 409)
+    response = _json({"instance_id": instance_id, "status_url": status_url}, 202)
+    response.headers["Location"] = status_url
     return response
+
+
+def run_status_url(request_url: str, instance_id: str) -> str:
+    """GET /api/runs/{id} on the host the caller used; the request's query string (it may hold
+    the caller's `code=` key) is left out."""
+    parts = urlsplit(request_url)
+    path = parts.path.rstrip("/")
+    return urlunsplit((parts.scheme, parts.netloc, f"{path}/{quote(instance_id, safe='')}", "", ""))
 
 
 async def handle_status(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
