@@ -90,6 +90,10 @@ class RunRequest:
             if not PATTERN.match(pattern):
                 raise RequestError(f"jobs: {pattern!r} is not a job name or glob (lowercase letters,"
                                    " digits, _ and * ? [ ])")
+        if self.force_full and (not self.jobs or any(set(p) & set("*?[") for p in self.jobs)):
+            raise RequestError("force_full drops each reloaded INCREMENTAL job's watermark state and its"
+                               " table's earlier files: name the jobs one by one in jobs (no glob, no tag"
+                               " alone, not every job)")
         for tag in self.tags:
             if not TAG.match(tag):
                 raise RequestError(f"tags: {tag!r} is not a tag (lowercase letters, digits, _ or -)")

@@ -46,7 +46,7 @@ def test_force_full_reloads_an_incremental_job_without_duplicates_and_resets_its
     assert len(lake_ids(settings)) == 104  # parquet appends: 4 changed rows twice
 
     sql(postgres, f"DELETE FROM {pg_schema}.orders WHERE id > 90")
-    full = run(book, settings, RunRequest(force_full=True))
+    full = run(book, settings, RunRequest(jobs=("orders",), force_full=True))
     job = full.jobs[0]
     assert full.exit_code == 0, job
     assert job["rows_processed"] == 90 and job["watermark_before"] is None
@@ -64,7 +64,7 @@ def test_force_full_reloads_an_incremental_job_without_duplicates_and_resets_its
 def test_force_full_leaves_full_jobs_as_they_are(postgres, pg_schema, settings, tmp_path):
     create_orders(postgres, pg_schema, 30)
     book = write_workbook(tmp_path / "w.xlsx", [job_row(source_schema=pg_schema)])
-    summary = run(book, settings, RunRequest(force_full=True))
+    summary = run(book, settings, RunRequest(jobs=("orders",), force_full=True))
     assert summary.exit_code == 0 and summary.jobs[0]["rows_processed"] == 30
     assert lake_ids(settings) == list(range(1, 31))
 
@@ -112,7 +112,7 @@ def test_force_full_of_an_incremental_rest_job_reads_every_page_again(api, fast_
     assert first["rows_processed"] == 2500, first["error_message"]
     api.add_coins(30)
     api.requests.clear()
-    full = run(book, fast_http, RunRequest(force_full=True)).jobs[0]
+    full = run(book, fast_http, RunRequest(jobs=("coins",), force_full=True)).jobs[0]
     assert full["status"] == "succeeded", full["error_message"]
     assert full["rows_processed"] == 2530
     assert "updated_since" not in api.requests[0]["query"]  # no watermark sent: from the beginning

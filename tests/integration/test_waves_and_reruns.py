@@ -118,7 +118,10 @@ def test_cli_plan_shows_waves_reasons_and_watermarks_and_loads_nothing(postgres,
                                   env=env).stdout)
     assert scheduled["waves"] == [["customers"]] and scheduled["parameters"]["apply_schedules"] is True
     assert scheduled["skipped"]["orders"].startswith("not due: slot ")
-    full = ingest(["run", "--dry-run", "--config", str(book), "--force-full", "--json"], cwd=tmp_path, env=env)
+    everything = ingest(["run", "--dry-run", "--config", str(book), "--force-full", "--json"], cwd=tmp_path, env=env)
+    assert everything.returncode == 2 and "name the jobs one by one" in everything.stderr
+    full = ingest(["run", "--dry-run", "--config", str(book), "--force-full", "--jobs", "orders,customers", "--json"],
+                  cwd=tmp_path, env=env)
     report = json.loads(full.stdout)
     assert report["jobs"][1]["load"].startswith("full refresh")
     assert report["jobs"][1]["start_from"] == "the beginning (force FULL resets the state)"

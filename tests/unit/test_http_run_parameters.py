@@ -19,12 +19,12 @@ def start(body: dict, client: FakeDurableClient | None = None):
 
 
 def test_parameters_reach_the_orchestration_input():
-    body = {"tags": ["finance"], "force_full": True, "jobs": "sales_*, hr"}
+    body = {"tags": ["finance"], "force_full": True, "jobs": "sales_orders, hr"}
     response, client = start(body)
     assert response.status_code == 202
     ((name, instance_id, client_input),) = client.started
     assert client_input == {"trigger": "http", "request": {
-        "jobs": ["sales_*", "hr"], "tags": ["finance"], "rerun_failed": None, "force_full": True,
+        "jobs": ["sales_orders", "hr"], "tags": ["finance"], "rerun_failed": None, "force_full": True,
         "backfill": None, "apply_schedules": False, "dry_run": False}}
     assert instance_id == blueprint.scope_instance_id(RunRequest.from_dict(body))
 
@@ -136,10 +136,13 @@ def test_adf_pipeline_body_is_a_request_the_api_accepts():
     response, client = start(body)
     assert response.status_code == 202 and client.started[0][1] == "ingest-all"
 
-    chosen = {**defaults, "jobs": ["sales_*"], "force_full": True, "rerun_failed": ""}
+    chosen = {**defaults, "jobs": ["sales_orders"], "force_full": True, "rerun_failed": ""}
     body = _AdfExpression(body_expression, chosen).evaluate()
     response, client = start(body)
-    assert client.started[0][2]["request"]["force_full"] is True and client.started[0][2]["request"]["jobs"] == ["sales_*"]
+    assert client.started[0][2]["request"]["force_full"] is True
+    assert client.started[0][2]["request"]["jobs"] == ["sales_orders"]
+    refused, client = start({**body, "jobs": ["sales_*"]})  # force_full of every sales job: name them
+    assert refused.status_code == 400 and client.started == []
     rerun = _AdfExpression(body_expression, {**defaults, "rerun_failed": "20260105T020000Z-ingest-all"}).evaluate()
     assert start(rerun)[1].started[0][2]["request"]["rerun_failed"] == "20260105T020000Z-ingest-all"
     # the fail condition reads the run summary, the orchestration's output

@@ -186,6 +186,9 @@ def test_plan_round_trips_through_json_with_waves_and_parameters(tmp_path):
     ({"backfill": {"start": "yesterday", "end": "2024-01-01"}}, "backfill start"),
     ({"backfill": {"start": "2024-01-01"}}, "backfill end is missing"),
     ({"force_full": "yes"}, "force_full must be true or false"),
+    ({"force_full": True}, "name the jobs one by one"),
+    ({"force_full": True, "tags": ["finance"]}, "name the jobs one by one"),
+    ({"force_full": True, "jobs": ["sales_*"]}, "name the jobs one by one"),
     ({"jobs": ["Orders; DROP"]}, "is not a job name or glob"),
     ({"forcefull": True}, "unknown parameter"),
 ])
@@ -196,7 +199,7 @@ def test_malformed_run_parameters_name_the_parameter(body, message):
 
 def test_scope_digest_changes_with_every_scope_parameter():
     base = RunRequest()
-    variants = [RunRequest(jobs=("a",)), RunRequest(tags=("a",)), RunRequest(force_full=True),
+    variants = [RunRequest(jobs=("a",)), RunRequest(tags=("a",)), RunRequest(jobs=("b",), force_full=True),
                 RunRequest(rerun_failed="r1"), RunRequest(backfill=Backfill.parse(1, 2))]
     digests = {base.scope_digest()} | {v.scope_digest() for v in variants}
     assert len(digests) == 6
