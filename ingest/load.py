@@ -24,7 +24,7 @@ from ingest.checks.rowcount import DEFAULT_TOLERANCE_PCT, RowCountCheck, evaluat
 from ingest.checks.values import ValueCheck, compare as compare_values, lake_stats
 from ingest.core.classify import classify, safe_message
 from ingest.config.model import JobConfig, TableFormat
-from ingest.lake.destination import make_destination, working_dir
+from ingest.lake.destination import lake_container, make_destination, working_dir
 from ingest.core.errors import JobLockedError, SourceAuthenticationError, ValueCheckError
 from ingest.core import fork_safety
 from ingest.core.keyvault.audit import job_scope
@@ -34,7 +34,7 @@ from ingest.lake import parquet_encoding
 from ingest.lake.client import lake_client
 from ingest.lake.repair import repair_pipeline_files
 from ingest.plan.load_modes import LoadMode, load_mode
-from ingest.lake.locks import FileJobLock, JobLock
+from ingest.lake.locks import BlobLeaseJobLock, FileJobLock, JobLock, LockHandle
 from ingest.core.result import JobResult, JobStatus, RunContext
 from ingest.core.retry import call_with_retry
 from ingest.core.settings import Settings
@@ -121,14 +121,14 @@ def _run_job_once(job: JobConfig, run: RunContext, settings: Settings, lock: Job
     started = _utc_now()
     clock = time.perf_counter()
     result = unfinished_result(job, run, started.isoformat())
-    lock = lock or FileJobLock(settings.pipelines_dir / "locks")
+    lock = lock or default_lock(settings)
 
     def count_retry(attempt: int, error: BaseException) -> None:
         result.attempts = attempt + 1
 
     try:
-        with lock.hold(job.job_name, holder=f"run {run.run_id} since {started.isoformat(timespec='seconds')}"):
-            call_with_retry(lambda: _load_once(job, run, settings, result), settings.retry_policy,
+        with lock.hold(job.job_name, holder=f"run {run.run_id} since {started.isoformat(timespec='seconds')}") as held:
+            call_with_retry(lambda: _load_once(job, run, settings, result, held), settings.retry_policy,
                             f"job {job.job_name}", on_retry=count_retry)
         result.status = JobStatus.SUCCEEDED
     except JobLockedError as exc:  # another run is loading it: not a failure of this one
@@ -147,7 +147,36 @@ def _run_job_once(job: JobConfig, run: RunContext, settings: Settings, lock: Job
     return result
 
 
-def _load_once(job: JobConfig, run: RunContext, settings: Settings, result: JobResult) -> None:
+def default_lock(settings: Settings) -> JobLock:
+    """The job lock a run takes when its driver gives none: the audit container's blob lease
+    when one is set (shared with the Azure app), a lease in the lake's container when the lake
+    is on Azure (a file lock there would not see another machine), else a file lock."""
+    if settings.audit_url:
+        from ingest.records.blob_sink import audit_container
+
+        return BlobLeaseJobLock(audit_container(settings))
+    container = lake_container(settings)
+    if container is not None:
+        return BlobLeaseJobLock(container)
+    return FileJobLock(settings.pipelines_dir / "locks")
+
+
+def _fence_commit(pipeline: dlt.Pipeline, held: LockHandle | None) -> None:
+    """dlt's `run` ends with `self.load(...)`, the step that commits data and state: check the
+    job's lock is still held right before it (a lapsed lease: LockLostError, nothing committed)."""
+    if held is None:
+        return
+    load_step = pipeline.load
+
+    def fenced_load(*args: Any, **kwargs: Any) -> Any:
+        held.check()
+        return load_step(*args, **kwargs)
+
+    pipeline.load = fenced_load
+
+
+def _load_once(job: JobConfig, run: RunContext, settings: Settings, result: JobResult,
+               held: LockHandle | None = None) -> None:
     """One attempt; raises on any failure (the caller classifies and maybe retries)."""
     mode = load_mode(job, run)  # force FULL / backfill: ingest/plan/load_modes.py
     source = open_source(job, settings, datetime.fromisoformat(run.started_at.replace("Z", "+00:00")))
@@ -159,6 +188,7 @@ def _load_once(job: JobConfig, run: RunContext, settings: Settings, result: JobR
             dataset_name=settings.dataset,
             progress=progress.collector(job.job_name, job.table_name),  # console progress (ingest/core/progress.py)
         )
+        _fence_commit(pipeline, held)
         _repair_lake(pipeline, job)
         before = None
         if job.is_incremental:

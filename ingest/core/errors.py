@@ -9,7 +9,8 @@
    recorded in the run summary (the audit).
 6. DataCheckError: the load finished but a post-load check with severity `fail` did not pass
    (data quality, schema drift), or dlt's schema contract refused the load.
-7. JobLockedError: another run holds the job; the next run loads it.
+7. JobLockedError: another run holds the job; the next run loads it. LockLostError: the
+   job's lease lapsed before its load committed; nothing was committed.
 8. WorkerProcessError: the process that ran the job died (the OOM killer, a crashing driver);
    the other jobs run on. Not retried in the run: find why it died first.
 
@@ -163,6 +164,11 @@ class SchemaContractError(DataCheckError):
 # 7. Concurrency: the job is busy; the next run loads it ---------------------------------
 class JobLockedError(IngestError):
     """Another run is loading this job right now; this run leaves it alone."""
+
+
+class LockLostError(IngestError):
+    """The job's lock (a blob lease) lapsed before its load committed: another run may have
+    taken the job over, so this one committed nothing (fencing, ingest/lake/locks.py)."""
 
 
 # 8. The job's worker process died -------------------------------------------------------

@@ -54,6 +54,27 @@ def ensure_container(settings: Settings) -> None:
         pass
 
 
+def lake_container(settings: Settings) -> Any:
+    """The lake's blob container (azure.storage.blob.ContainerClient) when the lake is on Azure
+    and reachable with a connection string or, for abfss://container@account..., the managed
+    identity; None for a local lake (or an az:// URL without a connection string)."""
+    if not is_azure(settings.destination):
+        return None
+    from azure.storage.blob import BlobServiceClient, ContainerClient
+
+    name = azure_container(settings.destination)
+    if settings.azure_storage_connection_string:
+        return BlobServiceClient.from_connection_string(settings.azure_storage_connection_string) \
+            .get_container_client(name)
+    netloc = urlparse(settings.destination).netloc
+    if "@" not in netloc:
+        return None
+    from azure.identity import DefaultAzureCredential
+
+    account_host = netloc.split("@", 1)[1].replace(".dfs.", ".blob.")
+    return ContainerClient(f"https://{account_host}", name, credential=DefaultAzureCredential())
+
+
 def make_destination(settings: Settings, current_datetime=None):  # -> dlt Destination
     """dlt's filesystem destination for the lake in `settings`."""
     url = bucket_url(settings.destination)

@@ -1,6 +1,13 @@
 """One load of a job at a time: a file lock locally, a blob lease on Azure (where several
-workers share nothing but storage). A job whose lock is held fails fast with JobLockedError;
-the next run loads it."""
+workers share nothing but storage). A job whose lock is held is skipped with JobLockedError;
+the next run loads it.
+
+Fencing: a lease can lapse while its holder still works (a renewal that failed, a worker
+paused longer than the lease). `hold` yields a LockHandle whose `check()` is called right
+before dlt's load step commits data and state (ingest/load.py): it renews the lease once more
+and raises LockLostError if it is no longer this holder's, so a holder that lost its lock
+never commits over the one that took it over. (A lease lost during dlt's load step itself is
+not caught: that step is the commit.)"""
 
 from __future__ import annotations
 
@@ -11,15 +18,27 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import Callable, Iterator, Protocol
 
-from ingest.core.errors import JobLockedError
+from ingest.core.errors import JobLockedError, LockLostError
 
 log = logging.getLogger("ingest.locks")
 
 
+@dataclass
+class LockHandle:
+    """The held lock, for the fencing check before the load commits."""
+
+    job_name: str
+    verify: Callable[[], None] = lambda: None
+
+    def check(self) -> None:
+        """Raise LockLostError unless this holder still holds the lock."""
+        self.verify()
+
+
 class JobLock(Protocol):
-    def hold(self, job_name: str, holder: str = "") -> contextlib.AbstractContextManager[None]:
+    def hold(self, job_name: str, holder: str = "") -> contextlib.AbstractContextManager[LockHandle]:
         """Hold the job's lock for the duration of the block, or raise JobLockedError saying
         who holds it. `holder`: who this is (`run <run id> since <time>`), for the next one."""
 
@@ -31,7 +50,8 @@ class FileJobLock:
     folder: Path
 
     @contextlib.contextmanager
-    def hold(self, job_name: str, holder: str = "") -> Iterator[None]:
+    def hold(self, job_name: str, holder: str = "") -> Iterator[LockHandle]:
+        """flock cannot lapse while this process lives: its check never fails."""
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / f"{job_name}.lock"
         handle = open(path, "a+")
@@ -45,7 +65,7 @@ class FileJobLock:
             handle.truncate()
             handle.write(f"{holder}, pid {os.getpid()}" if holder else f"pid {os.getpid()}")
             handle.flush()
-            yield
+            yield LockHandle(job_name)
         finally:
             handle.close()  # closing releases the flock
 
@@ -60,7 +80,7 @@ class BlobLeaseJobLock:
     renew_every_s: float = 20.0
 
     @contextlib.contextmanager
-    def hold(self, job_name: str, holder: str = "") -> Iterator[None]:
+    def hold(self, job_name: str, holder: str = "") -> Iterator[LockHandle]:
         from azure.core.exceptions import HttpResponseError, ResourceExistsError
 
         blob = self.container.get_blob_client(f"locks/{job_name}")
@@ -77,19 +97,33 @@ class BlobLeaseJobLock:
             raise
         if holder:
             blob.set_blob_metadata({"holder": holder}, lease=lease)
-        stop = threading.Event()
+        stop, lost = threading.Event(), threading.Event()
 
         def renew() -> None:
             while not stop.wait(self.renew_every_s):
                 try:
                     lease.renew()
-                except Exception as exc:  # losing the lease is logged; the load goes on
+                except Exception as exc:  # the load goes on; its commit is fenced (LockHandle.check)
+                    lost.set()
                     log.warning("job %s: lock lease renewal failed: %s", job_name, type(exc).__name__)
+
+        def verify() -> None:
+            try:
+                lease.renew()  # still ours, right now, for another lease period
+            except Exception as exc:
+                lost.set()
+                reason = f"its renewal failed now ({type(exc).__name__})"
+            else:
+                if not lost.is_set():
+                    return
+                reason = "a renewal failed during the load, so another run may have taken it"
+            raise LockLostError(f"job '{job_name}': its lock lease lapsed before the load committed ({reason});"
+                                " nothing was committed, the next run loads it")
 
         renewer = threading.Thread(target=renew, name=f"lease-{job_name}", daemon=True)
         renewer.start()
         try:
-            yield
+            yield LockHandle(job_name, verify)
         finally:
             stop.set()
             renewer.join(timeout=5)
