@@ -318,10 +318,11 @@ JOB_COLUMNS: tuple[Column, ...] = (
     Column("enabled", True, parse_enabled, "Y to run the job, N to keep it but skip it.", "Y",
            ("Y", "N")),
     Column("source_type", True, _enum(SourceType, "source_type", upper=False),
-           "Kind of source system: postgres, oracle (thin mode, no Oracle client), mssql (SQL"
-           " Server through ODBC), azure_sql (encrypted; SQL login or Entra ID), rest_api (an HTTP"
-           " JSON API described in the api_endpoints sheet), sqlite (demo). The fields of a"
-           " connection's credentials per kind are listed below.",
+           "Kind of source system: postgres, oracle, mssql (SQL Server), azure_sql, rest_api (an HTTP"
+           " JSON API in the api_endpoints sheet); sqlite (the embedded demo only, not for production"
+           " loads). Oracle runs in thin mode (no Oracle client), SQL Server through ODBC, Azure SQL"
+           " encrypted with a SQL login or Entra ID. The fields of a connection's credentials per"
+           " kind are listed below.",
            "postgres", tuple(m.value for m in SourceType)),
     Column("connection", False, parse_connection,
            "Name of a connection (required for databases; for rest_api, the name of the API key's"

@@ -150,8 +150,9 @@ def test_template_has_the_quality_sheet_with_dropdowns_and_descriptions(tmp_path
     assert validations["E2:E1000"] == '"warn,fail"'
     jobs_validations = {v.formula1 for v in book["jobs"].data_validations.dataValidation}
     assert '"evolve,freeze,discard_row,discard_value"' in jobs_validations and '"warn,fail"' in jobs_validations
-    described = [row[0].value for row in book["quality_descriptions"].iter_rows(min_row=2)]
+    described = [row[1].value for row in book["descriptions"].iter_rows(min_row=2) if row[0].value == "quality_rules"]
     assert described == QUALITY_HEADER + [f"rule {k.value}" for k in RuleKind]
+    assert "quality_descriptions" not in book.sheetnames  # one descriptions sheet
     assert read_workbook(path).errors == []
 
 

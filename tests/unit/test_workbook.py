@@ -191,3 +191,22 @@ def test_template_has_dropdowns_and_descriptions_and_reads_back_empty(tmp_path):
     assert any(r[1] == "instance" and "1434" in (r[5] or "") for r in credentials)
     config = read_workbook(path)
     assert config.jobs == [] and config.errors == []
+
+
+def test_template_prompts_each_column_where_a_person_types_and_wraps_its_descriptions(tmp_path):
+    """An input prompt (Excel shows it when the cell is selected) on every header and data cell,
+    carried by the dropdown where a column has one; one descriptions sheet, wrapped."""
+    from ingest.config.columns import JOB_COLUMNS
+
+    book = openpyxl.load_workbook(write_template(tmp_path / "t.xlsx"))
+    prompts = {}
+    for validation in book["jobs"].data_validations.dataValidation:
+        assert validation.showInputMessage and validation.prompt
+        for cell_range in str(validation.sqref).split():
+            prompts[cell_range] = validation
+    assert len(prompts) == 2 * len(JOB_COLUMNS)
+    assert prompts["A1"].promptTitle == "job_name" and prompts["A1"].prompt.startswith("Required. ")
+    assert "sqlite (the embedded demo only" in prompts["C2:C1000"].prompt and prompts["C2:C1000"].type == "list"
+    assert all(len(v.prompt) <= 255 for v in prompts.values())
+    assert "quality_descriptions" not in book.sheetnames
+    assert book["descriptions"]["F2"].alignment.wrap_text
