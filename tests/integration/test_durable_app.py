@@ -231,3 +231,27 @@ def test_a_workbook_blob_over_the_size_cap_is_refused_before_download(app_env):
     config_container.upload_blob("ingestion_config.xlsx", b"\0" * (21 * 1024 * 1024), overwrite=True)
     with pytest.raises(WorkbookError, match="larger than 20 MB .*not downloaded"):
         read_workbook_blob(Settings.from_env())
+
+
+def test_the_load_activity_runs_the_job_as_the_workbook_defines_it_not_as_it_is_given(
+        postgres, pg_schema, app_env, tmp_path):
+    """An activity input that is not the app's own (a job the workbook lacks, or a job whose
+    table or filter was changed) is refused, nothing loaded: activities re-validate what they
+    are given (issue 21, finding 3). Before, load_job ran any job payload it received."""
+    service, config_container, suffix = app_env
+    create_orders(postgres, pg_schema, 10)
+    create_orders(postgres, pg_schema, 7, table="secret_table")
+    upload(config_container, write_workbook(tmp_path / "w.xlsx", [job_row(source_schema=pg_schema)]))
+    from function_app import app
+
+    driver = DurableDriver(app)
+    driver.run("ingest_run_orchestrator", {}, "ingest-all")
+    (payload,) = [p for name, p in driver.activity_calls if name == "load_job"]
+    widened = {**payload, "job": {**payload["job"], "source_table": "secret_table", "target_table": "stolen"}}
+    unknown = {**payload, "job": {**payload["job"], "job_name": "ghost", "target_table": "ghost"}}
+    for forged, expected in ((widened, "differs from the workbook's row 2"), (unknown, "not a valid job")):
+        result = driver.run_activity("load_job", forged, attempt=1)
+        assert result["status"] == "failed" and result["error_class"] == "ConfigError", result
+        assert expected in result["error_message"]
+    assert lake_rows(service, f"lake{suffix}", "stolen") == 0 and lake_rows(service, f"lake{suffix}", "ghost") == 0
+    assert driver.run_activity("load_job", payload, attempt=2)["status"] == "succeeded"  # the app's own input still loads

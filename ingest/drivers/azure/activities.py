@@ -3,6 +3,7 @@ the same core functions as the local runner; nothing here decides anything about
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -18,6 +19,8 @@ from ingest.drivers.finalize import finalize_run
 from ingest.load import run_job
 from ingest.plan.planner import Plan, make_plan
 from ingest.plan.request import RunRequest
+from ingest.core.errors import ConfigError
+from ingest.core.redact import redact
 from ingest.core.result import JobResult, JobStatus, RunContext
 from ingest.core.settings import Settings
 
@@ -68,10 +71,37 @@ def dry_run_report(request: RunRequest, settings: Settings, now: datetime | None
 
 
 def load_job_activity(payload: dict[str, Any], settings: Settings) -> dict[str, Any]:
-    job = JobConfig.from_dict(payload["job"])
+    """Load one job, as the workbook defines it now: the job in the payload is only a request
+    to run that job (activities re-validate what they are given, docs/security.md)."""
+    given = JobConfig.from_dict(payload["job"])
     run = RunContext.from_dict(payload["run"])
+    try:
+        job = job_as_the_workbook_says(given, settings)
+    except ConfigError as exc:
+        result = JobResult(job_name=given.job_name, status=JobStatus.FAILED, run_id=run.run_id,
+                           table_name=given.table_name, started_at=run.started_at,
+                           error_class=type(exc).__name__, error_message=redact(str(exc)))
+        return result.to_dict()
     lock = BlobLeaseJobLock(audit_container(settings)) if settings.audit_url else None
     return run_job(job, run, settings, lock=lock).to_dict()
+
+
+def job_as_the_workbook_says(given: JobConfig, settings: Settings) -> JobConfig:
+    """The workbook's own, validated definition of `given`'s job, read again from its blob;
+    ConfigError when the workbook has no such valid job or defines it otherwise than `given`
+    (its row number and its last_watermark may differ: rows move, and a finished run writes
+    watermarks back)."""
+    data, _etag = read_workbook_blob(settings)
+    config = read_workbook(data, label=settings.config_url)
+    try:
+        current = config.job(given.job_name)
+    except KeyError:
+        raise ConfigError(f"job '{given.job_name}': not a valid job of the workbook now; not loaded") from None
+    if replace(current, row=given.row, last_watermark=given.last_watermark) != given:
+        raise ConfigError(f"job '{given.job_name}': the job this run was given differs from the workbook's"
+                          f" row {current.row}; not loaded (the workbook changed since the run was planned,"
+                          " or the run's input was not the app's own)")
+    return current
 
 
 def finalize_activity(payload: dict[str, Any], settings: Settings) -> dict[str, Any]:
