@@ -130,6 +130,12 @@ def main() -> None:
                                 else ("" if exact else "MISSED")))
             if not exact:
                 rows_out.append(Row("  types", f"ingest {ours['schema']} vs reference {ref['schema']}"))
+            if size == sizes[-1]:  # what the value check costs (ingest/checks/values.py), same table
+                off, _ = median_of(args.repeat, lambda w: ["ingest", "--tables", table, "--workdir", w],
+                                   {**env, "INGEST_VALUE_CHECK": "off"})
+                rows_out.append(Row(f"FULL {size:,} rows: ingest with the value check off",
+                                    f"{size / off['wall']:,.0f} rows/s, {off['wall']:.2f} s: the check costs"
+                                    f" {ours['wall'] - off['wall']:+.2f} s"))
         smallest = sizes[0]
         for size in sizes[1:]:
             ratio = peak[size] / peak[smallest]
