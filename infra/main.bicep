@@ -135,6 +135,9 @@ module appRoles 'modules/app-roles.bicep' = {
     principalId: identity.outputs.principalId
     runtimeStorageName: runtimeStorage.outputs.name
     lakeStorageName: lake.outputs.name
+    lakeContainer: lake.outputs.lakeContainer
+    configContainer: lake.outputs.configContainer
+    auditContainer: lake.outputs.auditContainer
     keyVaultName: keyVault.outputs.name
     appInsightsName: monitoring.outputs.appInsightsName
   }
@@ -147,6 +150,8 @@ module operatorRoles 'modules/operator-roles.bicep' = if (!empty(principalId)) {
     principalId: principalId
     principalType: principalType
     lakeStorageName: lake.outputs.name
+    configContainer: lake.outputs.configContainer
+    auditContainer: lake.outputs.auditContainer
     keyVaultName: keyVault.outputs.name
   }
 }

@@ -25,10 +25,12 @@ resource factory 'Microsoft.DataFactory/factories@2018-06-01' = {
   properties: {}
 }
 
-module factoryRoles 'roles/key-vault.bicep' = {
-  name: 'adf-roles-key-vault'
+// The factory reads one secret, the function key: its role is on that secret, not the vault.
+module factoryRoles 'roles/key-vault-secret.bicep' = {
+  name: 'adf-roles-function-key'
   params: {
     vaultName: keyVaultName
+    secretName: functionKeySecretName
     principalId: factory.identity.principalId
     principalType: 'ServicePrincipal'
     roleIds: ['4633458b-17de-408a-b874-0445c86b69e6'] // Key Vault Secrets User
