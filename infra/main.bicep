@@ -55,6 +55,16 @@ param vnetAddressPrefix string = '10.20.0.0/16'
 @description('Subnet of the Function App\'s outbound traffic (delegated to Flex Consumption).')
 param appSubnetPrefix string = '10.20.0.0/24'
 
+@description('Who may call the HTTP routes (INGEST_HTTP_AUTH): functionKey (the function key), or entra: also an Entra ID token for the API\'s app registration, checked by App Service Authentication, from ADF\'s managed identity or airflowPrincipalId.')
+@allowed(['functionKey', 'entra'])
+param httpAuth string = 'functionKey'
+
+@description('With entra: client id of the Entra app registration that stands for the HTTP API (tokens for api://<client id>). Created once outside this template.')
+param entraApiClientId string = ''
+
+@description('With entra: object id of the Airflow service principal allowed to call the API (besides ADF\'s managed identity). Empty: none.')
+param airflowPrincipalId string = ''
+
 var tags = { 'azd-env-name': environmentName }
 var token = toLower(uniqueString(subscription().id, environmentName, location))
 var operatorIps = filter(split(replace(operatorIpAddresses, ' ', ''), ','), ip => !empty(ip))
@@ -135,6 +145,9 @@ module appRoles 'modules/app-roles.bicep' = {
     principalId: identity.outputs.principalId
     runtimeStorageName: runtimeStorage.outputs.name
     lakeStorageName: lake.outputs.name
+    lakeContainer: lake.outputs.lakeContainer
+    configContainer: lake.outputs.configContainer
+    auditContainer: lake.outputs.auditContainer
     keyVaultName: keyVault.outputs.name
     appInsightsName: monitoring.outputs.appInsightsName
   }
@@ -147,9 +160,20 @@ module operatorRoles 'modules/operator-roles.bicep' = if (!empty(principalId)) {
     principalId: principalId
     principalType: principalType
     lakeStorageName: lake.outputs.name
+    configContainer: lake.outputs.configContainer
+    auditContainer: lake.outputs.auditContainer
     keyVaultName: keyVault.outputs.name
   }
 }
+
+// The factory first: with entra its identity is one of the app's allowed callers.
+module factory 'modules/factory.bicep' = {
+  name: 'factory'
+  scope: rg
+  params: { name: 'adf-ingest-${token}', location: location, tags: tags }
+}
+
+var httpAllowedPrincipals = (httpAuth == 'entra') ? join(filter([factory.outputs.principalId, airflowPrincipalId], id => !empty(id)), ',') : ''
 
 module functionApp 'modules/function-app.bicep' = {
   name: 'function-app'
@@ -181,6 +205,9 @@ module functionApp 'modules/function-app.bicep' = {
     smtpHost: smtpHost
     alertFrom: alertFrom
     alertTo: alertTo
+    httpAuth: httpAuth
+    entraApiClientId: entraApiClientId
+    httpAllowedPrincipals: httpAllowedPrincipals
   }
 }
 
@@ -197,12 +224,12 @@ module dataFactory 'modules/data-factory.bicep' = {
   name: 'data-factory'
   scope: rg
   params: {
-    name: 'adf-ingest-${token}'
-    location: location
-    tags: tags
+    name: factory.outputs.name
     functionAppUrl: functionApp.outputs.url
     keyVaultName: keyVault.outputs.name
     functionKeySecretName: functionKey.outputs.secretName
+    httpAuth: httpAuth
+    entraApiClientId: entraApiClientId
   }
 }
 

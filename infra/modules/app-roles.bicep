@@ -3,6 +3,9 @@
 param principalId string
 param runtimeStorageName string
 param lakeStorageName string
+param lakeContainer string
+param configContainer string
+param auditContainer string
 param keyVaultName string
 param appInsightsName string
 
@@ -15,8 +18,11 @@ var roles = {
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
 }
 
-// Host storage: the Functions host manages its containers and leases (Blob Data Owner);
-// Durable Functions keeps its task hub in queues and tables.
+// Host storage, account-wide on purpose: the Functions host creates and leases its own
+// containers (azure-webjobs-hosts, azure-webjobs-secrets, the deployment package) and Durable
+// Functions creates its task hub's queues and tables at start, named from the host id and the
+// task hub; none exists before the app runs, so none can be a role's scope. Nothing but the
+// host's own state lives in this account.
 module runtimeStorageRoles 'roles/storage.bicep' = {
   name: 'app-roles-runtime-storage'
   params: {
@@ -27,18 +33,46 @@ module runtimeStorageRoles 'roles/storage.bicep' = {
   }
 }
 
-// The lake, the workbook (read, watermark write-back), the audit trail and job locks (leases).
-module lakeRoles 'roles/storage.bicep' = {
+// The lake, one container at a time. lake: dlt writes the data and its state.
+module lakeRoles 'roles/storage-container.bicep' = {
   name: 'app-roles-lake'
   params: {
     accountName: lakeStorageName
+    containerName: lakeContainer
     principalId: principalId
     principalType: 'ServicePrincipal'
     roleIds: [roles.storageBlobDataContributor]
   }
 }
 
-// Secrets: the Key Vault config provider and the platform's Key Vault references.
+// config: the workbook is read, and its watermarks written back (ingest/config/writeback.py),
+// so Contributor rather than Reader.
+module configRoles 'roles/storage-container.bicep' = {
+  name: 'app-roles-config'
+  params: {
+    accountName: lakeStorageName
+    containerName: configContainer
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+    roleIds: [roles.storageBlobDataContributor]
+  }
+}
+
+// audit: the audit trail, run summaries, job locks (leases) and alert markers.
+module auditRoles 'roles/storage-container.bicep' = {
+  name: 'app-roles-audit'
+  params: {
+    accountName: lakeStorageName
+    containerName: auditContainer
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+    roleIds: [roles.storageBlobDataContributor]
+  }
+}
+
+// Secrets, vault-wide on purpose: the Key Vault config provider reads whichever
+// `<prefix>--sources--<connection>--...` secret a workbook's connection names, and operators add
+// connections without a redeployment; the platform's Key Vault references too.
 module keyVaultRoles 'roles/key-vault.bicep' = {
   name: 'app-roles-key-vault'
   params: {

@@ -1,13 +1,17 @@
 // Azure Data Factory: starts a run through the Function App's HTTP API and waits for it.
-// The pipeline is infra/adf/ingest_pipeline.json itself (one source of truth); its linked
-// service `ls_ingest_function` calls the app with the function key from Key Vault, read with
-// the factory's managed identity.
+// The factory (factory.bicep) exists already; this adds what needs the app. The pipeline is
+// infra/adf/ingest_pipeline.json itself (one source of truth); its linked service
+// `ls_ingest_function` calls the app with the function key from Key Vault, read with the
+// factory's managed identity, and with httpAuth = entra also with an Entra ID token of that
+// identity for the API's app registration (`authentication: MSI`, `resourceId`).
 param name string
-param location string
-param tags object
 param functionAppUrl string
 param keyVaultName string
 param functionKeySecretName string
+@allowed(['functionKey', 'entra'])
+param httpAuth string
+@description('With entra: client id of the app registration that stands for the API (the token audience).')
+param entraApiClientId string
 
 var pipeline = loadJsonContent('../adf/ingest_pipeline.json')
 
@@ -15,20 +19,28 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
   name: keyVaultName
 }
 
-resource factory 'Microsoft.DataFactory/factories@2018-06-01' = {
+resource factory 'Microsoft.DataFactory/factories@2018-06-01' existing = {
   name: name
-  location: location
-  tags: tags
-  // checkov:skip=CKV_AZURE_104:Operators open ADF Studio and the run monitor from their network. Disabled needs a private endpoint for the portal. The factory holds no data and only calls the Function App.
-  // checkov:skip=CKV_AZURE_103:The pipeline's source of truth is infra/adf/ingest_pipeline.json in this repository, deployed by this template. A factory Git repository would be a second copy edited in ADF Studio.
-  identity: { type: 'SystemAssigned' }
-  properties: {}
 }
 
-module factoryRoles 'roles/key-vault.bicep' = {
-  name: 'adf-roles-key-vault'
+// The function key always (the routes keep auth_level FUNCTION); with entra, the factory's
+// managed identity also asks Entra ID for a token whose audience is the API's app registration.
+var functionKeyLink = {
+  functionAppUrl: functionAppUrl
+  functionKey: {
+    type: 'AzureKeyVaultSecret'
+    store: { referenceName: keyVaultLink.name, type: 'LinkedServiceReference' }
+    secretName: functionKeySecretName
+  }
+}
+var entraLink = (httpAuth == 'entra') ? { authentication: 'MSI', resourceId: 'api://${entraApiClientId}' } : {}
+
+// The factory reads one secret, the function key: its role is on that secret, not the vault.
+module factoryRoles 'roles/key-vault-secret.bicep' = {
+  name: 'adf-roles-function-key'
   params: {
     vaultName: keyVaultName
+    secretName: functionKeySecretName
     principalId: factory.identity.principalId
     principalType: 'ServicePrincipal'
     roleIds: ['4633458b-17de-408a-b874-0445c86b69e6'] // Key Vault Secrets User
@@ -49,14 +61,7 @@ resource functionLink 'Microsoft.DataFactory/factories/linkedservices@2018-06-01
   name: 'ls_ingest_function'
   properties: {
     type: 'AzureFunction'
-    typeProperties: {
-      functionAppUrl: functionAppUrl
-      functionKey: {
-        type: 'AzureKeyVaultSecret'
-        store: { referenceName: keyVaultLink.name, type: 'LinkedServiceReference' }
-        secretName: functionKeySecretName
-      }
-    }
+    typeProperties: union(functionKeyLink, entraLink)
   }
 }
 

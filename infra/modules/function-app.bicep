@@ -27,6 +27,13 @@ param environmentLabel string
 param smtpHost string
 param alertFrom string
 param alertTo string
+@description('INGEST_HTTP_AUTH: functionKey, or entra (App Service Authentication with Entra ID in front of every route).')
+@allowed(['functionKey', 'entra'])
+param httpAuth string
+@description('With entra: client id of the app registration that stands for the API (token audience api://<client id>).')
+param entraApiClientId string
+@description('With entra: object ids of the allowed callers, comma-separated (INGEST_HTTP_ALLOWED_PRINCIPALS).')
+param httpAllowedPrincipals string
 
 var storageSuffix = environment().suffixes.storage
 
@@ -87,6 +94,9 @@ var plainSettings = {
   INGEST_ALERT_FROM: alertFrom
   INGEST_ALERT_TO: alertTo
   INGEST_ALERT_SUMMARY_HOUR: '0'
+  // who may call the HTTP routes (ingest/drivers/azure/http_auth.py; Easy Auth below)
+  INGEST_HTTP_AUTH: httpAuth
+  INGEST_HTTP_ALLOWED_PRINCIPALS: httpAllowedPrincipals
 }
 
 // SOURCES__<CONNECTION>__CREDENTIALS, ALERTS__SMTP__USER, ... named in the parameter become
@@ -152,6 +162,53 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       // Flex Consumption takes the worker runtime here, not as FUNCTIONS_WORKER_RUNTIME
       runtime: { name: 'python', version: '3.11' }
     }
+  }
+}
+
+// Entra ID in front of every route (httpAuth = entra): App Service Authentication validates the
+// caller's token (audience: the API's app registration), answers 401 without one and 403 to a
+// caller not in the allowed list, strips caller-sent X-MS-CLIENT-PRINCIPAL* headers and injects
+// its own, which the handlers check again (ingest/drivers/azure/http_auth.py). The function key
+// stays required (auth_level FUNCTION); locally there is no Easy Auth and INGEST_HTTP_AUTH is
+// functionKey, so the headers are never read there. checkov applies its checks of the `web`
+// config section to every Microsoft.Web/sites/config; the skips below are those that do not
+// apply to authsettingsV2, whose schema has none of their properties.
+var allowedIdentities = filter(split(replace(httpAllowedPrincipals, ' ', ''), ','), id => !empty(id))
+
+resource auth 'Microsoft.Web/sites/config@2024-04-01' = if (httpAuth == 'entra') {
+  parent: app
+  // checkov:skip=CKV_AZURE_13:That check reads the v1 `authsettings` shape (properties.enabled). This is authsettingsV2: platform.enabled is true (CKV_AZURE_56 passes on it).
+  // checkov:skip=CKV_AZURE_222:Public network access is a property of the site (skipped there with its reason), not of authsettingsV2. This resource is what puts Entra ID in front of it.
+  name: 'authsettingsV2'
+  // checkov:skip=CKV_AZURE_63:HTTP logging is a property of the web config section, not of authsettingsV2. Flex Consumption sends request telemetry to Application Insights.
+  // checkov:skip=CKV_AZURE_65:Detailed error logging is a property of the web config section, not of authsettingsV2. Flex Consumption has no IIS error pages to log.
+  properties: {
+    // checkov:skip=CKV_AZURE_66:Failed request tracing is a property of the web config section, not of authsettingsV2. Failed requests are in Application Insights.
+    // checkov:skip=CKV_AZURE_80:netFrameworkVersion is a property of the web config section, not of authsettingsV2. The app runs Python 3.11, no .NET Framework.
+    platform: { enabled: true }
+    // checkov:skip=CKV_AZURE_88:Azure Files mounts are a property of the web config section, not of authsettingsV2. Flex Consumption deploys from a blob container with the identity.
+    globalValidation: {
+      requireAuthentication: true
+      unauthenticatedClientAction: 'Return401'
+    }
+    httpSettings: { requireHttps: true }
+    identityProviders: {
+      azureActiveDirectory: {
+        enabled: true
+        registration: {
+          clientId: entraApiClientId
+          openIdIssuer: '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
+        }
+        validation: {
+          allowedAudiences: ['api://${entraApiClientId}', entraApiClientId]
+          defaultAuthorizationPolicy: {
+            allowedPrincipals: { identities: allowedIdentities }
+          }
+        }
+      }
+    }
+    // no browser sessions: callers are services presenting bearer tokens
+    login: { tokenStore: { enabled: false } }
   }
 }
 

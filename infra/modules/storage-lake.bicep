@@ -79,5 +79,7 @@ resource blobLogs 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
 
 output name string = account.name
 output lakeContainer string = containers[0]
+output configContainer string = containers[1]
+output auditContainer string = containers[2]
 output configUrl string = '${account.properties.primaryEndpoints.blob}${containers[1]}/ingestion_config.xlsx'
 output auditUrl string = '${account.properties.primaryEndpoints.blob}${containers[2]}'

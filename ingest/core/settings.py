@@ -7,6 +7,7 @@ Command-line options override the environment for one run.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Mapping
@@ -112,6 +113,22 @@ def _alert_settings(env: Mapping[str, str]) -> dict[str, object]:
     }
 
 
+HTTP_AUTH_MODES = ("functionkey", "entra")
+OBJECT_ID_PATTERN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def _http_auth_settings(env: Mapping[str, str]) -> dict[str, object]:
+    """Who may call the HTTP routes (ingest/drivers/azure/http_auth.py): the function key only,
+    or Entra ID through App Service Authentication and the callers listed by object or client id."""
+    mode = _choice(env, "INGEST_HTTP_AUTH", HTTP_AUTH_MODES) or "functionkey"
+    names = [n.strip().lower() for n in (env.get("INGEST_HTTP_ALLOWED_PRINCIPALS") or "").split(",")]
+    for name in names:
+        if name and not OBJECT_ID_PATTERN.fullmatch(name):
+            raise SettingError(f"setting INGEST_HTTP_ALLOWED_PRINCIPALS: {name[:40]!r} is not an object or"
+                               " client id (a GUID such as 00000000-0000-0000-0000-000000000000)")
+    return {"http_auth": mode, "http_allowed_principals": tuple(sorted({n for n in names if n}))}
+
+
 def _observability_settings(env: Mapping[str, str]) -> dict[str, object]:
     """Dashboard and progress (ingest/dashboard/, ingest/core/progress.py)."""
     return {
@@ -200,6 +217,11 @@ class Settings:
     """Days of history the dashboard shows (python -m ingest dashboard, GET /api/dashboard)."""
     progress_interval_s: float = 10.0
     """Seconds between two progress lines of a job when the output is not a terminal."""
+    http_auth: str = "functionkey"
+    """Azure app: `functionkey` (every route needs the function key) or `entra` (also an Entra ID
+    login through App Service Authentication, by a caller in http_allowed_principals)."""
+    http_allowed_principals: tuple[str, ...] = ()
+    """Azure app with http_auth=entra: object ids (or client ids) of the callers allowed."""
     appinsights_connection_string: str | None = field(default=None, repr=False)
     """Application Insights (the platform's APPLICATIONINSIGHTS_CONNECTION_STRING): with the optional
     azure-monitor-opentelemetry package, logs are exported with their custom dimensions (ingest.alerts.telemetry)."""
@@ -246,6 +268,7 @@ class Settings:
             delta_vacuum_retention_hours=_int(env, "INGEST_DELTA_VACUUM_RETENTION_HOURS",
                                               default.delta_vacuum_retention_hours, minimum=0),
             **_observability_settings(env),  # type: ignore[arg-type]
+            **_http_auth_settings(env),  # type: ignore[arg-type]
         )
 
     @property

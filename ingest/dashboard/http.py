@@ -1,4 +1,4 @@
-"""GET /api/dashboard (function key): the dashboard page from the audit container
+"""GET /api/dashboard (function key; with INGEST_HTTP_AUTH=entra also an allowed Entra ID caller, checked in the blueprint before this runs): the dashboard page from the audit container
 (INGEST_AUDIT_URL), `?days=N` for another period than INGEST_DASHBOARD_DAYS."""
 
 from __future__ import annotations

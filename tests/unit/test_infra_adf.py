@@ -1,5 +1,6 @@
 """The data factory deploys infra/adf/ingest_pipeline.json itself (loadJsonContent, not a
-copy), with the linked services the pipeline names, the function key from Key Vault."""
+copy), with the linked services the pipeline names, the function key from Key Vault. The factory
+and its identity are created first (factory.bicep), the rest once the app exists."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 from tests.bicep import INFRA, parse, resources
 
 FACTORY = INFRA / "modules" / "data-factory.bicep"
+FACTORY_IDENTITY = INFRA / "modules" / "factory.bicep"
 PIPELINE = INFRA / "adf" / "ingest_pipeline.json"
 
 
@@ -37,14 +39,18 @@ def test_every_linked_service_the_pipeline_names_is_deployed():
     assert wanted <= set(deployed)
     function = deployed["ls_ingest_function"]
     assert function["type"] == "AzureFunction"
-    key = function["typeProperties"]["functionKey"]
+    # union(functionKeyLink, entraLink): the key always, Entra ID's MSI token with httpAuth = entra
+    union = function["typeProperties"]["function"]
+    assert union["type"] == "union" and list(union["parameters"].values()) == ["functionKeyLink", "entraLink"]
+    key = parse(FACTORY)["variables"]["functionKeyLink"]["value"]["functionKey"]
     assert key["type"] == "AzureKeyVaultSecret" and key["store"]["type"] == "LinkedServiceReference"
     assert deployed["ls_key_vault"]["type"] == "AzureKeyVault"
 
 
 def test_the_factory_has_a_managed_identity_that_may_read_the_function_key():
-    factory = resources(FACTORY)["factory"]["config"]
+    factory = resources(FACTORY_IDENTITY)["factory"]["config"]
     assert factory["identity"] == {"type": "SystemAssigned"}
+    assert resources(FACTORY)["factory"]["existing"] is True
     roles = parse(FACTORY)["modules"]["factoryRoles"]["config"]["params"]
     assert roles["roleIds"] == ["4633458b-17de-408a-b874-0445c86b69e6"]  # Key Vault Secrets User
 

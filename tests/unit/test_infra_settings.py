@@ -124,6 +124,7 @@ SAMPLE = {
     "keyVaultUri": "https://kv-ingest-abc.vault.azure.net/", "keyVaultSecretPrefix": "prod",
     "environmentLabel": "prod", "smtpHost": "smtp.example.com",
     "alertFrom": "ingest@example.com", "alertTo": "data-team@example.com",
+    "httpAuth": "entra", "httpAllowedPrincipals": "0b5c2f1e-3c1a-4c55-9d7e-7a3b2e1f0a01",
 }
 
 
@@ -153,6 +154,7 @@ def test_the_bicep_app_settings_are_accepted_by_the_app():
     # the app folder is read-only on Flex Consumption: dlt's working folders, audit and logs in /tmp
     for folder in (settings.pipelines_dir, settings.audit_dir, settings.log_dir):
         assert str(folder).startswith("/tmp/"), folder
+    assert settings.http_auth == "entra" and settings.http_allowed_principals == (SAMPLE["httpAllowedPrincipals"],)
     destination = make_destination(settings)
     assert destination.config_params["credentials"] == {"azure_storage_account_name": "stlakeabc"}
 

@@ -13,7 +13,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import azure.durable_functions as df
 import azure.functions as func
 
-from ingest.drivers.azure import activities, orchestration
+from ingest.drivers.azure import activities, http_auth, orchestration
 from ingest.core.errors import ConfigError
 from ingest.core.redact import redact
 from ingest.plan.request import RunRequest
@@ -93,7 +93,11 @@ async def handle_start(req: func.HttpRequest, client: df.DurableOrchestrationCli
     login), 409 if the same scope is running, 400 on a malformed body. A dry run answers 200
     with the plan and starts nothing. Never Durable's management URLs: they carry the task
     hub's system key, with which a caller could read any instance's history, terminate or
-    rewind runs and start an orchestrator with any input (docs/security.md)."""
+    rewind runs and start an orchestrator with any input (docs/security.md). With
+    INGEST_HTTP_AUTH=entra, 401/403 first for a caller Easy Auth did not vouch for (http_auth.py)."""
+    refused = http_auth.refusal(req, settings())
+    if refused is not None:
+        return refused
     try:
         body = req.get_json() if req.get_body() else {}
     except ValueError:
@@ -129,7 +133,11 @@ def run_status_url(request_url: str, instance_id: str) -> str:
 
 
 async def handle_status(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-    """GET /api/runs/{instance_id}: runtime status, progress and, when finished, the summary."""
+    """GET /api/runs/{instance_id}: runtime status, progress and, when finished, the summary
+    (401/403 first with INGEST_HTTP_AUTH=entra, as for POST)."""
+    refused = http_auth.refusal(req, settings())
+    if refused is not None:
+        return refused
     instance_id = req.route_params.get("instance_id")
     status = await client.get_status(instance_id)
     if status is None or status.runtime_status is None:
@@ -142,6 +150,14 @@ async def handle_status(req: func.HttpRequest, client: df.DurableOrchestrationCl
 # dashboard (ingest/dashboard/http.py) ------------------------------------------------------
 @bp.route(route="dashboard", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 def dashboard(req: func.HttpRequest) -> func.HttpResponse:
+    return handle_dashboard_route(req)
+
+
+def handle_dashboard_route(req: func.HttpRequest) -> func.HttpResponse:
+    """GET /api/dashboard: 401/403 first with INGEST_HTTP_AUTH=entra, then the page."""
+    refused = http_auth.refusal(req, settings())
+    if refused is not None:
+        return refused
     from ingest.dashboard.http import handle_dashboard
 
     return handle_dashboard(req, settings())
