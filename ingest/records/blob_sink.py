@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from azure.core.exceptions import ResourceExistsError
+from azure.core.exceptions import HttpResponseError, ResourceExistsError
 from azure.storage.blob import ContainerClient
 
 from ingest.core.blob_credential import blob_credential
@@ -22,10 +22,20 @@ def audit_container(settings: Settings) -> ContainerClient:
     if not settings.audit_url:
         raise SettingError("setting INGEST_AUDIT_URL (the audit container's URL) is not set")
     container = ContainerClient.from_container_url(settings.audit_url, credential=blob_credential(settings))
+    return existing_container(container)
+
+
+def existing_container(container: ContainerClient) -> ContainerClient:
+    """Create the container if missing. An identity whose role is scoped to the container
+    itself (infra/, issue 21) may not create containers: that 403 means the container is
+    infra's, and the calls that follow say clearly if it is missing."""
     try:
         container.create_container()
     except ResourceExistsError:
         pass
+    except HttpResponseError as exc:
+        if exc.status_code != 403:
+            raise
     return container
 
 

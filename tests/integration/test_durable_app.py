@@ -255,3 +255,26 @@ def test_the_load_activity_runs_the_job_as_the_workbook_defines_it_not_as_it_is_
         assert expected in result["error_message"]
     assert lake_rows(service, f"lake{suffix}", "stolen") == 0 and lake_rows(service, f"lake{suffix}", "ghost") == 0
     assert driver.run_activity("load_job", payload, attempt=2)["status"] == "succeeded"  # the app's own input still loads
+
+
+def test_an_identity_scoped_to_the_audit_container_can_use_it(app_env):
+    """With roles scoped to containers (infra/modules/roles, issue 21 finding 7) the app may not
+    create containers: Azurite answers a container SAS's create with a real 403, which must not
+    stop the app from using the container infra made."""
+    from datetime import datetime, timedelta, timezone
+
+    from azure.storage.blob import ContainerClient, ContainerSasPermissions, generate_container_sas
+
+    from ingest.records.blob_sink import existing_container
+    from tests.services import AZURITE_ACCOUNT, AZURITE_KEY
+
+    service, _, suffix = app_env
+    name = f"scoped{suffix}"
+    service.create_container(name)
+    sas = generate_container_sas(AZURITE_ACCOUNT, name, account_key=AZURITE_KEY,
+                                 permission=ContainerSasPermissions(read=True, write=True, list=True),
+                                 expiry=datetime.now(timezone.utc) + timedelta(hours=1))
+    scoped = ContainerClient.from_container_url(f"{service.url.rstrip('/')}/{name}?{sas}")
+    container = existing_container(scoped)
+    container.upload_blob("runs/r1.json", b"{}")
+    assert [b.name for b in container.list_blobs()] == ["runs/r1.json"]
