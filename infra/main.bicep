@@ -28,8 +28,8 @@ param keyVaultSecretPrefix string = ''
 @description('App settings that are Key Vault references, comma-separated names such as SOURCES__SALES_DB__CREDENTIALS,ALERTS__SMTP__PASSWORD. Each secret must exist before the app starts. Empty: the app reads secrets from the vault itself (INGEST_KEY_VAULT_URL).')
 param keyVaultReferenceSettings string = ''
 
-@description('NCRONTAB schedule of the timer trigger (INGEST_SCHEDULE).')
-param schedule string = '0 0 2 * * *'
+@description('NCRONTAB schedule of the timer trigger (INGEST_SCHEDULE): how often the app looks for due jobs; the jobs\' own schedule cells decide what runs. Every 15 minutes by default, so an hourly job loads hourly.')
+param schedule string = '0 */15 * * * *'
 
 @description('SMTP server for alert mails (INGEST_SMTP_HOST); empty sends no mail.')
 param smtpHost string = ''

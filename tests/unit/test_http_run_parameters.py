@@ -4,7 +4,9 @@ which singleton instance id, and what is refused."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from pathlib import Path
 from types import SimpleNamespace
 
 from ingest.drivers.azure import blueprint
@@ -132,7 +134,7 @@ def test_adf_pipeline_body_is_a_request_the_api_accepts():
     body_expression = next(a for a in props["activities"] if a["name"] == "StartRun")["typeProperties"]["body"]["value"]
 
     body = _AdfExpression(body_expression, defaults).evaluate()
-    assert body == {"jobs": [], "tags": [], "force_full": False, "rerun_failed": None}
+    assert body == {"jobs": [], "tags": [], "force_full": False, "rerun_failed": None, "apply_schedules": False}
     response, client = start(body)
     assert response.status_code == 202 and client.started[0][1] == "ingest-all"
 
@@ -149,3 +151,19 @@ def test_adf_pipeline_body_is_a_request_the_api_accepts():
     condition = next(a for a in props["activities"] if a["name"] == "FailWhenRunFailed")
     assert condition["typeProperties"]["expression"]["value"] == \
         "@or(not(equals(variables('runtimeStatus'), 'Completed')), greater(int(variables('failedJobs')), 0))"
+
+
+def test_the_adf_pipeline_asks_for_exactly_the_run_parameters_the_app_reads():
+    """Each pipeline parameter reaches the POST under the name the request reads, and the
+    pipeline can ask for due jobs only (issue 27: its text said "every due job" while it never
+    asked for schedules)."""
+    pipeline = json.loads((Path(__file__).resolve().parents[2] / "infra" / "adf" / "ingest_pipeline.json").read_text())
+    props = pipeline["properties"]
+    defaults = {name: p["defaultValue"] for name, p in props["parameters"].items()}
+    body_expression = next(a for a in props["activities"] if a["name"] == "StartRun")["typeProperties"]["body"]["value"]
+    body = _AdfExpression(body_expression, defaults).evaluate()
+    assert set(body) == set(defaults)
+    assert set(defaults) <= {f.name for f in dataclasses.fields(RunRequest)}
+    due = _AdfExpression(body_expression, {**defaults, "apply_schedules": True}).evaluate()
+    response, client = start(due)
+    assert response.status_code == 202 and client.started[0][2]["request"]["apply_schedules"] is True

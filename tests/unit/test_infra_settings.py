@@ -201,3 +201,24 @@ def test_key_vault_references_name_the_secret_the_apps_provider_reads():
         dlt_key = setting.lower().replace("__", ".")
         for prefix in ("", "prod"):
             assert bicep_secret_name(prefix, setting) == secret_name_for_key(prefix, dlt_key)
+
+
+def test_the_timers_default_looks_for_due_jobs_at_least_as_often_as_the_finest_schedule():
+    """The timer (INGEST_SCHEDULE, the Bicep `schedule` default, the local example) must fire at
+    least hourly, the finest `schedule` cell the README shows: at `0 0 2 * * *` an hourly job
+    loaded once a day (issue 27)."""
+    from datetime import datetime, timezone
+
+    from croniter import croniter
+
+    bicep = (REPO / "infra" / "main.bicep").read_text()
+    defaults = [re.search(r"param schedule string = '([^']+)'", bicep).group(1),
+                json.loads((REPO / "local.settings.json.example").read_text())["Values"]["INGEST_SCHEDULE"]]
+    assert "`hourly`" in (REPO / "README.md").read_text()  # the finest schedule the README offers
+    for ncrontab in defaults:
+        seconds, minute_and_rest = ncrontab.split(" ", 1)
+        assert seconds == "0", ncrontab
+        fires = croniter(minute_and_rest, datetime(2026, 1, 1, tzinfo=timezone.utc))
+        times = [fires.get_next(datetime) for _ in range(200)]
+        longest = max((b - a).total_seconds() for a, b in zip(times, times[1:]))
+        assert longest <= 3600, f"{ncrontab} leaves {longest / 3600:.0f} h between runs"
