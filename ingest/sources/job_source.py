@@ -105,6 +105,8 @@ class SqlJobSource:
         window (before, after], with rows equal to `before` when `include_before`. The plain
         columns, not the guarded expressions the load selects: a guard per row made the scan
         2.5x slower, and a value a guard stops has failed the load already."""
+        import sqlalchemy as sa
+
         from ingest.checks.values import source_stats
         from ingest.sources.postgres_types import landed_bound
         from ingest.sources.sql import coerce_watermark
@@ -124,7 +126,10 @@ class SqlJobSource:
             if before is not None:
                 where.append(column >= before if include_before else column > before)
             where.append(column <= after if after is not None else column.isnot(None))
-        with self.engine.connect() as connection:
+        with self.engine.connect() as connection, connection.begin():
+            # one backend, no parallel workers: the scan runs beside the load and must not take
+            # the cores the load's own query and this process need (ingest/load.py)
+            connection.execute(sa.text("SET LOCAL max_parallel_workers_per_gather = 0"))
             rows, stats = source_stats(connection, table, expressions, where, ranged)
         for name in ranged:
             stats[name].minimum = landed_bound(plans[name], stats[name].minimum)
