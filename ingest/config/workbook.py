@@ -131,8 +131,8 @@ def read_workbook(source: str | Path | bytes, label: str | None = None) -> Workb
     config.jobs, rejected = attach_filters(filter_rows, config.jobs, config.issues, MAX_ROWS)
     config.invalid_rows.update(rejected)
     if misnamed is not None:  # its filters would silently not apply: fail closed
-        rejected = hold_back(sql_jobs(config.jobs), "", f"sheet '{misnamed}' looks like the filters sheet but is"
-                             f" not read as one; name it '{FILTERS_SHEET}'", config.issues)
+        rejected = hold_back(sql_jobs(config.jobs), "1:1", f"sheet '{misnamed}' looks like the filters sheet but"
+                             f" is not read as one; name it '{FILTERS_SHEET}'", config.issues, sheet=misnamed)
         config.jobs = [j for j in config.jobs if j.row not in rejected]
         config.invalid_rows.update(rejected)
     _check_dependencies(config, header)
