@@ -79,6 +79,12 @@ VALID_EXTRAS = {"job_name": ["orders", "customers", "j1"], "depends_on": ["order
                 "target_table": ["orders", "customers", "t1"], "column": ["id"]}
 
 
+SAFE_ALONE = {"source_schema", "target_table", "schedule", "tags", "depends_on", "alert_recipients",
+              "schema_contract", "drift_severity", "last_watermark", "rowcount_tolerance_pct", "params",
+              "data_selector", "page_param", "severity", "value"}
+"""Optional columns a valid row may fill on their own (the others need a partner column)."""
+
+
 def _valid_values(name: str) -> list[Any]:
     """The column's example and choices: what a careful engineer writes."""
     pool: list[Any] = list(VALID_EXTRAS.get(name, []))
@@ -134,7 +140,8 @@ TAME_VALUES = st.one_of(
 """Any value Excel itself would write."""
 RANDOM_VALUES = st.one_of(TAME_VALUES, _strings, _raws)
 """Also what only a broken or crafted file holds: one such cell makes its sheet unreadable."""
-REQUIRED = {c.name for columns in SHEET_COLUMNS.values() for c in columns if c.required}
+REQUIRED = {c.name for columns in SHEET_COLUMNS.values() for c in columns if c.required} | {
+    "connection", "source_table", "primary_key"}  # required of a SQL job
 
 
 def value_for(name: Any, noise: int = 1, hostile: bool = True) -> st.SearchStrategy[Any]:
@@ -144,7 +151,8 @@ def value_for(name: Any, noise: int = 1, hostile: bool = True) -> st.SearchStrat
     if not (isinstance(name, str) and name in ALL_NAMES):
         return anything
     if noise == 0:
-        return st.one_of(st.sampled_from(_valid_values(name)), *[st.none()] * (0 if name in REQUIRED else 3))
+        valid = st.sampled_from(VALID_EXTRAS.get(name) or _valid_values(name))
+        return valid if name in REQUIRED else st.one_of(st.none(), valid) if name in SAFE_ALONE else st.none()
     good = st.sampled_from(_good_values(name))
     return st.one_of(*[good] * (12 if noise == 1 else 1), st.none(), anything)
 
@@ -193,8 +201,9 @@ def sheets(draw: st.DrawFn, name: str, hostile: bool = True) -> Sheet:
                       for noise in (0, 0, 1, 2)])
     sheet.rows += draw(st.lists(row, max_size=5))
     sheet.first_row = draw(st.sampled_from([1, 1, 1, 1, 2]))
-    sheet.dimension = draw(st.sampled_from([None, "A1:XFD1048576", "A1:XFD2001", "A1", "B2:A1", "junk",
-                                            f"A1:{get_column_letter(max(len(header), 1))}{len(sheet.rows)}"]))
+    sheet.dimension = draw(st.sampled_from([None, "A1:XFD1048576", "A1:XFD2001", "A1",
+                                            f"A1:{get_column_letter(max(len(header), 1))}{len(sheet.rows)}",
+                                            *(["B2:A1", "junk"] if hostile else [])]))
     sheet.merges = draw(st.lists(st.sampled_from(["A1:B1", "A2:C3", "A2:A1048576", "B2:XFD2", "A1:XFD1048576",
                                                   "A2", "Z9:A1"]), max_size=2))
     if draw(st.integers(0, 5)) == 0:
