@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test test-airflow airflow-venv venv services demo validate bench infra-check clean
+.PHONY: run test test-airflow airflow-venv venv services demo validate bench infra-check fuzz clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ test-airflow: venv airflow-venv
 infra-check: venv
 	bash scripts/install_checkov.sh
 	$(PY) -m pytest -q tests/unit/test_infra_parse.py tests/unit/test_infra_scan.py tests/unit/test_infra_settings.py
+
+# the workbook fuzz at full size: 10,000 random workbooks through the reader and the planner
+fuzz: venv
+	INGEST_FUZZ_PROFILE=fuzz $(PY) -m pytest -q -s -p no:cacheprovider tests/unit/test_workbook_fuzz.py
 
 bench: venv services
 	$(PY) -m bench.run

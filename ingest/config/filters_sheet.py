@@ -98,11 +98,12 @@ def misnamed_filters_sheet(sheet_names: Sequence[str]) -> str | None:
     return None
 
 
-def hold_back(jobs: Sequence[JobConfig], cell: str, reason: str, issues: list[ConfigIssue]) -> dict[int, str]:
-    """Reject `jobs` because of a filters problem at `cell`: one error per job, so each
+def hold_back(jobs: Sequence[JobConfig], cell: str, reason: str, issues: list[ConfigIssue],
+              sheet: str = FILTERS_SHEET) -> dict[int, str]:
+    """Reject `jobs` because of a filters problem at `sheet`!`cell`: one error per job, so each
     rejected job's result says why."""
     for job in jobs:
-        issues.append(ConfigIssue(FILTERS_SHEET, cell, f"job '{job.job_name}' is not loaded: {reason}; it must not"
+        issues.append(ConfigIssue(sheet, cell, f"job '{job.job_name}' is not loaded: {reason}; it must not"
                                   " run unfiltered", job_name=job.job_name))
     return {job.row: job.job_name for job in jobs}
 

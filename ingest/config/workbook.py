@@ -53,23 +53,46 @@ def load_workbook_bytes(source: str | Path | bytes, label: str | None = None) ->
             unpacked = sum(info.file_size for info in archive.infolist())
     except zipfile.BadZipFile:
         raise WorkbookError(f"{name}: not an .xlsx workbook (not a zip archive)") from None
+    except Exception as exc:  # a damaged directory: NotImplementedError (version), ValueError, ...
+        raise WorkbookError(f"{name}: not an .xlsx workbook (a damaged zip archive: {_root_name(exc)})") from None
     if unpacked > MAX_UNPACKED_BYTES:
         raise WorkbookError(f"{name}: unpacks to more than {MAX_UNPACKED_BYTES // (1024 * 1024)} MB")
     return data, name
 
 
-def _sheet_rows(book: Any, sheet_names: dict[str, str], name: str, max_row: int) -> list[tuple] | None:
+def _root_name(exc: BaseException) -> str:
+    """The name of the exception at the bottom of `exc`'s chain."""
+    root = exc
+    while root.__cause__ is not None or root.__context__ is not None:
+        root = root.__cause__ or root.__context__
+    return type(root).__name__
+
+
+def _sheet_rows(book: Any, sheet_names: dict[str, str], name: str, max_row: int,
+                label: str) -> list[tuple] | None:
     """The sheet's rows, as wide as its header and no wider; None when there is no such sheet.
     openpyxl's read-only mode pads every row to the width the sheet claims in its
-    <dimension>: a 16 KB workbook claiming A1:XFD2001 took 265 MB and 5 s to read."""
+    <dimension>: a 16 KB workbook claiming A1:XFD2001 took 265 MB and 5 s to read.
+    openpyxl parses a sheet's XML only while its rows are read, so a broken sheet (a character
+    XML forbids, a cell typed as a date that is none, a shared string that is not there) raises
+    here: a WorkbookError naming the workbook, the sheet and the row, never a half-read sheet."""
     if name not in sheet_names:
         return None
     sheet = book[sheet_names[name]]
-    header = next(sheet.iter_rows(max_row=1), ())
-    width = max((i + 1 for i, cell in enumerate(header) if cell_value(cell) is not None), default=0)
-    if width == 0:
-        return [tuple(header[:1])] if header else []
-    return [tuple(header[:width]), *sheet.iter_rows(min_row=2, max_row=max_row, max_col=width)]
+    rows: list[tuple] = []
+    try:
+        header = next(sheet.iter_rows(max_row=1), ())
+        width = max((i + 1 for i, cell in enumerate(header) if cell_value(cell) is not None), default=0)
+        if width == 0:
+            return [tuple(header[:1])] if header else []
+        rows.append(tuple(header[:width]))
+        rows.extend(sheet.iter_rows(min_row=2, max_row=max_row, max_col=width))
+    except Exception as exc:
+        position = getattr(exc, "position", None)  # an XML parse error's (line, column)
+        where = f" at line {position[0]}, column {position[1]} of its XML" if position else ""
+        raise WorkbookError(f"{label}: sheet '{sheet.title}' cannot be read in row {len(rows) + 1} or a later"
+                            f" one ({_root_name(exc)}{where}); save it again from Excel") from None
+    return rows
 
 
 def read_workbook(source: str | Path | bytes, label: str | None = None) -> WorkbookConfig:
@@ -79,19 +102,16 @@ def read_workbook(source: str | Path | bytes, label: str | None = None) -> Workb
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
     except Exception as exc:  # openpyxl raises many types for a broken file
-        root = exc
-        while root.__cause__ is not None or root.__context__ is not None:
-            root = root.__cause__ or root.__context__
-        raise WorkbookError(f"{name}: cannot be read as a workbook ({type(root).__name__})") from None
+        raise WorkbookError(f"{name}: cannot be read as a workbook ({_root_name(exc)})") from None
     try:
         sheet_names = {s.lower(): s for s in book.sheetnames}
         if JOBS_SHEET not in sheet_names:
             raise WorkbookError(f"{name}: no sheet named '{JOBS_SHEET}' (found: {', '.join(book.sheetnames)})")
-        rows = _sheet_rows(book, sheet_names, JOBS_SHEET, MAX_ROWS + 2) or []
-        api_rows = _sheet_rows(book, sheet_names, API_SHEET, MAX_ROWS + 1)
-        filter_rows = _sheet_rows(book, sheet_names, FILTERS_SHEET, MAX_ROWS + 2)  # one more row: shows a cut sheet
+        rows = _sheet_rows(book, sheet_names, JOBS_SHEET, MAX_ROWS + 2, name) or []
+        api_rows = _sheet_rows(book, sheet_names, API_SHEET, MAX_ROWS + 1, name)
+        filter_rows = _sheet_rows(book, sheet_names, FILTERS_SHEET, MAX_ROWS + 2, name)  # one more row: a cut sheet
         misnamed = misnamed_filters_sheet(book.sheetnames)
-        quality_rows = _sheet_rows(book, sheet_names, QUALITY_SHEET, MAX_ROWS + 2)  # optional sheet
+        quality_rows = _sheet_rows(book, sheet_names, QUALITY_SHEET, MAX_ROWS + 2, name)  # optional sheet
     finally:
         book.close()
     config = WorkbookConfig(source=name)
@@ -111,8 +131,8 @@ def read_workbook(source: str | Path | bytes, label: str | None = None) -> Workb
     config.jobs, rejected = attach_filters(filter_rows, config.jobs, config.issues, MAX_ROWS)
     config.invalid_rows.update(rejected)
     if misnamed is not None:  # its filters would silently not apply: fail closed
-        rejected = hold_back(sql_jobs(config.jobs), "", f"sheet '{misnamed}' looks like the filters sheet but is"
-                             f" not read as one; name it '{FILTERS_SHEET}'", config.issues)
+        rejected = hold_back(sql_jobs(config.jobs), "1:1", f"sheet '{misnamed}' looks like the filters sheet but"
+                             f" is not read as one; name it '{FILTERS_SHEET}'", config.issues, sheet=misnamed)
         config.jobs = [j for j in config.jobs if j.row not in rejected]
         config.invalid_rows.update(rejected)
     _check_dependencies(config, header)

@@ -76,6 +76,9 @@ def test_a_misnamed_filters_sheet_holds_back_every_sql_job(tmp_path):
     config = read(tmp_path, [GOOD], sheet="Filter")
     assert loaded(config) == []
     assert any("sheet 'Filter'" in m and "name it 'filters'" in m for m in messages_of(config, "orders"))
+    # found by the workbook fuzz: the issue named sheet 'filters' (not there) and no cell at all
+    held = [e for e in config.errors if e.job_name == "orders"]
+    assert held and all(e.place == "Filter!1:1" for e in held), held
 
 
 def test_a_clean_sheet_loads_every_job_with_its_filters(tmp_path):

@@ -191,3 +191,60 @@ def test_a_workbook_claiming_a_huge_sheet_is_read_in_bounded_memory(tmp_path):
         tracemalloc.stop()
     assert [j.job_name for j in config.jobs] == ["j0", "j1", "j2"] and config.errors == []
     assert peak < 20 * 1024 * 1024, f"{peak / 1e6:.0f} MB"
+
+
+# --- found by the workbook fuzz (tests/unit/test_workbook_fuzz.py) ----------------------------
+def _zip_of_a_future_version() -> bytes:
+    """A workbook whose central directory says it needs zip version 8.4: zipfile raised
+    NotImplementedError, which left read_workbook unwrapped."""
+    data = bytearray(_book_bytes(lambda b: b.active.append(HEADER)))
+    central = data.index(b"PK\x01\x02")
+    data[central + 6] = 84  # "version needed to extract"
+    return bytes(data)
+
+
+def test_a_zip_of_an_unknown_version_is_a_workbook_error():
+    with pytest.raises(WorkbookError, match=r"^future\.xlsx: not an \.xlsx workbook \(a damaged zip archive:"
+                                            r" NotImplementedError\)"):
+        read_workbook(_zip_of_a_future_version(), label="future.xlsx")
+
+
+def _jobs_with(cell) -> bytes:
+    from tests.fuzz_workbooks import Book, Sheet, workbook_bytes
+
+    good = [[f"good_{i}", "Y", "postgres", "pg", "public", f"table_{i}", None, "FULL"] for i in range(200)]
+    return workbook_bytes(Book([Sheet("jobs", rows=[HEADER, *good, ["bad_job", "Y", "postgres", cell]],
+                                      dimension="A1:AA202")], shared=["one"]))
+
+
+def _lazy_cases():
+    from tests.fuzz_workbooks import Raw
+
+    return [
+        ("control_character", "pg\x01", "ExpatError at line 2, column"),  # XML 1.0 forbids it
+        ("shared_string_past_the_end", Raw(t="s", v="5"), "IndexError"),
+        ("impossible_iso_date", Raw(t="d", v="2024-13-45"), "ValueError"),
+        ("style_that_is_no_number", Raw(s="x", v="1"), "ValueError"),
+        ("number_that_is_none", Raw(t="n", v="1,5"), "ValueError"),
+    ]
+
+
+@pytest.mark.parametrize("case, cell, reason", _lazy_cases(), ids=[c[0] for c in _lazy_cases()])
+def test_a_sheet_openpyxl_fails_on_while_reading_rows_is_a_workbook_error(case, cell, reason):
+    """openpyxl parses a sheet's XML only while its rows are read: these raised ParseError,
+    IndexError or ValueError out of read_workbook (the fuzz's first finds)."""
+    with pytest.raises(WorkbookError) as error:
+        read_workbook(_jobs_with(cell), label="lazy.xlsx")
+    message = str(error.value)
+    assert re.match(r"lazy\.xlsx: sheet 'jobs' cannot be read in row \d+ or a later one \(", message), message
+    assert reason in message and "save it again from Excel" in message
+
+
+def test_a_merge_openpyxl_cannot_parse_is_a_workbook_error():
+    from tests.fuzz_workbooks import Book, Sheet, workbook_bytes
+
+    book = Book([Sheet("jobs", rows=[HEADER, ["j", "Y", "postgres", "pg", None, "t", None, "FULL"]],
+                       merges=["Z9:A1"])])
+    with pytest.raises(WorkbookError, match=r"^merge\.xlsx: sheet 'jobs' cannot be read in row 3 or a later one"
+                                            r" \(ValueError\)"):
+        read_workbook(workbook_bytes(book), label="merge.xlsx")
