@@ -71,18 +71,24 @@ class SqlJobSource:
         return coerce_watermark(self.job.last_watermark, self.reflected.columns[self.reflected.watermark_column],
                                 self.job)
 
+    def _typed_window(self, before: Any, after: Any) -> tuple[Any, Any]:
+        """The window's bounds in the watermark column's type: dlt state keeps composite
+        watermarks as text."""
+        from ingest.sources.sql import coerce_watermark
+
+        kind = self.reflected.columns[self.reflected.watermark_column]
+        return tuple(coerce_watermark(v, kind, self.job) if isinstance(v, str) else v for v in (before, after))
+
     def count_range(self, before: Any, after: Any) -> tuple[int, int] | None:
         from ingest.checks.rowcount import source_count_range
 
-        from ingest.sources.sql import coerce_watermark
         from ingest.sources.watermark_values import minus_lookback
 
         job, table = self.job, self.reflected.table
         watermark = self.reflected.watermark_column if job.is_incremental else None
         max_before = None
-        if watermark is not None:  # composite watermarks are stored as text in dlt state
-            kind = self.reflected.columns[watermark]
-            before, after = (coerce_watermark(v, kind, job) if isinstance(v, str) else v for v in (before, after))
+        if watermark is not None:
+            before, after = self._typed_window(before, after)
             if job.lookback and before is not None:
                 max_before = minus_lookback(before, job.lookback, table.c[watermark])
         return source_count_range(self.engine, table.schema, table.name, watermark, before, after,
@@ -100,16 +106,15 @@ class SqlJobSource:
 
     def value_stats(self, before: Any, after: Any, include_before: bool) -> Any:
         """PostgreSQL only: each column's non-null count and, where it lands as a decimal,
-        date, time or timestamp, min and max (±infinity as the bounds they land as:
-        ingest/sources/postgres_types.py), over the job's filters and, for INCREMENTAL, the
+        date, time or timestamp, min and max (psycopg2 gives ±infinity as date/datetime max and
+        min, the very bounds the load clamps them to: ingest/sources/postgres_types.py), over the
+        job's filters and, for INCREMENTAL, the
         window (before, after], with rows equal to `before` when `include_before`. The plain
         columns, not the guarded expressions the load selects: a guard per row made the scan
         2.5x slower, and a value a guard stops has failed the load already."""
         import sqlalchemy as sa
 
         from ingest.checks.values import source_stats
-        from ingest.sources.postgres_types import landed_bound
-        from ingest.sources.sql import coerce_watermark
 
         plans, table = self.reflected.read_plans, self.reflected.table
         if self.engine.dialect.name != "postgresql" or not plans:
@@ -121,8 +126,8 @@ class SqlJobSource:
         where = list(self.strategies.row_filters())
         watermark = self.reflected.watermark_column if self.job.is_incremental else None
         if watermark is not None:
-            kind, column = self.reflected.columns[watermark], table.c[watermark]
-            before, after = (coerce_watermark(v, kind, self.job) if isinstance(v, str) else v for v in (before, after))
+            column = table.c[watermark]
+            before, after = self._typed_window(before, after)
             if before is not None:
                 where.append(column >= before if include_before else column > before)
             where.append(column <= after if after is not None else column.isnot(None))
@@ -131,9 +136,6 @@ class SqlJobSource:
             # the cores the load's own query and this process need (ingest/load.py)
             connection.execute(sa.text("SET LOCAL max_parallel_workers_per_gather = 0"))
             rows, stats = source_stats(connection, table, expressions, where, ranged)
-        for name in ranged:
-            stats[name].minimum = landed_bound(plans[name], stats[name].minimum)
-            stats[name].maximum = landed_bound(plans[name], stats[name].maximum)
         return rows, stats, ranged
 
     def close(self) -> None:

@@ -30,7 +30,6 @@ generated from it (`python -m ingest.sources.postgres_types`; a test compares th
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
 from enum import Enum
 from typing import Any, Callable
 
@@ -153,13 +152,12 @@ class ColumnPlan:
 
     def select(self, quoted: str, backend: str) -> str:
         """The SQL expression selecting this column (`quoted` is its quoted name)."""
-        base = self.column.base
-        if self.read is Read.TEXT or self.lands_as_text(backend):
-            return f"({quoted})::numeric::text" if base == "money" else f"({quoted})::text"
-        if self.read is Read.DECIMAL_TEXT:
-            guarded = _guard(quoted, self, f"{quoted} = 'NaN'", "numeric", "holds NaN, which no decimal can")
-            return f"({guarded})::text" if backend == "connectorx" else guarded
-        return _native_select(quoted, self)
+        if self.lands_as_text(backend):
+            return f"({quoted})::numeric::text" if self.column.base == "money" else f"({quoted})::text"
+        guarded = _native_select(quoted, self)
+        if self.read is Read.DECIMAL_TEXT and backend == "connectorx":
+            return f"({guarded})::text"  # cast to decimal(p,s) in Arrow (exact_types.py)
+        return guarded
 
 
 def numeric_precision(typmod: int) -> tuple[int, int] | None:
@@ -200,7 +198,7 @@ def _plan_numeric(column: PgColumn) -> ColumnPlan:
 
 
 def _native_select(quoted: str, plan: ColumnPlan) -> str:
-    """A native column, with the guard its type needs (none for most)."""
+    """A column read as its own type, with the guard its type needs (none for most)."""
     base = plan.column.base
     if base == "numeric":
         return _guard(quoted, plan, f"{quoted} = 'NaN'", "numeric", "holds NaN, which no decimal can")
@@ -243,22 +241,6 @@ def read_columns(connection: sa.Connection, schema: str | None, table: str) -> d
     relation = preparer.quote(table) if schema is None else f"{preparer.quote(schema)}.{preparer.quote(table)}"
     rows = connection.execute(CATALOG_QUERY, {"relation": relation}).mappings().all()
     return {row["name"]: plan_column(PgColumn(**row)) for row in rows}
-
-
-def landed_bound(plan: ColumnPlan, value: Any) -> Any:
-    """A source value as it lands: ±infinity (psycopg2 gives them as text, or as the
-    datetime/date extremes) become the bounds the load clamps them to."""
-    base = plan.column.base
-    if base not in ("date", "timestamp", "timestamptz") or value is None:
-        return value
-    text = str(value)
-    if text in ("infinity", "-infinity") or value in (date.max, date.min, datetime.max, datetime.min):
-        upper = text == "infinity" or value in (date.max, datetime.max)
-        if base == "date":
-            return date.fromisoformat(UPPER_DATE if upper else LOWER_DATE)
-        bound = datetime.fromisoformat(UPPER_TS if upper else LOWER_TS)
-        return bound.replace(tzinfo=timezone.utc) if base == "timestamptz" else bound
-    return value
 
 
 def adapt_table(table: sa.Table, plans: dict[str, ColumnPlan], backend: str) -> None:
