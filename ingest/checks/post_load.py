@@ -27,7 +27,7 @@ from ingest.core.result import JobResult, RunContext
 log = logging.getLogger("ingest.checks")
 
 
-def _normalizer(pipeline: dlt.Pipeline) -> Callable[[str], str]:
+def column_normalizer(pipeline: dlt.Pipeline) -> Callable[[str], str]:
     """dlt's naming convention for the pipeline's schema (snake_case unless configured)."""
     schema = pipeline.default_schema if pipeline.default_schema_name else dlt.Schema(pipeline.pipeline_name)
     return schema.naming.normalize_identifier
@@ -35,7 +35,7 @@ def _normalizer(pipeline: dlt.Pipeline) -> Callable[[str], str]:
 
 def _source_columns(resource: Any, pipeline: dlt.Pipeline) -> list[ColumnSnapshot]:
     """The table as the source delivers it: dlt's column schema from the resource's reflection."""
-    return schema_drift.snapshot(resource.compute_table_schema()["columns"], _normalizer(pipeline))
+    return schema_drift.snapshot(resource.compute_table_schema()["columns"], column_normalizer(pipeline))
 
 
 def _lake_columns(pipeline: dlt.Pipeline, table: str) -> dict[str, dict[str, Any]]:
@@ -126,7 +126,7 @@ def _evaluate_rules(job: JobConfig, pipeline: dlt.Pipeline, client: Any, result:
     root = client.bucket_path.rstrip("/")
     try:
         results = quality.evaluate(job.quality_rules, client.fs_client, [f"{root}/{f}" for f in result.files],
-                                   _normalizer(pipeline))
+                                   column_normalizer(pipeline))
         return [r.to_dict() for r in results]
     except Exception as exc:  # the files could not be read: every rule is an error
         return _rule_errors(job, f"files could not be read: {type(exc).__name__}: {safe_message(exc)}",
