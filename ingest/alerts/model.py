@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any, Iterable
 
 from ingest.core.redact import redact
+from ingest.core.result import is_already_running
 
 MESSAGE_CHARS = 300
 FINDING_KINDS = ("validation", "drift", "quality", "rowcount", "watermark", "alert delivery")
@@ -26,9 +27,7 @@ def safe_text(value: object, limit: int = MESSAGE_CHARS) -> str:
 
 def _failed(job: dict[str, Any]) -> bool:
     """Not succeeded; a job skipped because another run was loading it is not a failure."""
-    if job.get("status") == "skipped" and job.get("error_class") == "JobLockedError":
-        return False
-    return job.get("status") != "succeeded"
+    return job.get("status") != "succeeded" and not is_already_running(job.get("status"), job.get("error_class"))
 
 
 @dataclass(frozen=True)

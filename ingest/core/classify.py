@@ -153,8 +153,8 @@ def _classify_one(exc: BaseException) -> type[errors.IngestError] | None:
         return _requests(exc)
     if isinstance(exc, (ConnectionError, TimeoutError)):
         return errors.TransientSourceError
-    if (isinstance(exc, RuntimeError) or name == "PanicException") and _connectorx(exc) is not None:
-        return _connectorx(exc)
+    if (isinstance(exc, RuntimeError) or name == "PanicException") and (server := _connectorx(exc)) is not None:
+        return server
     if isinstance(exc, (RuntimeError, OSError)) or name == "PanicException":  # connectorx, from Rust
         text = str(exc).lower()
         if any(t in text for t in _AUTH_TEXT):

@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
 
+from ingest.core.errors import JobLockedError
+
 
 class JobStatus(str, Enum):
     SUCCEEDED = "succeeded"
@@ -15,6 +17,12 @@ class JobStatus(str, Enum):
     SKIPPED = "skipped"
     """Not started: a job it depends on did not succeed (ingest/config/dependencies.py), or
     another run is loading it (error_class JobLockedError)."""
+
+
+def is_already_running(status: str | None, error_class: str | None) -> bool:
+    """Skipped because another run holds the job's lock (ingest/lake/locks.py): not a failure
+    of this run (no failure mail, exit code 0), counted apart from a dependency's skip."""
+    return status == JobStatus.SKIPPED.value and error_class == JobLockedError.__name__
 
 
 @dataclass

@@ -15,9 +15,8 @@ from ingest.records.audit import AuditSink, FileAuditSink
 from ingest.records.check_results import findings as check_findings
 from ingest.config.writeback import WatermarkUpdate, WritebackOutcome, write_watermarks_to_file
 from ingest.plan.planner import Plan
-from ingest.core.errors import JobLockedError
 from ingest.core.redact import redact
-from ingest.core.result import JobResult, JobStatus
+from ingest.core.result import JobResult, JobStatus, is_already_running
 from ingest.core.settings import Settings
 from ingest.alerts.telemetry import emit_run as emit_run_telemetry
 
@@ -79,11 +78,6 @@ def _absolute(place: str) -> str:
     return place if "://" in place else str(Path(place).resolve())
 
 
-def is_lock_skip(result: JobResult) -> bool:
-    """Skipped because another run holds the job's lock (ingest/lake/locks.py)."""
-    return result.status is JobStatus.SKIPPED and result.error_class == JobLockedError.__name__
-
-
 def watermark_updates(results: list[JobResult]) -> list[WatermarkUpdate]:
     return [WatermarkUpdate(r.job_name, r.workbook_watermark, r.watermark_after)
             for r in results
@@ -132,8 +126,9 @@ def finalize_run(plan: Plan, results: list[JobResult], settings: Settings,
                              for r in all_results if r.rowcount and r.rowcount["status"] != "ok"],
         audit_path=_absolute(str(audit_path)),
         lake=_absolute(f"{settings.destination.rstrip('/')}/{settings.dataset}"),
-        dependency_skipped=sum(1 for r in all_results if r.status is JobStatus.SKIPPED and not is_lock_skip(r)),
-        already_running=sum(1 for r in all_results if is_lock_skip(r)),
+        dependency_skipped=sum(1 for r in all_results
+                               if r.status is JobStatus.SKIPPED and not is_already_running(r.status.value, r.error_class)),
+        already_running=sum(1 for r in all_results if is_already_running(r.status.value, r.error_class)),
         waves=[list(w) for w in plan.waves],
         parameters=dict(plan.request),
     )
