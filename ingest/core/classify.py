@@ -192,8 +192,10 @@ def _value_error(exc: BaseException) -> errors.SourceValueError | None:
     start = text.find(errors.VALUE_ERROR_MARKER)
     if start < 0:
         return None
-    message = text[start + len(errors.VALUE_ERROR_MARKER):].split('"', 1)[0].strip()
-    return errors.SourceValueError(safe_message(message))
+    start += len(errors.VALUE_ERROR_MARKER)
+    end = text.find(errors.VALUE_ERROR_END, start)
+    message = text[start:end] if end >= 0 else text[start:].split('"', 1)[0]
+    return errors.SourceValueError(safe_message(message.replace('\\"', '"').strip()))
 
 
 def _smtp_reply(exc: smtplib.SMTPResponseException) -> str:

@@ -101,6 +101,9 @@ class SourcePermissionError(PermanentSourceError):
 VALUE_ERROR_MARKER = "ingest: cannot land exactly:"
 """Begins the message a source query raises on purpose for a value that has no exact form in
 the lake (ingest/sources/postgres_types.py); classify turns it into SourceValueError."""
+VALUE_ERROR_END = " [ingest]"
+"""Ends that message: the driver wraps it in quotes of its own, and a column name may hold
+quotes too, so the message is cut here, not at the next quote."""
 
 
 class SourceValueError(PermanentSourceError):

@@ -36,7 +36,7 @@ from typing import Any, Callable
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from ingest.core.errors import VALUE_ERROR_MARKER
+from ingest.core.errors import VALUE_ERROR_END, VALUE_ERROR_MARKER
 from ingest.sources.literals import unwrap
 
 CX_DECIMAL_PRECISION, CX_DECIMAL_SCALE = 38, 10
@@ -231,7 +231,7 @@ def _guard(quoted: str, plan: ColumnPlan, condition: str, cast_to: str, problem:
 
 
 def _message(plan: ColumnPlan, problem: str) -> str:
-    text = f"{VALUE_ERROR_MARKER} column {plan.column.name} ({plan.column.declared}) {problem}"
+    text = f"{VALUE_ERROR_MARKER} column {plan.column.name} ({plan.column.declared}) {problem}{VALUE_ERROR_END}"
     return "'" + text.replace("'", "''") + "'"
 
 

@@ -291,3 +291,22 @@ def test_the_value_check_runs_on_incremental_windows(postgres, pg_schema, settin
     second = run(book, settings).jobs[0]
     assert second["rows_processed"] == 5
     assert second["values"]["status"] == "ok", second["values"]
+
+
+def test_a_hostile_column_name_cannot_break_out_of_the_guards_sql(postgres, pg_schema, settings, tmp_path):
+    """Column names come from the source's catalog and go into the SELECT's guards twice: as a
+    quoted identifier and inside the error message's string literal. A name holding quotes,
+    a semicolon and SQL stays a name: the load reads its values, and a value the guard stops
+    names the column as the catalog spells it, nothing runs."""
+    name = 'it\'s "odd"; DROP TABLE x; --'
+    quoted = '"' + name.replace('"', '""') + '"'
+    sql(postgres, f"CREATE TABLE {pg_schema}.odd (id integer PRIMARY KEY, {quoted} timestamp);"
+                  f" INSERT INTO {pg_schema}.odd VALUES (1, 'infinity'), (2, '2024-01-02 03:04:05')")
+    book = write_workbook(tmp_path / "w.xlsx", [job_row(job_name="odd", source_schema=pg_schema, source_table="odd")])
+    job = run(book, settings).jobs[0]
+    assert job["status"] == "succeeded", job["error_message"]
+    _, rows = lake_rows(settings, "odd")
+    assert len(rows) == 2 and job["values"]["status"] == "ok", job["values"]
+    sql(postgres, f"INSERT INTO {pg_schema}.odd VALUES (3, '10000-01-01')")
+    failed = run(book, settings).jobs[0]
+    assert failed["error_class"] == "SourceValueError" and name in failed["error_message"], failed["error_message"]
