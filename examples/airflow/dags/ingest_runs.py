@@ -2,7 +2,8 @@
 DAGs can import it; it defines no DAG itself).
 
 - StartIngestRunOperator: POST /api/runs on the Function App (function key from an Airflow
-  connection, never from a DAG file); returns the instance id and the app's status URL,
+  connection, never from a DAG file; with the app's Entra ID option on, also a bearer token,
+  see IngestApi); returns the instance id and the app's status URL,
   GET /api/runs/{id} (XCom). The app never hands out Durable's management URLs: they carry
   the task hub's system key.
 - IngestRunSensor: polls that status URL, with the same function key, in reschedule mode (no
@@ -17,7 +18,8 @@ from __future__ import annotations
 import json
 import subprocess
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
+from urllib.parse import urlsplit
 
 import requests
 from airflow.sdk import BaseHook, BaseOperator, BaseSensorOperator
@@ -30,30 +32,75 @@ class IngestRunFailed(AirflowException):
     """The run ended Failed/Terminated, or completed with failed jobs."""
 
 
+TokenProvider = Callable[[str], str]
+"""scope -> an Entra ID access token for it."""
+
+
+def default_token_provider(scope: str) -> str:
+    """A token from the worker's own identity: DefaultAzureCredential tries the environment's
+    service principal (AZURE_CLIENT_ID, AZURE_TENANT_ID, AZURE_CLIENT_SECRET or a certificate),
+    workload identity, then the managed identity of the machine Airflow runs on. No secret is
+    kept in the DAG or the Airflow connection for it."""
+    from azure.identity import DefaultAzureCredential
+
+    credential = DefaultAzureCredential(exclude_interactive_browser_credential=True)
+    return credential.get_token(scope).token
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port
+
+
 @dataclass(frozen=True)
 class IngestApi:
-    """The Function App's run endpoints; `function_key` goes in the x-functions-key header."""
+    """The Function App's run endpoints; `function_key` goes in the x-functions-key header.
+
+    With the app's Entra ID option on (Bicep `httpAuth=entra`), the connection's extra names the
+    API's scope, `{"entra_scope": "api://<client id>/.default"}`, and each call also carries
+    `Authorization: Bearer <token>` from `token_provider` (the worker's identity by default).
+    Both go only to the connection's own origin: a status URL on any other host, scheme or port
+    is refused before a request is sent."""
 
     base_url: str
     function_key: str | None
+    entra_scope: str | None = None
+    token_provider: TokenProvider = default_token_provider
     timeout_s: float = 30.0
 
     @classmethod
-    def from_connection(cls, conn_id: str) -> "IngestApi":
+    def from_connection(cls, conn_id: str, token_provider: TokenProvider | None = None) -> "IngestApi":
         conn = BaseHook.get_connection(conn_id)
         host = conn.host or ""
         if "://" not in host:
             host = f"{conn.schema or 'https'}://{host}"
         if conn.port:
             host = f"{host}:{conn.port}"
-        return cls(base_url=host.rstrip("/"), function_key=conn.password)
+        scope = (conn.extra_dejson or {}).get("entra_scope") or None
+        if scope is not None and (not isinstance(scope, str) or not scope.strip()):
+            raise AirflowException(f"connection {conn_id!r}: extra entra_scope must be a scope like"
+                                   " 'api://<client id>/.default'")
+        return cls(base_url=host.rstrip("/"), function_key=conn.password, entra_scope=scope,
+                   token_provider=token_provider or default_token_provider)
 
-    def _headers(self) -> dict[str, str]:
-        return {"x-functions-key": self.function_key} if self.function_key else {}
+    def _headers(self, url: str) -> dict[str, str]:
+        if _origin(url) != _origin(self.base_url):
+            raise AirflowException(f"refusing to send the function key to {urlsplit(url).hostname!r}: the status"
+                                   " URL is not on the connection's host")
+        headers = {"x-functions-key": self.function_key} if self.function_key else {}
+        if self.entra_scope:
+            try:
+                token = self.token_provider(self.entra_scope)
+            except Exception as error:  # azure-identity raises several types; none carries a secret
+                raise AirflowException(f"no Entra ID token for {self.entra_scope}: {type(error).__name__}:"
+                                       f" {str(error)[:300]}") from None
+            headers["Authorization"] = f"Bearer {token}"
+        return headers
 
     def start_run(self, body: dict[str, Any], if_running: str = "wait") -> dict[str, Any]:
-        response = requests.post(f"{self.base_url}/api/runs", json=body, headers=self._headers(),
-                                 timeout=self.timeout_s)
+        url = f"{self.base_url}/api/runs"
+        response = requests.post(url, json=body, headers=self._headers(url), timeout=self.timeout_s,
+                                 allow_redirects=False)
         if response.status_code == 202:
             return response.json()
         if response.status_code == 409 and if_running == "wait":
@@ -61,7 +108,11 @@ class IngestApi:
         raise AirflowException(f"starting the ingest run failed: HTTP {response.status_code}: {response.text[:300]}")
 
     def status(self, status_url: str) -> dict[str, Any]:
-        response = requests.get(status_url, headers=self._headers(), timeout=self.timeout_s)
+        response = requests.get(status_url, headers=self._headers(status_url), timeout=self.timeout_s,
+                                allow_redirects=False)
+        if 300 <= response.status_code < 400:
+            raise AirflowException(f"the ingest run's status answered a redirect (HTTP {response.status_code});"
+                                   " the function key and token are not sent on")
         if response.status_code >= 400 and response.status_code != 404:
             response.raise_for_status()
         return response.json()

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from airflow.sdk.exceptions import AirflowException
 
-from fake_functions import start_fake_functions
+from fake_functions import start_fake_functions, start_fake_managed_identity
 from ingest_runs import IngestRunFailed, IngestRunSensor, StartIngestRunOperator, run_local_ingest
 
 DAGS = Path(__file__).resolve().parents[1] / "dags"
@@ -100,6 +100,68 @@ def test_a_wrong_function_key_is_refused(functions, monkeypatch):
                        json.dumps({"conn_type": "http", "host": functions.url, "password": "wrong"}))
     with pytest.raises(AirflowException, match="HTTP 401"):
         StartIngestRunOperator(task_id="s").execute({})
+
+
+@pytest.fixture
+def entra(functions, monkeypatch):
+    """The app's Entra ID option on: the connection names the API's scope, and the worker's
+    identity is App Service's managed identity, played on loopback (no Entra ID here), which
+    azure-identity's DefaultAzureCredential really asks for the token."""
+    identity = start_fake_managed_identity()
+    for name in ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET", "AZURE_FEDERATED_TOKEN_FILE", "MSI_ENDPOINT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("IDENTITY_ENDPOINT", identity.endpoint)
+    monkeypatch.setenv("IDENTITY_HEADER", identity.header_secret)
+    monkeypatch.setenv("AIRFLOW_CONN_INGEST_FUNCTIONS", json.dumps(
+        {"conn_type": "http", "host": functions.url, "password": functions.function_key,
+         "extra": {"entra_scope": "api://11111111-2222-3333-4444-555555555555/.default"}}))
+    functions.bearer = identity.token
+    yield identity
+    identity.stop()
+
+
+def test_with_entra_on_every_call_carries_the_workers_token(functions, entra):
+    functions.summary = SUMMARY_OK
+    _, pokes, ti = start_and_wait(functions)
+    assert pokes == [False, False, True] and ti.pushed["summary"] == SUMMARY_OK
+    assert functions.authorizations == [f"Bearer {entra.token}"] * 4  # the POST and three polls
+    assert set(entra.resources) == {"api://11111111-2222-3333-4444-555555555555"}
+
+
+def test_without_the_token_the_app_refuses_and_the_task_says_why(functions, entra):
+    entra.fail = True
+    with pytest.raises(AirflowException, match="no Entra ID token for api://11111111") as raised:
+        StartIngestRunOperator(task_id="s").execute({})
+    assert functions.function_key not in str(raised.value) and functions.posts == []
+    monkeypatch_free = json.loads(os.environ["AIRFLOW_CONN_INGEST_FUNCTIONS"])
+    del monkeypatch_free["extra"]  # Entra on at the app, the scope forgotten in the connection
+    os.environ["AIRFLOW_CONN_INGEST_FUNCTIONS"] = json.dumps(monkeypatch_free)
+    with pytest.raises(AirflowException, match="HTTP 401"):
+        StartIngestRunOperator(task_id="s").execute({})
+    assert functions.authorizations[-1] is None
+
+
+def test_without_entra_no_authorization_header_is_sent(functions):
+    functions.summary = SUMMARY_OK
+    start_and_wait(functions)
+    assert functions.authorizations and set(functions.authorizations) == {None}
+
+
+def test_the_key_and_token_never_go_to_a_status_url_on_another_host(functions, entra):
+    """127.0.0.2 is another host: a status URL there (a tampered XCom, a hostile answer) is
+    refused before any request, and a redirect there is not followed."""
+    other = start_fake_functions(host="127.0.0.2")
+    try:
+        sensor = IngestRunSensor(task_id="wait", status_url=f"{other.url}/api/runs/ingest-all")
+        with pytest.raises(AirflowException, match="refusing to send the function key to '127.0.0.2'"):
+            sensor.poke({"ti": TaskInstance()})
+        functions.redirect_status_to = f"{other.url}/api/runs/ingest-all"
+        sensor = IngestRunSensor(task_id="wait", status_url=f"{functions.url}/api/runs/ingest-all")
+        with pytest.raises(AirflowException, match="redirect"):
+            sensor.poke({"ti": TaskInstance()})
+        assert other.authorizations == [] and other.polls == 0
+    finally:
+        other.stop()
 
 
 def test_local_variant_runs_the_cli_and_pushes_the_summary(tmp_path):
