@@ -127,6 +127,7 @@ def test_a_crashing_activity_is_retried_then_reported_beside_good_jobs(postgres,
     assert by_name["orders"]["status"] == "succeeded" and by_name["flaky"]["rows_processed"] == 20
     assert by_name["dead"]["error_class"] == "ActivityFailedError"
     assert "after 3 attempt(s)" in by_name["dead"]["error_message"]
+    assert by_name["dead"]["error_message"].endswith("the next run loads the whole table again")  # a FULL job
     assert outcome.output["failed"] == 1
 
 

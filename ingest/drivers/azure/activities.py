@@ -16,6 +16,7 @@ from ingest.config.model import JobConfig
 from ingest.config.workbook import read_workbook
 from ingest.lake.destination import prepare_lake
 from ingest.drivers.finalize import finalize_run
+from ingest.drivers.local.worker_exit import next_run
 from ingest.load import run_job
 from ingest.plan.planner import Plan, make_plan
 from ingest.plan.request import RunRequest
@@ -119,10 +120,12 @@ def finalize_activity(payload: dict[str, Any], settings: Settings) -> dict[str, 
 
 def crashed_job_result(payload: dict[str, Any], message: str, finished_at: str) -> dict[str, Any]:
     """The result recorded when a job's activity failed after every Durable retry (the worker
-    crashed or timed out: run_job itself returns failures as values)."""
+    crashed or timed out: run_job itself returns failures as values). The message ends with what
+    the next run does for this job's load type."""
     job = payload["job"]
+    config = JobConfig.from_dict(job)
     return JobResult(job_name=job["job_name"], status=JobStatus.FAILED, run_id=payload["run"]["run_id"],
-                     table_name=JobConfig.from_dict(job).table_name,  # rest_api jobs have no source_table
+                     table_name=config.table_name,  # rest_api jobs have no source_table
                      started_at=payload["run"]["started_at"], finished_at=finished_at,
                      workbook_watermark=job.get("last_watermark"), error_class="ActivityFailedError",
-                     error_message=message).to_dict()
+                     error_message=f"{message}; {next_run(config)}").to_dict()
