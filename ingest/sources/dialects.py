@@ -8,10 +8,17 @@ from typing import Any, Callable
 import sqlalchemy as sa
 
 from ingest.core.errors import SettingError
+from ingest.sources import mssql_types, oracle_types
+from ingest.sources.client_types import ClientPlan, SourceColumn, check_supported, plan_hints, select_planned
 from ingest.sources.exact_types import integer_width_hints
+from ingest.sources.literals import unwrap
 from ingest.sources.mssql import adapt_sqlserver_types
-from ingest.sources.oracle import adapt_oracle_types, oracle_number_hints, select_utc_timestamps
+from ingest.sources.oracle import adapt_oracle_types
 from ingest.sources.postgres_types import ColumnPlan, select_exact
+from ingest.sources.postgres_types import dlt_type as postgres_dlt_type
+
+CLIENT_TYPE_MAPS = {"mssql": mssql_types, "oracle": oracle_types}
+"""The dialects read on the client path, each with its type map (client_types.py)."""
 
 BACKEND_BY_DIALECT = {
     # connectorx streams arrow batches straight from PostgreSQL's binary protocol (2.7x the
@@ -52,24 +59,55 @@ def adapt_types(table: sa.Table, dialect_name: str) -> None:
         adapt_sqlserver_types(table)
 
 
-def exact_type_hints(columns: dict[str, sa.types.TypeEngine], dialect_name: str) -> dict[str, dict[str, Any]]:
-    """dlt column hints that keep each column's exact type in the lake."""
+def exact_type_hints(columns: dict[str, sa.types.TypeEngine], dialect_name: str,
+                     client_plans: dict[str, ClientPlan] | None = None) -> dict[str, dict[str, Any]]:
+    """dlt column hints that keep each column's exact type in the lake; on the client path
+    (SQL Server, Oracle) the hints of what each column's plan lands."""
     hints = integer_width_hints(columns)
     # SQLAlchemy 2.1's Float (REAL, DOUBLE PRECISION, Oracle BINARY_DOUBLE) is no longer a
     # Numeric, the class dlt 1.31 maps to double: without this hint dlt calls it unknown.
     hints.update({name: {"name": name, "data_type": "double"}
                   for name, kind in columns.items() if isinstance(kind, sa.Float)})
-    if dialect_name == "oracle":
-        hints.update(oracle_number_hints(columns))
+    hints.update(plan_hints(client_plans or {}))
     return hints
 
 
 def query_adapter(dialect_name: str, read_plans: dict[str, ColumnPlan] | None = None,
-                  backend: str = "pyarrow") -> Callable[..., Any] | None:
-    """A dlt query_adapter_callback that changes what a dialect's SELECT returns, if needed:
-    Oracle's zoned timestamps in UTC; PostgreSQL's columns as their read plans say."""
-    if dialect_name == "oracle":
-        return select_utc_timestamps
+                  backend: str = "pyarrow", client_plans: dict[str, ClientPlan] | None = None
+                  ) -> Callable[..., Any] | None:
+    """A dlt query_adapter_callback that selects each column as its plan says: PostgreSQL's
+    read plans (postgres_types.py), SQL Server's and Oracle's client plans (client_types.py)."""
+    if dialect_name in CLIENT_TYPE_MAPS and client_plans:
+        return select_planned(client_plans)
     if dialect_name == "postgresql" and read_plans:
         return select_exact(read_plans, backend)
     return None
+
+
+def read_catalog(connection: sa.Connection, dialect_name: str, schema: str | None,
+                 table: str) -> dict[str, SourceColumn]:
+    """Each column's declared type from the source's catalog (client-path dialects; {} for others)."""
+    type_map = CLIENT_TYPE_MAPS.get(dialect_name)
+    return type_map.read_catalog(connection, schema, table) if type_map is not None else {}
+
+
+def client_plans(table: sa.Table, dialect_name: str, catalog: dict[str, SourceColumn],
+                 watermark: str | None) -> dict[str, ClientPlan]:
+    """Each column's plan on the client path, from the catalog's row for it, else from the
+    type SQLAlchemy reflected; a column with no exact form fails here, before any read."""
+    type_map = CLIENT_TYPE_MAPS.get(dialect_name)
+    if type_map is None:
+        return {}
+    plans = {}
+    for column in table.columns:
+        source = catalog.get(column.name) or type_map.column_from_reflection(column.name, unwrap(column.type))
+        plans[column.name] = type_map.plan_column(source, watermark=column.name == watermark)
+    check_supported(plans, f"{table.schema}.{table.name}" if table.schema else table.name)
+    return plans
+
+
+def dlt_type(column_type: sa.types.TypeEngine) -> sa.types.TypeEngine | None:
+    """dlt's type_adapter_callback on the client path: a type dlt has no mapping for
+    (geography, XMLType, BINARY_DOUBLE ...) gives no hint instead of a warning per column and
+    job; the plan's hint says what lands (PostgreSQL's callback does the same)."""
+    return postgres_dlt_type(column_type)

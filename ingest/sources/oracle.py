@@ -2,7 +2,8 @@
 
 A connection is host, port and a service name or SID; SQLAlchemy's oracledb dialect turns
 `oracle+oracledb://user:pw@host:port/?service_name=X` (or `.../SID`) into a connect descriptor
-and never initialises thick mode. Column types are adjusted so NUMBER keeps its digits.
+and never initialises thick mode. Reflected NUMBERs are bound as Decimals; what each column
+lands as is oracle_types.py's.
 """
 
 from __future__ import annotations
@@ -75,48 +76,3 @@ def adapt_oracle_types(table: sa.Table) -> None:
             column.type = oracle.NUMBER(kind.precision, kind.scale, asdecimal=True)
         elif isinstance(kind, sa.Integer) and not isinstance(kind, sa.Numeric):
             column.type = oracle.NUMBER(38, 0, asdecimal=True)
-
-
-def select_utc_timestamps(query: sa.Select, table: sa.Table, incremental: Any = None,
-                          engine: Any = None) -> sa.Select:
-    """dlt query adapter: TIMESTAMP WITH TIME ZONE columns read as SYS_EXTRACT_UTC(column).
-
-    python-oracledb returns such a value as a naive datetime holding the wall-clock time of the
-    value's own offset (python-oracledb issue 373), which dlt would then take for UTC. The UTC
-    instant is exact whatever the offset. The WHERE clause dlt built is kept as it is."""
-    columns = []
-    for column in query.selected_columns:
-        kind = getattr(column.type, "wrapped", column.type)  # a WatermarkLiteral's reflected type
-        if isinstance(kind, oracle.TIMESTAMP) and kind.timezone:
-            columns.append(sa.func.sys_extract_utc(column, type_=oracle.TIMESTAMP()).label(column.name))
-        else:
-            columns.append(column)
-    return query.with_only_columns(*columns)
-
-
-def oracle_number_hints(columns: dict[str, sa.types.TypeEngine]) -> dict[str, dict[str, Any]]:
-    """dlt column hints for Oracle NUMBER columns:
-
-    - NUMBER(p, 0) with p <= 18: an integer of the smallest width that holds p digits;
-    - NUMBER(p, s): decimal(p, s); a negative scale s holds p - s integer digits;
-    - NUMBER(38, 0) and wider integers: decimal(38, 0);
-    - NUMBER without precision: decimal(38, 9), dlt's default; a value with more digits fails
-      the job (safe cast) instead of being rounded: declare NUMBER(p, s) or read a view with
-      CAST(... AS NUMBER(p, s)).
-    """
-    hints: dict[str, dict[str, Any]] = {}
-    for name, kind in columns.items():
-        if not isinstance(kind, oracle.NUMBER):
-            continue
-        precision, scale = kind.precision, kind.scale
-        if precision is None:
-            hints[name] = {"name": name, "data_type": "decimal", "precision": 38, "scale": 9}
-        elif scale is not None and scale < 0:
-            hints[name] = {"name": name, "data_type": "decimal", "precision": min(38, precision - scale),
-                           "scale": 0}
-        elif not scale and precision <= 18:
-            bits = 16 if precision <= 4 else 32 if precision <= 9 else 64
-            hints[name] = {"name": name, "data_type": "bigint", "precision": bits}
-        else:
-            hints[name] = {"name": name, "data_type": "decimal", "precision": precision, "scale": scale or 0}
-    return hints

@@ -17,7 +17,10 @@ from sqlalchemy.engine import Engine
 from ingest.config.model import JobConfig, WatermarkValue
 from ingest.core.errors import ConfigError, SourceObjectNotFoundError
 from ingest.sources.connections import SourceConnection
-from ingest.sources.dialects import adapt_types, choose_backend, exact_type_hints, query_adapter
+from ingest.sources.client_types import ClientPlan, SourceColumn
+from ingest.sources.dialects import (CLIENT_TYPE_MAPS, adapt_types, choose_backend, client_plans,
+                                     exact_type_hints, query_adapter, read_catalog)
+from ingest.sources.dialects import dlt_type as client_dlt_type
 from ingest.sources.exact_types import ExactTypesConnectorXLoader
 from ingest.sources.literals import unwrap, wrap_watermark_type
 from ingest.sources.oracle import ARRAYSIZE as ORACLE_ARRAYSIZE
@@ -37,6 +40,8 @@ class ReflectedTable:
     primary_key: tuple[str, ...] = ()
     read_plans: dict[str, ColumnPlan] = field(default_factory=dict)
     """PostgreSQL: how each column is read and what lands (ingest/sources/postgres_types.py)."""
+    client_plans: dict[str, ClientPlan] = field(default_factory=dict)
+    """SQL Server and Oracle: how each column is read and what lands (client_types.py)."""
 
 
 def make_engine(source: SourceConnection) -> Engine:
@@ -76,10 +81,14 @@ def reflect_table(engine: Engine, job: JobConfig) -> ReflectedTable:
         sa.Column(column["name"], column["type"], nullable=column["nullable"], primary_key=column["name"] in key)
         for column in columns))
     plans: dict[str, ColumnPlan] = {}
+    catalog: dict[str, SourceColumn] = {}
     if engine.dialect.name == "postgresql":
         with engine.connect() as connection:
             plans = read_columns(connection, schema, name)
-    return prepare_table(table, job, engine.dialect.name, plans)
+    elif engine.dialect.name in CLIENT_TYPE_MAPS:
+        with engine.connect() as connection:
+            catalog = read_catalog(connection, engine.dialect.name, schema, name)
+    return prepare_table(table, job, engine.dialect.name, plans, catalog)
 
 
 def _columns_or_none(inspector: sa.Inspector, name: str, schema: str | None) -> list[dict[str, Any]] | None:
@@ -90,12 +99,16 @@ def _columns_or_none(inspector: sa.Inspector, name: str, schema: str | None) -> 
 
 
 def prepare_table(table: sa.Table, job: JobConfig, dialect_name: str,
-                  plans: dict[str, ColumnPlan] | None = None) -> ReflectedTable:
+                  plans: dict[str, ColumnPlan] | None = None,
+                  catalog: dict[str, SourceColumn] | None = None) -> ReflectedTable:
     """Check that every column the job names exists and resolve it to the source's spelling
     (Oracle reflects unquoted names in lower case, the workbook may say UPDATED_AT); give exact
     types and the watermark a literal type that keeps its precision. `plans`: PostgreSQL's
-    per-column read plans; a column read as text gets the Text type (what lands)."""
+    per-column read plans; a column read as text gets the Text type (what lands). `catalog`:
+    SQL Server's and Oracle's declared column types, planned here (client_types.py)."""
     plans = plans or {}
+    client = client_plans(table, dialect_name, catalog or {},
+                          _match(job.watermark_column, [c.name for c in table.columns]) if job.watermark_column else None)
     adapt_types(table, dialect_name)
     adapt_table(table, plans, backend="connectorx")
     columns = {c.name: c.type for c in table.columns}
@@ -111,16 +124,19 @@ def prepare_table(table: sa.Table, job: JobConfig, dialect_name: str,
     watermark = column("watermark_column", job.watermark_column) if job.watermark_column else None
     primary_key = tuple(column("primary_key", key) for key in job.primary_key)
     if watermark is not None:
-        _check_watermark_lands_ordered(job, watermark, plans.get(watermark))
+        _check_watermark_lands_ordered(job, watermark, plans.get(watermark), client.get(watermark))
         table.c[watermark].type = wrap_watermark_type(columns[watermark], dialect_name)
     return ReflectedTable(table=table, columns=columns, watermark_column=watermark, primary_key=primary_key,
-                          read_plans=dict(plans))
+                          read_plans=dict(plans), client_plans=client)
 
 
-def _check_watermark_lands_ordered(job: JobConfig, watermark: str, plan: ColumnPlan | None) -> None:
+def _check_watermark_lands_ordered(job: JobConfig, watermark: str, plan: ColumnPlan | None,
+                                   client: ClientPlan | None = None) -> None:
     """A column that lands as text compares as text ('9' > '10'): no watermark can track it."""
-    if plan is not None and plan.read is Read.TEXT:
-        raise ConfigError(f"job '{job.job_name}': watermark_column '{watermark}' ({plan.column.declared}) lands as"
+    declared = plan.column.declared if plan is not None and plan.read is Read.TEXT else \
+        client.column.declared if client is not None and not client.ordered else None
+    if declared is not None:
+        raise ConfigError(f"job '{job.job_name}': watermark_column '{watermark}' ({declared}) lands as"
                           " text, which does not order like its values; use a timestamp, date, integer or"
                           " numeric(p,s) column, or a view that casts it to one")
 
@@ -214,8 +230,10 @@ def build_resource(job: JobConfig, engine: Engine, reflected: ReflectedTable,
         table=table.name,
         schema=table.schema,
         table_loader_class=ExactTypesConnectorXLoader if backend == "connectorx" else None,
-        type_adapter_callback=dlt_type if dialect_name == "postgresql" else unwrap,
-        query_adapter_callback=strategies.query_adapter(query_adapter(dialect_name, reflected.read_plans, backend)),
+        type_adapter_callback=(dlt_type if dialect_name == "postgresql" else
+                               client_dlt_type if dialect_name in CLIENT_TYPE_MAPS else unwrap),
+        query_adapter_callback=strategies.query_adapter(query_adapter(dialect_name, reflected.read_plans, backend,
+                                                                      reflected.client_plans)),
         backend=backend,
         chunk_size=chunk_size,
         reflection_level="full_with_precision",
@@ -223,5 +241,6 @@ def build_resource(job: JobConfig, engine: Engine, reflected: ReflectedTable,
         write_disposition=write_disposition,
         primary_key=list(reflected.primary_key) or None,
     )
-    resource.apply_hints(table_name=job.table_name, columns=exact_type_hints(reflected.columns, dialect_name))
+    resource.apply_hints(table_name=job.table_name, columns=exact_type_hints(reflected.columns, dialect_name,
+                                                                                 reflected.client_plans))
     return strategies.attach(resource)

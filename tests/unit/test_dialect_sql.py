@@ -120,35 +120,39 @@ def test_oracle_columns_keep_exact_types():
     assert (columns["amount"]["data_type"], columns["amount"]["precision"], columns["amount"]["scale"]) == \
         ("decimal", 12, 2)
     assert (columns["qty"]["data_type"], columns["qty"]["precision"], columns["qty"]["scale"]) == ("decimal", 38, 0)
-    assert (columns["ratio"]["precision"], columns["ratio"]["scale"]) == (38, 9)
+    assert columns["ratio"]["data_type"] == "text"  # NUMBER without precision: exact text (oracle_types.py)
     assert columns["score"]["data_type"] == "double"
-    assert columns["booked"]["data_type"] == "timestamp" and not columns["booked"]["timezone"]
-    assert columns["created_at"]["timezone"] is True and columns["updated_at"]["timezone"] is False
+    assert columns["booked"]["data_type"] == "timestamp" and not columns["booked"].get("timezone")
+    assert columns["created_at"]["data_type"] == "text"  # ISO 8601 with its offset
+    assert columns["updated_at"]["data_type"] == "timestamp" and not columns["updated_at"]["timezone"]
     # what python-oracledb returns for NUMBER (Decimal) lands exact, and a too-long fraction fails
     table = row_tuples_to_arrow([(Decimal("1234567890"), Decimal("9999999999.99"), Decimal("1" * 38))],
                                 columns={k: columns[k] for k in ("id", "amount", "qty")}, tz="UTC")
     assert [str(f.type) for f in table.schema] == ["int64", "decimal128(12, 2)", "decimal128(38, 0)"]
     assert table.to_pylist()[0]["qty"] == Decimal("1" * 38)
     with pytest.raises(Exception, match="precision"):
-        row_tuples_to_arrow([(Decimal("0.3333333333"),)], columns={"ratio": columns["ratio"]}, tz="UTC")
+        row_tuples_to_arrow([(Decimal("0.333"),)], columns={"amount": columns["amount"]}, tz="UTC")
 
 
 def test_sqlserver_money_is_decimal_and_offsets_keep_their_zone():
+    """datetimeoffset lands as ISO text with its offset; as the watermark, as its UTC instant."""
     resource, _, _ = resource_for(SourceType.MSSQL, incremental=False)
     columns = resource.columns
     assert (columns["Amount"]["data_type"], columns["Amount"]["precision"], columns["Amount"]["scale"]) == \
         ("decimal", 19, 4)
     assert (columns["OrderID"]["data_type"], columns["OrderID"]["precision"]) == ("bigint", 32)
-    assert columns["Stamp"]["timezone"] is True and columns["UpdatedAt"]["timezone"] is False
+    assert columns["Stamp"]["data_type"] == "text" and columns["UpdatedAt"]["timezone"] is False
+    resource, _, _ = resource_for(SourceType.MSSQL, incremental=True, watermark_column="stamp")
+    assert (resource.columns["Stamp"]["data_type"], resource.columns["Stamp"]["timezone"]) == ("timestamp", True)
 
 
 @pytest.mark.parametrize("source_type, expected", [
-    (SourceType.ORACLE, "SELECT sales.orders.id, sales.orders.amount, sales.orders.qty, sales.orders.ratio,"
-                        " sales.orders.score, sales.orders.name, sales.orders.booked,"
-                        " sys_extract_utc(sales.orders.created_at) AS created_at, sales.orders.updated_at"
-                        " FROM sales.orders"),
+    (SourceType.ORACLE, "SELECT sales.orders.id AS id, sales.orders.amount AS amount, sales.orders.qty AS qty,"
+                        " sales.orders.ratio AS ratio, sales.orders.score, sales.orders.name, sales.orders.booked,"
+                        " to_char(sales.orders.created_at, 'YYYY-MM-DD\"T\"HH24:MI:SS.FF9TZH:TZM') AS created_at,"
+                        " sales.orders.updated_at FROM sales.orders"),
     (SourceType.MSSQL, 'SELECT dbo.[Orders].[OrderID], dbo.[Orders].[Amount], dbo.[Orders].[Price],'
-                       ' dbo.[Orders].[Name], dbo.[Orders].[Legacy], dbo.[Orders].[Stamp],'
+                       ' dbo.[Orders].[Name], dbo.[Orders].[Legacy], CAST(dbo.[Orders].[Stamp] AS NVARCHAR(34)) AS [Stamp],'
                        ' dbo.[Orders].[UpdatedAt] FROM dbo.[Orders]'),
 ])
 def test_full_load_sql(source_type, expected, monkeypatch):
