@@ -38,7 +38,7 @@ test-airflow: venv airflow-venv
 # infra/: every .bicep parses, checkov finds nothing unjustified, app settings match the code
 infra-check: venv
 	bash scripts/install_checkov.sh
-	$(PY) -m pytest -q tests/unit/test_infra_parse.py tests/unit/test_infra_scan.py tests/unit/test_infra_settings.py
+	$(PY) -m pytest -q tests/unit/test_infra_parse.py tests/unit/test_infra_scan.py tests/unit/test_infra_network.py tests/unit/test_infra_settings.py
 
 # the workbook fuzz at full size: 10,000 random workbooks through the reader and the planner
 fuzz: venv

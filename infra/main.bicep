@@ -49,11 +49,24 @@ param instanceMemoryMB int = 4096
 @maxValue(1000)
 param maximumInstanceCount int = 40
 
+@description('public (default, for a first try): storage and Key Vault keep a public endpoint behind their firewalls (the app subnet, trusted Azure services, operatorIpAddresses). private: their public network access is off; the app reaches them through private endpoints and private DNS zones in its VNet, and operators need a network path into that VNet (see README, Private networking).')
+@allowed(['public', 'private'])
+param networkIsolation string = 'public'
+
+@description('Name of a data factory to use instead of creating one: only the linked services, the pipeline and the role assignment are deployed into it. Empty: a new factory adf-ingest-<token>.')
+param existingDataFactoryName string = ''
+
+@description('Resource group of existingDataFactoryName, in this subscription. Empty: the app\'s resource group.')
+param existingDataFactoryResourceGroup string = ''
+
 @description('Address space of the app\'s virtual network.')
 param vnetAddressPrefix string = '10.20.0.0/16'
 
 @description('Subnet of the Function App\'s outbound traffic (delegated to Flex Consumption).')
 param appSubnetPrefix string = '10.20.0.0/24'
+
+@description('Subnet of the private endpoints (networkIsolation = private; created either way, empty with public).')
+param endpointSubnetPrefix string = '10.20.1.0/24'
 
 @description('Who may call the HTTP routes (INGEST_HTTP_AUTH): functionKey (the function key), or entra: also an Entra ID token for the API\'s app registration, checked by App Service Authentication, from ADF\'s managed identity or airflowPrincipalId.')
 @allowed(['functionKey', 'entra'])
@@ -68,6 +81,11 @@ param airflowPrincipalId string = ''
 var tags = { 'azd-env-name': environmentName }
 var token = toLower(uniqueString(subscription().id, environmentName, location))
 var operatorIps = filter(split(replace(operatorIpAddresses, ' ', ''), ','), ip => !empty(ip))
+var isPrivate = networkIsolation == 'private'
+var useExistingFactory = !empty(existingDataFactoryName)
+var runtimeStorageName = 'stfn${token}'
+var lakeStorageName = 'stlake${token}'
+var keyVaultName = 'kv-ingest-${token}'
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: 'rg-${environmentName}'
@@ -96,18 +114,70 @@ module network 'modules/network.bicep' = {
     tags: tags
     addressPrefix: vnetAddressPrefix
     appSubnetPrefix: appSubnetPrefix
+    endpointSubnetPrefix: endpointSubnetPrefix
+  }
+}
+
+// The two storage accounts and the vault, one module per network variant so that checkov scans
+// each variant as written (tests/unit/test_infra_network.py); the modules after them add the
+// containers, services and logs to whichever was created.
+module runtimeAccountPublic 'modules/accounts/runtime-public.bicep' = if (!isPrivate) {
+  name: 'account-runtime'
+  scope: rg
+  params: { name: runtimeStorageName, location: location, tags: tags, subnetId: network.outputs.appSubnetId, allowedIps: operatorIps }
+}
+
+module runtimeAccountPrivate 'modules/accounts/runtime-private.bicep' = if (isPrivate) {
+  name: 'account-runtime'
+  scope: rg
+  params: { name: runtimeStorageName, location: location, tags: tags }
+}
+
+module lakeAccountPublic 'modules/accounts/lake-public.bicep' = if (!isPrivate) {
+  name: 'account-lake'
+  scope: rg
+  params: { name: lakeStorageName, location: location, tags: tags, subnetId: network.outputs.appSubnetId, allowedIps: operatorIps }
+}
+
+module lakeAccountPrivate 'modules/accounts/lake-private.bicep' = if (isPrivate) {
+  name: 'account-lake'
+  scope: rg
+  params: { name: lakeStorageName, location: location, tags: tags }
+}
+
+module vaultPublic 'modules/accounts/vault-public.bicep' = if (!isPrivate) {
+  name: 'account-vault'
+  scope: rg
+  params: { name: keyVaultName, location: location, tags: tags, subnetId: network.outputs.appSubnetId, allowedIps: operatorIps }
+}
+
+module vaultPrivate 'modules/accounts/vault-private.bicep' = if (isPrivate) {
+  name: 'account-vault'
+  scope: rg
+  params: { name: keyVaultName, location: location, tags: tags }
+}
+
+module privateLink 'modules/private-link.bicep' = if (isPrivate) {
+  name: 'private-link'
+  scope: rg
+  dependsOn: [runtimeAccountPrivate, lakeAccountPrivate, vaultPrivate]
+  params: {
+    location: location
+    tags: tags
+    vnetId: network.outputs.vnetId
+    subnetId: network.outputs.endpointSubnetId
+    runtimeStorageName: runtimeStorageName
+    lakeStorageName: lakeStorageName
+    keyVaultName: keyVaultName
   }
 }
 
 module runtimeStorage 'modules/storage-runtime.bicep' = {
   name: 'storage-runtime'
   scope: rg
+  dependsOn: [runtimeAccountPublic, runtimeAccountPrivate]
   params: {
-    name: 'stfn${token}'
-    location: location
-    tags: tags
-    subnetId: network.outputs.appSubnetId
-    allowedIps: operatorIps
+    name: runtimeStorageName
     logAnalyticsWorkspaceId: monitoring.outputs.workspaceId
   }
 }
@@ -115,12 +185,9 @@ module runtimeStorage 'modules/storage-runtime.bicep' = {
 module lake 'modules/storage-lake.bicep' = {
   name: 'storage-lake'
   scope: rg
+  dependsOn: [lakeAccountPublic, lakeAccountPrivate]
   params: {
-    name: 'stlake${token}'
-    location: location
-    tags: tags
-    subnetId: network.outputs.appSubnetId
-    allowedIps: operatorIps
+    name: lakeStorageName
     logAnalyticsWorkspaceId: monitoring.outputs.workspaceId
   }
 }
@@ -128,12 +195,9 @@ module lake 'modules/storage-lake.bicep' = {
 module keyVault 'modules/key-vault.bicep' = {
   name: 'key-vault'
   scope: rg
+  dependsOn: [vaultPublic, vaultPrivate]
   params: {
-    name: 'kv-ingest-${token}'
-    location: location
-    tags: tags
-    subnetId: network.outputs.appSubnetId
-    allowedIps: operatorIps
+    name: keyVaultName
     logAnalyticsWorkspaceId: monitoring.outputs.workspaceId
   }
 }
@@ -166,20 +230,30 @@ module operatorRoles 'modules/operator-roles.bicep' = if (!empty(principalId)) {
   }
 }
 
-// The factory first: with entra its identity is one of the app's allowed callers.
-module factory 'modules/factory.bicep' = {
+// The factory first: with entra its identity is one of the app's allowed callers. Either a new
+// one, or the team's own (existingDataFactoryName), which is only read here.
+module factory 'modules/factory.bicep' = if (!useExistingFactory) {
   name: 'factory'
   scope: rg
   params: { name: 'adf-ingest-${token}', location: location, tags: tags }
 }
 
-var httpAllowedPrincipals = (httpAuth == 'entra') ? join(filter([factory.outputs.principalId, airflowPrincipalId], id => !empty(id)), ',') : ''
+module existingFactory 'modules/factory-existing.bicep' = if (useExistingFactory) {
+  name: 'factory-existing-${environmentName}'
+  scope: resourceGroup(factoryResourceGroup)
+  params: { name: existingDataFactoryName }
+}
+
+var factoryResourceGroup = empty(existingDataFactoryResourceGroup) ? rg.name : existingDataFactoryResourceGroup
+var factoryName = useExistingFactory ? existingFactory.outputs.name : factory.outputs.name
+var factoryPrincipalId = useExistingFactory ? existingFactory.outputs.principalId : factory.outputs.principalId
+var httpAllowedPrincipals = (httpAuth == 'entra') ? join(filter([factoryPrincipalId, airflowPrincipalId], id => !empty(id)), ',') : ''
 
 module functionApp 'modules/function-app.bicep' = {
   name: 'function-app'
   scope: rg
-  // the host needs its storage roles before it starts
-  dependsOn: [appRoles]
+  // the host needs its storage roles (and, private, its endpoints) before it starts
+  dependsOn: [appRoles, privateLink]
   params: {
     name: 'func-ingest-${token}'
     planName: 'plan-ingest-${token}'
@@ -221,12 +295,14 @@ module functionKey 'modules/function-key-secret.bicep' = {
 }
 
 module dataFactory 'modules/data-factory.bicep' = {
-  name: 'data-factory'
-  scope: rg
+  name: 'data-factory-${environmentName}'
+  scope: resourceGroup(factoryResourceGroup)
   params: {
-    name: factory.outputs.name
+    name: factoryName
     functionAppUrl: functionApp.outputs.url
     keyVaultName: keyVault.outputs.name
+    keyVaultResourceGroup: rg.name
+    keyVaultUri: keyVault.outputs.uri
     functionKeySecretName: functionKey.outputs.secretName
     httpAuth: httpAuth
     entraApiClientId: entraApiClientId
@@ -244,5 +320,6 @@ output AZURE_KEY_VAULT_URL string = keyVault.outputs.uri
 output AZURE_LAKE_ACCOUNT string = lake.outputs.name
 output AZURE_DATA_FACTORY_NAME string = dataFactory.outputs.name
 output AZURE_OUTBOUND_IP string = network.outputs.outboundIp
+output AZURE_NETWORK_ISOLATION string = networkIsolation
 output INGEST_CONFIG_URL string = lake.outputs.configUrl
 output INGEST_AUDIT_URL string = lake.outputs.auditUrl

@@ -1,4 +1,4 @@
-"""python -m ingest run | validate | plan | template | dashboard"""
+"""python -m ingest run | validate | plan | template | dashboard | workbook"""
 
 from __future__ import annotations
 
@@ -45,6 +45,17 @@ def _parser() -> argparse.ArgumentParser:
 
     template = sub.add_parser("template", help="write an empty workbook with descriptions and dropdowns")
     template.add_argument("--out", required=True)
+
+    workbook = sub.add_parser("workbook", help="pull or push the workbook blob (INGEST_CONFIG_URL) with its ETag check")
+    action = workbook.add_subparsers(dest="action", required=True)
+    pull = action.add_parser("pull", help="download the workbook; its version is kept in FILE.blob.json")
+    pull.add_argument("--to", required=True, metavar="FILE")
+    push = action.add_parser("push", help="validate FILE, then upload it if the blob is still the version pulled")
+    push.add_argument("file", metavar="FILE")
+    for each in (pull, push):
+        each.add_argument("--url", help="the workbook blob's URL (env INGEST_CONFIG_URL)")
+        each.add_argument("--force", action="store_true",
+                          help="pull: replace a local file with edits; push: overwrite the blob whatever changed it")
 
     # dashboard (ingest/dashboard/cli.py) --------------------------------------------------
     from ingest.dashboard.cli import add_parser as add_dashboard_parser
@@ -172,6 +183,30 @@ def cmd_template(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_workbook(args: argparse.Namespace) -> int:
+    """ingest/config/workbook_transfer.py; a refused push is a WorkbookChangedError (exit 2)."""
+    from azure.core.exceptions import AzureError
+
+    from ingest.config.workbook_transfer import pull_workbook, push_workbook
+    from ingest.core.redact import redact
+
+    settings = Settings.from_env().with_overrides(config_url=args.url)
+    try:
+        if args.action == "pull":
+            done = pull_workbook(settings, Path(args.to), force=args.force)
+            print(f"pulled {done.url} ({done.size} bytes, last modified {done.last_modified}) to {done.path}")
+            return EXIT_OK
+        done = push_workbook(settings, Path(args.file), force=args.force)
+    except AzureError as exc:  # no access, firewall, no such container: the SDK's message without secrets
+        print(f"ERROR: workbook {args.action}: {type(exc).__name__}: {redact(str(exc).splitlines()[0])}",
+              file=sys.stderr)
+        return EXIT_JOB_FAILED
+    for warning in done.warnings:
+        print(f"WARNING: {warning}", file=sys.stderr)
+    print(f"pushed {done.path} to {done.url} ({done.size} bytes, last modified {done.last_modified})")
+    return EXIT_OK
+
+
 def cmd_dashboard(args: argparse.Namespace) -> int:
     from ingest.dashboard.cli import run
 
@@ -182,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     apply_dlt_defaults()
     args = _parser().parse_args(argv)
     handlers = {"run": cmd_run, "validate": cmd_validate, "plan": cmd_plan, "template": cmd_template,
-                "dashboard": cmd_dashboard}
+                "dashboard": cmd_dashboard, "workbook": cmd_workbook}
     try:
         return handlers[args.command](args)
     except ConfigError as exc:

@@ -1,5 +1,7 @@
 // Azure Data Factory: starts a run through the Function App's HTTP API and waits for it.
-// The factory (factory.bicep) exists already; this adds what needs the app. The pipeline is
+// The factory exists already (factory.bicep, or the team's own with existingDataFactoryName:
+// then this module is deployed into that factory's resource group); this adds what needs the
+// app, and nothing else. The pipeline is
 // infra/adf/ingest_pipeline.json itself (one source of truth); its linked service
 // `ls_ingest_function` calls the app with the function key from Key Vault, read with the
 // factory's managed identity, and with httpAuth = entra also with an Entra ID token of that
@@ -7,6 +9,10 @@
 param name string
 param functionAppUrl string
 param keyVaultName string
+@description('Resource group of the vault (the app\'s), which may differ from the factory\'s.')
+param keyVaultResourceGroup string
+@description('https://<vault>.vault.azure.net/ (the vault\'s URI).')
+param keyVaultUri string
 param functionKeySecretName string
 @allowed(['functionKey', 'entra'])
 param httpAuth string
@@ -14,10 +20,6 @@ param httpAuth string
 param entraApiClientId string
 
 var pipeline = loadJsonContent('../adf/ingest_pipeline.json')
-
-resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
-  name: keyVaultName
-}
 
 resource factory 'Microsoft.DataFactory/factories@2018-06-01' existing = {
   name: name
@@ -38,6 +40,7 @@ var entraLink = (httpAuth == 'entra') ? { authentication: 'MSI', resourceId: 'ap
 // The factory reads one secret, the function key: its role is on that secret, not the vault.
 module factoryRoles 'roles/key-vault-secret.bicep' = {
   name: 'adf-roles-function-key'
+  scope: resourceGroup(keyVaultResourceGroup)
   params: {
     vaultName: keyVaultName
     secretName: functionKeySecretName
@@ -52,7 +55,7 @@ resource keyVaultLink 'Microsoft.DataFactory/factories/linkedservices@2018-06-01
   name: 'ls_key_vault'
   properties: {
     type: 'AzureKeyVault'
-    typeProperties: { baseUrl: vault.properties.vaultUri }
+    typeProperties: { baseUrl: keyVaultUri }
   }
 }
 

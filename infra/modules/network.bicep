@@ -1,11 +1,13 @@
 // The app's outbound network: a subnet delegated to Flex Consumption with service endpoints
 // to Storage and Key Vault (their firewalls admit this subnet only), and a NAT gateway whose
-// one static public IP is the address every source database's firewall allows.
+// one static public IP is the address every source database's firewall allows; and a subnet for
+// the private endpoints of storage and Key Vault (used with networkIsolation = 'private').
 param name string
 param location string
 param tags object
 param addressPrefix string
 param appSubnetPrefix string
+param endpointSubnetPrefix string
 
 resource outboundIp 'Microsoft.Network/publicIPAddresses@2024-05-01' = {
   name: 'pip-${name}'
@@ -29,7 +31,8 @@ resource nat 'Microsoft.Network/natGateways@2024-05-01' = {
   }
 }
 
-// No inbound rules: the subnet only carries the app's outbound traffic.
+// No rules of its own: the app subnet only carries the app's outbound traffic, and the
+// endpoints subnet answers only inside the VNet (the default rules admit VNet traffic).
 resource nsg 'Microsoft.Network/networkSecurityGroups@2024-05-01' = {
   name: 'nsg-${name}'
   location: location
@@ -59,9 +62,20 @@ resource vnet 'Microsoft.Network/virtualNetworks@2024-05-01' = {
           ]
         }
       }
+      {
+        // private endpoints only: no delegation, no outbound route of its own
+        name: 'endpoints'
+        properties: {
+          addressPrefix: endpointSubnetPrefix
+          networkSecurityGroup: { id: nsg.id }
+          privateEndpointNetworkPolicies: 'Enabled'
+        }
+      }
     ]
   }
 }
 
 output appSubnetId string = vnet.properties.subnets[0].id
+output endpointSubnetId string = vnet.properties.subnets[1].id
+output vnetId string = vnet.id
 output outboundIp string = outboundIp.properties.ipAddress

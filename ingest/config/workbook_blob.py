@@ -7,7 +7,7 @@ import logging
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceModifiedError
-from azure.storage.blob import BlobClient
+from azure.storage.blob import BlobClient, BlobProperties
 
 from ingest.config.writeback import WatermarkUpdate, WritebackOutcome, apply_watermarks
 from ingest.core.blob_credential import blob_credential
@@ -17,6 +17,10 @@ from ingest.core.settings import Settings
 
 log = logging.getLogger("ingest.azure.storage")
 WRITEBACK_ATTEMPTS = 5
+WRITTEN_BY = "ingest_written_by"
+"""Blob metadata naming who uploaded the workbook through ingest: `workbook push` (a person)
+or the app's watermark write-back. A refused push reads it to say who changed the blob."""
+WRITEBACK_WRITER = "the app's watermark write-back"
 
 
 def workbook_blob(settings: Settings) -> BlobClient:
@@ -25,16 +29,28 @@ def workbook_blob(settings: Settings) -> BlobClient:
     return BlobClient.from_blob_url(settings.config_url, credential=blob_credential(settings))
 
 
-def read_workbook_blob(settings: Settings) -> tuple[bytes, str]:
-    """The workbook's bytes and its ETag; a blob over the size cap is refused before it is
-    downloaded (it was read whole into memory first)."""
-    blob = workbook_blob(settings)
+def download_workbook(settings: Settings, blob: BlobClient | None = None) -> tuple[bytes, BlobProperties]:
+    """The workbook's bytes and the properties of exactly that version (ETag, last modified,
+    metadata); a blob over the size cap is refused before it is downloaded (it was read whole
+    into memory first)."""
+    blob = blob or workbook_blob(settings)
     properties = blob.get_blob_properties()
     if properties.size > MAX_FILE_BYTES:
-        raise WorkbookError(f"{settings.config_url}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MB"
+        raise WorkbookError(f"{display_url(settings.config_url or '')}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MB"
                             f" ({properties.size} bytes); not downloaded")
     downloader = blob.download_blob(etag=properties.etag, match_condition=MatchConditions.IfNotModified)
-    return downloader.readall(), downloader.properties.etag
+    return downloader.readall(), downloader.properties
+
+
+def read_workbook_blob(settings: Settings) -> tuple[bytes, str]:
+    """The workbook's bytes and its ETag."""
+    data, properties = download_workbook(settings)
+    return data, properties.etag
+
+
+def display_url(url: str) -> str:
+    """The blob URL for messages: without a query (a SAS token) or fragment."""
+    return url.split("?", 1)[0].split("#", 1)[0]
 
 
 def write_watermarks_blob(settings: Settings, updates: list[WatermarkUpdate]) -> WritebackOutcome:
@@ -49,7 +65,8 @@ def write_watermarks_blob(settings: Settings, updates: list[WatermarkUpdate]) ->
         if new_data is data:
             return outcome
         try:
-            blob.upload_blob(new_data, overwrite=True, etag=etag, match_condition=MatchConditions.IfNotModified)
+            blob.upload_blob(new_data, overwrite=True, etag=etag, match_condition=MatchConditions.IfNotModified,
+                             metadata={WRITTEN_BY: WRITEBACK_WRITER})
             return outcome
         except ResourceModifiedError:
             log.warning("workbook changed while writing watermarks (attempt %d); re-reading", attempt)

@@ -36,6 +36,12 @@ class WorkbookError(ConfigError):
     """The workbook as a whole cannot be used (not a workbook, no `jobs` sheet, too large)."""
 
 
+class WorkbookChangedError(WorkbookError):
+    """`workbook push` refused: the workbook blob changed since the local copy was pulled (the
+    app's watermark write-back or another person), or exists when no copy was pulled. The
+    message says when and by whom, and how to recover (pull again and re-apply, or --force)."""
+
+
 class SettingError(ConfigError):
     """An environment setting has a value that cannot be used."""
 

@@ -52,8 +52,12 @@ def test_main_allows_adfs_identity_and_the_airflow_principal_only_with_entra():
     assert allowed["condition"] == ENTRA and allowed["false_value"] == ""
     ids = allowed["true_value"]["function"]["parameters"]["input_array"]["function"]["parameters"]["input_array"]
     adf, airflow = ids
-    assert adf["operator"]["operands"]["operand_1"] == "factory"  # modules/factory.bicep, created before the app
-    assert airflow == "airflowPrincipalId"
+    assert adf == "factoryPrincipalId" and airflow == "airflowPrincipalId"
+    # the new factory's identity (modules/factory.bicep, created before the app), or the existing one's
+    chosen = parse(MAIN)["variables"]["factoryPrincipalId"]["value"]["operator"]["operands"]
+    assert chosen["condition"] == "useExistingFactory"
+    assert chosen["true_value"]["operator"]["operands"]["operand_1"] == "existingFactory"
+    assert chosen["false_value"]["operator"]["operands"]["operand_1"] == "factory"
     modules = parse(MAIN)["modules"]
     assert modules["functionApp"]["config"]["params"]["httpAllowedPrincipals"] == "httpAllowedPrincipals"
     assert modules["dataFactory"]["config"]["params"]["httpAuth"] == "httpAuth"

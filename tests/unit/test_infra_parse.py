@@ -123,13 +123,16 @@ def test_the_app_identity_gets_the_roles_durable_the_lake_and_key_vault_need():
 
 
 def test_key_vault_is_in_rbac_mode_and_storage_takes_no_shared_keys():
-    vault = resources(INFRA / "modules" / "key-vault.bicep")["vault"]["config"]["properties"]
-    assert vault["enableRbacAuthorization"] is True and vault["enablePurgeProtection"] is True
-    lake = resources(INFRA / "modules" / "storage-lake.bicep")["account"]["config"]["properties"]
-    assert lake["isHnsEnabled"] is True
-    for module in ("storage-lake.bicep", "storage-runtime.bicep"):
-        account = resources(INFRA / "modules" / module)["account"]["config"]["properties"]
-        assert account["allowSharedKeyAccess"] is False and account["networkAcls"]["defaultAction"] == "Deny", module
+    """In both network variants (modules/accounts/*-public.bicep and *-private.bicep)."""
+    accounts = INFRA / "modules" / "accounts"
+    for variant in ("public", "private"):
+        vault = resources(accounts / f"vault-{variant}.bicep")["vault"]["config"]["properties"]
+        assert vault["enableRbacAuthorization"] is True and vault["enablePurgeProtection"] is True, variant
+        lake = resources(accounts / f"lake-{variant}.bicep")["account"]["config"]["properties"]
+        assert lake["isHnsEnabled"] is True, variant
+        for name in ("lake", "runtime"):
+            account = resources(accounts / f"{name}-{variant}.bicep")["account"]["config"]["properties"]
+            assert account["allowSharedKeyAccess"] is False and account["networkAcls"]["defaultAction"] == "Deny", name
 
 
 def test_azure_yaml_deploys_this_folder_to_the_tagged_function_app():
