@@ -3,8 +3,8 @@
 
 What is there stays as it is: every existing row, cell value and format, the data
 validations (dropdowns and input prompts), the other sheets (descriptions included). New rows
-go under the last row that holds a value, with the cell formats of that row, every value a
-plain string cell (never a formula); a row's notes become a comment on its job_name cell. A
+go under the last row that holds a value (no format copied from a person's row: a highlight
+there marks that row only), every value a plain string cell (never a formula); a row's notes become a comment on its job_name cell. A
 column the new rows need but the header lacks is added at the header's end. Nothing is
 written when no row is new; the file is replaced atomically, keeping its mode.
 """
@@ -144,11 +144,9 @@ def append_rows(data: bytes, label: str, rows: list[NewRow]) -> tuple[bytes, Mer
     for offset, new in enumerate(rows, start=1):
         number = above + offset
         for name, column in header.items():
-            cell = sheet.cell(row=number, column=column)
-            if above > 1:
-                cell._style = copy(sheet.cell(row=above, column=column)._style)
             value = new.values.get(name)
             if value is not None:
+                cell = sheet.cell(row=number, column=column)
                 cell.value = str(value)
                 cell.data_type = "s"  # a plain string, whatever the text
         if new.note:
