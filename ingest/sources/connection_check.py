@@ -42,7 +42,9 @@ class CheckLine:
     fix: str = ""
 
     def __str__(self) -> str:
-        return redact(f"{self.status:<4} {self.subject}: {self.detail}" + (f" -> fix: {self.fix}" if self.fix else ""))
+        # the subject is a workbook name, redacted apart: `job no_secret: not ...` reads as a key: value pair
+        return f"{self.status:<4} {self.subject}: {redact(self.detail)}" + (f" -> fix: {redact(self.fix)}"
+                                                                              if self.fix else "")
 
     def to_dict(self) -> dict[str, str]:
         return {"subject": self.subject, "status": self.status, "detail": redact(self.detail), "fix": redact(self.fix)}

@@ -79,9 +79,10 @@ def run_check_for(config: WorkbookConfig, patterns: list[str] | None) -> int:
     report = check_jobs(jobs)
     for line in report.lines:
         print(line)
-    invalid = f"; {len(config.errors)} workbook error(s): run validate" if config.errors else ""
-    print(f"check: {len(jobs)} job(s), {'all OK' if report.ok else 'FAILED'}{invalid}")
-    return EXIT_OK if report.ok else EXIT_FAILED
+    ok = report.ok and not config.errors
+    invalid = f"; {len(config.errors)} workbook error(s), rows not checked: run validate" if config.errors else ""
+    print(f"check: {len(jobs)} job(s), {'all OK' if ok else 'FAILED'}{invalid}")
+    return EXIT_OK if ok else EXIT_FAILED
 
 
 def run_check(args: argparse.Namespace) -> int:
