@@ -170,7 +170,7 @@ def test_sqlite_demo_discover(tmp_path):
     before = digest(demo_book)
     same = ingest(["discover", "--connection", "demo", "--config", str(demo_book)], cwd=tmp_path, env=env)
     assert same.returncode == 0, same.stdout + same.stderr
-    assert "added 0 row(s)" in same.stdout and "3 table(s) already in the workbook" in same.stdout
+    assert "nothing new; 3 table(s) already in the workbook" in same.stdout and "3 table(s) already in the workbook" in same.stdout
     assert digest(demo_book) == before
 
     fresh = tmp_path / "fresh.xlsx"

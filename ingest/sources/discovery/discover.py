@@ -144,6 +144,6 @@ def format_report(report: DiscoverReport) -> list[str]:
         lines.append(f"  header: column(s) added: {', '.join(report.outcome.added_columns)}")
     verb = "would add" if request.dry_run else "added"
     state = "enabled = Y" if request.enable else "enabled = N: set Y on the rows to load, after `check`"
-    lines.append(f"{verb} {len(report.proposals)} row(s) ({state}); {len(report.present)} table(s) already in the"
-                 f" workbook; {len(report.refused)} not proposed")
+    added = f"{verb} {len(report.proposals)} row(s) ({state})" if report.proposals else "nothing new"
+    lines.append(f"{added}; {len(report.present)} table(s) already in the workbook; {len(report.refused)} not proposed")
     return lines
