@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 
 from ingest.config.model import JobConfig, SourceType, WorkbookConfig
 from ingest.core.classify import classify
-from ingest.core.errors import (ConfigError, DriverNotInstalledError, IngestError, MissingCredentialsError, SourceAuthenticationError,
+from ingest.core.errors import (ConfigError, DriverNotInstalledError, IngestError, KeyVaultAccessError, MissingCredentialsError, SourceAuthenticationError,
                                 SourceFirewallError, SourceObjectNotFoundError, SourcePermissionError,
                                 TransientSourceError)
 from ingest.core.keyvault.registration import expected_secret
@@ -137,8 +137,11 @@ def open_connection(connection: str, source_type: SourceType,
         found = find_credentials(connection)
     except MissingCredentialsError as exc:
         return None, CheckLine(subject, FAIL, str(exc), _missing_fix(connection))
-    except IngestError as exc:  # Key Vault refused or unreachable
-        return None, CheckLine(subject, FAIL, str(exc), "give this identity get access to the vault's secrets")
+    except KeyVaultAccessError as exc:
+        return None, CheckLine(subject, FAIL, str(exc), "give this app's identity get permission on the vault's"
+                                                        " secrets (role Key Vault Secrets User)")
+    except IngestError as exc:  # Key Vault unreachable or answering with errors
+        return None, CheckLine(subject, FAIL, str(exc), "check INGEST_KEY_VAULT_URL and the network to the vault")
     try:
         source = build_connection(connection, source_type, found.value)
     except IngestError as exc:

@@ -120,3 +120,39 @@ def test_a_registered_job_check_adds_its_line(pg_schema, env, tmp_path, monkeypa
     assert seen == [("orders", "postgresql")]
     assert [line.status for line in report.lines] == [OK, OK, FAIL] and not report.ok
     assert report.to_dict()["lines"][2]["fix"] == "set wal_level = logical"
+
+
+def test_check_names_key_vault_and_secrets_toml_as_the_provider(postgres, pg_schema, env, tmp_path):
+    """Key Vault: the real SecretClient against tests/fake_keyvault.py (no vault or Entra ID runs
+    here; FakeTokenCredential stands in). secrets.toml: the CLI in a folder holding .dlt/."""
+    from ingest.core.keyvault.registration import register_key_vault, uninstall
+    from ingest.core.settings import Settings
+    from tests.fake_keyvault import FakeKeyVault, FakeTokenCredential
+    from tests.integration.test_keyvault import PREFIX, client_options
+
+    rows = [job_row(job_name="from_vault", connection="pg_vault", source_schema=pg_schema, target_table="a"),
+            job_row(job_name="not_in_vault", connection="pg_absent", source_schema=pg_schema, target_table="b")]
+    config = read_workbook(write_workbook(tmp_path / "kv.xlsx", rows))
+    vault = FakeKeyVault().start()
+    try:
+        register_key_vault(Settings(key_vault_url=vault.url, key_vault_prefix=PREFIX), FakeTokenCredential(),
+                           **client_options(vault))
+        vault.set_secret("dev--sources--pg-vault--credentials", postgres.url())
+        report = check_jobs(config.jobs)
+    finally:
+        uninstall()
+        vault.stop()
+    lines = {line.subject: str(line) for line in report.lines}
+    assert "credentials from Key Vault (dev--sources--pg-vault--credentials); connected" in lines["connection pg_vault"]
+    assert lines["job from_vault"].startswith("OK")
+    absent = lines["connection pg_absent"]
+    assert absent.startswith("FAIL") and "Key Vault secret 'dev--sources--pg-absent--credentials'" in absent
+    assert postgres.password not in "\n".join(lines.values())
+
+    folder = tmp_path / "project"
+    (folder / ".dlt").mkdir(parents=True)
+    (folder / ".dlt" / "secrets.toml").write_text(f'[sources.pg_toml]\ncredentials = "{postgres.url()}"\n')
+    book = write_workbook(folder / "w.xlsx", [job_row(connection="pg_toml", source_schema=pg_schema)])
+    result = ingest(["check", "--config", str(book)], cwd=folder)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "credentials from secrets.toml (sources.pg_toml.credentials)" in result.stdout
