@@ -85,6 +85,11 @@ def register_job_check(check: JobCheck) -> None:
         _JOB_CHECKS.append(check)
 
 
+def unregister_job_check(check: JobCheck) -> None:
+    if check in _JOB_CHECKS:
+        _JOB_CHECKS.remove(check)
+
+
 _TIMEOUT_ARGS: dict[str, Callable[[int], dict[str, Any]]] = {
     "postgresql": lambda s: {"connect_timeout": s},
     "mssql": lambda s: {"timeout": s},  # pyodbc's login timeout

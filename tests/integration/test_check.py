@@ -8,7 +8,8 @@ from __future__ import annotations
 import pytest
 
 from ingest.config import read_workbook
-from ingest.sources.connection_check import FAIL, OK, CheckLine, check_jobs, register_job_check, select_jobs
+from ingest.sources.connection_check import (FAIL, OK, CheckLine, check_jobs, register_job_check, select_jobs,
+                                             unregister_job_check)
 from tests.integration.conftest import create_orders
 from tests.integration.test_cli import ingest
 from tests.services import free_port
@@ -114,9 +115,7 @@ def test_a_registered_job_check_adds_its_line(pg_schema, env, tmp_path, monkeypa
     try:
         report = check_jobs(select_jobs(config, ["orders"]))
     finally:
-        from ingest.sources import connection_check
-
-        connection_check._JOB_CHECKS.remove(replication_slot)
+        unregister_job_check(replication_slot)
     assert seen == [("orders", "postgresql")]
     assert [line.status for line in report.lines] == [OK, OK, FAIL] and not report.ok
     assert report.to_dict()["lines"][2]["fix"] == "set wal_level = logical"

@@ -33,7 +33,9 @@ def _postgres_note(column: CatalogColumn) -> str | None:
     if pg.base == "bytea":
         return f"{what} lands as binary"
     if plan.read is Read.TEXT:
-        reason = "numeric without a precision" if pg.base == "numeric" else pg.base
+        reason = pg.base
+        if pg.base == "numeric":
+            reason = "numeric without a precision" if pg.typmod < 4 else "a precision or scale no decimal holds"
         return f"{what} lands as text ({reason}: PostgreSQL's own text form)"
     if column.domain:
         return f"{what} is a domain: lands as its base type ({plan.lands_as})"
