@@ -147,7 +147,7 @@ def test_discover_keeps_hand_rows_and_their_formats(source, pg_env, tmp_path):
 def test_proposed_rows_validate_and_load(source, pg_env, tmp_path, settings):
     a, _ = source
     book = tmp_path / "w.xlsx"
-    report = discover(DiscoverRequest("pg", book, schemas=(a,), enable=True, include=(
+    report = discover(DiscoverRequest("pg", book, schemas=(a.upper(),), enable=True, include=(
         "orders", "order_lines", "ledger", "odd_types", "CamelCase", "recent_orders", "sales_", "event_log")))
     assert len(report.proposals) == 8 and report.issues == []
     config = read_workbook(book)
@@ -192,5 +192,10 @@ def test_discover_with_a_wrong_password_says_so_without_it(postgres, tmp_path):
     assert result.returncode == 1
     assert "password authentication failed" in result.stderr and "not-the-pw-4711" not in result.stderr + result.stdout
     assert not (tmp_path / "w.xlsx").exists()
+    env["SOURCES__PG__CREDENTIALS"] = postgres.url()
+    no_schema = ingest(["discover", "--connection", "pg", "--schema", "nope_schema", "--config", str(tmp_path / "w.xlsx")],
+                       cwd=tmp_path, env=env)
+    assert no_schema.returncode == 1 and "schema 'nope_schema' does not exist (schemas: " in no_schema.stderr
+    assert "public" in no_schema.stderr and not (tmp_path / "w.xlsx").exists()
     help_text = ingest(["discover", "--help"], cwd=tmp_path).stdout
     assert "--api" in help_text and "out of scope" in help_text

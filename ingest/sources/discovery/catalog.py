@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.engine.reflection import ObjectKind
 
+from ingest.core.errors import SourceObjectNotFoundError
 from ingest.sources.discovery import catalog_sql
 from ingest.sources.postgres_types import PgColumn
 
@@ -78,6 +79,7 @@ def read_catalog(engine: Engine, schema: str | None = None, include: tuple[str, 
     """The tables and views of `schema` (the connection's default when None) that the globs
     select, sorted by name."""
     inspector = sa.inspect(engine)
+    schema = _schema_as_spelled(inspector, schema)
     catalog = Catalog(engine.dialect.name, schema, inspector.default_schema_name)
     views = set(inspector.get_view_names(schema=schema))
     if engine.dialect.name == "postgresql":
@@ -109,6 +111,21 @@ def read_catalog(engine: Engine, schema: str | None = None, include: tuple[str, 
             primary_key=tuple(key.get("constrained_columns") or ()),
             row_estimate=None if name in views else estimates.get(name)))
     return catalog
+
+
+def _schema_as_spelled(inspector: sa.Inspector, schema: str | None) -> str | None:
+    """`schema` as the source spells it (exactly, else the one name equal ignoring case);
+    SourceObjectNotFoundError naming the schemas there are when there is none."""
+    if schema is None:
+        return None
+    names = inspector.get_schema_names()
+    if schema in names:
+        return schema
+    same = [name for name in names if name.lower() == schema.lower()]
+    if len(same) == 1:
+        return same[0]
+    shown = ", ".join(sorted(n for n in names if not n.startswith(("pg_", "information_schema")))[:30])
+    raise SourceObjectNotFoundError(f"schema '{schema}' does not exist (schemas: {shown})")
 
 
 def _query(engine: Engine, statement: Any, params: dict[str, Any], what: str,
