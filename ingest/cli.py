@@ -1,4 +1,4 @@
-"""python -m ingest run | validate | plan | template | dashboard | workbook"""
+"""python -m ingest run | validate | plan | template | dashboard | workbook | discover | check"""
 
 from __future__ import annotations
 
@@ -36,6 +36,8 @@ def _parser() -> argparse.ArgumentParser:
 
     validate = sub.add_parser("validate", help="check the workbook; print every error with its cell")
     validate.add_argument("--config", required=True)
+    validate.add_argument("--check-connections", action="store_true",
+                          help="then run `check` on the enabled jobs (credentials, connection, tables, columns)")
 
     plan = sub.add_parser("plan", help="dry run: what a run would load, in which wave, from which watermark")
     plan.add_argument("--config", required=True)
@@ -61,6 +63,11 @@ def _parser() -> argparse.ArgumentParser:
     from ingest.dashboard.cli import add_parser as add_dashboard_parser
 
     add_dashboard_parser(sub)
+
+    # discover, check (ingest/sources/onboarding_cli.py) ------------------------------------
+    from ingest.sources.onboarding_cli import add_parsers as add_onboarding_parsers
+
+    add_onboarding_parsers(sub)
     return parser
 
 
@@ -115,6 +122,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
     _print_issues(config)
     print(f"{args.config}: {len(config.jobs)} valid job(s), {len(config.errors)} error(s),"
           f" {len(config.warnings)} warning(s)")
+    if args.check_connections:
+        from ingest.sources.onboarding_cli import run_check_for
+
+        checked = run_check_for(config, None)
+        return EXIT_INVALID if config.errors else checked
     return EXIT_INVALID if config.errors else EXIT_OK
 
 
@@ -213,11 +225,23 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def cmd_discover(args: argparse.Namespace) -> int:
+    from ingest.sources.onboarding_cli import run_discover
+
+    return run_discover(args)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from ingest.sources.onboarding_cli import run_check
+
+    return run_check(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     apply_dlt_defaults()
     args = _parser().parse_args(argv)
     handlers = {"run": cmd_run, "validate": cmd_validate, "plan": cmd_plan, "template": cmd_template,
-                "dashboard": cmd_dashboard, "workbook": cmd_workbook}
+                "dashboard": cmd_dashboard, "workbook": cmd_workbook, "discover": cmd_discover, "check": cmd_check}
     try:
         return handlers[args.command](args)
     except ConfigError as exc:

@@ -64,6 +64,7 @@ def test_every_function_is_registered_with_its_trigger():
         "start_run": ["durableClient", "http", "httpTrigger"],
         "run_status": ["durableClient", "http", "httpTrigger"],
         "dashboard": ["http", "httpTrigger"],
+        "check_connections": ["http", "httpTrigger"],
         "ingest_run_orchestrator": ["orchestrationTrigger"],
         "ingest_job_orchestrator": ["orchestrationTrigger"],
         "plan_run": ["activityTrigger"],
@@ -78,6 +79,9 @@ def test_every_function_is_registered_with_its_trigger():
     page = next(b for b in registered_functions(app)["dashboard"].get_bindings() if b.type == "httpTrigger")
     assert page.route == "dashboard" and [m.value if hasattr(m, "value") else m for m in page.methods] == ["GET"]
     assert str(getattr(page.auth_level, "value", page.auth_level)).lower() == "function"
+    check = next(b for b in registered_functions(app)["check_connections"].get_bindings() if b.type == "httpTrigger")
+    assert check.route == "check" and [m.value if hasattr(m, "value") else m for m in check.methods] == ["POST"]
+    assert str(getattr(check.auth_level, "value", check.auth_level)).lower() == "function"
 
 
 def test_post_starts_a_run_with_the_filter_and_answers_202():

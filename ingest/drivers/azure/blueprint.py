@@ -163,6 +163,41 @@ def handle_dashboard_route(req: func.HttpRequest) -> func.HttpResponse:
     return handle_dashboard(req, settings())
 
 
+# check (ingest/sources/connection_check.py) ------------------------------------------------
+@bp.route(route="check", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+def check_connections(req: func.HttpRequest) -> func.HttpResponse:
+    return handle_check(req)
+
+
+def handle_check(req: func.HttpRequest) -> func.HttpResponse:
+    """POST /api/check {"jobs": [names or globs]} (default: every enabled job): `python -m ingest
+    check` on the workbook in blob storage, with this app's identity and credentials. 200 with
+    {"ok", "lines": [{"subject", "status", "detail", "fix"}]}; 400 on a malformed body or a
+    pattern matching no job; 401/403 first with INGEST_HTTP_AUTH=entra, as for POST /api/runs."""
+    refused = http_auth.refusal(req, settings())
+    if refused is not None:
+        return refused
+    try:
+        body = req.get_json() if req.get_body() else {}
+    except ValueError:
+        return _json({"error": "the body is not JSON"}, 400)
+    jobs = body.get("jobs") if isinstance(body, dict) else None
+    if not isinstance(body, dict) or not (jobs is None or (isinstance(jobs, list)
+                                                           and all(isinstance(j, str) for j in jobs))):
+        return _json({"error": 'the body must be a JSON object, with "jobs" a list of names if given'}, 400)
+    from ingest.config.workbook import read_workbook
+    from ingest.config.workbook_blob import read_workbook_blob
+    from ingest.sources.connection_check import check_jobs, select_jobs
+
+    try:
+        data, _etag = read_workbook_blob(settings())
+        config = read_workbook(data, label=settings().config_url)
+        report = check_jobs(select_jobs(config, jobs or None))
+    except ConfigError as exc:
+        return _json({"error": redact(str(exc))}, 400)
+    return _json({**report.to_dict(), "workbook_errors": len(config.errors)}, 200)
+
+
 @bp.orchestration_trigger(context_name="context", orchestration=orchestration.RUN_ORCHESTRATOR)
 def ingest_run_orchestrator(context: df.DurableOrchestrationContext):
     return (yield from orchestration.run_orchestrator(context))
