@@ -39,7 +39,7 @@ def sql(postgres, statements: str, database: str | None = None) -> None:
     con = psycopg2.connect(postgres.url(database))
     con.autocommit = True
     try:
-        con.cursor().execute(statements)
+        con.cursor().execute("SET synchronous_commit = on; " + statements)  # the test server runs with it off; decoding reads flushed WAL only
     finally:
         con.close()
 

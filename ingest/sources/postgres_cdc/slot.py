@@ -94,7 +94,7 @@ def slot_info(cur: Any, slot: str) -> SlotInfo | None:
 
 
 def current_lsn(cur: Any) -> int:
-    cur.execute("SELECT pg_current_wal_lsn()::text")
+    cur.execute("SELECT pg_current_wal_flush_lsn()::text")  # decoding reads flushed WAL only
     return parse_lsn(cur.fetchone()[0])
 
 
