@@ -81,3 +81,14 @@ def test_slot_names_are_valid_and_keep_connections_apart():
     assert slot_name("Sales-DB") != slot_name("sales_db")
     assert len(slot_name("x" * 100)) <= 63
     assert all(c.isalnum() or c == "_" for c in slot_name("Sales-DB"))
+
+
+def test_the_runner_gathers_a_connections_cdc_jobs_into_one_unit():
+    from dataclasses import replace
+
+    from ingest.drivers.local.runner import cdc_units
+    from tests.cdc_helpers import cdc_job
+
+    a, b, c = cdc_job("a", "pg1", "s", "a"), cdc_job("b", "pg2", "s", "b"), cdc_job("c", "pg1", "s", "c")
+    full = replace(a, job_name="full", load_type=LoadType.FULL)
+    assert cdc_units([a, full, b, c]) == [[a, c], full, [b]]
