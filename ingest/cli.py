@@ -1,4 +1,4 @@
-"""python -m ingest run | validate | plan | template | dashboard | workbook | discover | check"""
+"""python -m ingest run | validate | plan | template | dashboard | workbook | discover | check | cdc"""
 
 from __future__ import annotations
 
@@ -58,6 +58,10 @@ def _parser() -> argparse.ArgumentParser:
         each.add_argument("--url", help="the workbook blob's URL (env INGEST_CONFIG_URL)")
         each.add_argument("--force", action="store_true",
                           help="pull: replace a local file with edits; push: overwrite the blob whatever changed it")
+    cdc = sub.add_parser("cdc", help="load_type CDC: a connection's replication slot (lag, drop)")
+    cdc.add_argument("action", choices=("lag", "drop"), help="lag: WAL the slot holds; drop: remove slot and publication")
+    cdc.add_argument("--connection", required=True, help="the connection whose slot it is")
+    cdc.add_argument("--json", action="store_true")
 
     # dashboard (ingest/dashboard/cli.py) --------------------------------------------------
     from ingest.dashboard.cli import add_parser as add_dashboard_parser
@@ -219,6 +223,20 @@ def cmd_workbook(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_cdc(args: argparse.Namespace) -> int:
+    """`cdc lag` / `cdc drop` (ingest/sources/postgres_cdc/admin.py)."""
+    import json
+
+    from ingest.sources.postgres_cdc import admin
+
+    report = admin.drop(args.connection) if args.action == "drop" else admin.slot_lag(args.connection)
+    if args.json:
+        print(json.dumps(report))
+    else:
+        print("\n".join(f"{key}: {value}" for key, value in report.items()))
+    return EXIT_OK
+
+
 def cmd_dashboard(args: argparse.Namespace) -> int:
     from ingest.dashboard.cli import run
 
@@ -241,7 +259,8 @@ def main(argv: list[str] | None = None) -> int:
     apply_dlt_defaults()
     args = _parser().parse_args(argv)
     handlers = {"run": cmd_run, "validate": cmd_validate, "plan": cmd_plan, "template": cmd_template,
-                "dashboard": cmd_dashboard, "workbook": cmd_workbook, "discover": cmd_discover, "check": cmd_check}
+                "dashboard": cmd_dashboard, "workbook": cmd_workbook, "discover": cmd_discover, "check": cmd_check,
+                "cdc": cmd_cdc}
     try:
         return handlers[args.command](args)
     except ConfigError as exc:

@@ -117,6 +117,16 @@ def run_job(job: JobConfig, run: RunContext, settings: Settings, lock: JobLock |
     return result
 
 
+def run_cdc_connection(jobs: list[JobConfig], run: RunContext, settings: Settings,
+                       lock: JobLock | None = None) -> list[JobResult]:
+    """The CDC jobs of one connection, together: one slot read feeds them all
+    (ingest/sources/postgres_cdc/connection_load.py); one result per job."""
+    from ingest.sources.postgres_cdc.connection_load import load_connection
+
+    fork_safety.note_job_ran_here()
+    return load_connection(jobs, run, settings, lock or default_lock(settings))
+
+
 def _run_job_once(job: JobConfig, run: RunContext, settings: Settings, lock: JobLock | None = None) -> JobResult:
     started = _utc_now()
     clock = time.perf_counter()

@@ -75,8 +75,8 @@ def write_history(audit_dir: Path, days: int = 14, now: datetime | None = None, 
                 plan.invalid = [JobResult(job_name="row_9", status=JobStatus.INVALID, run_id=run.run_id,
                                           started_at=run.started_at, finished_at=run.started_at,
                                           error_class="ConfigError",
-                                          error_message="jobs!H9: load_type 'DAILY' is not FULL or INCREMENTAL")]
-                plan.config_errors = ["jobs!H9: load_type 'DAILY' is not FULL or INCREMENTAL"]
+                                          error_message="jobs!H9: load_type 'DAILY' is not one of FULL, INCREMENTAL, CDC")]
+                plan.config_errors = ["jobs!H9: load_type 'DAILY' is not one of FULL, INCREMENTAL, CDC"]
             finalize_run(plan, results, settings)
             _add_check_findings(audit_dir / "runs" / f"{run.run_id}.json", day, hour)
             run_ids.append(run.run_id)

@@ -111,7 +111,9 @@ def start_postgres(timeout: float = 60) -> Postgres:
     if init.returncode != 0:
         raise ServiceError(f"initdb failed: {init.stderr[-2000:]}")
     opts = (f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={base}"
-            " -c fsync=off -c synchronous_commit=off -c full_page_writes=off")
+            " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+            # logical replication (CDC tests: ingest/sources/postgres_cdc/)
+            " -c wal_level=logical -c max_replication_slots=20 -c max_wal_senders=20")
     start = subprocess.run(as_user + [_pg_bin("pg_ctl"), "-D", str(data), "-o", opts, "-l", str(base / "log"),
                                       "-w", "-t", str(int(timeout)), "start"], capture_output=True, text=True)
     if start.returncode != 0:

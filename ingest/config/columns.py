@@ -341,7 +341,8 @@ JOB_COLUMNS: tuple[Column, ...] = (
            " to job_name).", "orders"),
     Column("load_type", True, _enum(LoadType, "load_type", upper=True),
            "FULL replaces the table each run; INCREMENTAL loads rows whose watermark_column"
-           " is at or after the last value loaded.", "INCREMENTAL", tuple(m.value for m in LoadType)),
+           " is at or after the last value loaded; CDC (postgres only) reads every insert, update and"
+           " delete from the database's log (needs primary_key or REPLICA IDENTITY FULL).", "INCREMENTAL", tuple(m.value for m in LoadType)),
     Column("watermark_column", False, _column_list("watermark_column"),
            "Column that grows with every insert or update (required for INCREMENTAL). Several"
            " columns, comma-separated, make a composite watermark: rows after the last"

@@ -17,6 +17,7 @@ from ingest.config.rules import QualityRule, SchemaContract, Severity
 class LoadType(str, Enum):
     FULL = "FULL"
     INCREMENTAL = "INCREMENTAL"
+    CDC = "CDC"  # log-based change data capture, postgres only (ingest/sources/postgres_cdc/)
 
 
 class SourceType(str, Enum):
@@ -223,6 +224,10 @@ class JobConfig:
     @property
     def is_incremental(self) -> bool:
         return self.load_type is LoadType.INCREMENTAL
+
+    @property
+    def is_cdc(self) -> bool:
+        return self.load_type is LoadType.CDC
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -16,6 +16,7 @@ from ingest.config.filters_sheet import FILTERS_SHEET, attach_filters, hold_back
 from ingest.config.sheets import cell_value, is_formula, read_header
 from ingest.config.columns import (JOB_COLUMNS, CellError, dialect_identifier_problems,
                                    shown)
+from ingest.config.cdc_rules import cdc_problems
 from ingest.config.model import ConfigIssue, JobConfig, LoadType, WorkbookConfig
 from ingest.config.table_format_rules import table_format_problems
 from ingest.config.quality_sheet import QUALITY_SHEET, apply_quality_sheet
@@ -333,7 +334,7 @@ def _row_rules(values: dict[str, Any], header: dict[str, int], row: int,
         if column not in failed:
             issues.append(ConfigIssue(JOBS_SHEET, ref(column), message, job_name=job_name))
     issues.extend(ConfigIssue(JOBS_SHEET, ref(column), message, job_name=job_name)
-                  for column, message in _strategy_rules(values))
+                  for column, message in _strategy_rules(values) + cdc_problems(values))
     return issues
 
 

@@ -118,6 +118,18 @@ class SourceValueError(PermanentSourceError):
     column instead of landing something else."""
 
 
+class CdcPrerequisiteError(PermanentSourceError):
+    """A CDC job's source is not set up for logical replication (wal_level, the REPLICATION
+    attribute, a key or REPLICA IDENTITY FULL, a publication table): the message names the job
+    and the fix (ingest/sources/postgres_cdc/prerequisites.py)."""
+
+
+class CdcSlotError(PermanentSourceError):
+    """A CDC slot cannot go on from where the lake is: the table was truncated and cannot be
+    reloaded, the slot was lost while the lake holds data from it, or the slot is read by
+    another process. The message says what to do (`python -m ingest cdc drop`, a re-run)."""
+
+
 class SourceFirewallError(PermanentSourceError):
     """The source's firewall rejected this client's address (Azure SQL error 40615): a
     firewall rule or private endpoint must be added before any retry can succeed."""

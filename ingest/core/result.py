@@ -61,6 +61,9 @@ class JobResult:
     """The schema check (ingest.checks.schema_drift.DriftReport as a dict)."""
     quality: list[dict[str, Any]] = field(default_factory=list)
     """One ingest.checks.quality.RuleResult (as a dict) per rule of the job."""
+    cdc: dict[str, Any] | None = None
+    """load_type CDC: slot, LSN landed, changes by operation, retained WAL bytes
+    (ingest/sources/postgres_cdc/connection_load.py)."""
 
     @property
     def succeeded(self) -> bool:

@@ -108,7 +108,7 @@ def realistic_summary(started: datetime) -> dict:
          "error_message": "job 'hr_people': table hr.people_v2 does not exist in connection 'hr_db'"},
         {"job_name": "finance_ledger", "status": "succeeded", "rows_processed": 40_118, "duration_s": 12.7},
         {"job_name": "row_9", "status": "invalid", "rows_processed": 0, "duration_s": 0.0, "error_class": "ConfigError",
-         "error_message": "jobs!H9: load_type 'DAILY' is not FULL or INCREMENTAL"},
+         "error_message": "jobs!H9: load_type 'DAILY' is not one of FULL, INCREMENTAL, CDC"},
     ]
     for job in jobs:
         job.setdefault("error_class", None)
@@ -116,7 +116,7 @@ def realistic_summary(started: datetime) -> dict:
         job["started_at"] = started.isoformat()
     return {"run_id": f"{started:%Y%m%dT%H%M%SZ}-ingest-all", "started_at": started.isoformat(),
             "finished_at": (started + timedelta(minutes=2)).isoformat(), "jobs": jobs,
-            "config_errors": ["jobs!H9: load_type 'DAILY' is not FULL or INCREMENTAL"], "watermark_conflicts": [],
+            "config_errors": ["jobs!H9: load_type 'DAILY' is not one of FULL, INCREMENTAL, CDC"], "watermark_conflicts": [],
             "findings": [{"kind": "drift", "job_name": "sales_orders", "message": "new column discount_pct numeric(5,2)"},
                          {"kind": "quality", "job_name": "finance_ledger",
                           "message": "amount not null: 3 rows with NULL"}]}

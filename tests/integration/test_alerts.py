@@ -112,7 +112,7 @@ def test_failed_jobs_send_one_failure_mail_per_run_over_starttls_with_login(
     assert f"table {pg_schema}.nope does not exist" in by_job["missing_table"][5]
     assert by_job["wrong_password"][4] == "SourceAuthenticationError"
     assert by_job["bad_row"][1] == "invalid" and "jobs!H5" in by_job["bad_row"][5]
-    assert "jobs!H5: load_type &#39;SOMETIMES&#39; is not FULL or INCREMENTAL" in team.html  # workbook errors
+    assert "jobs!H5: load_type &#39;SOMETIMES&#39; is not one of FULL, INCREMENTAL, CDC" in team.html  # workbook errors
     assert "wrong_password: failed, 0 rows" in team.text and "SourceAuthenticationError" in team.text
     assert "good: succeeded, 20 rows" in team.text
 

@@ -69,7 +69,7 @@ def test_exit_codes_and_summary(postgres, pg_schema, tmp_path):
         job_row(source_schema=pg_schema), job_row(job_name="typo", load_type="INCREMENTL", target_table="o3")])
     result = ingest(["run", "--config", str(invalid)], cwd=tmp_path, env=env)
     assert result.returncode == 2
-    assert "jobs!H3: load_type 'INCREMENTL' is not FULL or INCREMENTAL" in result.stderr
+    assert "jobs!H3: load_type 'INCREMENTL' is not one of FULL, INCREMENTAL, CDC" in result.stderr
     assert "Successful: 1" in result.stdout  # the valid row still ran
 
     unknown = ingest(["run", "--config", str(good), "--jobs", "nope"], cwd=tmp_path, env=env)

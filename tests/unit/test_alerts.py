@@ -42,8 +42,8 @@ def test_failure_mail_lists_every_job_failed_first_with_html_escaped():
     summary = run_summary("20260105T060000Z-a1", T0, [
         job("orders", rows=1234567, duration=75.2),
         job("customers", "failed", 0, "SourceObjectNotFoundError", 'table <b>x</b> & "y" does not exist'),
-        job("typo", "invalid", 0, "ConfigError", "jobs!H4: load_type 'SOMETIMES' is not FULL or INCREMENTAL")],
-        config_errors=["jobs!H4: load_type 'SOMETIMES' is not FULL or INCREMENTAL"])
+        job("typo", "invalid", 0, "ConfigError", "jobs!H4: load_type 'SOMETIMES' is not one of FULL, INCREMENTAL, CDC")],
+        config_errors=["jobs!H4: load_type 'SOMETIMES' is not one of FULL, INCREMENTAL, CDC"])
     assert needs_failure_mail(summary)
     mail = render_failure(FailureReport.from_summary(summary, "prod"))
     assert mail.subject == "[ingest prod] 2 of 3 jobs failed, run 20260105T060000Z-a1"

@@ -32,7 +32,7 @@ def test_valid_row_becomes_a_typed_job(tmp_path):
 
 
 @pytest.mark.parametrize("column, value, expected", [
-    ("load_type", "INCREMENTL", "jobs!H2: load_type 'INCREMENTL' is not FULL or INCREMENTAL"),
+    ("load_type", "INCREMENTL", "jobs!H2: load_type 'INCREMENTL' is not one of FULL, INCREMENTAL, CDC"),
     ("enabled", "maybe", "jobs!B2: enabled 'maybe' is not Y or N"),
     ("source_type", "mysql", "jobs!C2: source_type 'mysql' is not one of postgres, sqlite, oracle, mssql,"
                              " azure_sql, rest_api"),
@@ -174,7 +174,7 @@ def test_template_has_dropdowns_and_descriptions_and_reads_back_empty(tmp_path):
     assert [c.value for c in book["jobs"][1]] == HEADER
     validations = {str(v.sqref): v.formula1 for v in book["jobs"].data_validations.dataValidation}
     assert validations["B2:B1000"] == '"Y,N"'
-    assert validations["H2:H1000"] == '"FULL,INCREMENTAL"'
+    assert validations["H2:H1000"] == '"FULL,INCREMENTAL,CDC"'
     assert validations["C2:C1000"] == '"postgres,sqlite,oracle,mssql,azure_sql,rest_api"'
     assert [c.value for c in book["api_endpoints"][1]] == [c.name for c in API_COLUMNS]
     descriptions = [[c.value for c in row][1:] for row in book["descriptions"].iter_rows()]

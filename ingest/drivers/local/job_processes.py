@@ -53,10 +53,11 @@ from ingest.drivers.local.worker_exit import memory_cgroup_oom_kills, read_tail,
 log = logging.getLogger("ingest.runner")
 
 
-def run_in_processes(jobs: list[JobConfig], run: RunContext, settings: Settings,
+def run_in_processes(jobs: list[JobConfig | list[JobConfig]], run: RunContext, settings: Settings,
                      workers: int) -> Iterator[JobResult]:
     """Run `jobs`, at most `workers` at a time, each in its own forked process; yield each
-    result as its job ends (a dead process yields a failed result for its job only)."""
+    result as its job ends (a dead process yields a failed result for its job only). A list in
+    `jobs` is one connection's CDC jobs, run together in one process (load.run_cdc_connection)."""
     context = multiprocessing.get_context("fork")
     if len(jobs) > 1:  # each child would pay the first-load costs again: ingest/drivers/local/warm_up.py
         warm_up()
@@ -80,7 +81,7 @@ def run_in_processes(jobs: list[JobConfig], run: RunContext, settings: Settings,
                 if message is not None and message[0] == "rows":
                     progress.rows_extracted(message[1], message[2])  # the parent draws the console
                     continue
-                yield _collect(message, receive, running.pop(receive), run)
+                yield from _collect(message, receive, running.pop(receive), run)
     finally:
         for receive, started in running.items():  # interrupted: stop what still runs
             started.process.terminate()
@@ -92,7 +93,7 @@ def run_in_processes(jobs: list[JobConfig], run: RunContext, settings: Settings,
 
 @dataclass
 class _Running:
-    job: JobConfig
+    job: JobConfig | list[JobConfig]
     process: multiprocessing.Process
     started_at: str
     clock: float
@@ -101,20 +102,22 @@ class _Running:
     oom_kills: int | None
 
 
-def _start(context: multiprocessing.context.BaseContext, job: JobConfig, run: RunContext,
+def _start(context: multiprocessing.context.BaseContext, job: JobConfig | list[JobConfig], run: RunContext,
            settings: Settings) -> tuple[multiprocessing.connection.Connection, _Running]:
     receive, send = context.Pipe(duplex=False)
+    unit = job
+    job = unit[0] if isinstance(unit, list) else unit
     stderr = tempfile.TemporaryFile(prefix=f"ingest-job-{job.job_name}-stderr-")
-    process = context.Process(target=_child, args=(job, run, settings, send, os.getpid(), stderr.fileno()),
+    process = context.Process(target=_child, args=(unit, run, settings, send, os.getpid(), stderr.fileno()),
                               name=f"ingest-job-{job.job_name}", daemon=True)
     oom_kills, started_at, clock = memory_cgroup_oom_kills(), _utc_now(), time.perf_counter()
     process.start()
     send.close()  # the child holds the only write end: EOF when it ends
-    return receive, _Running(job, process, started_at, clock, stderr, oom_kills)
+    return receive, _Running(unit, process, started_at, clock, stderr, oom_kills)
 
 
 def _collect(message: tuple | None, receive: multiprocessing.connection.Connection, started: _Running,
-             run: RunContext) -> JobResult:
+             run: RunContext) -> list[JobResult]:
     receive.close()
     started.process.join()
     tail = _echo_and_close(started.stderr)
@@ -122,15 +125,17 @@ def _collect(message: tuple | None, receive: multiprocessing.connection.Connecti
         _, result_dict, secrets = message
         for secret in secrets:
             register_secret(secret)
-        return JobResult.from_dict(result_dict)
-    job = started.job
-    error = WorkerProcessError(worker_died_message(job, started.process.exitcode, tail, started.oom_kills,
-                                                   memory_cgroup_oom_kills()))
-    log.error("job %s failed: WorkerProcessError: %s", job.job_name, error)
-    result = load.unfinished_result(job, run, started.started_at)
-    result.finished_at, result.duration_s = _utc_now(), round(time.perf_counter() - started.clock, 3)
-    result.error_class, result.error_message = type(error).__name__, str(error)
-    return result
+        return [JobResult.from_dict(d) for d in (result_dict if isinstance(result_dict, list) else [result_dict])]
+    results = []
+    for job in started.job if isinstance(started.job, list) else [started.job]:
+        error = WorkerProcessError(worker_died_message(job, started.process.exitcode, tail, started.oom_kills,
+                                                       memory_cgroup_oom_kills()))
+        log.error("job %s failed: WorkerProcessError: %s", job.job_name, error)
+        result = load.unfinished_result(job, run, started.started_at)
+        result.finished_at, result.duration_s = _utc_now(), round(time.perf_counter() - started.clock, 3)
+        result.error_class, result.error_message = type(error).__name__, str(error)
+        results.append(result)
+    return results
 
 
 def _echo_and_close(stderr: BinaryIO) -> str:
@@ -154,7 +159,7 @@ class _TextSink:
         sys.stderr.write(data.decode("utf-8", "replace"))
 
 
-def _child(job: JobConfig, run: RunContext, settings: Settings,
+def _child(job: JobConfig | list[JobConfig], run: RunContext, settings: Settings,
            send: multiprocessing.connection.Connection, runner_pid: int, stderr_fd: int) -> None:
     _die_with_runner(runner_pid)
     os.dup2(stderr_fd, 2)  # its last words, should it die: ingest/drivers/local/worker_exit.py
@@ -168,8 +173,11 @@ def _child(job: JobConfig, run: RunContext, settings: Settings,
     _log_to_parent(post)
     progress.forward_from_child(lambda job_name, rows: post(("rows", job_name, rows)))
     before = known_secrets()
-    result = load.run_job(job, run, settings)  # never raises: failures are results
-    post(("result", result.to_dict(), sorted(known_secrets() - before)))
+    if isinstance(job, list):  # one connection's CDC jobs: never raises either
+        results = [r.to_dict() for r in load.run_cdc_connection(job, run, settings)]
+    else:
+        results = load.run_job(job, run, settings).to_dict()  # never raises: failures are results
+    post(("result", results, sorted(known_secrets() - before)))
     send.close()
 
 

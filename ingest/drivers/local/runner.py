@@ -16,7 +16,7 @@ from ingest.config.dependencies import skipped_result, split_wave
 from ingest.lake.destination import prepare_lake
 from ingest.drivers.finalize import RunSummary, file_watermark_writer, finalize_run
 from ingest.drivers.local.job_processes import run_in_processes, worker_mode
-from ingest.load import run_job
+from ingest.load import run_cdc_connection, run_job
 from ingest.plan.planner import Plan
 from ingest.core.result import JobResult, RunContext
 from ingest.core.settings import Settings
@@ -44,7 +44,7 @@ def execute_plan(plan: Plan, settings: Settings) -> list[JobResult]:
             log.warning("job %s skipped: %s", name, reason)
             job = jobs[name]
             results.append(skipped_result(name, job.table_name, plan.run, reason, now, job.last_watermark))
-        wave_jobs = [jobs[name] for name in start]
+        wave_jobs = cdc_units([jobs[name] for name in start])  # one unit per connection's CDC jobs
         finished = (run_in_processes(wave_jobs, plan.run, settings, workers) if mode == "process"
                     else _run_in_threads(wave_jobs, plan.run, settings, workers))
         for result in finished:
@@ -57,11 +57,29 @@ def execute_plan(plan: Plan, settings: Settings) -> list[JobResult]:
     return sorted(results, key=lambda r: order[r.job_name])
 
 
-def _run_in_threads(jobs: list[JobConfig], run: RunContext, settings: Settings, workers: int) -> Iterator[JobResult]:
+def cdc_units(jobs: list[JobConfig]) -> list[JobConfig | list[JobConfig]]:
+    """The wave's jobs, each CDC connection's jobs gathered in one list (its slot has one
+    reader, and one read feeds all its tables)."""
+    units: list[JobConfig | list[JobConfig]] = []
+    groups: dict[str, list[JobConfig]] = {}
+    for job in jobs:
+        if not job.is_cdc:
+            units.append(job)
+        elif job.connection in groups:
+            groups[job.connection].append(job)
+        else:
+            groups[job.connection] = [job]
+            units.append(groups[job.connection])
+    return units
+
+
+def _run_in_threads(jobs: list[JobConfig | list[JobConfig]], run: RunContext, settings: Settings,
+                    workers: int) -> Iterator[JobResult]:
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="job") as pool:
-        futures = [pool.submit(run_job, job, run, settings) for job in jobs]
+        futures = [pool.submit(run_cdc_connection, job, run, settings) if isinstance(job, list)
+                   else pool.submit(lambda j: [run_job(j, run, settings)], job) for job in jobs]
         for future in as_completed(futures):
-            yield future.result()  # run_job returns failures as values
+            yield from future.result()  # run_job returns failures as values
 
 
 def run_local(plan: Plan, settings: Settings, config_path: Path | None, scheduled: bool = False) -> RunSummary:

@@ -1,0 +1,181 @@
+"""pgoutput messages -> change rows per table, in commit order.
+
+Each change row holds the table's columns plus `_cdc_op` (I, U, D), `_cdc_lsn` (the commit's
+LSN, a number), `_cdc_commit_ts` (commit time, UTC) and `_cdc_seq` (the change's position in its
+transaction): ordered by (_cdc_lsn, _cdc_seq) the rows replay the source. An update that
+changes the key becomes a delete of the old key and an insert of the new one. Transactions whose
+commit LSN is at or below what the lake holds are skipped (a batch read again after a kill).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from ingest.core.errors import CdcSlotError
+from ingest.sources.postgres_cdc import pgoutput
+from ingest.sources.postgres_cdc.values import TypedColumn, typed_column
+
+OP, LSN, COMMIT_TS, SEQ, DELETED = "_cdc_op", "_cdc_lsn", "_cdc_commit_ts", "_cdc_seq", "_cdc_deleted"
+META_HINTS = {
+    OP: {"name": OP, "data_type": "text", "nullable": False},
+    LSN: {"name": LSN, "data_type": "bigint", "nullable": False},
+    COMMIT_TS: {"name": COMMIT_TS, "data_type": "timestamp", "nullable": True},
+    SEQ: {"name": SEQ, "data_type": "bigint", "nullable": False},
+}
+
+
+@dataclass
+class TableChanges:
+    schema: str
+    table: str
+    columns: list[TypedColumn] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=lambda: {"I": 0, "U": 0, "D": 0})
+
+
+@dataclass
+class Batch:
+    tables: dict[tuple[str, str], TableChanges] = field(default_factory=dict)
+    truncated: set[tuple[str, str]] = field(default_factory=set)
+    last_commit_lsn: int | None = None
+    last_end_lsn: int | None = None
+    """The end of the last commit read (landed or skipped): where the slot may advance to."""
+    transactions: int = 0
+    changes: int = 0
+
+
+@dataclass
+class _Relation:
+    schema: str
+    table: str
+    names: list[str]
+    typed: list[TypedColumn]
+    key_positions: list[int]
+
+
+class Decoder:
+    """Decodes a slot's messages batch after batch (relations are remembered: PostgreSQL sends a
+    relation's message once per decoding session, before its first change)."""
+
+    def __init__(self, cursor: Any, keys: dict[tuple[str, str], tuple[str, ...]]) -> None:
+        self.cursor = cursor
+        self.keys = keys
+        """(schema, table) -> the job's key columns (lower case); tables not in it are ignored."""
+        self.relations: dict[int, _Relation] = {}
+
+    def batch(self, messages: Iterable[tuple], landed_commit_lsn: int) -> Batch:
+        batch = Batch()
+        pending: list[tuple[_Relation, dict[str, Any]]] = []
+        begin: pgoutput.Begin | None = None
+        for _lsn, _xid, data in messages:
+            message = pgoutput.decode(data)
+            if isinstance(message, pgoutput.Begin):
+                begin, pending = message, []
+            elif isinstance(message, pgoutput.Relation):
+                self._relation(message)
+            elif isinstance(message, pgoutput.Change):
+                if begin is not None and begin.final_lsn > landed_commit_lsn:
+                    self._change(message, begin, pending)
+            elif isinstance(message, pgoutput.Truncate):
+                if begin is not None and begin.final_lsn > landed_commit_lsn:
+                    batch.truncated.update(self._name(oid) for oid in message.relation_oids)
+            elif isinstance(message, pgoutput.Commit):
+                self._commit(batch, message, pending, begin, landed_commit_lsn)
+                begin, pending = None, []
+        return batch
+
+    def key_of(self, schema: str, table: str) -> list[str]:
+        for relation in self.relations.values():
+            if (relation.schema, relation.table) == (schema, table):
+                return [relation.names[i] for i in relation.key_positions]
+        return list(self.keys.get((schema, table)) or ())
+
+    def _name(self, oid: int) -> tuple[str, str]:
+        relation = self.relations.get(oid)
+        return (relation.schema, relation.table) if relation else ("?", f"oid {oid}")
+
+    def _relation(self, message: pgoutput.Relation) -> None:
+        names = [c.name for c in message.columns]
+        typed = [typed_column(c.name, c.type_oid, c.type_modifier, self.cursor) for c in message.columns]
+        wanted = self.keys.get((message.schema, message.table))
+        if wanted:
+            lower = [n.lower() for n in names]
+            key_positions = [lower.index(k) for k in wanted if k in lower]
+        elif message.replica_identity != "f":
+            key_positions = [i for i, c in enumerate(message.columns) if c.is_key]
+        else:
+            key_positions = []
+        self.relations[message.oid] = _Relation(message.schema, message.table, names, typed, key_positions)
+
+    def _change(self, change: pgoutput.Change, begin: pgoutput.Begin,
+                pending: list[tuple[_Relation, dict[str, Any]]]) -> None:
+        relation = self.relations.get(change.relation_oid)
+        if relation is None:
+            raise CdcSlotError(f"pgoutput: a change of relation {change.relation_oid} came before its relation message")
+        if (relation.schema, relation.table) not in self.keys:
+            return
+        for op, values in _rows_of(change, relation, pending):
+            row = {name: (None if v is None else column.convert(v))
+                   for name, column, v in zip(relation.names, relation.typed, values)}
+            row.update({OP: op, LSN: begin.final_lsn, COMMIT_TS: begin.commit_ts, SEQ: len(pending)})
+            pending.append((relation, row))
+
+    def _commit(self, batch: Batch, commit: pgoutput.Commit, pending: list, begin: pgoutput.Begin | None,
+                landed_commit_lsn: int) -> None:
+        batch.last_end_lsn = commit.end_lsn
+        if commit.commit_lsn <= landed_commit_lsn:
+            return
+        batch.last_commit_lsn = commit.commit_lsn
+        batch.transactions += 1
+        for relation, row in pending:
+            key = (relation.schema, relation.table)
+            table = batch.tables.get(key)
+            if table is None:
+                table = batch.tables[key] = TableChanges(relation.schema, relation.table)
+            table.columns = relation.typed
+            table.rows.append(row)
+            table.counts[row[OP]] += 1
+            batch.changes += 1
+
+
+def _rows_of(change: pgoutput.Change, relation: _Relation, pending: list) -> list[tuple[str, tuple]]:
+    """(op, text values) of a change: a key-changing update is a delete and an insert."""
+    if change.op == "I":
+        return [("I", _no_toast(change.new, None, relation, pending))]
+    if change.op == "D":
+        return [("D", change.old)]
+    new = _no_toast(change.new, change.old if change.old_kind == "O" else None, relation, pending)
+    if change.old is not None and relation.key_positions:
+        old_key = [change.old[i] for i in relation.key_positions]
+        if old_key != [new[i] for i in relation.key_positions]:
+            return [("D", change.old), ("I", new)]
+    return [("U", new)]
+
+
+def _no_toast(new: tuple, old: tuple | None, relation: _Relation, pending: list) -> tuple:
+    """An unchanged TOASTed value is not sent in an update: take it from the old row (REPLICA
+    IDENTITY FULL sends it whole); without it the load fails with what to do."""
+    if pgoutput.UNCHANGED_TOAST not in new:
+        return new
+    values = list(new)
+    for i, value in enumerate(values):
+        if value is not pgoutput.UNCHANGED_TOAST:
+            continue
+        if old is not None and old[i] is not pgoutput.UNCHANGED_TOAST:
+            values[i] = old[i]
+            continue
+        raise CdcSlotError(f"table {relation.schema}.{relation.table}: an update left column {relation.names[i]}"
+                           " (a large TOASTed value) unchanged and the log does not carry it; run ALTER TABLE"
+                           f" {relation.schema}.{relation.table} REPLICA IDENTITY FULL, then `python -m ingest cdc"
+                           " drop` for the connection so that the next run reloads it from a new snapshot")
+    return tuple(values)
+
+
+def net_change(rows: list[dict[str, Any]], key: list[str]) -> list[dict[str, Any]]:
+    """The last change of each key (rows in commit order), deletes marked with `_cdc_deleted`:
+    what one Delta MERGE applies."""
+    last: dict[tuple, dict[str, Any]] = {}
+    for row in rows:
+        last[tuple(row[k] for k in key)] = row
+    return [{**row, DELETED: row[OP] == "D"} for row in last.values()]

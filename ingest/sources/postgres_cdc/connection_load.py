@@ -1,0 +1,318 @@
+"""One connection's CDC jobs end to end: check the server, (re)create the slot with an initial
+snapshot when needed, then read the slot batch after batch and land each batch in the lake in
+ONE dlt load (every table of the connection, so a transaction that touched several tables lands
+whole), and only then advance the slot.
+
+Exactly once: the lake's dlt state (committed with the data) holds the commit LSN of the last
+transaction landed. Before reading, a load package left by a killed run is finished and the
+slot is advanced to what the lake holds; transactions at or below it are skipped when read
+again. So a kill before the lake commit re-reads the batch (the slot never moved), and a kill
+after it skips what landed (the state says so).
+
+Re-snapshot (the tables are reloaded, replacing what the lake held, and the slot starts anew):
+the first run, a change in the set of CDC tables of the connection, a lost slot, a TRUNCATE of
+one of the tables.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Iterator
+
+import dlt
+
+from ingest.config.model import JobConfig, TableFormat
+from ingest.core.classify import classify
+from ingest.core.errors import CdcSlotError, JobLockedError
+from ingest.core.result import JobResult, JobStatus, RunContext
+from ingest.core.settings import Settings
+from ingest.lake.destination import make_destination, working_dir
+from ingest.lake.locks import JobLock, LockHandle
+from ingest.sources.postgres_cdc import slot as slots
+from ingest.sources.postgres_cdc.changes import DELETED, LSN, META_HINTS, OP, SEQ, COMMIT_TS, Decoder, net_change
+from ingest.sources.postgres_cdc.names import pipeline_name, publication_name, slot_name
+from ingest.sources.postgres_cdc.pgoutput import lsn_text
+from ingest.sources.postgres_cdc.prerequisites import require_prerequisites
+from ingest.sources.postgres_cdc.values import TypedColumn, typed_column
+
+log = logging.getLogger("ingest.cdc")
+SOURCE_NAME = "postgres_cdc"
+DEFAULT_BATCH_CHANGES = 200_000
+
+
+def table_of(job: JobConfig) -> tuple[str, str]:
+    return (job.source_schema or "public", job.source_table or "")
+
+
+def lock_name(connection: str) -> str:
+    return f"cdc_{connection}"
+
+
+@dataclass
+class _Context:
+    jobs: list[JobConfig]
+    run: RunContext
+    settings: Settings
+    results: dict[str, JobResult]
+    held: LockHandle | None = None
+    connection: str = ""
+    slot: str = ""
+    publication: str = ""
+    url: str = ""
+    cursor: Any = None
+    pipeline: Any = None
+    decoder: Decoder | None = None
+    by_table: dict[tuple[str, str], JobConfig] = field(default_factory=dict)
+
+    @property
+    def tables(self) -> list[str]:
+        return sorted(f"{s}.{t}" for s, t in self.by_table)
+
+
+def load_connection(jobs: list[JobConfig], run: RunContext, settings: Settings, lock: JobLock) -> list[JobResult]:
+    """Run the CDC jobs of one connection (all of them: one slot feeds them all); one result
+    per job, never raises for a job-level problem."""
+    started = datetime.now(timezone.utc).isoformat()
+    clock = time.perf_counter()
+    results = {j.job_name: JobResult(job_name=j.job_name, status=JobStatus.FAILED, run_id=run.run_id,
+                                     table_name=j.table_name, started_at=started) for j in jobs}
+    connection = jobs[0].connection or ""
+    try:
+        with lock.hold(lock_name(connection), holder=f"run {run.run_id} since {started}") as held:
+            ctx = _Context(jobs, run, settings, results, held, connection, slot_name(connection),
+                           publication_name(connection), by_table={table_of(j): j for j in jobs})
+            _load(ctx)
+        status, error_class, message = JobStatus.SUCCEEDED, None, None
+    except JobLockedError as exc:
+        status, error_class, message = JobStatus.SKIPPED, type(exc).__name__, f"skipped: {exc}"
+    except Exception as exc:  # every failure becomes a value, as in ingest/load.py
+        error = classify(exc)
+        status, error_class, message = JobStatus.FAILED, type(error).__name__, str(error)
+        log.error("cdc connection %s failed: %s: %s", connection, error_class, message)
+    finished = datetime.now(timezone.utc).isoformat()
+    for result in results.values():
+        result.status, result.error_class, result.error_message = status, error_class, message
+        result.finished_at, result.duration_s = finished, round(time.perf_counter() - clock, 3)
+    return list(results.values())
+
+
+def _load(ctx: _Context) -> None:
+    ctx.url = slots.dsn(ctx.connection)
+    with slots.connect(ctx.connection, ctx.url) as conn:
+        ctx.cursor = conn.cursor()
+        require_prerequisites(ctx.cursor, ctx.jobs)
+        ctx.pipeline = _pipeline(ctx)
+        _finish_pending(ctx.pipeline)
+        state = landed_state(ctx.pipeline)
+        ctx.decoder = Decoder(ctx.cursor, {t: tuple(k.lower() for k in j.primary_key) for t, j in ctx.by_table.items()})
+        for result in ctx.results.values():
+            result.cdc = {"slot": ctx.slot, "publication": ctx.publication, "changes": 0, "snapshot_rows": 0,
+                          "inserts": 0, "updates": 0, "deletes": 0, "batches": 0}
+        if _needs_snapshot(ctx, state):
+            state = _initial_snapshot(ctx, "first load" if not state else "re-snapshot")
+        stop_at = slots.current_lsn(ctx.cursor)
+        while state is not None:
+            state = _one_batch(ctx, state, stop_at)
+        _report_slot(ctx)
+
+
+def _pipeline(ctx: _Context) -> Any:
+    pipeline = dlt.pipeline(pipeline_name=pipeline_name(ctx.connection), pipelines_dir=str(working_dir(ctx.settings)),
+                            destination=make_destination(ctx.settings, current_datetime=ctx.run.partition_datetime),
+                            dataset_name=ctx.settings.dataset)
+    if ctx.held is not None:  # the lock must still be ours right before dlt commits (as ingest/load.py)
+        load_step, held = pipeline.load, ctx.held
+
+        def fenced_load(*args: Any, **kwargs: Any) -> Any:
+            held.check()
+            return load_step(*args, **kwargs)
+
+        pipeline.load = fenced_load
+    return pipeline
+
+
+def _finish_pending(pipeline: Any) -> None:
+    """A load package a killed run left extracted or normalized is committed first: its state
+    then says what the lake holds."""
+    if pipeline.list_extracted_load_packages():
+        pipeline.normalize()
+    if pipeline.list_normalized_load_packages():
+        pipeline.load()
+    pipeline.sync_destination()
+
+
+def landed_state(pipeline: Any) -> dict[str, Any]:
+    """{"slot", "tables", "commit_lsn", "end_lsn"} of the last batch the lake holds; {} before the first."""
+    return dict(pipeline.state.get("sources", {}).get(SOURCE_NAME, {}).get("cdc", {}))
+
+
+def _needs_snapshot(ctx: _Context, state: dict[str, Any]) -> bool:
+    info = slots.slot_info(ctx.cursor, ctx.slot)
+    if not state:
+        return True
+    if state.get("tables") != ctx.tables:
+        log.warning("cdc %s: the connection's CDC tables changed (%s -> %s): reloading them from a new snapshot",
+                    ctx.connection, ", ".join(state.get("tables", [])), ", ".join(ctx.tables))
+        return True
+    if info is None:
+        log.warning("cdc %s: slot %s is gone: reloading the tables from a new snapshot", ctx.connection, ctx.slot)
+        return True
+    return False
+
+
+def _initial_snapshot(ctx: _Context, why: str) -> dict[str, Any]:
+    """Publication, a new slot, and every table read in the slot's exported snapshot, replacing
+    the lake's tables in one load."""
+    slots.drop_slot(ctx.cursor, ctx.slot)
+    slots.set_publication(ctx.cursor, ctx.publication, sorted(ctx.by_table))
+    with slots.create_slot(ctx.url, ctx.slot) as start:
+        import psycopg2
+
+        snap = psycopg2.connect(ctx.url, application_name="ingest-cdc-snapshot")
+        try:
+            slots.session_settings(snap)
+            snap.commit()
+            snap.set_session(isolation_level="REPEATABLE READ", readonly=True)
+            snap.cursor().execute("SET TRANSACTION SNAPSHOT %s", (start.snapshot_name,))
+            state = {"slot": ctx.slot, "tables": ctx.tables, "commit_lsn": start.consistent_lsn,
+                     "end_lsn": start.consistent_lsn}
+            resources = [_snapshot_resource(ctx, snap, job, start.consistent_lsn) for job in ctx.jobs]
+            _run(ctx, resources, state, snapshot=True)
+        finally:
+            snap.close()
+    log.info("cdc %s: %s from the snapshot at %s", ctx.connection, why, lsn_text(start.consistent_lsn))
+    return state
+
+
+def _catalog_columns(cursor: Any, schema: str, table: str) -> list[TypedColumn]:
+    cursor.execute("""SELECT a.attname, a.atttypid, a.atttypmod FROM pg_attribute a
+                        JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+                       WHERE n.nspname = %s AND c.relname = %s AND a.attnum > 0 AND NOT a.attisdropped
+                       ORDER BY a.attnum""", (schema, table))
+    return [typed_column(name, oid, mod, cursor) for name, oid, mod in cursor.fetchall()]
+
+
+def _snapshot_resource(ctx: _Context, snap: Any, job: JobConfig, lsn: int) -> Any:
+    from psycopg2 import sql
+
+    schema, table = table_of(job)
+    columns = _catalog_columns(snap.cursor(), schema, table)
+    query = sql.SQL("SELECT {} FROM {}").format(
+        sql.SQL(", ").join(sql.SQL("{}::text").format(sql.Identifier(c.name)) for c in columns),
+        sql.Identifier(schema, table))
+    result = ctx.results[job.job_name]
+
+    def rows() -> Iterator[list[dict[str, Any]]]:
+        with snap.cursor(name=f"snapshot_{job.job_name}") as cur:
+            cur.itersize = 10_000
+            cur.execute(query)
+            while chunk := cur.fetchmany(10_000):
+                page = [{**{c.name: (None if v is None else c.convert(v)) for c, v in zip(columns, values)},
+                         OP: "I", LSN: lsn, COMMIT_TS: None, SEQ: 0} for values in chunk]
+                if job.table_format is TableFormat.DELTA:
+                    page = [{**row, DELETED: False} for row in page]
+                result.cdc["snapshot_rows"] += len(page)
+                yield page
+
+    return _resource(job, rows(), columns, snapshot=True)
+
+
+def _resource(job: JobConfig, data: Any, columns: list[TypedColumn], snapshot: bool) -> Any:
+    hints: dict[str, Any] = {c.name: dict(c.hint) for c in columns}
+    hints.update({k: dict(v) for k, v in META_HINTS.items()})
+    delta = job.table_format is TableFormat.DELTA
+    disposition: Any = "replace" if snapshot else "append"
+    if delta:
+        hints[DELETED] = {"name": DELETED, "data_type": "bool", "nullable": True, "hard_delete": True}
+        if not snapshot:
+            disposition = {"disposition": "merge", "strategy": "upsert"}
+    resource = dlt.resource(data, name=job.table_name, table_name=job.table_name, write_disposition=disposition,
+                            columns=list(hints.values()), max_table_nesting=0)
+    extra: dict[str, Any] = {}
+    if delta:
+        extra["table_format"] = "delta"
+        if job.primary_key:
+            extra["primary_key"] = list(job.primary_key)
+    if extra:
+        resource.apply_hints(**extra)
+    return resource
+
+
+def _run(ctx: _Context, resources: list[Any], state: dict[str, Any], snapshot: bool) -> None:
+    """One dlt load of every resource, the new state committed with it."""
+
+    def landed() -> Iterator[Any]:  # the state goes with the data (set while extracting: dlt keeps it)
+        dlt.current.source_state()["cdc"] = dict(state)
+        yield from ()
+
+    @dlt.source(name=SOURCE_NAME, max_table_nesting=0)
+    def cdc_source() -> Any:
+        return [*resources, dlt.resource(landed, name="_cdc_state")]
+
+    info = ctx.pipeline.run(cdc_source(), loader_file_format="parquet")
+    load_id = info.loads_ids[-1] if info.loads_ids else None
+    counts = ctx.pipeline.last_trace.last_normalize_info
+    row_counts = counts.row_counts if counts else {}
+    for job in ctx.jobs:
+        result = ctx.results[job.job_name]
+        result.rows_processed += int(row_counts.get(job.table_name, 0))
+        result.load_id = load_id or result.load_id
+        result.table_format = job.table_format.value
+        result.cdc["batches"] += 0 if snapshot else 1
+
+
+def _one_batch(ctx: _Context, state: dict[str, Any], stop_at: int) -> dict[str, Any] | None:
+    """Read, land, advance one batch; None when caught up (nothing more before `stop_at`)."""
+    slots.advance(ctx.cursor, ctx.slot, int(state["end_lsn"]))  # what the lake already holds
+    batch_size = int(getattr(ctx.settings, "cdc_batch_changes", DEFAULT_BATCH_CHANGES))
+    messages = slots.peek(ctx.cursor, ctx.slot, ctx.publication, stop_at, batch_size)
+    if not messages:
+        return None
+    batch = ctx.decoder.batch(messages, int(state["commit_lsn"]))
+    if batch.truncated & set(ctx.by_table):
+        names = ", ".join(f"{s}.{t}" for s, t in sorted(batch.truncated & set(ctx.by_table)))
+        log.warning("cdc %s: %s truncated: reloading the connection's tables from a new snapshot", ctx.connection, names)
+        _initial_snapshot(ctx, f"{names} truncated: re-snapshot")
+        for result in ctx.results.values():
+            result.cdc["truncated"] = names
+        return None
+    new_state = dict(state)
+    if batch.last_commit_lsn is not None:
+        new_state.update(commit_lsn=batch.last_commit_lsn, end_lsn=batch.last_end_lsn)
+        _land(ctx, batch, new_state)
+    elif batch.last_end_lsn is not None:
+        new_state.update(end_lsn=max(int(state["end_lsn"]), batch.last_end_lsn))
+    if batch.last_end_lsn is not None:
+        slots.advance(ctx.cursor, ctx.slot, batch.last_end_lsn)  # only now: the lake holds the batch
+    return new_state if batch.last_end_lsn is not None and batch.last_end_lsn < stop_at else None
+
+
+def _land(ctx: _Context, batch: Any, state: dict[str, Any]) -> None:
+    resources = []
+    for key, job in ctx.by_table.items():
+        changes = batch.tables.get(key)
+        if changes is None:
+            continue
+        rows = changes.rows
+        if job.table_format is TableFormat.DELTA:
+            rows = net_change(rows, ctx.decoder.key_of(*key))
+        result = ctx.results[job.job_name]
+        result.cdc["changes"] += len(changes.rows)
+        for op, name in (("I", "inserts"), ("U", "updates"), ("D", "deletes")):
+            result.cdc[name] += changes.counts[op]
+        resources.append(_resource(job, [rows], changes.columns, snapshot=False))
+    _run(ctx, resources, state, snapshot=False)
+
+
+def _report_slot(ctx: _Context) -> None:
+    info = slots.slot_info(ctx.cursor, ctx.slot)
+    if info is None:
+        raise CdcSlotError(f"replication slot {ctx.slot} vanished during the run")
+    landed = landed_state(ctx.pipeline)
+    for result in ctx.results.values():
+        result.cdc.update(info.to_dict())
+        result.cdc["lsn"] = lsn_text(int(landed.get("commit_lsn", 0)))
+        result.watermark_after = result.cdc["lsn"]

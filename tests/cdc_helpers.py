@@ -1,0 +1,73 @@
+"""Helpers of the CDC tests (tests/integration/test_cdc_*.py): a CDC job on a real PostgreSQL
+table, one connection load, and the lake read back (Delta as is; parquet's change log through
+the DuckDB query of docs/cdc.md)."""
+
+from __future__ import annotations
+
+import glob
+from pathlib import Path
+from typing import Any
+
+import psycopg2
+
+from ingest.config.model import JobConfig, LoadType, SourceType, TableFormat
+from ingest.core.result import RunContext
+from ingest.lake.locks import FileJobLock
+
+CURRENT_STATE_SQL = (Path(__file__).resolve().parents[1] / "docs" / "cdc_current_state.sql")
+
+
+def cdc_job(name: str, connection: str, schema: str, table: str, fmt: str = "delta",
+            key: tuple[str, ...] = ("id",)) -> JobConfig:
+    return JobConfig(job_name=name, enabled=True, source_type=SourceType.POSTGRES, connection=connection,
+                     source_table=table, source_schema=schema, load_type=LoadType.CDC, primary_key=key,
+                     table_format=TableFormat(fmt))
+
+
+def run_context(number: int = 1) -> RunContext:
+    return RunContext(run_id=f"cdc-run-{number}", started_at=f"2024-05-0{min(number, 9)}T10:00:00+00:00")
+
+
+def load(jobs: list[JobConfig], settings, number: int = 1) -> dict[str, Any]:
+    from ingest.sources.postgres_cdc.connection_load import load_connection
+
+    results = load_connection(jobs, run_context(number), settings, FileJobLock(settings.pipelines_dir / "locks"))
+    return {r.job_name: r for r in results}
+
+
+def sql(postgres, statements: str, database: str | None = None) -> None:
+    con = psycopg2.connect(postgres.url(database))
+    con.autocommit = True
+    try:
+        con.cursor().execute("SET synchronous_commit = on; " + statements)  # the test server runs with it off; decoding reads flushed WAL only
+    finally:
+        con.close()
+
+
+def source_rows(postgres, schema: str, table: str, key: str = "id") -> list[tuple]:
+    con = psycopg2.connect(postgres.url())
+    try:
+        cur = con.cursor()
+        cur.execute(f'SELECT * FROM "{schema}"."{table}" ORDER BY {key}')
+        names = [d[0] for d in cur.description]
+        return names, [tuple(r) for r in cur.fetchall()]
+    finally:
+        con.close()
+
+
+def delta_rows(settings, table: str, names: list[str], key: str = "id") -> list[tuple]:
+    from deltalake import DeltaTable
+
+    data = DeltaTable(str(Path(settings.destination) / settings.dataset / table)).to_pyarrow_table()
+    return sorted(tuple(row[n] for n in names) for row in data.to_pylist())
+
+
+def parquet_current(settings, table: str, names: list[str], key: str = "id") -> list[tuple]:
+    """The documented DuckDB query over the parquet change log."""
+    import duckdb
+
+    files = glob.glob(str(Path(settings.destination) / settings.dataset / table / "**" / "*.parquet"), recursive=True)
+    query = CURRENT_STATE_SQL.read_text().replace("{files}", repr(files)).replace("{key}", key)
+    rows = duckdb.sql(query).fetchall()
+    columns = duckdb.sql(query).columns
+    return sorted(tuple(dict(zip(columns, r))[n] for n in names) for r in rows)

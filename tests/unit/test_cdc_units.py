@@ -1,0 +1,94 @@
+"""load_type CDC without a server: the workbook's rules (errors at their cell), the pgoutput
+decoder on hand-built messages, names, and the net change per key."""
+
+from __future__ import annotations
+
+import struct
+
+from ingest.config import read_workbook
+from ingest.config.model import JobConfig, LoadType
+from ingest.sources.postgres_cdc import pgoutput
+from ingest.sources.postgres_cdc.changes import net_change
+from ingest.sources.postgres_cdc.names import slot_name
+from tests.workbooks import HEADER, job_row, write_workbook
+
+
+def read(tmp_path, rows):
+    return read_workbook(write_workbook(tmp_path / "w.xlsx", rows, header=HEADER))
+
+
+def test_cdc_on_postgres_is_valid_and_survives_json(tmp_path):
+    config = read(tmp_path, [job_row(load_type="CDC", watermark_column=None, last_watermark=None)])
+    assert config.errors == []
+    job = config.jobs[0]
+    assert job.load_type is LoadType.CDC and job.is_cdc and not job.is_incremental
+    assert JobConfig.from_dict(job.to_dict()) == job
+
+
+def test_cdc_on_another_source_or_with_a_watermark_is_an_error_at_its_cell(tmp_path):
+    config = read(tmp_path, [job_row(job_name="ora", source_type="oracle", load_type="CDC", watermark_column=None,
+                                     last_watermark=None),
+                             job_row(job_name="wm", load_type="CDC", watermark_column="updated_at", last_watermark=None)])
+    messages = {str(issue) for issue in config.errors}
+    col = {name: chr(ord("A") + i) for i, name in enumerate(HEADER)}
+    assert f"jobs!{col['load_type']}2: load_type CDC is for source_type postgres only, not oracle" \
+           " (use INCREMENTAL, or FULL with detect_deleted_keys)" in messages
+    assert any(m.startswith(f"jobs!{col['watermark_column']}3: watermark_column does not apply to load_type CDC")
+               for m in messages)
+    assert config.jobs == []
+
+
+def _tuple(*values):
+    out = struct.pack("!h", len(values))
+    for value in values:
+        out += b"n" if value is None else b"t" + struct.pack("!i", len(value.encode())) + value.encode()
+    return out
+
+
+def test_pgoutput_messages_decode():
+    relation = (b"R" + struct.pack("!I", 42) + b"public\0orders\0d" + struct.pack("!h", 2)
+                + b"\x01id\0" + struct.pack("!Ii", 23, -1) + b"\x00note\0" + struct.pack("!Ii", 25, -1))
+    decoded = pgoutput.decode(relation)
+    assert decoded.table == "orders" and [c.is_key for c in decoded.columns] == [True, False]
+    begin = pgoutput.decode(b"B" + struct.pack("!qqI", 0x16B3748, 1_000_000, 7))
+    assert begin.final_lsn == 0x16B3748 and begin.commit_ts.isoformat() == "2000-01-01T00:00:01+00:00"
+    update = pgoutput.decode(b"U" + struct.pack("!I", 42) + b"K" + _tuple("1", None) + b"N" + _tuple("2", "x"))
+    assert (update.op, update.old, update.new) == ("U", ("1", None), ("2", "x"))
+    delete = pgoutput.decode(b"D" + struct.pack("!I", 42) + b"K" + _tuple("2", None))
+    assert delete.old == ("2", None)
+    truncate = pgoutput.decode(b"T" + struct.pack("!ib", 2, 0) + struct.pack("!II", 42, 43))
+    assert truncate.relation_oids == (42, 43)
+    assert pgoutput.lsn_text(0x16B3748) == "0/16B3748" and pgoutput.parse_lsn("16/B374D848") == 0x16B374D848
+
+
+def test_an_unknown_message_fails_instead_of_being_skipped():
+    import pytest
+
+    from ingest.core.errors import CdcSlotError
+
+    with pytest.raises(CdcSlotError, match="not understood"):
+        pgoutput.decode(b"S" + b"\0" * 8)
+
+
+def test_net_change_keeps_the_last_change_of_each_key():
+    rows = [{"id": 1, "_cdc_op": "I"}, {"id": 1, "_cdc_op": "U"}, {"id": 2, "_cdc_op": "U"}, {"id": 2, "_cdc_op": "D"}]
+    assert net_change(rows, ["id"]) == [{"id": 1, "_cdc_op": "U", "_cdc_deleted": False},
+                                        {"id": 2, "_cdc_op": "D", "_cdc_deleted": True}]
+
+
+def test_slot_names_are_valid_and_keep_connections_apart():
+    assert slot_name("sales_db") == "ingest_cdc_sales_db"
+    assert slot_name("Sales-DB") != slot_name("sales_db")
+    assert len(slot_name("x" * 100)) <= 63
+    assert all(c.isalnum() or c == "_" for c in slot_name("Sales-DB"))
+
+
+def test_the_runner_gathers_a_connections_cdc_jobs_into_one_unit():
+    from dataclasses import replace
+
+    from ingest.drivers.local.runner import cdc_units
+    from tests.cdc_helpers import cdc_job
+
+    a, b, c = cdc_job("a", "pg1", "s", "a"), cdc_job("b", "pg2", "s", "b"), cdc_job("c", "pg1", "s", "c")
+    full = replace(a, job_name="full", load_type=LoadType.FULL)
+    assert cdc_units([a, full, b, c]) == [[a, c], full, [b]]
