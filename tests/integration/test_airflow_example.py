@@ -21,4 +21,4 @@ def test_airflow_dags_and_operators_pass_in_a_real_airflow():
                            "--rootdir", str(REPO / "examples" / "airflow"), str(REPO / "examples" / "airflow" / "tests")],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
-    assert "7 passed" in done.stdout.splitlines()[-1]
+    assert "11 passed" in done.stdout.splitlines()[-1]
