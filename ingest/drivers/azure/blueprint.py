@@ -8,6 +8,7 @@ import functools
 import hashlib
 import json
 import logging
+from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import azure.durable_functions as df
@@ -55,6 +56,18 @@ async def start_singleton(client: df.DurableOrchestrationClient, request: RunReq
     return instance_id, True
 
 
+def _caller_json(req: func.HttpRequest) -> Any:
+    """The request's JSON body ({} when empty), or the answer that refuses it: 401/403 for a
+    caller Easy Auth did not vouch for (INGEST_HTTP_AUTH=entra), 400 for a body that is not JSON."""
+    refused = http_auth.refusal(req, settings())
+    if refused is not None:
+        return refused
+    try:
+        return req.get_json() if req.get_body() else {}
+    except ValueError:
+        return _json({"error": "the body is not JSON"}, 400)
+
+
 def _json(body: object, status: int) -> func.HttpResponse:
     return func.HttpResponse(json.dumps(body, default=str), status_code=status, mimetype="application/json")
 
@@ -95,13 +108,9 @@ async def handle_start(req: func.HttpRequest, client: df.DurableOrchestrationCli
     hub's system key, with which a caller could read any instance's history, terminate or
     rewind runs and start an orchestrator with any input (docs/security.md). With
     INGEST_HTTP_AUTH=entra, 401/403 first for a caller Easy Auth did not vouch for (http_auth.py)."""
-    refused = http_auth.refusal(req, settings())
-    if refused is not None:
-        return refused
-    try:
-        body = req.get_json() if req.get_body() else {}
-    except ValueError:
-        return _json({"error": "the body is not JSON"}, 400)
+    body = _caller_json(req)
+    if isinstance(body, func.HttpResponse):
+        return body
     if not isinstance(body, dict):
         return _json({"error": "the body must be a JSON object"}, 400)
     try:
@@ -174,13 +183,9 @@ def handle_check(req: func.HttpRequest) -> func.HttpResponse:
     check` on the workbook in blob storage, with this app's identity and credentials. 200 with
     {"ok", "lines": [{"subject", "status", "detail", "fix"}]}; 400 on a malformed body or a
     pattern matching no job; 401/403 first with INGEST_HTTP_AUTH=entra, as for POST /api/runs."""
-    refused = http_auth.refusal(req, settings())
-    if refused is not None:
-        return refused
-    try:
-        body = req.get_json() if req.get_body() else {}
-    except ValueError:
-        return _json({"error": "the body is not JSON"}, 400)
+    body = _caller_json(req)
+    if isinstance(body, func.HttpResponse):
+        return body
     jobs = body.get("jobs") if isinstance(body, dict) else None
     if not isinstance(body, dict) or not (jobs is None or (isinstance(jobs, list)
                                                            and all(isinstance(j, str) for j in jobs))):
