@@ -61,6 +61,9 @@ class JobResult:
     """The schema check (ingest.checks.schema_drift.DriftReport as a dict)."""
     quality: list[dict[str, Any]] = field(default_factory=list)
     """One ingest.checks.quality.RuleResult (as a dict) per rule of the job."""
+    chunks: dict[str, Any] | None = None
+    """A chunked load (README "Chunked loads"): {"total", "done", "split_column", "method",
+    "rows": {chunk: rows}, "rowcount": {chunk: ok|mismatch}}; None for a plain load."""
 
     @property
     def succeeded(self) -> bool:

@@ -37,7 +37,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import BinaryIO, Callable, Iterator
+from typing import Any, BinaryIO, Callable, Iterator
 
 from ingest import load
 from ingest.core import progress
@@ -53,20 +53,44 @@ from ingest.drivers.local.worker_exit import memory_cgroup_oom_kills, read_tail,
 log = logging.getLogger("ingest.runner")
 
 
+@dataclass
+class Task:
+    """One unit of work for a job process: `call()` runs in the child and returns a small
+    JSON-able dict (a JobResult's, or a chunk's outcome: ingest/drivers/chunks/)."""
+
+    key: str
+    job: JobConfig
+    call: Callable[[], dict]
+    unit: Any = None
+
+
+def job_task(job: JobConfig, run: RunContext, settings: Settings) -> Task:
+    return Task(job.job_name, job, lambda: load.run_job(job, run, settings).to_dict())
+
+
 def run_in_processes(jobs: list[JobConfig], run: RunContext, settings: Settings,
                      workers: int) -> Iterator[JobResult]:
     """Run `jobs`, at most `workers` at a time, each in its own forked process; yield each
     result as its job ends (a dead process yields a failed result for its job only)."""
+    tasks = [job_task(job, run, settings) for job in jobs]
+    for _task, outcome in run_tasks(tasks, run, workers, warm=len(jobs) > 1):
+        yield JobResult.from_dict(outcome)
+
+
+def run_tasks(waiting: list[Task], run: RunContext, workers: int, warm: bool = True) -> Iterator[tuple[Task, dict]]:
+    """Run the tasks of `waiting`, at most `workers` at a time, each in its own forked process,
+    starting the next as soon as one ends; yield (task, outcome) as each ends. The caller may
+    append tasks to `waiting` between yields (a chunked job's next steps). A dead process
+    yields a failed JobResult (as a dict) for its task only."""
     context = multiprocessing.get_context("fork")
-    if len(jobs) > 1:  # each child would pay the first-load costs again: ingest/drivers/local/warm_up.py
+    if warm:  # each child would pay the first-load costs again: ingest/drivers/local/warm_up.py
         warm_up()
     gc.freeze()  # a child's collections then skip the parent's objects instead of copying their pages
-    waiting = list(jobs)
     running: dict[multiprocessing.connection.Connection, _Running] = {}
     try:
         while waiting or running:
             while waiting and len(running) < max(1, workers):
-                receive, started = _start(context, waiting.pop(0), run, settings)
+                receive, started = _start(context, waiting.pop(0))
                 running[receive] = started
             for receive in multiprocessing.connection.wait(list(running)):
                 try:
@@ -80,7 +104,8 @@ def run_in_processes(jobs: list[JobConfig], run: RunContext, settings: Settings,
                 if message is not None and message[0] == "rows":
                     progress.rows_extracted(message[1], message[2])  # the parent draws the console
                     continue
-                yield _collect(message, receive, running.pop(receive), run)
+                started = running.pop(receive)
+                yield started.task, _collect(message, receive, started, run)
     finally:
         for receive, started in running.items():  # interrupted: stop what still runs
             started.process.terminate()
@@ -92,7 +117,7 @@ def run_in_processes(jobs: list[JobConfig], run: RunContext, settings: Settings,
 
 @dataclass
 class _Running:
-    job: JobConfig
+    task: Task
     process: multiprocessing.Process
     started_at: str
     clock: float
@@ -101,20 +126,20 @@ class _Running:
     oom_kills: int | None
 
 
-def _start(context: multiprocessing.context.BaseContext, job: JobConfig, run: RunContext,
-           settings: Settings) -> tuple[multiprocessing.connection.Connection, _Running]:
+def _start(context: multiprocessing.context.BaseContext,
+           task: Task) -> tuple[multiprocessing.connection.Connection, _Running]:
     receive, send = context.Pipe(duplex=False)
-    stderr = tempfile.TemporaryFile(prefix=f"ingest-job-{job.job_name}-stderr-")
-    process = context.Process(target=_child, args=(job, run, settings, send, os.getpid(), stderr.fileno()),
-                              name=f"ingest-job-{job.job_name}", daemon=True)
+    stderr = tempfile.TemporaryFile(prefix=f"ingest-job-{task.job.job_name}-stderr-")
+    process = context.Process(target=_child, args=(task, send, os.getpid(), stderr.fileno()),
+                              name=f"ingest-job-{task.key.replace(':', '-')}", daemon=True)
     oom_kills, started_at, clock = memory_cgroup_oom_kills(), _utc_now(), time.perf_counter()
     process.start()
     send.close()  # the child holds the only write end: EOF when it ends
-    return receive, _Running(job, process, started_at, clock, stderr, oom_kills)
+    return receive, _Running(task, process, started_at, clock, stderr, oom_kills)
 
 
 def _collect(message: tuple | None, receive: multiprocessing.connection.Connection, started: _Running,
-             run: RunContext) -> JobResult:
+             run: RunContext) -> dict:
     receive.close()
     started.process.join()
     tail = _echo_and_close(started.stderr)
@@ -122,15 +147,15 @@ def _collect(message: tuple | None, receive: multiprocessing.connection.Connecti
         _, result_dict, secrets = message
         for secret in secrets:
             register_secret(secret)
-        return JobResult.from_dict(result_dict)
-    job = started.job
+        return result_dict
+    job = started.task.job
     error = WorkerProcessError(worker_died_message(job, started.process.exitcode, tail, started.oom_kills,
                                                    memory_cgroup_oom_kills()))
-    log.error("job %s failed: WorkerProcessError: %s", job.job_name, error)
+    log.error("job %s failed: WorkerProcessError: %s", started.task.key, error)
     result = load.unfinished_result(job, run, started.started_at)
     result.finished_at, result.duration_s = _utc_now(), round(time.perf_counter() - started.clock, 3)
     result.error_class, result.error_message = type(error).__name__, str(error)
-    return result
+    return result.to_dict()
 
 
 def _echo_and_close(stderr: BinaryIO) -> str:
@@ -154,8 +179,7 @@ class _TextSink:
         sys.stderr.write(data.decode("utf-8", "replace"))
 
 
-def _child(job: JobConfig, run: RunContext, settings: Settings,
-           send: multiprocessing.connection.Connection, runner_pid: int, stderr_fd: int) -> None:
+def _child(task: Task, send: multiprocessing.connection.Connection, runner_pid: int, stderr_fd: int) -> None:
     _die_with_runner(runner_pid)
     os.dup2(stderr_fd, 2)  # its last words, should it die: ingest/drivers/local/worker_exit.py
 
@@ -168,8 +192,8 @@ def _child(job: JobConfig, run: RunContext, settings: Settings,
     _log_to_parent(post)
     progress.forward_from_child(lambda job_name, rows: post(("rows", job_name, rows)))
     before = known_secrets()
-    result = load.run_job(job, run, settings)  # never raises: failures are results
-    post(("result", result.to_dict(), sorted(known_secrets() - before)))
+    outcome = task.call()  # never raises: failures are results
+    post(("result", outcome, sorted(known_secrets() - before)))
     send.close()
 
 
