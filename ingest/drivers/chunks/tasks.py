@@ -287,7 +287,18 @@ def commit_task(job: JobConfig, run: RunContext, settings: Settings, lock: JobLo
     def feed(resource: Any) -> None:
         # dlt's Pipe.replace_gen: the resource reads the staged batches instead of the table;
         # every step after it (incremental cursor, maps) stays (dlt 1.31, pinned)
-        resource._pipe.replace_gen(_staged(stage, manifest, records, settings.chunk_size))
+        original = resource._pipe.gen
+
+        def staged() -> Iterator[Any]:
+            # calling the sql_table gen binds the job's incremental cursor to this load's state
+            # (dlt's IncrementalResourceWrapper binds it then); its generator is closed unread,
+            # so no query runs
+            unread = original() if callable(original) else None
+            if hasattr(unread, "close"):
+                unread.close()
+            return _staged(stage, manifest, records, settings.chunk_size)
+
+        resource._pipe.replace_gen(staged)
 
     result = load.run_job(job, run, settings, lock, feed=feed)
     result.chunks = {"total": len(records), "done": len(records), "split_column": manifest["split"]["name"],
