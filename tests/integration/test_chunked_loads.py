@@ -253,3 +253,59 @@ def test_boundaries_follow_a_skewed_key(postgres, pg_schema):
     assert max(quantile_sizes) <= 12500 * 1.01
     assert max(histogram_sizes) <= 12500 * 1.3  # a sample of 30,000 rows: close, not exact
     assert sum(histogram_sizes) == sum(quantile_sizes) == 100000
+
+
+def test_a_chunked_delta_load_is_one_commit_equal_to_the_plain_one(postgres, pg_schema, settings, tmp_path):
+    from deltalake import DeltaTable
+
+    create_orders(postgres, pg_schema, 2000)
+    plain_settings = settings.with_overrides(destination=str(tmp_path / "plain"))
+    row = dict(source_schema=pg_schema, table_format="delta")
+    assert run(book(tmp_path, "p.xlsx", **row), plain_settings).exit_code == 0
+    summary = run(book(tmp_path, chunk_size="4 chunks", **row), settings)
+    assert summary.exit_code == 0, summary.jobs
+    assert summary.jobs[0]["chunks"]["done"] == 4
+    chunked = DeltaTable(str(Path(settings.destination, settings.dataset, "orders")))
+    plain = DeltaTable(str(Path(plain_settings.destination, plain_settings.dataset, "orders")))
+    assert chunked.version() == plain.version() == 0  # one commit
+    assert chunked.to_pyarrow_table().sort_by("id").equals(plain.to_pyarrow_table().sort_by("id"))
+
+
+def test_a_chunk_name_that_is_not_one_is_refused_before_it_names_a_path(postgres, pg_schema, settings, tmp_path):
+    from ingest.config.model import JobConfig
+    from ingest.drivers.chunks import tasks
+
+    job = JobConfig.from_dict({**job_row(source_schema=pg_schema), "enabled": True, "primary_key": ["id"],
+                               "chunk_size": {"amount": 4, "unit": "chunks"}})
+    outcome = tasks.chunk_task(job, new_run_context(), settings, "../../orders/x")
+    assert outcome["status"] == "failed" and outcome["error_class"] == "ChunkedLoadError"
+    assert "is not a chunk name" in outcome["error_message"]
+    assert not Path(settings.destination).exists()
+
+
+def test_staged_chunks_older_than_a_day_are_not_reused(postgres, pg_schema, settings, tmp_path, monkeypatch):
+    from datetime import timedelta
+
+    from ingest.drivers.chunks import tasks
+
+    create_orders(postgres, pg_schema, 1000)
+    workbook = book(tmp_path, source_schema=pg_schema, chunk_size="2 chunks")
+    job = read_workbook(workbook).jobs[0]
+    first = new_run_context()
+    from ingest.lake.destination import prepare_lake
+
+    prepare_lake(settings)
+    planned = tasks.split_task(job, first, settings)
+    assert tasks.chunk_task(job, first, settings, planned["chunks"][0])["status"] == "succeeded"
+    soon = replace_started(first, timedelta(hours=2))
+    assert tasks.split_task(job, soon, settings)["done"] == [planned["chunks"][0]]  # a re-run continues
+    later = replace_started(first, timedelta(hours=25))
+    assert tasks.split_task(job, later, settings)["done"] == []  # afresh
+
+
+def replace_started(run_context, delta):
+    from dataclasses import replace
+    from datetime import datetime
+
+    started = datetime.fromisoformat(run_context.started_at.replace("Z", "+00:00")) + delta
+    return replace(run_context, started_at=started.isoformat())

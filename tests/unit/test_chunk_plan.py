@@ -124,3 +124,16 @@ def test_a_split_that_finds_state_runs_the_plain_load():
     flows.take()
     flows.finished(Unit("big", SPLIT), {"status": "succeeded", "plain": True})
     assert flows.take() == Unit("big", JOB)
+
+
+def test_the_console_counts_chunks():
+    import io
+    from datetime import datetime
+
+    from ingest.core.progress import Progress
+
+    stream = io.StringIO()
+    progress = Progress(stream, tty=False, wall=lambda: datetime(2026, 1, 1, 12, 0, 3))
+    progress.run_started(1)
+    progress.chunk_finished("orders", 3, 8)
+    assert stream.getvalue().splitlines()[-1] == "[12:00:03] orders: 3/8 chunks done"

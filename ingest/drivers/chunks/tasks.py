@@ -22,15 +22,16 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterator
 
 import sqlalchemy as sa
 
 from ingest.checks.rowcount import DEFAULT_TOLERANCE_PCT, evaluate
 from ingest.config.model import JobConfig, LoadType
-from ingest.core import progress
+from ingest.core import fork_safety, progress
 from ingest.core.classify import classify
 from ingest.core.errors import ChunkedLoadError
 from ingest.core.keyvault.audit import job_scope
@@ -45,6 +46,13 @@ from ingest.sources.job_source import SqlJobSource, open_source
 from ingest.sources.strategies import Strategies
 
 log = logging.getLogger("ingest.chunks")
+
+CHUNK_ID = re.compile(r"^c(\d{3}|null)$")
+"""What chunk_ranges names chunks; anything else in an activity's input is refused before it
+can name a path in the lake."""
+RESUME_WITHIN = timedelta(hours=24)
+"""Staged chunks older than this are not reused: a FULL table would mix day-old chunks with
+fresh ones. A crashed load re-run within it continues; later, the load starts afresh."""
 
 
 def _now() -> str:
@@ -86,6 +94,7 @@ def split_task(job: JobConfig, run: RunContext, settings: Settings) -> dict[str,
     """{"status": "succeeded", "plain": bool, "chunks": [ids], "done": [ids]} or a failed
     JobResult as a dict (the job's result: nothing was loaded)."""
     started = _now()
+    fork_safety.note_job_ran_here()  # source drivers may now hold native threads in this process
     try:
         with job_scope(job.job_name):
             return call_with_retry(lambda: _split(job, run, settings), settings.retry_policy,
@@ -114,7 +123,7 @@ def _split(job: JobConfig, run: RunContext, settings: Settings) -> dict[str, Any
     stage = ChunkStage.open(settings, job.job_name)
     wanted = signature(job, run)
     manifest = stage.manifest()
-    if manifest is None or manifest.get("signature") != wanted:
+    if manifest is None or manifest.get("signature") != wanted or _stale(manifest, run):
         stage.clear()  # another load's leftovers: start afresh
         manifest = _new_manifest(job, run, settings, wanted)
         if len(manifest["chunks"]) < 2:
@@ -126,6 +135,16 @@ def _split(job: JobConfig, run: RunContext, settings: Settings) -> dict[str, Any
     done = [chunk for chunk in ids if stage.done(chunk) is not None]
     progress_total = {"total": len(ids), "method": manifest["method"], "split_column": manifest["split"]["name"]}
     return {"status": "succeeded", "plain": False, "chunks": ids, "done": done, **progress_total}
+
+
+def _stale(manifest: dict[str, Any], run: RunContext) -> bool:
+    def when(text: str) -> datetime:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+    try:
+        return when(run.started_at) - when(manifest["run_started_at"]) > RESUME_WITHIN
+    except (KeyError, TypeError, ValueError):
+        return True
 
 
 def _new_manifest(job: JobConfig, run: RunContext, settings: Settings, wanted: str) -> dict[str, Any]:
@@ -182,9 +201,12 @@ def chunk_task(job: JobConfig, run: RunContext, settings: Settings, chunk_id: st
     """{"status": "succeeded", "chunk", "rows", "source_rows", "rowcount"} or {"status":
     "failed", "chunk", "error_class", "error_message"}; retried here on transient errors."""
     started = _now()
+    fork_safety.note_job_ran_here()
     try:
+        if not CHUNK_ID.match(chunk_id):
+            raise ChunkedLoadError(f"job '{job.job_name}': {chunk_id[:20]!r} is not a chunk name")
         with job_scope(job.job_name):
-            record = call_with_retry(lambda: _load_chunk(job, settings, chunk_id), settings.retry_policy,
+            record = call_with_retry(lambda: _load_chunk(job, run, settings, chunk_id), settings.retry_policy,
                                      f"job {job.job_name} chunk {chunk_id}")
         return {"status": "succeeded", "chunk": chunk_id, **record}
     except Exception as exc:  # a failure is a value: the other chunks run on
@@ -210,13 +232,13 @@ class _ChunkStrategies(Strategies):
         return adapt
 
 
-def _load_chunk(job: JobConfig, settings: Settings, chunk_id: str) -> dict[str, Any]:
+def _load_chunk(job: JobConfig, run: RunContext, settings: Settings, chunk_id: str) -> dict[str, Any]:
     stage = ChunkStage.open(settings, job.job_name)
     manifest = stage.manifest()
     chunk = next((c for c in (manifest or {}).get("chunks", []) if c["id"] == chunk_id), None)
-    if chunk is None:
-        raise ChunkedLoadError(f"job '{job.job_name}': chunk {chunk_id} is not in the staged manifest"
-                               " (another load replaced it); the next run plans the chunks again")
+    if chunk is None or manifest.get("signature") != signature(job, run):
+        raise ChunkedLoadError(f"job '{job.job_name}': chunk {chunk_id} is not in the staged manifest of this"
+                               " load (another load replaced it); the next run plans the chunks again")
     if (record := stage.done(chunk_id)) is not None:
         return record  # landed before (a re-delivered activity, a re-run): not read again
     kind = manifest["split"]["kind"]
@@ -304,7 +326,7 @@ def commit_task(job: JobConfig, run: RunContext, settings: Settings, lock: JobLo
     result.chunks = {"total": len(records), "done": len(records), "split_column": manifest["split"]["name"],
                      "method": manifest["method"], "rows": {k: r["rows"] for k, r in records.items()},
                      "rowcount": {k: r.get("rowcount", "ok") for k, r in records.items()}}
-    if result.succeeded:
+    if result.succeeded or result.load_id:  # published (a check after the load may still fail the job)
         stage.clear()
     return result.to_dict()
 
