@@ -54,7 +54,11 @@ def test_chunked_full_load_equals_the_plain_load(postgres, pg_schema, settings, 
     summary = run(book(tmp_path, source_schema=pg_schema, chunk_size="4 chunks"), settings)
     assert summary.exit_code == 0, summary.jobs
     job = summary.jobs[0]
-    assert job["rows_processed"] == 5000
+    assert job["rows_processed"] == 5000 and job["chunks"]["done"] == job["chunks"]["total"] == 4
+    assert job["rowcount"]["status"] == "ok" and job["values"]["status"] == "ok"
+    from ingest.records.audit import read_audit
+
+    assert read_audit(settings.audit_dir)[-1]["chunks"] == "4/4"
     chunked, plain = lake_table(settings), lake_table(plain_settings)
     assert chunked.schema == plain.schema
     assert chunked.equals(plain)
@@ -73,6 +77,7 @@ def test_first_incremental_load_in_chunks_equals_the_plain_one_and_the_next_run_
     assert chunked.exit_code == 0, chunked.jobs
     job = chunked.jobs[0]
     assert job["chunks"]["total"] == 3 and job["chunks"]["done"] == 3
+    assert job["rowcount"]["status"] == "ok" and set(job["chunks"]["rowcount"].values()) == {"ok"}
     assert job["rows_processed"] == plain.jobs[0]["rows_processed"] == 3000 - 299
     assert job["watermark_after"] == plain.jobs[0]["watermark_after"] == updated_at_of(3000).isoformat()
     assert lake_table(settings).equals(lake_table(plain_settings))
