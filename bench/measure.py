@@ -85,13 +85,26 @@ def _engine_settings(workdir: str, backend: str | None, workers: int, worker_mod
         audit_dir=Path(workdir) / "audit", worker_mode=worker_mode)
 
 
-def _jobs(tables: list[str], incremental: bool):
-    from ingest.config.model import JobConfig, LoadType, SourceType
+def _jobs(tables: list[str], incremental: bool, chunks: int = 0):
+    from ingest.config.model import ChunkSize, JobConfig, LoadType, SourceType
 
     return [JobConfig(job_name=t, enabled=True, source_type=SourceType.POSTGRES, connection="bench",
                       source_table=t, source_schema="public",
                       load_type=LoadType.INCREMENTAL if incremental else LoadType.FULL,
-                      watermark_column="updated_at" if incremental else None) for t in tables]
+                      watermark_column="updated_at" if incremental else None,
+                      chunk_size=ChunkSize(chunks, "chunks") if chunks > 1 else None) for t in tables]
+
+
+def _lake_keys(workdir: str, results: list) -> dict[str, int]:
+    """Rows and distinct ids the lake holds for the first job (a chunked load lands each row once)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    ids = [pq.read_table(Path(workdir, "lake", f), columns=["id"]).column("id") for f in results[0].files]
+    rows = sum(len(i) for i in ids)
+    distinct = len(pc.unique(pa.chunked_array([c for i in ids for c in i.chunks]))) if ids else 0
+    return {"lake_rows": rows, "duplicate_keys": rows - distinct}
 
 
 def _run_plan(jobs, settings) -> tuple[float, list]:
@@ -107,14 +120,14 @@ def _run_plan(jobs, settings) -> tuple[float, list]:
 
 
 def ingest_jobs(workdir: str, tables: list[str], backend: str | None, workers: int, incremental: bool,
-                repeat_in_process: int, worker_mode: str) -> None:
+                repeat_in_process: int, worker_mode: str, chunks: int = 0) -> None:
     """Load `tables` with the engine (the local runner). With `repeat_in_process` > 1 the load
     runs again in the same process and the last run's time is reported too."""
     started = time.perf_counter()
     import pyarrow.parquet as pq
 
     settings = _engine_settings(workdir, backend, workers, worker_mode)
-    jobs = _jobs(tables, incremental)
+    jobs = _jobs(tables, incremental, chunks)
     last, results = 0.0, []
     cpu_before = machine_cpu()
     for _ in range(max(1, repeat_in_process)):
@@ -124,8 +137,11 @@ def ingest_jobs(workdir: str, tables: list[str], backend: str | None, workers: i
     schema = {}
     if results[0].files and "://" not in settings.destination:
         schema = {f.name: str(f.type) for f in pq.read_schema(Path(workdir, "lake", results[0].files[0]))}
+    extra = _lake_keys(workdir, results) if chunks > 1 else {}
     _finish(started, rows=sum(r.rows_processed for r in results), last_run=last, schema=schema, machine_busy=busy,
-            checks=sorted({(r.rowcount or {}).get("status", "") for r in results}))
+            checks=sorted({(r.rowcount or {}).get("status", "") for r in results}),
+            durations={r.job_name: r.duration_s for r in results},
+            chunks=[r.chunks for r in results if r.chunks], **extra)
 
 
 def incremental_sequence(workdir: str, url: str, table: str, warmup_table: str, change_sql: str,
@@ -169,6 +185,7 @@ def main() -> None:
     parser.add_argument("--warmup-table")
     parser.add_argument("--change-sql")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--chunks", type=int, default=0, help="load each table in this many chunks")
     args = parser.parse_args()
     if args.kind == "reference":
         reference(args.url, args.tables, f"{args.workdir}/reference.parquet", args.batch)
@@ -176,7 +193,7 @@ def main() -> None:
         incremental_sequence(args.workdir, args.url, args.tables, args.warmup_table, args.change_sql, args.rounds)
     else:
         ingest_jobs(args.workdir, args.tables.split(","), args.backend, args.workers, args.incremental,
-                    args.repeat_in_process, args.worker_mode)
+                    args.repeat_in_process, args.worker_mode, args.chunks)
 
 
 if __name__ == "__main__":

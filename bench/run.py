@@ -2,6 +2,7 @@
 incremental and empty runs, parallel fan-out, and the lake on Azurite.
 
     python -m bench.run [--sizes 1000000,5000000] [--repeat 3] [--parallel-tables 20]
+                        [--variants short,wide] [--big-rows 20000000] [--big-workers 2,4]
 
 It starts its own PostgreSQL and Azurite (tests/services.py), generates the data, runs every
 measurement in a fresh process (bench/measure.py) and prints one table, with the command that
@@ -37,6 +38,19 @@ FROM generate_series(1, {rows}) g;
 CREATE INDEX ON {name} (updated_at);
 """
 
+# the wide variant: text of 20-60 characters (md5-like), random numerics and timestamps
+WIDE_TABLE_SQL = """
+CREATE TABLE {name} (id bigint PRIMARY KEY, qty integer, amount numeric(12,2), code text, note text,
+                     created_at timestamptz, updated_at timestamp);
+INSERT INTO {name} SELECT g, (random() * 100000)::int, round((random() * 1000000)::numeric, 2),
+       left(md5(g::text) || md5((g * 7)::text), 20 + (g % 41)),
+       CASE WHEN g % 4 = 0 THEN NULL ELSE left(md5((g * 3)::text) || md5((g * 11)::text), 20 + (g * 13) % 41) END,
+       '2024-01-01 00:00:00+00'::timestamptz + random() * interval '365 days',
+       '2024-01-01'::timestamp + g * interval '1 second'
+FROM generate_series(1, {rows}) g;
+CREATE INDEX ON {name} (updated_at);
+"""
+
 # 1% new rows, stamped after every other row but in the past: a timestamp watermark never
 # passes the run's start (README: Watermark strategies). New rows rather than UPDATEs:
 # updating one table again and again leaves dead versions and scatters the changed rows, and
@@ -65,8 +79,8 @@ def psql(url: str, statement: str) -> None:
     con.close()
 
 
-def create_table(url: str, name: str, rows: int) -> None:
-    psql(url, f"DROP TABLE IF EXISTS {name}; " + TABLE_SQL.format(name=name, rows=rows))
+def create_table(url: str, name: str, rows: int, wide: bool = False) -> None:
+    psql(url, f"DROP TABLE IF EXISTS {name}; " + (WIDE_TABLE_SQL if wide else TABLE_SQL).format(name=name, rows=rows))
     psql(url, f"VACUUM ANALYZE {name}")
 
 
@@ -94,6 +108,71 @@ def verdict(ok: bool) -> str:
     return "met" if ok else "MISSED"
 
 
+def full_wide(url: str, env: dict, size: int, repeat: int) -> list[Row]:
+    """FULL on the wide-text variant: whole process against the streaming reference."""
+    table = f"bench_wide_{size}"
+    create_table(url, table, size, wide=True)
+    ref, _ = median_of(repeat, lambda w: ["reference", "--url", url, "--tables", table, "--workdir", w], env)
+    ours, _ = median_of(repeat, lambda w: ["ingest", "--tables", table, "--workdir", w], env)
+    ratio = ref["wall"] / ours["wall"]
+    exact = ours["schema"] == ref["schema"]
+    target = 0.9 if size >= 5_000_000 else 0.7
+    return [Row(f"FULL {size:,} rows, wide text: reference", f"{size / ref['wall']:,.0f} rows/s, {ref['wall']:.2f} s"),
+            Row(f"FULL {size:,} rows, wide text: ingest", f"{size / ours['wall']:,.0f} rows/s, {ours['wall']:.2f} s,"
+                f" {ratio:.2f}x reference, types {'exact' if exact else 'DIFFER'}, {ours['rss_mb']:.0f} MB",
+                f">= {target}x reference", verdict(ratio >= target and exact))]
+
+
+def chunked_big_table(url: str, env: dict, rows: int, workers: list[int], repeat: int) -> list[Row]:
+    """The big table (wide variant) loaded in chunks by N job processes against ONE stream of
+    the reference; then the chunk balance on a skewed key."""
+    table = f"bench_big_{rows}"
+    create_table(url, table, rows, wide=True)
+    ref, _ = median_of(repeat, lambda w: ["reference", "--url", url, "--tables", table, "--workdir", w], env)
+    out = [Row(f"big table {rows:,} rows (wide): reference, one stream", f"{rows / ref['wall']:,.0f} rows/s,"
+               f" {ref['wall']:.2f} s")]
+    for n in workers:
+        ours, _ = median_of(repeat, lambda w: ["ingest", "--tables", table, "--workdir", w, "--workers", str(n),
+                                               "--chunks", str(max(n * 2, 4))], env)
+        speed = ref["wall"] / ours["wall"]
+        exact = ours["rows"] == ours["lake_rows"] == rows and ours["duplicate_keys"] == 0
+        out.append(Row(f"big table {rows:,} rows: chunked, {n} workers, {max(n * 2, 4)} chunks",
+                       f"{ours['wall']:.2f} s = {speed:.2f}x the one stream; {ours['lake_rows']:,} rows,"
+                       f" {ours['duplicate_keys']} duplicate keys; peak RSS per worker {ours['rss_mb']:.0f} MB"
+                       f" (one stream {ref['rss_mb']:.0f} MB)", ">= 1.2x, exact, 0 dup", verdict(speed >= 1.2 and exact)))
+    skewed = "bench_skewed"
+    psql(url, f"DROP TABLE IF EXISTS {skewed}; CREATE TABLE {skewed} AS SELECT * FROM {table} LIMIT 0;"
+              f" ALTER TABLE {skewed} ADD PRIMARY KEY (id);"
+              f" INSERT INTO {skewed} SELECT * FROM {table} WHERE id <= {rows // 10 * 9 // 10};"
+              f" INSERT INTO {skewed} SELECT id * 1000, qty, amount, code, note, created_at, updated_at"
+              f" FROM {table} WHERE id > {rows // 10 * 9 // 10} AND id <= {rows // 10}; ANALYZE {skewed}")
+    with tempfile.TemporaryDirectory() as workdir:
+        skew = measure(["ingest", "--tables", skewed, "--workdir", workdir, "--workers", "2", "--chunks", "8"], env)
+    sizes = list(skew["chunks"][0]["rows"].values())
+    ideal = sum(sizes) / len(sizes)
+    out.append(Row(f"chunk balance on a skewed key ({sum(sizes):,} rows, 90% in the lowest 10% of the keys)",
+                   f"largest chunk {max(sizes) / ideal:.2f}x, smallest {min(sizes) / ideal:.2f}x the ideal"
+                   f" ({skew['chunks'][0]['method']}); min/max strides would put ~90% in one chunk"))
+    return out
+
+
+def fan_out(url: str, env: dict, jobs: int, rows: int, repeat: int, workers: int = 4) -> list[Row]:
+    """`jobs` tables of mixed sizes (one 10x the others) on `workers` processes: wall time
+    against the ideal schedule, max(longest job, total work / workers)."""
+    names = [f"bench_f{i:02d}" for i in range(jobs)]
+    for i, name in enumerate(names):
+        create_table(url, name, rows * 10 if i == 0 else rows)
+    tables = ",".join(names)
+    run_, _ = median_of(repeat, lambda w: ["ingest", "--tables", tables, "--workdir", w, "--workers",
+                                           str(workers)], env)
+    durations = list(run_["durations"].values())
+    ideal = max(max(durations), sum(durations) / workers)
+    ratio = run_["last_run"] / ideal
+    return [Row(f"fan-out: {jobs} jobs (one 10x the others, {rows:,} rows each), {workers} workers",
+                f"{run_['last_run']:.2f} s vs ideal {ideal:.2f} s = {ratio:.2f}x", "<= 1.1x ideal",
+                verdict(ratio <= 1.1))]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000000,5000000")
@@ -101,6 +180,10 @@ def main() -> None:
     parser.add_argument("--parallel-tables", type=int, default=20)
     parser.add_argument("--parallel-rows", type=int, default=100_000)
     parser.add_argument("--default-backend-rows", type=int, default=100_000)
+    parser.add_argument("--variants", default="short,wide", help="table variants of the FULL figures")
+    parser.add_argument("--big-rows", type=int, default=20_000_000, help="the chunked big table (0: skip)")
+    parser.add_argument("--big-workers", default="2,4")
+    parser.add_argument("--fanout-jobs", type=int, default=20)
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     rows_out: list[Row] = []
@@ -224,6 +307,13 @@ def main() -> None:
         remote_rate = size / remote["wall"]
         rows_out.append(Row(f"FULL {size:,} rows into az:// on Azurite", f"{remote_rate:,.0f} rows/s,"
                             f" {remote['wall']:.2f} s = {remote_rate / full_rate[size]:.2f}x the local lake"))
+        if "wide" in args.variants.split(","):
+            for size in sizes:
+                rows_out.extend(full_wide(url, env, size, args.repeat))
+        if args.big_rows:
+            rows_out.extend(chunked_big_table(url, env, args.big_rows, [int(w) for w in args.big_workers.split(",")],
+                                              args.repeat))
+        rows_out.extend(fan_out(url, env, args.fanout_jobs, args.parallel_rows, args.repeat))
     finally:
         azurite.stop()
         pg.stop()
@@ -234,7 +324,9 @@ def main() -> None:
         print(f"{row.scenario:<{width}}  {row.target:<24} {row.verdict:<7}  {row.measured}")
     print(f"\nmachine: {os.cpu_count()} cores; medians of {args.repeat} runs, each in a fresh process")
     print(f"reproduce: python -m bench.run --sizes {args.sizes} --repeat {args.repeat}"
-          f" --parallel-tables {args.parallel_tables} --parallel-rows {args.parallel_rows}")
+          f" --parallel-tables {args.parallel_tables} --parallel-rows {args.parallel_rows}"
+          f" --variants {args.variants} --big-rows {args.big_rows} --big-workers {args.big_workers}"
+          f" --fanout-jobs {args.fanout_jobs}")
 
 
 if __name__ == "__main__":

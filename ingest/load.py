@@ -14,7 +14,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, Callable
 
 import dlt
 from dlt.destinations.path_utils import create_path
@@ -99,19 +99,26 @@ def _extra_resources(source: JobSource, pipeline: dlt.Pipeline, run: RunContext)
     return extra(pipeline, datetime.fromisoformat(run.started_at.replace("Z", "+00:00"))) if extra else []
 
 
-def run_job(job: JobConfig, run: RunContext, settings: Settings, lock: JobLock | None = None) -> JobResult:
+Feed = Callable[[Any], None]
+"""Given the job's dlt resource, makes it read other data (a chunked load's commit feeds the
+staged chunks through the very resource, incremental and maps the plain load uses:
+ingest/drivers/chunks/tasks.py)."""
+
+
+def run_job(job: JobConfig, run: RunContext, settings: Settings, lock: JobLock | None = None,
+            feed: Feed | None = None) -> JobResult:
     """Run the job; secret accesses are audited under its name. When the source rejected
     credentials served by Key Vault and the vault now holds a newer version (a rotation), the
-    job runs once more with it."""
+    job runs once more with it. `feed`: see Feed."""
     fork_safety.note_job_ran_here()  # source drivers may now hold native threads in this process
     with job_scope(job.job_name):
-        result = _run_job_once(job, run, settings, lock)
+        result = _run_job_once(job, run, settings, lock, feed)
         if (result.error_class == SourceAuthenticationError.__name__
                 and refresh_rotated_credentials(credentials_key(job.connection))):
             log.warning("job %s: credentials rejected, Key Vault has a new version: running once more",
                         job.job_name)
             first = result
-            result = _run_job_once(job, run, settings, lock)
+            result = _run_job_once(job, run, settings, lock, feed)
             result.started_at = first.started_at
             result.duration_s = round(first.duration_s + result.duration_s, 3)
     return result
@@ -127,7 +134,8 @@ def run_cdc_connection(jobs: list[JobConfig], run: RunContext, settings: Setting
     return load_connection(jobs, run, settings, lock or default_lock(settings))
 
 
-def _run_job_once(job: JobConfig, run: RunContext, settings: Settings, lock: JobLock | None = None) -> JobResult:
+def _run_job_once(job: JobConfig, run: RunContext, settings: Settings, lock: JobLock | None = None,
+                  feed: Feed | None = None) -> JobResult:
     started = _utc_now()
     clock = time.perf_counter()
     result = unfinished_result(job, run, started.isoformat())
@@ -138,7 +146,7 @@ def _run_job_once(job: JobConfig, run: RunContext, settings: Settings, lock: Job
 
     try:
         with lock.hold(job.job_name, holder=f"run {run.run_id} since {started.isoformat(timespec='seconds')}") as held:
-            call_with_retry(lambda: _load_once(job, run, settings, result, held), settings.retry_policy,
+            call_with_retry(lambda: _load_once(job, run, settings, result, held, feed), settings.retry_policy,
                             f"job {job.job_name}", on_retry=count_retry)
         result.status = JobStatus.SUCCEEDED
     except JobLockedError as exc:  # another run is loading it: not a failure of this one
@@ -186,7 +194,7 @@ def _fence_commit(pipeline: dlt.Pipeline, held: LockHandle | None) -> None:
 
 
 def _load_once(job: JobConfig, run: RunContext, settings: Settings, result: JobResult,
-               held: LockHandle | None = None) -> None:
+               held: LockHandle | None = None, feed: Feed | None = None) -> None:
     """One attempt; raises on any failure (the caller classifies and maybe retries)."""
     mode = load_mode(job, run)  # force FULL / backfill: ingest/plan/load_modes.py
     source = open_source(job, settings, datetime.fromisoformat(run.started_at.replace("Z", "+00:00")))
@@ -207,6 +215,8 @@ def _load_once(job: JobConfig, run: RunContext, settings: Settings, result: JobR
             before = _incremental_last_value(pipeline, job)
             result.watermark_before = watermark_text(before if before is not None else job.last_watermark)
         resource = source.resource(mode.window)
+        if feed is not None:
+            feed(resource)
         apply_table_format(resource, job, run.partition_datetime.date())  # parquet | delta hints
         source_columns = post_load.before_load(job, pipeline, resource, run, result)  # schema contract, drift
         if mode.is_full_refresh:  # the state is dropped: the load starts from the beginning

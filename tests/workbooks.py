@@ -15,7 +15,9 @@ HEADER = ["job_name", "enabled", "source_type", "connection", "source_schema", "
           # watermark strategies
           "lookback", "delete_flag_column", "detect_deleted_keys",
           # schema drift and data quality
-          "schema_contract", "drift_severity"]
+          "schema_contract", "drift_severity",
+          # chunked loads
+          "chunk_size", "chunk_column"]
 QUALITY_HEADER = ["job_name", "column", "rule", "argument", "severity"]
 
 

@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Callable
 
 from ingest.core.addresses import AddressError, parse_addresses
-from ingest.config.model import FullMode, Lookback, LoadType, SourceType, TableFormat
+from ingest.config.model import ChunkSize, FullMode, Lookback, LoadType, SourceType, TableFormat
 from ingest.config.rules import SchemaContract, Severity
 
 JOB_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
@@ -81,7 +81,8 @@ IDENTIFIER_RULES: dict[SourceType, IdentifierRule] = {
                                       " at most 128 characters"),
     # SQL Server, Azure SQL and SQLite accept every IDENTIFIER (128 characters, _ $ #).
 }
-IDENTIFIER_COLUMNS = ("source_schema", "source_table", "watermark_column", "primary_key", "delete_flag_column")
+IDENTIFIER_COLUMNS = ("source_schema", "source_table", "watermark_column", "primary_key", "delete_flag_column",
+                      "chunk_column")
 
 
 def dialect_identifier_problems(values: dict[str, Any]) -> list[tuple[str, str]]:
@@ -192,6 +193,29 @@ def parse_lookback(value: Any) -> Lookback:
     if amount <= 0:
         raise CellError(f"lookback {shown(value)} must be greater than 0")
     return Lookback(amount=amount, unit=unit)
+# -------------------------------------------------------------------------------------------
+
+
+# --- chunked loads (README "Chunked loads") ---------------------------------------------------
+MAX_CHUNKS = 256
+_CHUNK_SIZE = re.compile(r"^(\d[\d_,]*)\s*(chunks?|rows?)$")
+
+
+def parse_chunk_size(value: Any) -> ChunkSize:
+    """`8 chunks` or `5000000 rows`: a number of chunks, or about that many rows per chunk."""
+    if isinstance(value, bool):
+        raise CellError(f"chunk_size {value} is a boolean, not e.g. 8 chunks or 5000000 rows")
+    match = _CHUNK_SIZE.match(_text(value).lower())
+    if match is None:
+        raise CellError(f"chunk_size {shown(value)} is not a count with a unit: e.g. 8 chunks or"
+                        " 5000000 rows")
+    amount = int(match.group(1).replace(",", "").replace("_", ""))
+    unit = "chunks" if match.group(2).startswith("chunk") else "rows"
+    if unit == "chunks" and not 2 <= amount <= MAX_CHUNKS:
+        raise CellError(f"chunk_size {shown(value)}: the number of chunks must be 2 to {MAX_CHUNKS}")
+    if unit == "rows" and amount < 1000:
+        raise CellError(f"chunk_size {shown(value)}: chunks of fewer than 1000 rows cost more than they save")
+    return ChunkSize(amount=amount, unit=unit)
 # -------------------------------------------------------------------------------------------
 
 
@@ -417,6 +441,15 @@ JOB_COLUMNS: tuple[Column, ...] = (
     Column("drift_severity", False, _enum(Severity, "drift_severity", upper=False),
            "What a schema change since the last run does: warn (report it) or fail (also mark the"
            " job failed; the data stays in the lake). Default warn.", "warn", tuple(m.value for m in Severity)),
+    # --- chunked loads (README "Chunked loads"; row rules in ingest/config/chunk_rules.py) ---
+    Column("chunk_size", False, parse_chunk_size,
+           "SQL sources: load a big table in chunks that run in parallel: 8 chunks, or 5000000 rows"
+           " per chunk. Applies to FULL loads, the first INCREMENTAL load, force FULL and backfills;"
+           " readers see the old table until every chunk has landed.", "8 chunks"),
+    Column("chunk_column", False, parse_identifier("chunk_column"),
+           "The integer, date or timestamp column the chunks split by; empty: the table's"
+           " single-column integer primary key.", "order_id"),
+    # ---
 )
 
 COLUMNS_BY_NAME = {c.name: c for c in JOB_COLUMNS}

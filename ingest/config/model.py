@@ -155,6 +155,19 @@ class Lookback:
 
 
 @dataclass(frozen=True)
+class ChunkSize:
+    """How a chunked load splits its table (README "Chunked loads"): `amount` chunks, or
+    chunks of about `amount` rows."""
+
+    amount: int
+    unit: str
+    """"chunks" or "rows"."""
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.unit}"
+
+
+@dataclass(frozen=True)
 class JobConfig:
     """One valid row of the `jobs` sheet."""
 
@@ -206,6 +219,12 @@ class JobConfig:
     detect_deleted_keys: bool = False
     """Compare a full key snapshot with the lake each run; missing keys land as delete markers."""
     # ---
+    # --- chunked loads (README "Chunked loads"; ingest/drivers/chunks/) ---
+    chunk_column: str | None = None
+    """The column a chunked load splits by; None: the source's single-column integer key."""
+    chunk_size: ChunkSize | None = None
+    """Set: FULL loads, a first INCREMENTAL load, force FULL and backfills load in chunks."""
+    # ---
     row: int = 0
     """Workbook row the job came from (for messages and write-back)."""
     # schema drift and data quality (ingest/checks/)
@@ -244,6 +263,7 @@ class JobConfig:
         data["watermark_tiebreak"] = list(self.watermark_tiebreak)
         data["lookback"] = {"amount": self.lookback.amount, "unit": self.lookback.unit} if self.lookback else None
         data["filters"] = [f.to_dict() for f in self.filters]
+        data["chunk_size"] = asdict(self.chunk_size) if self.chunk_size else None
         data["schema_contract"] = self.schema_contract.value
         data["drift_severity"] = self.drift_severity.value
         data["quality_rules"] = [r.to_dict() for r in self.quality_rules]
@@ -266,6 +286,7 @@ class JobConfig:
         values["watermark_tiebreak"] = tuple(values.get("watermark_tiebreak") or ())
         values["lookback"] = Lookback(**values["lookback"]) if values.get("lookback") else None
         values["filters"] = tuple(FilterRule.from_dict(f) for f in values.get("filters") or ())
+        values["chunk_size"] = ChunkSize(**values["chunk_size"]) if values.get("chunk_size") else None
         values["schema_contract"] = SchemaContract(values.get("schema_contract") or "evolve")
         values["drift_severity"] = Severity(values.get("drift_severity") or "warn")
         values["quality_rules"] = tuple(QualityRule.from_dict(r) for r in values.get("quality_rules") or ())

@@ -18,6 +18,7 @@ from ingest.config.columns import (JOB_COLUMNS, CellError, dialect_identifier_pr
                                    shown)
 from ingest.config.cdc_rules import cdc_problems
 from ingest.config.model import ConfigIssue, JobConfig, LoadType, WorkbookConfig
+from ingest.config.chunk_rules import chunk_problems
 from ingest.config.table_format_rules import table_format_problems
 from ingest.config.quality_sheet import QUALITY_SHEET, apply_quality_sheet
 from ingest.core.errors import WorkbookError
@@ -260,6 +261,8 @@ def _job_from_values(values: dict[str, Any], row_number: int) -> JobConfig:
         depends_on=values.get("depends_on", ()),
         tags=values.get("tags", ()),
         **_table_format_fields(values),
+        chunk_column=values.get("chunk_column"),
+        chunk_size=values.get("chunk_size"),
         row=row_number,
         **{k: values[k] for k in ("schema_contract", "drift_severity") if k in values},
     )
@@ -334,7 +337,7 @@ def _row_rules(values: dict[str, Any], header: dict[str, int], row: int,
         if column not in failed:
             issues.append(ConfigIssue(JOBS_SHEET, ref(column), message, job_name=job_name))
     issues.extend(ConfigIssue(JOBS_SHEET, ref(column), message, job_name=job_name)
-                  for column, message in _strategy_rules(values) + cdc_problems(values))
+                  for column, message in _strategy_rules(values) + cdc_problems(values) + chunk_problems(values))
     return issues
 
 

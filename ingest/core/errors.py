@@ -148,6 +148,12 @@ class TransientDestinationError(DestinationError):
 
 
 # 5. Alerts: the mail server refused or could not be reached --------------------------------
+class ChunkedLoadError(DestinationError):
+    """A chunked load could not publish its table: a chunk failed (its own error is in the
+    message), or the staged chunks are missing or belong to another load. Nothing was
+    published; the next run loads only the chunks that did not land (ingest/drivers/chunks/)."""
+
+
 class AlertDeliveryError(IngestError):
     """The mail server refused the message, its recipients or the login: retrying cannot help."""
 

@@ -70,6 +70,12 @@ class Progress:
             if self.tty:
                 self._draw_status(self.clock())
 
+    def chunk_finished(self, job_name: str, done: int, total: int) -> None:
+        with self._lock:
+            self._line(f"{job_name}: {done}/{total} chunks done")
+            if self.tty:
+                self._draw_status(self.clock())
+
     def close(self) -> None:
         with self._lock:
             if self._drawn:
@@ -173,6 +179,12 @@ def rows_extracted(job_name: str, rows: int) -> None:
 def run_started(jobs_total: int) -> None:
     if _active is not None:
         _active.run_started(jobs_total)
+
+
+def chunk_finished(job_name: str, done: int, total: int) -> None:
+    """A chunk of a chunked load ended (ingest/drivers/local/runner.py)."""
+    if _active is not None and hasattr(_active, "chunk_finished"):
+        _active.chunk_finished(job_name, done, total)
 
 
 def job_finished(result) -> None:  # result: ingest.core.result.JobResult

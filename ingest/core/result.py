@@ -64,6 +64,9 @@ class JobResult:
     cdc: dict[str, Any] | None = None
     """load_type CDC: slot, LSN landed, changes by operation, retained WAL bytes
     (ingest/sources/postgres_cdc/connection_load.py)."""
+    chunks: dict[str, Any] | None = None
+    """A chunked load (README "Chunked loads"): {"total", "done", "split_column", "method",
+    "rows": {chunk: rows}, "rowcount": {chunk: ok|mismatch}}; None for a plain load."""
 
     @property
     def succeeded(self) -> bool:

@@ -18,7 +18,7 @@ AUDIT_FILE = "audit_trail.csv"
 AUDIT_COLUMNS = ["run_id", "job_name", "execution_date", "status", "rows_processed", "partition_path",
                  "load_id", "started_at", "finished_at", "duration_s", "watermark_before",
                  "watermark_after", "error_class", "error_message", "attempts", "source_rows",
-                 "landed_rows", "rowcount_status"]
+                 "landed_rows", "rowcount_status", "chunks"]
 
 
 def audit_row(result: JobResult, execution_date: str) -> dict[str, object]:
@@ -42,6 +42,8 @@ def audit_row(result: JobResult, execution_date: str) -> dict[str, object]:
         "landed_rows": "" if not result.rowcount or result.rowcount.get("landed_rows") is None
         else result.rowcount["landed_rows"],
         "rowcount_status": (result.rowcount or {}).get("status", ""),
+        # a chunked load (README "Chunked loads"): chunks landed / planned, e.g. 7/8
+        "chunks": f"{result.chunks['done']}/{result.chunks['total']}" if result.chunks else "",
     }
 
 

@@ -70,6 +70,10 @@ def test_every_function_is_registered_with_its_trigger():
         "plan_run": ["activityTrigger"],
         "load_job": ["activityTrigger"],
         "finalize_run": ["activityTrigger"],
+        # a chunked load's steps (ingest/drivers/chunks/)
+        "split_chunks": ["activityTrigger"],
+        "load_chunk": ["activityTrigger"],
+        "commit_chunks": ["activityTrigger"],
     }
     timer = next(b for b in registered_functions(app)["scheduled_run"].get_bindings() if b.type == "timerTrigger")
     assert timer.schedule == "%INGEST_SCHEDULE%"

@@ -87,6 +87,48 @@ def load_job_activity(payload: dict[str, Any], settings: Settings) -> dict[str, 
     return run_job(job, run, settings, lock=lock).to_dict()
 
 
+def _checked(payload: dict[str, Any], settings: Settings) -> tuple[JobConfig | None, RunContext, dict | None]:
+    """The job as the workbook defines it now, or the failed result when it does not."""
+    given = JobConfig.from_dict(payload["job"])
+    run = RunContext.from_dict(payload["run"])
+    try:
+        return job_as_the_workbook_says(given, settings), run, None
+    except ConfigError as exc:
+        result = JobResult(job_name=given.job_name, status=JobStatus.FAILED, run_id=run.run_id,
+                           table_name=given.table_name, started_at=run.started_at,
+                           error_class=type(exc).__name__, error_message=redact(str(exc)))
+        return None, run, result.to_dict()
+
+
+def split_chunks_activity(payload: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """A chunked job's first step (ingest/drivers/chunks/tasks.py)."""
+    from ingest.drivers.chunks.tasks import split_task
+
+    job, run, refused = _checked(payload, settings)
+    return refused if job is None else split_task(job, run, settings)
+
+
+def load_chunk_activity(payload: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """One chunk of a chunked job; the chunk id must be one of its staged manifest's."""
+    from ingest.drivers.chunks.tasks import chunk_task
+
+    job, run, refused = _checked(payload, settings)
+    if job is None:
+        return {**refused, "chunk": payload.get("chunk")}
+    return chunk_task(job, run, settings, str(payload["chunk"]))
+
+
+def commit_chunks_activity(payload: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """Publish a chunked job's staged chunks, under the job's lock."""
+    from ingest.drivers.chunks.tasks import commit_task
+
+    job, run, refused = _checked(payload, settings)
+    if job is None:
+        return refused
+    lock = BlobLeaseJobLock(audit_container(settings)) if settings.audit_url else None
+    return commit_task(job, run, settings, lock)
+
+
 def job_as_the_workbook_says(given: JobConfig, settings: Settings) -> JobConfig:
     """The workbook's own, validated definition of `given`'s job, read again from its blob;
     ConfigError when the workbook has no such valid job or defines it otherwise than `given`
@@ -118,14 +160,17 @@ def finalize_activity(payload: dict[str, Any], settings: Settings) -> dict[str, 
     return summary.to_dict()
 
 
-def crashed_job_result(payload: dict[str, Any], message: str, finished_at: str) -> dict[str, Any]:
+def crashed_job_result(payload: dict[str, Any], message: str, finished_at: str,
+                       error_class: str) -> dict[str, Any]:
     """The result recorded when a job's activity failed after every Durable retry (the worker
-    crashed or timed out: run_job itself returns failures as values). The message ends with what
-    the next run does for this job's load type."""
+    crashed or timed out: run_job itself returns failures as values); also a chunked job's
+    failure when one of its chunks failed (ingest/drivers/chunks/flow.py). A crashed activity's
+    message ends with what the next run does for this job's load type."""
     job = payload["job"]
     config = JobConfig.from_dict(job)
     return JobResult(job_name=job["job_name"], status=JobStatus.FAILED, run_id=payload["run"]["run_id"],
                      table_name=config.table_name,  # rest_api jobs have no source_table
                      started_at=payload["run"]["started_at"], finished_at=finished_at,
-                     workbook_watermark=job.get("last_watermark"), error_class="ActivityFailedError",
-                     error_message=f"{message}; {next_run(config)}").to_dict()
+                     workbook_watermark=job.get("last_watermark"), error_class=error_class,
+                     error_message=f"{message}; {next_run(config)}" if error_class == "ActivityFailedError"
+                     else message).to_dict()

@@ -226,3 +226,18 @@ def load_job(payload: dict) -> dict:
 @bp.activity_trigger(input_name="payload", activity=orchestration.FINALIZE_ACTIVITY)
 def finalize_run(payload: dict) -> dict:
     return activities.finalize_activity(payload, settings())
+
+
+@bp.activity_trigger(input_name="payload", activity=orchestration.SPLIT_ACTIVITY)
+def split_chunks(payload: dict) -> dict:
+    return activities.split_chunks_activity(payload, settings())
+
+
+@bp.activity_trigger(input_name="payload", activity=orchestration.CHUNK_ACTIVITY)
+def load_chunk(payload: dict) -> dict:
+    return activities.load_chunk_activity(payload, settings())
+
+
+@bp.activity_trigger(input_name="payload", activity=orchestration.COMMIT_ACTIVITY)
+def commit_chunks(payload: dict) -> dict:
+    return activities.commit_chunks_activity(payload, settings())

@@ -1,5 +1,11 @@
 """The orchestrators, as plain generator functions. Deterministic: no I/O, no clock but
-`context.current_utc_datetime`, no randomness; they only route small JSON between activities."""
+`context.current_utc_datetime`, no randomness; they only route small JSON between activities.
+
+The run orchestrator keeps at most INGEST_MAX_PARALLEL_JOBS units in flight (a sliding window:
+`task_any`, the next unit starts as soon as one ends, so one long job never holds back the
+others). A unit is a plain job, or a chunked job's split, one of its chunks, or its commit
+(ingest/drivers/chunks/flow.py); each runs in its own sub-orchestration, which catches its own
+failure, so every unit ends with a result."""
 
 from __future__ import annotations
 
@@ -10,12 +16,17 @@ import azure.durable_functions as df
 from ingest.drivers.azure.activities import crashed_job_result
 from ingest.config.dependencies import skipped_result_dict, split_wave
 from ingest.core.redact import redact
+from ingest.drivers.chunks.flow import CHUNK, COMMIT, JOB, SPLIT, Unit, WaveFlows
 
 RUN_ORCHESTRATOR = "ingest_run_orchestrator"
 JOB_ORCHESTRATOR = "ingest_job_orchestrator"
 PLAN_ACTIVITY = "plan_run"
 LOAD_ACTIVITY = "load_job"
 FINALIZE_ACTIVITY = "finalize_run"
+SPLIT_ACTIVITY = "split_chunks"
+CHUNK_ACTIVITY = "load_chunk"
+COMMIT_ACTIVITY = "commit_chunks"
+ACTIVITY_OF = {JOB: LOAD_ACTIVITY, SPLIT: SPLIT_ACTIVITY, CHUNK: CHUNK_ACTIVITY, COMMIT: COMMIT_ACTIVITY}
 
 
 def run_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict]:
@@ -36,24 +47,23 @@ def run_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, 
     outcomes = {r["job_name"]: r["status"] for r in plan.get("invalid") or []}
     results: list[dict] = []
 
+    chunks = [0, 0]  # done, planned (this wave's chunked jobs)
+
     def progress(wave: int) -> dict:
-        return {"jobs_total": len(jobs), "jobs_done": len(results), "run_id": plan["run"]["run_id"],
-                "wave": wave, "waves": len(waves)}
+        status = {"jobs_total": len(jobs), "jobs_done": len(results), "run_id": plan["run"]["run_id"],
+                  "wave": wave, "waves": len(waves)}
+        if chunks[1]:  # a chunked load in this wave (ingest/drivers/chunks/)
+            status.update(chunks_done=chunks[0], chunks_total=chunks[1])
+        return status
 
     context.set_custom_status(progress(0))
     for number, wave in enumerate(waves, start=1):
         start, skip = split_wave(wave, depends, outcomes)
         now = context.current_utc_datetime.isoformat()
         results.extend(skipped_result_dict(plan["run"], jobs[name], reason, now) for name, reason in skip.items())
-        for first in range(0, len(start), size):
-            batch = start[first:first + size]
-            # one sub-orchestration per job: each catches its own failure, so task_all (fail-fast)
-            # never loses the other jobs' results
-            tasks = [context.call_sub_orchestrator(JOB_ORCHESTRATOR, {"run": plan["run"], "job": jobs[name],
-                                                                      "retry": retry},
-                                                   f"{context.instance_id}:{name}")
-                     for name in batch]
-            results.extend((yield context.task_all(tasks)))
+        flows = WaveFlows([jobs[name] for name in start], _failed_result(context, plan["run"]))
+        for result in (yield from _sliding_window(context, flows, plan["run"], retry, size, chunks)):
+            results.append(result)
             context.set_custom_status(progress(number))
         outcomes.update({r["job_name"]: r["status"] for r in results})
         context.set_custom_status(progress(number))
@@ -63,16 +73,63 @@ def run_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, 
     return summary
 
 
+def _sliding_window(context: df.DurableOrchestrationContext, flows: WaveFlows, run: dict, retry: dict,
+                    size: int, chunks: list[int]) -> Generator[Any, Any, list[dict]]:
+    """Run the wave's units, at most `size` at a time, the next as soon as one ends; the jobs'
+    results in the order they ended. Replays take the same path: task_any answers from the
+    history, in the order the units ended."""
+    finished: list[dict] = []
+    in_flight: list[tuple[Any, Unit]] = []
+    while True:
+        while len(in_flight) < size and (unit := flows.take()) is not None:
+            payload = {"run": run, "job": flows.flows[unit.job_name].job, "retry": retry, "unit": unit.to_dict()}
+            in_flight.append((context.call_sub_orchestrator(JOB_ORCHESTRATOR, payload,
+                                                            f"{context.instance_id}:{unit.key}"), unit))
+        if not in_flight:
+            return finished
+        done = yield _any_of(context, [task for task, _ in in_flight])
+        index = next(i for i, (task, _) in enumerate(in_flight) if task is done)
+        _, unit = in_flight.pop(index)
+        result = flows.finished(unit, done.result)
+        chunks[:] = flows.chunk_counts()
+        if result is not None:
+            finished.append(result)
+
+
+def _any_of(context: df.DurableOrchestrationContext, tasks: list[Any]) -> Any:
+    """`context.task_any(tasks)` that does not schedule again the tasks an earlier yield
+    scheduled. Under the V1 replay protocol the SDK (azure-functions-durable 1.x) lists an
+    atomic task's action as a one-item list, and its compound task copies such lists without
+    asking whether the task was scheduled already (it asks only for single actions, the V2
+    form): every unit still in flight would be started again at each step of the window."""
+    any_task = context.task_any(tasks)
+    if isinstance(any_task.action_repr, list):
+        any_task.action_repr = [action for task in tasks if not task._is_scheduled for action in task.action_repr]
+    return any_task
+
+
+def _failed_result(context: df.DurableOrchestrationContext, run: dict):
+    def failed(job: dict, error_class: str, message: str) -> dict:
+        return crashed_job_result({"run": run, "job": job}, message, context.current_utc_datetime.isoformat(),
+                                  error_class)
+
+    return failed
+
+
 def job_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict]:
+    """One unit (a plain job by default: the input of an older version has no unit)."""
     payload = context.get_input()
     retry = payload["retry"]
+    unit = Unit.from_dict(payload.get("unit") or {"job_name": payload["job"]["job_name"]})
     options = df.RetryOptions(first_retry_interval_in_milliseconds=int(retry["first_interval_ms"]),
                               max_number_of_attempts=int(retry["attempts"]))
+    activity_input = {"run": payload["run"], "job": payload["job"]}
+    if unit.kind == CHUNK:
+        activity_input["chunk"] = unit.chunk
     try:
-        result = yield context.call_activity_with_retry(LOAD_ACTIVITY, options,
-                                                        {"run": payload["run"], "job": payload["job"]})
+        result = yield context.call_activity_with_retry(ACTIVITY_OF[unit.kind], options, activity_input)
     except Exception as exc:  # the activity itself failed every attempt
         message = redact(" ".join(str(exc).split()))[:600]
         result = crashed_job_result(payload, f"activity failed after {retry['attempts']} attempt(s): {message}",
-                                    context.current_utc_datetime.isoformat())
+                                    context.current_utc_datetime.isoformat(), error_class="ActivityFailedError")
     return result

@@ -37,7 +37,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import BinaryIO, Callable, Iterator
+from typing import Any, BinaryIO, Callable, Iterator
 
 from ingest import load
 from ingest.core import progress
@@ -53,21 +53,54 @@ from ingest.drivers.local.worker_exit import memory_cgroup_oom_kills, read_tail,
 log = logging.getLogger("ingest.runner")
 
 
-def run_in_processes(jobs: list[JobConfig | list[JobConfig]], run: RunContext, settings: Settings,
+@dataclass
+class Task:
+    """One unit of work for a job process: `call()` runs in the child and returns a small
+    JSON-able dict (a JobResult's, or a chunk's outcome: ingest/drivers/chunks/)."""
+
+    key: str
+    job: JobConfig
+    call: Callable[[], dict]
+    unit: Any = None
+    group: list[JobConfig] | None = None
+    """A CDC connection's jobs, run together (their outcome: {"results": [JobResult dicts]})."""
+
+
+def job_task(job: JobConfig, run: RunContext, settings: Settings) -> Task:
+    return Task(job.job_name, job, lambda: load.run_job(job, run, settings).to_dict())
+
+
+def cdc_task(jobs: list[JobConfig], run: RunContext, settings: Settings) -> Task:
+    """One connection's CDC jobs in one process: its slot has one reader, and one read feeds
+    all its tables (load.run_cdc_connection)."""
+    return Task(f"cdc:{jobs[0].connection}", jobs[0],
+                lambda: {"results": [r.to_dict() for r in load.run_cdc_connection(jobs, run, settings)]},
+                group=jobs)
+
+
+def run_in_processes(jobs: list[JobConfig], run: RunContext, settings: Settings,
                      workers: int) -> Iterator[JobResult]:
     """Run `jobs`, at most `workers` at a time, each in its own forked process; yield each
-    result as its job ends (a dead process yields a failed result for its job only). A list in
-    `jobs` is one connection's CDC jobs, run together in one process (load.run_cdc_connection)."""
+    result as its job ends (a dead process yields a failed result for its job only)."""
+    tasks = [job_task(job, run, settings) for job in jobs]
+    for _task, outcome in run_tasks(tasks, run, workers, warm=len(jobs) > 1):
+        yield JobResult.from_dict(outcome)
+
+
+def run_tasks(waiting: list[Task], run: RunContext, workers: int, warm: bool = True) -> Iterator[tuple[Task, dict]]:
+    """Run the tasks of `waiting`, at most `workers` at a time, each in its own forked process,
+    starting the next as soon as one ends; yield (task, outcome) as each ends. The caller may
+    append tasks to `waiting` between yields (a chunked job's next steps). A dead process
+    yields a failed JobResult (as a dict) for its task only."""
     context = multiprocessing.get_context("fork")
-    if len(jobs) > 1:  # each child would pay the first-load costs again: ingest/drivers/local/warm_up.py
+    if warm:  # each child would pay the first-load costs again: ingest/drivers/local/warm_up.py
         warm_up()
     gc.freeze()  # a child's collections then skip the parent's objects instead of copying their pages
-    waiting = list(jobs)
     running: dict[multiprocessing.connection.Connection, _Running] = {}
     try:
         while waiting or running:
             while waiting and len(running) < max(1, workers):
-                receive, started = _start(context, waiting.pop(0), run, settings)
+                receive, started = _start(context, waiting.pop(0))
                 running[receive] = started
             for receive in multiprocessing.connection.wait(list(running)):
                 try:
@@ -81,7 +114,8 @@ def run_in_processes(jobs: list[JobConfig | list[JobConfig]], run: RunContext, s
                 if message is not None and message[0] == "rows":
                     progress.rows_extracted(message[1], message[2])  # the parent draws the console
                     continue
-                yield from _collect(message, receive, running.pop(receive), run)
+                started = running.pop(receive)
+                yield started.task, _collect(message, receive, started, run)
     finally:
         for receive, started in running.items():  # interrupted: stop what still runs
             started.process.terminate()
@@ -93,7 +127,7 @@ def run_in_processes(jobs: list[JobConfig | list[JobConfig]], run: RunContext, s
 
 @dataclass
 class _Running:
-    job: JobConfig | list[JobConfig]
+    task: Task
     process: multiprocessing.Process
     started_at: str
     clock: float
@@ -102,22 +136,20 @@ class _Running:
     oom_kills: int | None
 
 
-def _start(context: multiprocessing.context.BaseContext, job: JobConfig | list[JobConfig], run: RunContext,
-           settings: Settings) -> tuple[multiprocessing.connection.Connection, _Running]:
+def _start(context: multiprocessing.context.BaseContext,
+           task: Task) -> tuple[multiprocessing.connection.Connection, _Running]:
     receive, send = context.Pipe(duplex=False)
-    unit = job
-    job = unit[0] if isinstance(unit, list) else unit
-    stderr = tempfile.TemporaryFile(prefix=f"ingest-job-{job.job_name}-stderr-")
-    process = context.Process(target=_child, args=(unit, run, settings, send, os.getpid(), stderr.fileno()),
-                              name=f"ingest-job-{job.job_name}", daemon=True)
+    stderr = tempfile.TemporaryFile(prefix=f"ingest-job-{task.job.job_name}-stderr-")
+    process = context.Process(target=_child, args=(task, send, os.getpid(), stderr.fileno()),
+                              name=f"ingest-job-{task.key.replace(':', '-')}", daemon=True)
     oom_kills, started_at, clock = memory_cgroup_oom_kills(), _utc_now(), time.perf_counter()
     process.start()
     send.close()  # the child holds the only write end: EOF when it ends
-    return receive, _Running(unit, process, started_at, clock, stderr, oom_kills)
+    return receive, _Running(task, process, started_at, clock, stderr, oom_kills)
 
 
 def _collect(message: tuple | None, receive: multiprocessing.connection.Connection, started: _Running,
-             run: RunContext) -> list[JobResult]:
+             run: RunContext) -> dict:
     receive.close()
     started.process.join()
     tail = _echo_and_close(started.stderr)
@@ -125,17 +157,18 @@ def _collect(message: tuple | None, receive: multiprocessing.connection.Connecti
         _, result_dict, secrets = message
         for secret in secrets:
             register_secret(secret)
-        return [JobResult.from_dict(d) for d in (result_dict if isinstance(result_dict, list) else [result_dict])]
+        return result_dict
+    oom_kills_after = memory_cgroup_oom_kills()
     results = []
-    for job in started.job if isinstance(started.job, list) else [started.job]:
+    for job in started.task.group or [started.task.job]:
         error = WorkerProcessError(worker_died_message(job, started.process.exitcode, tail, started.oom_kills,
-                                                       memory_cgroup_oom_kills()))
-        log.error("job %s failed: WorkerProcessError: %s", job.job_name, error)
+                                                       oom_kills_after))
+        log.error("job %s failed: WorkerProcessError: %s", started.task.key, error)
         result = load.unfinished_result(job, run, started.started_at)
         result.finished_at, result.duration_s = _utc_now(), round(time.perf_counter() - started.clock, 3)
         result.error_class, result.error_message = type(error).__name__, str(error)
-        results.append(result)
-    return results
+        results.append(result.to_dict())
+    return {"results": results} if started.task.group else results[0]
 
 
 def _echo_and_close(stderr: BinaryIO) -> str:
@@ -159,8 +192,7 @@ class _TextSink:
         sys.stderr.write(data.decode("utf-8", "replace"))
 
 
-def _child(job: JobConfig | list[JobConfig], run: RunContext, settings: Settings,
-           send: multiprocessing.connection.Connection, runner_pid: int, stderr_fd: int) -> None:
+def _child(task: Task, send: multiprocessing.connection.Connection, runner_pid: int, stderr_fd: int) -> None:
     _die_with_runner(runner_pid)
     os.dup2(stderr_fd, 2)  # its last words, should it die: ingest/drivers/local/worker_exit.py
 
@@ -173,11 +205,8 @@ def _child(job: JobConfig | list[JobConfig], run: RunContext, settings: Settings
     _log_to_parent(post)
     progress.forward_from_child(lambda job_name, rows: post(("rows", job_name, rows)))
     before = known_secrets()
-    if isinstance(job, list):  # one connection's CDC jobs: never raises either
-        results = [r.to_dict() for r in load.run_cdc_connection(job, run, settings)]
-    else:
-        results = load.run_job(job, run, settings).to_dict()  # never raises: failures are results
-    post(("result", results, sorted(known_secrets() - before)))
+    outcome = task.call()  # never raises: failures are results
+    post(("result", outcome, sorted(known_secrets() - before)))
     send.close()
 
 

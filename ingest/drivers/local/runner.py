@@ -1,11 +1,15 @@
 """The local driver: run a plan's waves in order, each wave's jobs in forked worker processes
 (ingest/drivers/local/job_processes.py; threads with INGEST_WORKER_MODE=thread), then the shared fan-in step.
-Jobs whose dependencies did not succeed are skipped (ingest/config/dependencies.py)."""
+Jobs whose dependencies did not succeed are skipped (ingest/config/dependencies.py).
+
+A wave is a set of units (ingest/drivers/chunks/flow.py): a plain job is one, a chunked job is
+its split, its chunks and its commit. At most INGEST_MAX_WORKERS units run at once, and the
+next starts as soon as one ends, so a long job never holds back the others."""
 
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
@@ -15,8 +19,10 @@ from ingest.config.model import JobConfig
 from ingest.config.dependencies import skipped_result, split_wave
 from ingest.lake.destination import prepare_lake
 from ingest.drivers.finalize import RunSummary, file_watermark_writer, finalize_run
-from ingest.drivers.local.job_processes import run_in_processes, worker_mode
-from ingest.load import run_cdc_connection, run_job
+from ingest.drivers.chunks import tasks as chunk_tasks
+from ingest.drivers.chunks.flow import CHUNK, COMMIT, SPLIT, Unit, WaveFlows
+from ingest.drivers.local.job_processes import Task, cdc_task, job_task, run_tasks, worker_mode
+from ingest.load import unfinished_result
 from ingest.plan.planner import Plan
 from ingest.core.result import JobResult, RunContext
 from ingest.core.settings import Settings
@@ -44,10 +50,8 @@ def execute_plan(plan: Plan, settings: Settings) -> list[JobResult]:
             log.warning("job %s skipped: %s", name, reason)
             job = jobs[name]
             results.append(skipped_result(name, job.table_name, plan.run, reason, now, job.last_watermark))
-        wave_jobs = cdc_units([jobs[name] for name in start])  # one unit per connection's CDC jobs
-        finished = (run_in_processes(wave_jobs, plan.run, settings, workers) if mode == "process"
-                    else _run_in_threads(wave_jobs, plan.run, settings, workers))
-        for result in finished:
+        wave_jobs = [jobs[name] for name in start]
+        for result in run_wave(wave_jobs, plan.run, settings, workers, mode):
             log.info("wave %d: job %s %s: %d rows in %.2fs", number, result.job_name, result.status.value,
                      result.rows_processed, result.duration_s)
             results.append(result)
@@ -55,6 +59,41 @@ def execute_plan(plan: Plan, settings: Settings) -> list[JobResult]:
         outcomes.update({r.job_name: r.status.value for r in results})
     order = {job.job_name: i for i, job in enumerate(plan.jobs)}
     return sorted(results, key=lambda r: order[r.job_name])
+
+
+def run_wave(wave_jobs: list[JobConfig], run: RunContext, settings: Settings, workers: int,
+             mode: str) -> Iterator[JobResult]:
+    """The wave's units, at most `workers` at a time (a sliding window); yield each job's
+    result as its last unit ends."""
+    jobs = {job.job_name: job for job in wave_jobs}
+
+    def failed(job: dict, error_class: str, message: str) -> dict:
+        result = unfinished_result(jobs[job["job_name"]], run, datetime.now(timezone.utc).isoformat())
+        result.error_class, result.error_message = error_class, message
+        return result.to_dict()
+
+    units = cdc_units(wave_jobs)
+    flows = WaveFlows([unit.to_dict() for unit in units if not isinstance(unit, list)], failed)
+    waiting: list[Task] = [cdc_task(unit, run, settings) for unit in units if isinstance(unit, list)]
+
+    def refill() -> None:
+        while (unit := flows.take()) is not None:
+            waiting.append(_task(unit, jobs[unit.job_name], run, settings))
+
+    refill()
+    finished = (run_tasks(waiting, run, workers, warm=len(waiting) > 1 or any(j.chunk_size for j in wave_jobs))
+                if mode == "process" else _run_in_threads(waiting, workers))
+    for task, outcome in finished:
+        if task.group is not None:  # a CDC connection's jobs: one result each
+            yield from (JobResult.from_dict(result) for result in outcome["results"])
+            continue
+        result = flows.finished(task.unit, outcome)
+        if task.unit.kind == CHUNK:
+            flow = flows.flows[task.unit.job_name]
+            progress.chunk_finished(task.unit.job_name, flow.done, flow.total)
+        refill()
+        if result is not None:
+            yield JobResult.from_dict(result)
 
 
 def cdc_units(jobs: list[JobConfig]) -> list[JobConfig | list[JobConfig]]:
@@ -73,13 +112,30 @@ def cdc_units(jobs: list[JobConfig]) -> list[JobConfig | list[JobConfig]]:
     return units
 
 
-def _run_in_threads(jobs: list[JobConfig | list[JobConfig]], run: RunContext, settings: Settings,
-                    workers: int) -> Iterator[JobResult]:
+def _task(unit: Unit, job: JobConfig, run: RunContext, settings: Settings) -> Task:
+    """What a unit runs (ingest/drivers/chunks/tasks.py for a chunked job's steps)."""
+    if unit.kind == SPLIT:
+        call = lambda: chunk_tasks.split_task(job, run, settings)  # noqa: E731
+    elif unit.kind == CHUNK:
+        call = lambda: chunk_tasks.chunk_task(job, run, settings, unit.chunk or "")  # noqa: E731
+    elif unit.kind == COMMIT:
+        call = lambda: chunk_tasks.commit_task(job, run, settings)  # noqa: E731
+    else:
+        return Task(unit.key, job, job_task(job, run, settings).call, unit)
+    return Task(unit.key, job, call, unit)
+
+
+def _run_in_threads(waiting: list[Task], workers: int) -> Iterator[tuple[Task, dict]]:
+    """As job_processes.run_tasks, in threads (INGEST_WORKER_MODE=thread)."""
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="job") as pool:
-        futures = [pool.submit(run_cdc_connection, job, run, settings) if isinstance(job, list)
-                   else pool.submit(lambda j: [run_job(j, run, settings)], job) for job in jobs]
-        for future in as_completed(futures):
-            yield from future.result()  # run_job returns failures as values
+        running: dict[Future, Task] = {}
+        while waiting or running:
+            while waiting and len(running) < workers:
+                task = waiting.pop(0)
+                running[pool.submit(task.call)] = task
+            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for future in done:
+                yield running.pop(future), future.result()  # the calls return failures as values
 
 
 def run_local(plan: Plan, settings: Settings, config_path: Path | None, scheduled: bool = False) -> RunSummary:

@@ -99,6 +99,9 @@ def describe_exit(code: int | None, oom_kills_before: int | None, oom_kills_afte
 
 
 def next_run(job: JobConfig) -> str:
+    if job.chunk_size is not None:
+        return ("nothing of this load was published; the next run reuses the chunks staged in the last 24 hours"
+                " and loads only the others")
     if job.is_incremental:
         return ("nothing of this load was committed; the next run continues from the watermark committed with"
                 " the last finished load")

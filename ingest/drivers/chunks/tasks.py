@@ -1,0 +1,349 @@
+"""The three steps of a chunked load, each run on its own (a job process locally, an activity
+on Azure) and each returning a small JSON document (README "Chunked loads"):
+
+- split: decide whether this load is chunked (FULL, force FULL, a backfill, or an INCREMENTAL
+  job with no state yet), find the split column and balanced boundaries
+  (ingest/sources/chunk_ranges.py) and write the manifest to the lake's staging folder
+  (ingest/lake/chunk_staging.py); a manifest of the same load left by a crashed run is kept,
+  with its finished chunks.
+- chunk: read one range [low, high) of the table, with the job's filters, run-start cap and
+  window, as the plain load would, and stage the batches as parquet; then count the source's
+  rows of the same range (the chunk's row-count check) and write `done.json`. A chunk already
+  done is not read again (idempotent).
+- commit: the job's own load (ingest/load.py run_job, under the job's lock) with the staged
+  batches fed through the very dlt resource the plain load uses: the same incremental cursor
+  (the state ends at the highest watermark of all chunks), the same maps, hints, table format
+  and checks; one dlt load publishes the table (parquet: dlt's replace; delta: one commit).
+  The staging folder is removed after it succeeded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Iterator
+
+import sqlalchemy as sa
+
+from ingest.checks.rowcount import DEFAULT_TOLERANCE_PCT, evaluate
+from ingest.config.model import JobConfig, LoadType
+from ingest.core import fork_safety, progress
+from ingest.core.classify import classify
+from ingest.core.errors import ChunkedLoadError
+from ingest.core.keyvault.audit import job_scope
+from ingest.core.result import JobResult, JobStatus, RunContext
+from ingest.core.retry import call_with_retry
+from ingest.core.settings import Settings
+from ingest.lake.chunk_staging import ChunkStage
+from ingest.lake.locks import JobLock
+from ingest.plan.load_modes import NORMAL, load_mode
+from ingest.sources import chunk_ranges
+from ingest.sources.job_source import SqlJobSource, open_source
+from ingest.sources.strategies import Strategies
+
+log = logging.getLogger("ingest.chunks")
+
+CHUNK_ID = re.compile(r"^c(\d{3}|null)$")
+"""What chunk_ranges names chunks; anything else in an activity's input is refused before it
+can name a path in the lake."""
+RESUME_WITHIN = timedelta(hours=24)
+"""Staged chunks older than this are not reused: a FULL table would mix day-old chunks with
+fresh ones. A crashed load re-run within it continues; later, the load starts afresh."""
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat()
+
+
+def signature(job: JobConfig, run: RunContext) -> str:
+    """What makes two runs the same load: the job's definition, and the run's mode and window
+    (not the run itself: a re-run after a crash continues the chunks of the one that crashed)."""
+    definition = {k: v for k, v in job.to_dict().items() if k != "row"}
+    mode = load_mode(job, run)
+    payload = {"job": definition, "mode": mode.kind,
+               "window": None if mode.window is None else [mode.window.start, mode.window.end]}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+
+def _window(job: JobConfig, run: RunContext) -> dict[str, Any]:
+    """The watermark window every chunk reads, in workbook form (text or number)."""
+    mode = load_mode(job, run)
+    if not job.is_incremental:
+        return {"start": None, "end": None}
+    if mode.window is not None:
+        return {"start": mode.window.start, "end": mode.window.end}
+    return {"start": job.last_watermark, "end": None}  # a first load starts at the workbook's watermark
+
+
+def _failed(job: JobConfig, run: RunContext, started_at: str, exc: BaseException, **extra: Any) -> dict[str, Any]:
+    error = classify(exc)
+    result = JobResult(job_name=job.job_name, status=JobStatus.FAILED, run_id=run.run_id,
+                       table_name=job.table_name, started_at=started_at, finished_at=_now(),
+                       workbook_watermark=job.last_watermark, error_class=type(error).__name__,
+                       error_message=str(error))
+    return {**result.to_dict(), **extra}
+
+
+# --- split -----------------------------------------------------------------------------------
+
+def split_task(job: JobConfig, run: RunContext, settings: Settings) -> dict[str, Any]:
+    """{"status": "succeeded", "plain": bool, "chunks": [ids], "done": [ids]} or a failed
+    JobResult as a dict (the job's result: nothing was loaded)."""
+    started = _now()
+    fork_safety.note_job_ran_here()  # source drivers may now hold native threads in this process
+    try:
+        with job_scope(job.job_name):
+            return call_with_retry(lambda: _split(job, run, settings), settings.retry_policy,
+                                   f"job {job.job_name} (split)")
+    except Exception as exc:  # a failure is a value; see ingest/load.py
+        log.error("job %s: chunks could not be planned: %s", job.job_name, exc)
+        return _failed(job, run, started, exc)
+
+
+def _has_state(job: JobConfig, settings: Settings) -> bool:
+    """An INCREMENTAL job whose pipeline state (in the lake) holds a watermark loads plainly."""
+    import dlt
+
+    from ingest import load
+    from ingest.lake.destination import make_destination, working_dir
+
+    pipeline = dlt.pipeline(pipeline_name=load.pipeline_name(job), pipelines_dir=str(working_dir(settings)),
+                            destination=make_destination(settings), dataset_name=settings.dataset)
+    pipeline.sync_destination()
+    return load._incremental_last_value(pipeline, job) is not None
+
+
+def _split(job: JobConfig, run: RunContext, settings: Settings) -> dict[str, Any]:
+    if job.is_incremental and load_mode(job, run).kind == NORMAL and _has_state(job, settings):
+        return {"status": "succeeded", "plain": True, "why": "the job has a watermark: an incremental load"}
+    stage = ChunkStage.open(settings, job.job_name)
+    wanted = signature(job, run)
+    manifest = stage.manifest()
+    if manifest is None or manifest.get("signature") != wanted or _stale(manifest, run):
+        stage.clear()  # another load's leftovers: start afresh
+        manifest = _new_manifest(job, run, settings, wanted)
+        if len(manifest["chunks"]) < 2:
+            return {"status": "succeeded", "plain": True, "why": "one chunk: the table is small"}
+        stage.write_manifest(manifest)
+    else:
+        log.info("job %s: continuing the chunks of run %s", job.job_name, manifest["run_id"])
+    ids = [c["id"] for c in manifest["chunks"]]
+    done = [chunk for chunk in ids if stage.done(chunk) is not None]
+    progress_total = {"total": len(ids), "method": manifest["method"], "split_column": manifest["split"]["name"]}
+    return {"status": "succeeded", "plain": False, "chunks": ids, "done": done, **progress_total}
+
+
+def _stale(manifest: dict[str, Any], run: RunContext) -> bool:
+    def when(text: str) -> datetime:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+    try:
+        return when(run.started_at) - when(manifest["run_started_at"]) > RESUME_WITHIN
+    except (KeyError, TypeError, ValueError):
+        return True
+
+
+def _new_manifest(job: JobConfig, run: RunContext, settings: Settings, wanted: str) -> dict[str, Any]:
+    window = _window(job, run)
+    source = _open(job, settings, run.started_at)
+    try:
+        table = source.reflected.table
+        split = chunk_ranges.split_column(job, table)
+        where = _load_where(source, window, table)
+        with source.engine.connect() as connection:
+            count = chunk_ranges.chunk_count(connection, table, where, job.chunk_size)
+            bounds, method = chunk_ranges.boundaries(connection, table, split, where, count)
+    finally:
+        source.close()
+    chunks = [{**c, "low": chunk_ranges.encode(c["low"]), "high": chunk_ranges.encode(c["high"])}
+              for c in chunk_ranges.chunk_ranges(bounds, split.nullable)]
+    log.info("job %s: %d chunk(s) by %s (%s)", job.job_name, len(chunks), split.name, method)
+    return {"signature": wanted, "run_id": run.run_id, "run_started_at": run.started_at, "window": window,
+            "split": {"name": split.name, "kind": split.kind}, "method": method, "chunks": chunks}
+
+
+def _open(job: JobConfig, settings: Settings, run_started_at: str) -> SqlJobSource:
+    source = open_source(job, settings, datetime.fromisoformat(run_started_at.replace("Z", "+00:00")))
+    if not isinstance(source, SqlJobSource):
+        raise ChunkedLoadError(f"job '{job.job_name}': chunk_size applies to SQL sources only")
+    return source
+
+
+def _load_where(source: SqlJobSource, window: dict[str, Any], table: sa.Table) -> list[Any]:
+    """What the plain load's query holds besides its columns: the job's filters, the run-start
+    cap and the watermark window (start <= w < end), on `table` (the reflected one, or the copy
+    dlt's query is built on)."""
+    from ingest.sources.sql import coerce_watermark
+
+    strategies, job = source.strategies, source.job
+    where = list(strategies.row_filters(table))
+    name = source.reflected.watermark_column
+    if name is None:
+        return where
+    column = table.c[name]
+    if strategies.cap is not None:
+        where.append(column < strategies.cap)
+    kind = source.reflected.columns[name]
+    if window.get("start") is not None:
+        where.append(column >= coerce_watermark(window["start"], kind, job))
+    if window.get("end") is not None:
+        where.append(column < coerce_watermark(window["end"], kind, job))
+    return where
+
+
+# --- chunk -----------------------------------------------------------------------------------
+
+def chunk_task(job: JobConfig, run: RunContext, settings: Settings, chunk_id: str) -> dict[str, Any]:
+    """{"status": "succeeded", "chunk", "rows", "source_rows", "rowcount"} or {"status":
+    "failed", "chunk", "error_class", "error_message"}; retried here on transient errors."""
+    started = _now()
+    fork_safety.note_job_ran_here()
+    try:
+        if not CHUNK_ID.match(chunk_id):
+            raise ChunkedLoadError(f"job '{job.job_name}': {chunk_id[:20]!r} is not a chunk name")
+        with job_scope(job.job_name):
+            record = call_with_retry(lambda: _load_chunk(job, run, settings, chunk_id), settings.retry_policy,
+                                     f"job {job.job_name} chunk {chunk_id}")
+        return {"status": "succeeded", "chunk": chunk_id, **record}
+    except Exception as exc:  # a failure is a value: the other chunks run on
+        failed = _failed(job, run, started, exc)
+        log.error("job %s chunk %s failed: %s: %s", job.job_name, chunk_id, failed["error_class"],
+                  failed["error_message"])
+        return {"status": "failed", "chunk": chunk_id, "error_class": failed["error_class"],
+                "error_message": failed["error_message"]}
+
+
+@dataclass
+class _ChunkStrategies(Strategies):
+    """The job's strategies plus the chunk's range and window in the query."""
+
+    extra: Callable[[sa.Table], list[Any]] = field(default=lambda table: [], repr=False)
+
+    def query_adapter(self, dialect_adapter: Callable[..., Any] | None) -> Callable[..., Any]:
+        inner = super().query_adapter(dialect_adapter)
+
+        def adapt(query: Any, table: sa.Table, incremental: Any = None, engine: Any = None) -> Any:
+            return inner(query.where(*self.extra(table)), table, incremental, engine)
+
+        return adapt
+
+
+def _load_chunk(job: JobConfig, run: RunContext, settings: Settings, chunk_id: str) -> dict[str, Any]:
+    stage = ChunkStage.open(settings, job.job_name)
+    manifest = stage.manifest()
+    chunk = next((c for c in (manifest or {}).get("chunks", []) if c["id"] == chunk_id), None)
+    if chunk is None or manifest.get("signature") != signature(job, run):
+        raise ChunkedLoadError(f"job '{job.job_name}': chunk {chunk_id} is not in the staged manifest of this"
+                               " load (another load replaced it); the next run plans the chunks again")
+    if (record := stage.done(chunk_id)) is not None:
+        return record  # landed before (a re-delivered activity, a re-run): not read again
+    kind = manifest["split"]["kind"]
+    bounds = {**chunk, "low": chunk_ranges.decode(chunk["low"], kind), "high": chunk_ranges.decode(chunk["high"], kind)}
+    source = _open(job, settings, manifest["run_started_at"])
+    try:
+        def clauses(table: sa.Table) -> list[Any]:
+            return [*_load_where(source, manifest["window"], table),
+                    *chunk_ranges.range_clause(table.c[manifest["split"]["name"]], bounds)]
+
+        record = _stage_rows(job, settings, source, stage, chunk_id, clauses)
+        with source.engine.connect() as connection:
+            table = source.reflected.table
+            record["source_rows"] = int(connection.execute(
+                sa.select(sa.func.count()).select_from(table).where(*clauses(table))).scalar_one())
+    finally:
+        source.close()
+    tolerance = job.rowcount_tolerance_pct if job.rowcount_tolerance_pct is not None else DEFAULT_TOLERANCE_PCT
+    check = evaluate(record["rows"], record["rows"], record["source_rows"], record["source_rows"], tolerance)
+    record["rowcount"] = check.status
+    if check.status != "ok":
+        log.warning("job %s chunk %s: row count %s: %s", job.job_name, chunk_id, check.status, check.message)
+    stage.mark_done(chunk_id, record)
+    return record
+
+
+def _stage_rows(job: JobConfig, settings: Settings, source: SqlJobSource, stage: ChunkStage, chunk_id: str,
+                clauses: Callable[[sa.Table], list[Any]]) -> dict[str, Any]:
+    """Read the chunk's rows as the plain load's query would (a FULL read: no cursor; the
+    cursor, the maps and the table format apply once, at the commit) and stage them."""
+    import pyarrow as pa
+
+    from ingest.sources.sql import build_resource
+
+    plain = replace(job, load_type=LoadType.FULL, delete_flag_column=None, detect_deleted_keys=False,
+                    lookback=None, watermark_tiebreak=())
+    strategies = _ChunkStrategies(**{**vars(source.strategies), "job": plain}, extra=clauses)
+    resource = build_resource(plain, source.engine, source.reflected, settings.chunk_size,
+                              settings.sql_backend, None, strategies)
+    writer = stage.writer(chunk_id)
+    try:
+        for item in resource:
+            if isinstance(item, pa.RecordBatch):
+                item = pa.Table.from_batches([item])
+            if not isinstance(item, pa.Table):
+                raise ChunkedLoadError(f"job '{job.job_name}': a chunked load needs the connectorx or pyarrow"
+                                       " backend (INGEST_SQL_BACKEND)")
+            writer.write(item)
+            progress.rows_extracted(job.job_name, item.num_rows)
+    finally:
+        writer.close()
+    return {"attempt": writer.attempt, "files": writer.files, "rows": writer.rows}
+
+
+# --- commit ----------------------------------------------------------------------------------
+
+def commit_task(job: JobConfig, run: RunContext, settings: Settings, lock: JobLock | None = None) -> dict[str, Any]:
+    """The job's result (a JobResult as a dict) with its `chunks` filled in."""
+    from ingest import load
+
+    started = _now()
+    try:
+        stage = ChunkStage.open(settings, job.job_name)
+        manifest, records = _landed(job, run, stage)
+    except Exception as exc:
+        return _failed(job, run, started, exc)
+
+    def feed(resource: Any) -> None:
+        # dlt's Pipe.replace_gen: the resource reads the staged batches instead of the table;
+        # every step after it (incremental cursor, maps) stays (dlt 1.31, pinned)
+        original = resource._pipe.gen
+
+        def staged() -> Iterator[Any]:
+            # calling the sql_table gen binds the job's incremental cursor to this load's state
+            # (dlt's IncrementalResourceWrapper binds it then); its generator is closed unread,
+            # so no query runs
+            unread = original() if callable(original) else None
+            if hasattr(unread, "close"):
+                unread.close()
+            return _staged(stage, manifest, records, settings.chunk_size)
+
+        resource._pipe.replace_gen(staged)
+
+    result = load.run_job(job, run, settings, lock, feed=feed)
+    result.chunks = {"total": len(records), "done": len(records), "split_column": manifest["split"]["name"],
+                     "method": manifest["method"], "rows": {k: r["rows"] for k, r in records.items()},
+                     "rowcount": {k: r.get("rowcount", "ok") for k, r in records.items()}}
+    if result.succeeded or result.load_id:  # published (a check after the load may still fail the job)
+        stage.clear()
+    return result.to_dict()
+
+
+def _landed(job: JobConfig, run: RunContext, stage: ChunkStage) -> tuple[dict[str, Any], dict[str, dict]]:
+    manifest = stage.manifest()
+    if manifest is None or manifest.get("signature") != signature(job, run):
+        raise ChunkedLoadError(f"job '{job.job_name}': the staged chunks are missing or belong to another"
+                               " load; nothing was published")
+    records = {c["id"]: stage.done(c["id"]) for c in manifest["chunks"]}
+    missing = sorted(k for k, r in records.items() if r is None)
+    if missing:
+        raise ChunkedLoadError(f"job '{job.job_name}': {len(missing)} of {len(records)} chunk(s) did not land"
+                               f" ({', '.join(missing[:5])}); nothing was published, the next run loads them")
+    return manifest, records  # type: ignore[return-value]
+
+
+def _staged(stage: ChunkStage, manifest: dict[str, Any], records: dict[str, dict], batch_rows: int) -> Iterator[Any]:
+    for chunk in manifest["chunks"]:
+        yield from stage.tables(chunk["id"], records[chunk["id"]], batch_rows)
