@@ -204,7 +204,9 @@ def _load_once(job: JobConfig, run: RunContext, settings: Settings, result: JobR
             pipelines_dir=str(working_dir(settings)),
             destination=make_destination(settings, current_datetime=run.partition_datetime),
             dataset_name=settings.dataset,
-            progress=progress.collector(job.job_name, job.table_name),  # console progress (ingest/core/progress.py)
+            # console progress (ingest/core/progress.py); a chunked load's commit re-reads rows its
+            # chunks already counted
+            progress=progress.collector(job.job_name, job.table_name) if feed is None else None,
         )
         _fence_commit(pipeline, held)
         _repair_lake(pipeline, job)
