@@ -188,7 +188,9 @@ def handle_check(req: func.HttpRequest) -> func.HttpResponse:
     from ingest.config.workbook import read_workbook
     from ingest.config.workbook_blob import read_workbook_blob
     from ingest.sources.connection_check import check_jobs, select_jobs
+    from ingest.sources.postgres_cdc.check_line import register as register_cdc_check
 
+    register_cdc_check()  # CDC jobs: the replication prerequisites
     try:
         data, _etag = read_workbook_blob(settings())
         config = read_workbook(data, label=settings().config_url)
