@@ -220,6 +220,11 @@ def load_job(payload: dict) -> dict:
     return activities.load_job_activity(payload, settings())
 
 
+@bp.activity_trigger(input_name="payload", activity=orchestration.CDC_ACTIVITY)
+def load_cdc_connection(payload: dict) -> list:
+    return activities.load_cdc_activity(payload, settings())
+
+
 @bp.activity_trigger(input_name="payload", activity=orchestration.FINALIZE_ACTIVITY)
 def finalize_run(payload: dict) -> dict:
     return activities.finalize_activity(payload, settings())

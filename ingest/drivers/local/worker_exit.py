@@ -99,6 +99,9 @@ def describe_exit(code: int | None, oom_kills_before: int | None, oom_kills_afte
 
 
 def next_run(job: JobConfig) -> str:
+    if job.is_cdc:
+        return ("the slot never moves past what the lake committed; the next run of the connection's CDC jobs"
+                " lands the remaining changes, each once")
     if job.is_incremental:
         return ("nothing of this load was committed; the next run continues from the watermark committed with"
                 " the last finished load")
