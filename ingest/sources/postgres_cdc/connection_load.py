@@ -122,6 +122,7 @@ def _load(ctx: _Context) -> None:
             _report_slot(ctx, strict=False)  # a failing load is when a slot grows: still say how much
             raise
         _report_slot(ctx, strict=True)
+        _record_drift(ctx)
 
 
 def _pipeline(ctx: _Context) -> Any:
@@ -310,6 +311,20 @@ def _land(ctx: _Context, batch: Any, state: dict[str, Any]) -> None:
             result.cdc[name] += changes.counts[op]
         resources.append(_resource(job, [rows], changes.columns, snapshot=False))
     _run(ctx, resources, state, snapshot=False)
+
+
+def _record_drift(ctx: _Context) -> None:
+    """Each job's columns (the last relation message the log sent for its table, else the
+    catalog's) through the schema drift check and its history (ingest/checks/post_load.py): a
+    column added at the source is recorded as drift. Reported, never failing the load."""
+    from ingest.checks.post_load import column_normalizer, record_drift
+    from ingest.checks.schema_drift import snapshot
+
+    for key, job in ctx.by_table.items():
+        typed = ctx.decoder.columns_of(*key) if ctx.decoder else None
+        typed = typed or _catalog_columns(ctx.cursor, *key)
+        columns = snapshot({c.name: c.hint for c in typed}, column_normalizer(ctx.pipeline))
+        record_drift(job, ctx.pipeline, columns, ctx.run, ctx.results[job.job_name])
 
 
 def _report_slot(ctx: _Context, strict: bool) -> None:
