@@ -78,6 +78,8 @@ var plainSettings = {
   INGEST_WATERMARK_SAFETY_S: '0'
   INGEST_DELTA_MAINTENANCE_EVERY: '10'
   INGEST_DELTA_VACUUM_RETENTION_HOURS: '168'
+  INGEST_CDC_LAG_ALERT_BYTES: '1073741824'
+  INGEST_CDC_BATCH_CHANGES: '200000'
   // the app folder is read-only on Flex Consumption: local files go to the temp dir
   INGEST_AUDIT_DIR: '/tmp/ingest-audit'
   INGEST_LOG_DIR: '/tmp/ingest-logs'

@@ -11,9 +11,10 @@ from typing import Any, Iterable
 
 from ingest.core.redact import redact
 from ingest.core.result import is_already_running
+from ingest.records.cdc_slots import human_bytes
 
 MESSAGE_CHARS = 300
-FINDING_KINDS = ("validation", "drift", "quality", "rowcount", "watermark", "alert delivery")
+FINDING_KINDS = ("validation", "cdc lag", "drift", "quality", "rowcount", "watermark", "alert delivery")
 """Known kinds of findings, in the order the daily summary shows them (others follow)."""
 
 
@@ -161,6 +162,11 @@ def _findings_of(summary: dict[str, Any]) -> Iterable[Finding]:
         if isinstance(item, dict):
             yield Finding(safe_text(item.get("kind") or "other", 40).lower(), safe_text(item.get("job_name"), 80),
                           safe_text(item.get("message")), run_id)
+    for slot in summary.get("cdc_slots", []) or []:  # load_type CDC (ingest/records/cdc_slots.py)
+        if isinstance(slot, dict) and slot.get("status") == "over_threshold":
+            yield Finding("cdc lag", safe_text(", ".join(slot.get("jobs") or []), 80),
+                          safe_text(f"slot {slot.get('slot')} retains {human_bytes(slot.get('retained_wal_bytes'))}"
+                                    f" of WAL (threshold {human_bytes(slot.get('threshold_bytes'))})"), run_id)
     for outcome in summary.get("alerts", []) or []:
         if isinstance(outcome, dict) and outcome.get("status") == "failed":
             yield Finding("alert delivery", "", safe_text(f"{outcome.get('kind')} mail: {outcome.get('error_class')}:"
@@ -219,3 +225,40 @@ class AlertOutcome:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class SlotLine:
+    """One replication slot of the CDC lag mail."""
+
+    slot: str
+    connection: str
+    jobs: str
+    retained: str
+    lag: str
+    over: bool
+
+
+@dataclass(frozen=True)
+class CdcLagReport:
+    """The CDC lag mail of one run: the slots retaining more WAL than INGEST_CDC_LAG_ALERT_BYTES
+    (the run summary's `cdc_slots`, ingest.records.cdc_slots), over-threshold first."""
+
+    environment: str
+    run_id: str
+    threshold: str
+    slots: list[SlotLine]
+
+    @property
+    def over(self) -> list[SlotLine]:
+        return [s for s in self.slots if s.over]
+
+    @classmethod
+    def from_summary(cls, summary: dict[str, Any], environment: str, threshold_bytes: int) -> "CdcLagReport":
+        lines = [SlotLine(slot=safe_text(s.get("slot"), 80), connection=safe_text(s.get("connection"), 80),
+                          jobs=safe_text(", ".join(s.get("jobs") or []), 200),
+                          retained=human_bytes(s.get("retained_wal_bytes")), lag=human_bytes(s.get("lag_bytes")),
+                          over=s.get("status") == "over_threshold")
+                 for s in summary.get("cdc_slots") or []]
+        return cls(environment=safe_text(environment, 40), run_id=safe_text(summary.get("run_id"), 120),
+                   threshold=human_bytes(threshold_bytes), slots=sorted(lines, key=lambda line: (not line.over, line.slot)))

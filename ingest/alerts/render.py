@@ -10,7 +10,7 @@ from pathlib import Path
 
 import jinja2
 
-from ingest.alerts.model import DailyReport, FailureReport
+from ingest.alerts.model import CdcLagReport, DailyReport, FailureReport
 from ingest.core.redact import mask_known_secrets
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -77,3 +77,11 @@ def render_daily(report: DailyReport) -> RenderedMail:
         counts += f", {report.finding_count} finding{'s' if report.finding_count != 1 else ''}"
     subject = f"{_prefix(report.environment)} daily summary {report.date}: {counts}"
     return _render("daily_summary", subject=subject, report=report)
+
+
+def render_cdc_lag(report: CdcLagReport) -> RenderedMail:
+    over = report.over
+    names = ", ".join(line.slot for line in over[:3]) + (" ..." if len(over) > 3 else "")
+    subject = (f"{_prefix(report.environment)} CDC slot{'s' if len(over) != 1 else ''} {names} retain"
+               f"{'' if len(over) != 1 else 's'} more than {report.threshold} of WAL, run {report.run_id}")
+    return _render("cdc_lag", subject=subject, report=report)

@@ -9,6 +9,8 @@ a finished run sends, sending them, and what became of each.
   once per UTC date, from INGEST_ALERT_SUMMARY_HOUR on. It covers the runs started in the 24
   hours before this one. If it cannot be sent, the marker is released and the next scheduled
   run of the day tries again.
+- CDC lag mail: when a replication slot of the run retains more WAL than
+  INGEST_CDC_LAG_ALERT_BYTES (ingest.alerts.cdc_lag), once per run.
 
 Never raises: a mail that cannot be sent is logged and returned as a failed AlertOutcome,
 which finalize records in the run summary (the audit)."""
@@ -19,6 +21,7 @@ import logging
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from ingest.alerts.cdc_lag import CDC_LAG, cdc_lag_mails
 from ingest.alerts.model import AlertOutcome, FailureReport, daily_report, needs_failure_mail, safe_text
 from ingest.alerts.render import RenderedMail, render_daily, render_failure
 from ingest.alerts.smtp import Mailer, SmtpMailer, build_message
@@ -139,6 +142,10 @@ def send_run_alerts(summary: dict[str, Any], plan: Plan, settings: Settings, sto
         outcomes.extend(failure_mails(summary, plan, settings, store, mailer))
     except Exception as exc:  # the store or a template failed: still never fail the run
         outcomes.append(_failed(FAILURE, list(settings.alert_to), exc))
+    try:
+        outcomes.extend(cdc_lag_mails(summary, settings, store, mailer, _send))
+    except Exception as exc:
+        outcomes.append(_failed(CDC_LAG, list(settings.alert_to), exc))
     if scheduled:
         try:
             outcomes.extend(daily_summary(summary, settings, store, mailer))

@@ -100,6 +100,18 @@ def after_load(job: JobConfig, pipeline: dlt.Pipeline, columns: list[ColumnSnaps
     raise_for_checks(job, result)
 
 
+def record_drift(job: JobConfig, pipeline: dlt.Pipeline, columns: list[ColumnSnapshot], run: RunContext,
+                 result: JobResult) -> None:
+    """The drift report and history entry of a load that has no resource to reflect (load_type
+    CDC: the columns come from the log's relation messages); reported, never raised."""
+    try:
+        with lake_client(pipeline) as client:
+            result.drift = _record_drift(job, pipeline, client, columns, run, result).to_dict()
+    except Exception as exc:  # the lake could not be opened
+        result.drift = _error_report(job, exc).to_dict()
+    _log(job, result)
+
+
 def _record_drift(job: JobConfig, pipeline: dlt.Pipeline, client: Any, columns: list[ColumnSnapshot],
                   run: RunContext, result: JobResult) -> DriftReport:
     try:

@@ -222,6 +222,11 @@ class Settings:
     login through App Service Authentication, by a caller in http_allowed_principals)."""
     http_allowed_principals: tuple[str, ...] = ()
     """Azure app with http_auth=entra: object ids (or client ids) of the callers allowed."""
+    cdc_lag_alert_bytes: int = 1 << 30
+    """load_type CDC: a replication slot holding more WAL than this (bytes) gets an alert mail
+    and a warning in the run summary (ingest/records/cdc_slots.py)."""
+    cdc_batch_changes: int = 200_000
+    """load_type CDC: changes read from a slot per batch (one lake load each; whole transactions)."""
     appinsights_connection_string: str | None = field(default=None, repr=False)
     """Application Insights (the platform's APPLICATIONINSIGHTS_CONNECTION_STRING): with the optional
     azure-monitor-opentelemetry package, logs are exported with their custom dimensions (ingest.alerts.telemetry)."""
@@ -267,6 +272,8 @@ class Settings:
                                          minimum=0),
             delta_vacuum_retention_hours=_int(env, "INGEST_DELTA_VACUUM_RETENTION_HOURS",
                                               default.delta_vacuum_retention_hours, minimum=0),
+            cdc_lag_alert_bytes=_int(env, "INGEST_CDC_LAG_ALERT_BYTES", default.cdc_lag_alert_bytes),
+            cdc_batch_changes=_int(env, "INGEST_CDC_BATCH_CHANGES", default.cdc_batch_changes, minimum=100),
             **_observability_settings(env),  # type: ignore[arg-type]
             **_http_auth_settings(env),  # type: ignore[arg-type]
         )

@@ -15,6 +15,7 @@ from typing import Any, Iterable
 
 from ingest.alerts.store import parse_utc
 from ingest.core.redact import redact
+from ingest.records.cdc_slots import human_bytes
 
 MAX_SERIES = 12
 """Jobs drawn one by one in a chart; the others are summed as `(other jobs)`."""
@@ -97,6 +98,23 @@ class RunRow:
 
 
 @dataclass
+class SlotRow:
+    """A CDC replication slot as the latest run that read it saw it (run summary `cdc_slots`)."""
+
+    slot: str
+    connection: str
+    jobs: str
+    retained_wal_bytes: int | None
+    lag_bytes: int | None
+    threshold_bytes: int
+    status: str
+    run_id: str
+    started_at: str
+    retained: str = ""
+    lag: str = ""
+
+
+@dataclass
 class DashboardData:
     generated_at: str
     source: str
@@ -106,6 +124,8 @@ class DashboardData:
     job_runs: list[JobRun] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     """Validation (row-count checks, workbook errors), drift and quality, newest first."""
+    slots: dict[str, SlotRow] = field(default_factory=dict)
+    """load_type CDC: each replication slot's latest measure (retained WAL), by slot name."""
 
     # -- the series the charts draw ---------------------------------------------------------
     def day_labels(self) -> list[str]:
@@ -198,6 +218,7 @@ class DashboardData:
                 "success_pct": round(100.0 * ok / jobs, 1) if jobs else None,
                 "rows": sum(r.rows for r in self.job_runs),
                 "findings": len(self.findings),
+                "cdc_slots_over": sum(1 for slot in self.slots.values() if slot.status == "over_threshold"),
                 "last_run": asdict(last) if last else None}
 
     def to_page(self) -> dict[str, Any]:
@@ -208,6 +229,7 @@ class DashboardData:
                                                   "failures": self.failures_chart(),
                                                   "findings": self.findings_chart()},
                 "latest": self.latest_per_job(), "failures": self.failures(),
+                "cdc_slots": [asdict(self.slots[name]) for name in sorted(self.slots)],
                 "findings": [asdict(f) for f in self.findings[:MAX_TABLE_ROWS]]}
 
 
@@ -325,6 +347,7 @@ def build(summaries: Iterable[dict[str, Any]], audit_rows: Iterable[dict[str, An
         data.job_runs += jobs
         data.runs.append(_run_row(run_id, started, _utc(summary.get("finished_at")), jobs))
         data.findings += _summary_findings(summary, started.isoformat(), day)
+        _add_slots(data, summary, run_id, started.isoformat())
 
     for run_id, rows in rows_by_run.items():  # runs with audit rows but no summary
         if run_id in by_run:
@@ -344,6 +367,24 @@ def build(summaries: Iterable[dict[str, Any]], audit_rows: Iterable[dict[str, An
     data.job_runs.sort(key=lambda r: (r.started_at, r.job_name))
     data.findings.sort(key=lambda f: (f.started_at, f.kind, f.job_name), reverse=True)
     return data
+
+
+def _add_slots(data: DashboardData, summary: dict[str, Any], run_id: str, started: str) -> None:
+    """Keep each slot's latest measure; a run that could not read a slot does not hide the last one."""
+    for raw in summary.get("cdc_slots") or []:
+        if not isinstance(raw, dict) or not raw.get("slot"):
+            continue
+        retained = None if raw.get("retained_wal_bytes") is None else _int(raw.get("retained_wal_bytes"))
+        known = data.slots.get(str(raw["slot"]))
+        if known is not None and ((known.retained_wal_bytes is not None, known.started_at)
+                                  > (retained is not None, started)):
+            continue  # measured beats unknown, then the latest wins
+        lag = None if raw.get("lag_bytes") is None else _int(raw.get("lag_bytes"))
+        data.slots[str(raw["slot"])] = SlotRow(
+            slot=_text(raw["slot"]), connection=_text(raw.get("connection") or ""),
+            jobs=_text(", ".join(str(j) for j in raw.get("jobs") or [])), retained_wal_bytes=retained, lag_bytes=lag,
+            threshold_bytes=_int(raw.get("threshold_bytes")), status=_text(raw.get("status") or "unknown"),
+            run_id=run_id, started_at=started, retained=human_bytes(retained), lag=human_bytes(lag))
 
 
 def _run_row(run_id: str, started: datetime, finished: datetime | None, jobs: list[JobRun]) -> RunRow:

@@ -5,7 +5,8 @@ an INCREMENTAL job would start from is read where the load reads it: dlt's state
 (`sync_destination` into a throw-away working folder, so no pipeline in use is touched); when
 the lake has no state for the job yet, the workbook's last_watermark seeds its first load.
 Reading the lake is the only I/O besides the workbook and the audit trail; sources are not
-contacted and nothing is written.
+contacted (except one query per load_type CDC connection: its replication slot's lag, with a
+short connect timeout; unreachable says so) and nothing is written.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from ingest.core.settings import Settings
 
 log = logging.getLogger("ingest.dry_run")
 StateReader = Callable[[JobConfig, Settings], Any]
+SlotReader = Callable[[str], dict[str, Any]]
+SLOT_TIMEOUT_S = 5
 
 
 @dataclass
@@ -53,6 +56,8 @@ class PlanReport:
     invalid: list[dict[str, str]]
     config_errors: list[str]
     dry_run: bool = True
+    cdc_slots: list[dict[str, Any]] = field(default_factory=list)
+    """load_type CDC: each connection's replication slot as the server reports it now, or why not."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -100,7 +105,42 @@ def _start_from(job: JobConfig, plan: Plan, settings: Settings, read_state: Stat
     return "the beginning (no state in the lake, no last_watermark)"
 
 
-def describe_plan(plan: Plan, settings: Settings, read_state: StateReader | None = lake_watermark) -> PlanReport:
+def slot_lag(connection: str) -> dict[str, Any]:
+    from ingest.sources.postgres_cdc.admin import slot_lag as read_lag
+
+    return read_lag(connection, timeout_s=SLOT_TIMEOUT_S)
+
+
+def _slots(plan: Plan, settings: Settings, read_slot: SlotReader | None) -> list[dict[str, Any]]:
+    """Each CDC connection's slot (the one query a plan sends a source); never fails the plan."""
+    connections = sorted({job.connection or "" for job in plan.jobs if job.is_cdc})
+    found = []
+    for connection in connections if read_slot is not None else []:
+        jobs = sorted(job.job_name for job in plan.jobs if job.is_cdc and job.connection == connection)
+        try:
+            lag = dict(read_slot(connection))
+        except Exception as exc:  # unreachable, no credentials, no permission: the plan is still shown
+            lag = {"connection": connection, "reachable": False, "error": safe_message(exc),
+                   "text": f"unreachable: {type(exc).__name__}: {safe_message(exc)}"}
+        else:
+            lag.update(reachable=True, text=_slot_text(lag, settings.cdc_lag_alert_bytes))
+        found.append({**lag, "connection": connection, "jobs": jobs})
+    return found
+
+
+def _slot_text(lag: dict[str, Any], threshold: int) -> str:
+    from ingest.records.cdc_slots import human_bytes
+
+    if not lag.get("exists"):
+        return f"no slot {lag.get('slot')} yet: the first run creates it from a snapshot"
+    over = int(lag.get("retained_wal_bytes") or 0) > threshold
+    return (f"slot {lag.get('slot')} retains {human_bytes(lag.get('retained_wal_bytes'))} of WAL, lake"
+            f" {human_bytes(lag.get('lag_bytes'))} behind"
+            + (f" (OVER the alert threshold {human_bytes(threshold)})" if over else ""))
+
+
+def describe_plan(plan: Plan, settings: Settings, read_state: StateReader | None = lake_watermark,
+                  read_slot: SlotReader | None = slot_lag) -> PlanReport:
     """The plan as a person reads it; `read_state=None` skips the lake (the workbook's values)."""
     wave_of = {name: number for number, wave in enumerate(plan.wave_names(), start=1) for name in wave}
     jobs = sorted(plan.jobs, key=lambda j: (wave_of[j.job_name], plan.jobs.index(j)))
@@ -112,7 +152,7 @@ def describe_plan(plan: Plan, settings: Settings, read_state: StateReader | None
     return PlanReport(run_id=plan.run.run_id, planned_at=plan.run.started_at, parameters=dict(plan.request),
                       waves=plan.wave_names(), jobs=planned, skipped=dict(plan.skipped),
                       invalid=[{"job_name": r.job_name, "message": r.error_message or ""} for r in plan.invalid],
-                      config_errors=list(plan.config_errors))
+                      config_errors=list(plan.config_errors), cdc_slots=_slots(plan, settings, read_slot))
 
 
 def format_plan(report: PlanReport) -> str:
@@ -129,6 +169,8 @@ def format_plan(report: PlanReport) -> str:
             lines.append(f"        {job.reason}{after}")
     if not report.jobs:
         lines.append("no job would run")
+    for slot in report.cdc_slots:
+        lines.append(f"cdc   connection {slot['connection']} (jobs {', '.join(slot['jobs'])}): {slot['text']}")
     for name, reason in report.skipped.items():
         lines.append(f"skip  {name}: {reason}")
     for invalid in report.invalid:

@@ -12,6 +12,7 @@ from typing import Any, Callable
 from ingest.alerts.send import send_run_alerts
 from ingest.alerts.store import AlertStore, FileAlertStore
 from ingest.records.audit import AuditSink, FileAuditSink
+from ingest.records.cdc_slots import SlotReport, slot_reports
 from ingest.records.check_results import findings as check_findings
 from ingest.config.writeback import WatermarkUpdate, WritebackOutcome, write_watermarks_to_file
 from ingest.plan.planner import Plan
@@ -61,6 +62,9 @@ class RunSummary:
     """Every schema change since the previous run (and what a contract kept out of the lake)."""
     checks_path: str | None = None
     """Where the run's check results are (check_results.csv)."""
+    cdc_slots: list[dict[str, Any]] = field(default_factory=list)
+    """load_type CDC: each replication slot's retained WAL against INGEST_CDC_LAG_ALERT_BYTES
+    (ingest.records.cdc_slots.SlotReport)."""
 
     @property
     def exit_code(self) -> int:
@@ -79,9 +83,12 @@ def _absolute(place: str) -> str:
 
 
 def watermark_updates(results: list[JobResult]) -> list[WatermarkUpdate]:
+    """Not for load_type CDC: its position (the LSN, in watermark_after for the audit) lives in the
+    lake's dlt state, and the workbook refuses a last_watermark on a CDC row."""
     return [WatermarkUpdate(r.job_name, r.workbook_watermark, r.watermark_after)
             for r in results
-            if r.succeeded and r.watermark_after is not None and r.watermark_after != r.workbook_watermark]
+            if r.succeeded and r.cdc is None and r.watermark_after is not None
+            and r.watermark_after != r.workbook_watermark]
 
 
 def file_watermark_writer(path: str | Path) -> WatermarkWriter:
@@ -135,6 +142,7 @@ def finalize_run(plan: Plan, results: list[JobResult], settings: Settings,
     # schema drift and data quality (ingest/records/check_results.py)
     summary.quality_failures, summary.drift_findings = check_findings(all_results)
     summary.checks_path = str(audit.record_checks(plan.run.run_id, all_results, execution_date))
+    summary.cdc_slots = [r.to_dict() for r in slot_reports(all_results, settings.cdc_lag_alert_bytes)]
     # alerts: after the summary is built, before it is stored, so what became of each mail is in
     # the audit; send_run_alerts never raises (a send failure is logged and recorded)
     outcomes = send_run_alerts(summary.to_dict(), plan, settings,
@@ -170,6 +178,7 @@ def format_summary(summary: RunSummary) -> str:
         lines.append(f"  watermark not written back: {conflict}")
     lines.extend(f"  quality: {failure}" for failure in summary.quality_failures)
     lines.extend(f"  schema: {finding}" for finding in summary.drift_findings)
+    lines.extend(f"  cdc: {SlotReport(**slot).text()}" for slot in summary.cdc_slots)
     for alert in summary.alerts:
         if alert["status"] == "failed":
             lines.append(f"  {alert['kind']} mail not sent: {alert['error_class']}: {alert['error_message']}")

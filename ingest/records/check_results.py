@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterable
 
+from ingest.records.cdc_slots import slot_check_rows
 from ingest.records.csv_files import append_csv_rows, csv_text, read_csv_rows
 from ingest.checks.schema_drift import DriftReport
 from ingest.core.redact import redact
@@ -51,6 +52,7 @@ def check_rows(results: Iterable[JobResult], execution_date: str) -> list[dict[s
         for rule in result.quality or []:
             rows.append({**key, "check": "quality", **{k: rule.get(k) for k in (
                 "place", "rule", "column", "argument", "severity", "status", "observed", "rows", "detail")}})
+        rows.extend({**key, **row} for row in slot_check_rows(result))  # load_type CDC: the slot's retained WAL
     return [{k: redact(v) if isinstance(v, str) else ("" if v is None else v) for k, v in row.items()}
             for row in rows]
 

@@ -73,8 +73,10 @@ def run_discover(args: argparse.Namespace) -> int:
 
 def run_check_for(config: WorkbookConfig, patterns: list[str] | None) -> int:
     from ingest.sources.connection_check import check_jobs, select_jobs
+    from ingest.sources.postgres_cdc.check_line import register as register_cdc_check
 
     _register_key_vault()
+    register_cdc_check()  # CDC jobs: the replication prerequisites
     jobs = select_jobs(config, patterns)
     report = check_jobs(jobs)
     for line in report.lines:

@@ -69,6 +69,7 @@ def test_every_function_is_registered_with_its_trigger():
         "ingest_job_orchestrator": ["orchestrationTrigger"],
         "plan_run": ["activityTrigger"],
         "load_job": ["activityTrigger"],
+        "load_cdc_connection": ["activityTrigger"],
         "finalize_run": ["activityTrigger"],
         # a chunked load's steps (ingest/drivers/chunks/)
         "split_chunks": ["activityTrigger"],

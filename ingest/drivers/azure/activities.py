@@ -12,12 +12,12 @@ from ingest.drivers.azure.history import BlobRunHistory
 from ingest.config.workbook_blob import read_workbook_blob, write_watermarks_blob
 from ingest.records.blob_sink import BlobAuditSink, audit_container
 from ingest.lake.locks import BlobLeaseJobLock
-from ingest.config.model import JobConfig
+from ingest.config.model import JobConfig, WorkbookConfig
 from ingest.config.workbook import read_workbook
 from ingest.lake.destination import prepare_lake
 from ingest.drivers.finalize import finalize_run
 from ingest.drivers.local.worker_exit import next_run
-from ingest.load import run_job
+from ingest.load import run_cdc_connection, run_job
 from ingest.plan.planner import Plan, make_plan
 from ingest.plan.request import RunRequest
 from ingest.core.errors import ConfigError
@@ -129,13 +129,46 @@ def commit_chunks_activity(payload: dict[str, Any], settings: Settings) -> dict[
     return commit_task(job, run, settings, lock)
 
 
-def job_as_the_workbook_says(given: JobConfig, settings: Settings) -> JobConfig:
+def load_cdc_activity(payload: dict[str, Any], settings: Settings) -> list[dict[str, Any]]:
+    """Load one connection's CDC jobs together (load.run_cdc_connection: one slot read feeds
+    them all; the lock `cdc_<connection>` keeps a second reader off the slot), each job as the
+    workbook defines it now. A payload whose jobs are not the workbook's, not all CDC or not all
+    of one connection is refused whole: nothing is read from the slot."""
+    given = [JobConfig.from_dict(job) for job in payload["jobs"]]
+    run = RunContext.from_dict(payload["run"])
+    try:
+        jobs = cdc_jobs_as_the_workbook_says(given, settings)
+    except ConfigError as exc:
+        return [JobResult(job_name=job.job_name, status=JobStatus.FAILED, run_id=run.run_id,
+                          table_name=job.table_name, started_at=run.started_at, error_class=type(exc).__name__,
+                          error_message=redact(str(exc))).to_dict() for job in given]
+    lock = BlobLeaseJobLock(audit_container(settings)) if settings.audit_url else None
+    return [result.to_dict() for result in run_cdc_connection(jobs, run, settings, lock=lock)]
+
+
+def cdc_jobs_as_the_workbook_says(given: list[JobConfig], settings: Settings) -> list[JobConfig]:
+    """`job_as_the_workbook_says` for each job of a CDC unit (the workbook read once), which must
+    be CDC jobs of one connection."""
+    if not given:
+        raise ConfigError("a CDC unit without jobs; nothing loaded")
+    data, _etag = read_workbook_blob(settings)
+    config = read_workbook(data, label=settings.config_url)
+    jobs = [job_as_the_workbook_says(job, settings, config) for job in given]
+    connections = {job.connection for job in jobs}
+    if not all(job.is_cdc for job in jobs) or len(connections) != 1:
+        names = ", ".join(job.job_name for job in jobs)
+        raise ConfigError(f"jobs {names}: a CDC unit must be load_type CDC jobs of one connection; not loaded")
+    return jobs
+
+
+def job_as_the_workbook_says(given: JobConfig, settings: Settings, config: WorkbookConfig | None = None) -> JobConfig:
     """The workbook's own, validated definition of `given`'s job, read again from its blob;
     ConfigError when the workbook has no such valid job or defines it otherwise than `given`
     (its row number and its last_watermark may differ: rows move, and a finished run writes
     watermarks back)."""
-    data, _etag = read_workbook_blob(settings)
-    config = read_workbook(data, label=settings.config_url)
+    if config is None:
+        data, _etag = read_workbook_blob(settings)
+        config = read_workbook(data, label=settings.config_url)
     try:
         current = config.job(given.job_name)
     except KeyError:

@@ -193,7 +193,9 @@ def handle_check(req: func.HttpRequest) -> func.HttpResponse:
     from ingest.config.workbook import read_workbook
     from ingest.config.workbook_blob import read_workbook_blob
     from ingest.sources.connection_check import check_jobs, select_jobs
+    from ingest.sources.postgres_cdc.check_line import register as register_cdc_check
 
+    register_cdc_check()  # CDC jobs: the replication prerequisites
     try:
         data, _etag = read_workbook_blob(settings())
         config = read_workbook(data, label=settings().config_url)
@@ -221,6 +223,11 @@ def plan_run(payload: dict) -> dict:
 @bp.activity_trigger(input_name="payload", activity=orchestration.LOAD_ACTIVITY)
 def load_job(payload: dict) -> dict:
     return activities.load_job_activity(payload, settings())
+
+
+@bp.activity_trigger(input_name="payload", activity=orchestration.CDC_ACTIVITY)
+def load_cdc_connection(payload: dict) -> list:
+    return activities.load_cdc_activity(payload, settings())
 
 
 @bp.activity_trigger(input_name="payload", activity=orchestration.FINALIZE_ACTIVITY)

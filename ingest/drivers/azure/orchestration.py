@@ -9,11 +9,13 @@ failure, so every unit ends with a result."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, Generator
 
 import azure.durable_functions as df
 
 from ingest.drivers.azure.activities import crashed_job_result
+from ingest.drivers.azure.cdc_units import flatten, unit_input, unit_instance, wave_units
 from ingest.config.dependencies import skipped_result_dict, split_wave
 from ingest.core.redact import redact
 from ingest.drivers.chunks.flow import CHUNK, COMMIT, JOB, SPLIT, Unit, WaveFlows
@@ -22,6 +24,7 @@ RUN_ORCHESTRATOR = "ingest_run_orchestrator"
 JOB_ORCHESTRATOR = "ingest_job_orchestrator"
 PLAN_ACTIVITY = "plan_run"
 LOAD_ACTIVITY = "load_job"
+CDC_ACTIVITY = "load_cdc_connection"
 FINALIZE_ACTIVITY = "finalize_run"
 SPLIT_ACTIVITY = "split_chunks"
 CHUNK_ACTIVITY = "load_chunk"
@@ -61,8 +64,11 @@ def run_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, 
         start, skip = split_wave(wave, depends, outcomes)
         now = context.current_utc_datetime.isoformat()
         results.extend(skipped_result_dict(plan["run"], jobs[name], reason, now) for name, reason in skip.items())
-        flows = WaveFlows([jobs[name] for name in start], _failed_result(context, plan["run"]))
-        for result in (yield from _sliding_window(context, flows, plan["run"], retry, size, chunks)):
+        units = wave_units(start, jobs)  # a job, or one connection's CDC jobs (ingest/drivers/azure/cdc_units.py)
+        cdc_groups = [unit for unit in units if not isinstance(unit, str)]
+        flows = WaveFlows([jobs[unit] for unit in units if isinstance(unit, str)], _failed_result(context, plan["run"]))
+        window = _Window(flows, plan["run"], jobs, retry, size, cdc_groups)
+        for result in (yield from _sliding_window(context, window, chunks)):
             results.append(result)
             context.set_custom_status(progress(number))
         outcomes.update({r["job_name"]: r["status"] for r in results})
@@ -73,25 +79,52 @@ def run_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, 
     return summary
 
 
-def _sliding_window(context: df.DurableOrchestrationContext, flows: WaveFlows, run: dict, retry: dict,
-                    size: int, chunks: list[int]) -> Generator[Any, Any, list[dict]]:
-    """Run the wave's units, at most `size` at a time, the next as soon as one ends; the jobs'
-    results in the order they ended. Replays take the same path: task_any answers from the
-    history, in the order the units ended."""
+@dataclass
+class _Window:
+    """What the sliding window of one wave starts: the units of `flows` (plain and chunked
+    jobs), and each connection's CDC jobs as one unit of their own (`cdc_groups`)."""
+
+    flows: WaveFlows
+    run: dict
+    jobs: dict[str, dict]
+    retry: dict
+    size: int
+    cdc_groups: list[tuple[str, ...]] = field(default_factory=list)
+
+    def next_unit(self, context: df.DurableOrchestrationContext) -> tuple[Any, Unit | None] | None:
+        """The sub-orchestration of the next unit to start (None: nothing is left to start)."""
+        if self.cdc_groups:
+            group = self.cdc_groups.pop(0)
+            return (context.call_sub_orchestrator(JOB_ORCHESTRATOR, unit_input(self.run, self.jobs, group, self.retry),
+                                                  unit_instance(context.instance_id, group, self.jobs)), None)
+        unit = self.flows.take()
+        if unit is None:
+            return None
+        payload = {"run": self.run, "job": self.flows.flows[unit.job_name].job, "retry": self.retry,
+                   "unit": unit.to_dict()}
+        return context.call_sub_orchestrator(JOB_ORCHESTRATOR, payload, f"{context.instance_id}:{unit.key}"), unit
+
+
+def _sliding_window(context: df.DurableOrchestrationContext, window: _Window,
+                    chunks: list[int]) -> Generator[Any, Any, list[dict]]:
+    """Run the wave's units, at most `window.size` at a time, the next as soon as one ends; the
+    jobs' results in the order they ended. Replays take the same path: task_any answers from
+    the history, in the order the units ended."""
     finished: list[dict] = []
-    in_flight: list[tuple[Any, Unit]] = []
+    in_flight: list[tuple[Any, Unit | None]] = []
     while True:
-        while len(in_flight) < size and (unit := flows.take()) is not None:
-            payload = {"run": run, "job": flows.flows[unit.job_name].job, "retry": retry, "unit": unit.to_dict()}
-            in_flight.append((context.call_sub_orchestrator(JOB_ORCHESTRATOR, payload,
-                                                            f"{context.instance_id}:{unit.key}"), unit))
+        while len(in_flight) < window.size and (started := window.next_unit(context)) is not None:
+            in_flight.append(started)
         if not in_flight:
             return finished
         done = yield _any_of(context, [task for task, _ in in_flight])
         index = next(i for i, (task, _) in enumerate(in_flight) if task is done)
         _, unit = in_flight.pop(index)
-        result = flows.finished(unit, done.result)
-        chunks[:] = flows.chunk_counts()
+        if unit is None:  # a CDC unit: a result per job
+            finished.extend(flatten([done.result]))
+            continue
+        result = window.flows.finished(unit, done.result)
+        chunks[:] = window.flows.chunk_counts()
         if result is not None:
             finished.append(result)
 
@@ -116,13 +149,17 @@ def _failed_result(context: df.DurableOrchestrationContext, run: dict):
     return failed
 
 
-def job_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict]:
-    """One unit (a plain job by default: the input of an older version has no unit)."""
+def job_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict | list[dict]]:
+    """One unit: a plain job by default (the input of an older version has no unit), a chunked
+    job's step, or one connection's CDC jobs ({"jobs": [...]}: a result per job, from one
+    activity, as the slot has one reader)."""
     payload = context.get_input()
     retry = payload["retry"]
-    unit = Unit.from_dict(payload.get("unit") or {"job_name": payload["job"]["job_name"]})
     options = df.RetryOptions(first_retry_interval_in_milliseconds=int(retry["first_interval_ms"]),
                               max_number_of_attempts=int(retry["attempts"]))
+    if "jobs" in payload:  # one connection's CDC jobs
+        return (yield from _cdc_unit(context, payload, options))
+    unit = Unit.from_dict(payload.get("unit") or {"job_name": payload["job"]["job_name"]})
     activity_input = {"run": payload["run"], "job": payload["job"]}
     if unit.kind == CHUNK:
         activity_input["chunk"] = unit.chunk
@@ -133,3 +170,17 @@ def job_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, 
         result = crashed_job_result(payload, f"activity failed after {retry['attempts']} attempt(s): {message}",
                                     context.current_utc_datetime.isoformat(), error_class="ActivityFailedError")
     return result
+
+
+def _cdc_unit(context: df.DurableOrchestrationContext, payload: dict,
+              options: df.RetryOptions) -> Generator[Any, Any, list[dict]]:
+    """One connection's CDC jobs in one activity; a crash on every retry fails each of them."""
+    try:
+        return (yield context.call_activity_with_retry(CDC_ACTIVITY, options,
+                                                       {"run": payload["run"], "jobs": payload["jobs"]}))
+    except Exception as exc:  # the activity itself failed every attempt
+        message = redact(" ".join(str(exc).split()))[:600]
+        return [crashed_job_result({"run": payload["run"], "job": job},
+                                   f"activity failed after {payload['retry']['attempts']} attempt(s): {message}",
+                                   context.current_utc_datetime.isoformat(), error_class="ActivityFailedError")
+                for job in payload["jobs"]]

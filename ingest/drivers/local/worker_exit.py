@@ -99,6 +99,9 @@ def describe_exit(code: int | None, oom_kills_before: int | None, oom_kills_afte
 
 
 def next_run(job: JobConfig) -> str:
+    if job.is_cdc:
+        return ("the slot never moves past what the lake committed; the next run of the connection's CDC jobs"
+                " lands the remaining changes, each once")
     if job.chunk_size is not None:
         return ("nothing of this load was published; the next run reuses the chunks staged in the last 24 hours"
                 " and loads only the others")

@@ -10,10 +10,10 @@ from ingest.sources.postgres_cdc import slot as slots
 from ingest.sources.postgres_cdc.names import publication_name, slot_name
 
 
-def slot_lag(connection: str) -> dict[str, Any]:
+def slot_lag(connection: str, timeout_s: int | None = None) -> dict[str, Any]:
     """{"slot", "exists", and when it does: "retained_wal_bytes", "lag_bytes", "confirmed_lsn", "active"}."""
     name = slot_name(connection)
-    with slots.connect(connection) as conn:
+    with slots.connect(connection, timeout_s=timeout_s) as conn:
         info = slots.slot_info(conn.cursor(), name)
     return {"connection": connection, "slot": name, "exists": info is not None, **(info.to_dict() if info else {})}
 

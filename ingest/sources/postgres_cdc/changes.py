@@ -91,6 +91,13 @@ class Decoder:
                 return [relation.names[i] for i in relation.key_positions]
         return list(self.keys.get((schema, table)) or ())
 
+    def columns_of(self, schema: str, table: str) -> list[TypedColumn] | None:
+        """The table's columns as the last relation message described them; None before one."""
+        for relation in reversed(list(self.relations.values())):
+            if (relation.schema, relation.table) == (schema, table):
+                return list(relation.typed)
+        return None
+
     def _name(self, oid: int) -> tuple[str, str]:
         relation = self.relations.get(oid)
         return (relation.schema, relation.table) if relation else ("?", f"oid {oid}")

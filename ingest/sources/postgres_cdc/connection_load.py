@@ -100,6 +100,10 @@ def load_connection(jobs: list[JobConfig], run: RunContext, settings: Settings, 
 
 
 def _load(ctx: _Context) -> None:
+    for result in ctx.results.values():
+        result.cdc = {"slot": ctx.slot, "connection": ctx.connection, "publication": ctx.publication, "changes": 0,
+                      "snapshot_rows": 0, "inserts": 0, "updates": 0, "deletes": 0, "batches": 0,
+                      "alert_threshold_bytes": ctx.settings.cdc_lag_alert_bytes}
     ctx.url = slots.dsn(ctx.connection)
     with slots.connect(ctx.connection, ctx.url) as conn:
         ctx.cursor = conn.cursor()
@@ -108,15 +112,17 @@ def _load(ctx: _Context) -> None:
         _finish_pending(ctx.pipeline)
         state = landed_state(ctx.pipeline)
         ctx.decoder = Decoder(ctx.cursor, {t: tuple(k.lower() for k in j.primary_key) for t, j in ctx.by_table.items()})
-        for result in ctx.results.values():
-            result.cdc = {"slot": ctx.slot, "publication": ctx.publication, "changes": 0, "snapshot_rows": 0,
-                          "inserts": 0, "updates": 0, "deletes": 0, "batches": 0}
-        if _needs_snapshot(ctx, state):
-            state = _initial_snapshot(ctx, "first load" if not state else "re-snapshot")
-        stop_at = slots.current_lsn(ctx.cursor)
-        while state is not None:
-            state = _one_batch(ctx, state, stop_at)
-        _report_slot(ctx)
+        try:
+            if _needs_snapshot(ctx, state):
+                state = _initial_snapshot(ctx, "first load" if not state else "re-snapshot")
+            stop_at = slots.current_lsn(ctx.cursor)
+            while state is not None:
+                state = _one_batch(ctx, state, stop_at)
+        except BaseException:
+            _report_slot(ctx, strict=False)  # a failing load is when a slot grows: still say how much
+            raise
+        _report_slot(ctx, strict=True)
+        _record_drift(ctx)
 
 
 def _pipeline(ctx: _Context) -> Any:
@@ -267,7 +273,7 @@ def _run(ctx: _Context, resources: list[Any], state: dict[str, Any], snapshot: b
 def _one_batch(ctx: _Context, state: dict[str, Any], stop_at: int) -> dict[str, Any] | None:
     """Read, land, advance one batch; None when caught up (nothing more before `stop_at`)."""
     slots.advance(ctx.cursor, ctx.slot, int(state["end_lsn"]))  # what the lake already holds
-    batch_size = int(getattr(ctx.settings, "cdc_batch_changes", DEFAULT_BATCH_CHANGES))
+    batch_size = ctx.settings.cdc_batch_changes
     messages = slots.peek(ctx.cursor, ctx.slot, ctx.publication, stop_at, batch_size)
     if not messages:
         return None
@@ -307,12 +313,37 @@ def _land(ctx: _Context, batch: Any, state: dict[str, Any]) -> None:
     _run(ctx, resources, state, snapshot=False)
 
 
-def _report_slot(ctx: _Context) -> None:
-    info = slots.slot_info(ctx.cursor, ctx.slot)
+def _record_drift(ctx: _Context) -> None:
+    """Each job's columns (the last relation message the log sent for its table, else the
+    catalog's) through the schema drift check and its history (ingest/checks/post_load.py): a
+    column added at the source is recorded as drift. Reported, never failing the load."""
+    from ingest.checks.post_load import column_normalizer, record_drift
+    from ingest.checks.schema_drift import snapshot
+
+    for key, job in ctx.by_table.items():
+        typed = ctx.decoder.columns_of(*key) if ctx.decoder else None
+        typed = typed or _catalog_columns(ctx.cursor, *key)
+        columns = snapshot({c.name: c.hint for c in typed}, column_normalizer(ctx.pipeline))
+        record_drift(job, ctx.pipeline, columns, ctx.run, ctx.results[job.job_name])
+
+
+def _report_slot(ctx: _Context, strict: bool) -> None:
+    """The slot's retained WAL and lag into every job's result. `strict=False` (the load failed):
+    best effort, never raises (the load's own error is the one to report)."""
+    try:
+        info = slots.slot_info(ctx.cursor, ctx.slot)
+    except Exception as exc:
+        if strict:
+            raise
+        log.warning("cdc %s: slot %s not measured after the failure: %s", ctx.connection, ctx.slot, type(exc).__name__)
+        return
     if info is None:
-        raise CdcSlotError(f"replication slot {ctx.slot} vanished during the run")
-    landed = landed_state(ctx.pipeline)
+        if strict:
+            raise CdcSlotError(f"replication slot {ctx.slot} vanished during the run")
+        return
+    landed = landed_state(ctx.pipeline) if strict else {}
     for result in ctx.results.values():
         result.cdc.update(info.to_dict())
-        result.cdc["lsn"] = lsn_text(int(landed.get("commit_lsn", 0)))
-        result.watermark_after = result.cdc["lsn"]
+        if strict:
+            result.cdc["lsn"] = lsn_text(int(landed.get("commit_lsn", 0)))
+            result.watermark_after = result.cdc["lsn"]

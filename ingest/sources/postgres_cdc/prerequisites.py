@@ -28,9 +28,13 @@ class CdcProblem:
     job_name: str | None
     """None: the connection's problem (every job of it)."""
     message: str
+    """What is missing."""
+    fix: str = ""
+    """What to run or set."""
 
     def __str__(self) -> str:
-        return f"job '{self.job_name}': {self.message}" if self.job_name else self.message
+        text = f"{self.message}; {self.fix}" if self.fix else self.message
+        return f"job '{self.job_name}': {text}" if self.job_name else text
 
 
 def qualified(job: JobConfig) -> str:
@@ -43,7 +47,7 @@ def check_prerequisites(cursor: Any, jobs: Sequence[JobConfig]) -> list[CdcProbl
     for job in jobs:
         problem = _table_problem(cursor, job)
         if problem:
-            problems.append(CdcProblem(job.job_name, problem))
+            problems.append(CdcProblem(job.job_name, *problem))
     return problems
 
 
@@ -68,19 +72,20 @@ def _server_problems(cursor: Any, jobs: Sequence[JobConfig]) -> list[CdcProblem]
     cursor.execute("SHOW wal_level")
     (wal_level,) = cursor.fetchone()
     if wal_level != "logical":
-        problems.append(CdcProblem(None, f"CDC jobs {names}: connection '{connection}' has wal_level"
-                                         f" {wal_level}; set wal_level = logical on the server (ALTER SYSTEM SET"
-                                         " wal_level = logical, or the server parameter on Azure) and restart it"))
+        problems.append(CdcProblem(None, f"CDC jobs {names}: connection '{connection}' has wal_level {wal_level}",
+                                   "set wal_level = logical on the server (ALTER SYSTEM SET wal_level = logical,"
+                                   " or the server parameter on Azure) and restart it"))
     cursor.execute("SELECT current_user, rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user")
     user, may_replicate = cursor.fetchone()
     if not may_replicate:
         problems.append(CdcProblem(None, f"CDC jobs {names}: the login '{user}' of connection '{connection}'"
-                                         f" lacks the REPLICATION attribute; run ALTER ROLE \"{user}\" WITH"
-                                         " REPLICATION (Azure: as the admin user)"))
+                                         " lacks the REPLICATION attribute",
+                                   f"run ALTER ROLE \"{user}\" WITH REPLICATION (Azure: as the admin user)"))
     return problems
 
 
-def _table_problem(cursor: Any, job: JobConfig) -> str | None:
+def _table_problem(cursor: Any, job: JobConfig) -> tuple[str, str] | None:
+    """(what is missing, the fix), or None."""
     cursor.execute("""
         SELECT c.relreplident, c.relkind,
                (SELECT array_agg(a.attname::text ORDER BY a.attnum) FROM pg_index i
@@ -92,18 +97,19 @@ def _table_problem(cursor: Any, job: JobConfig) -> str | None:
     row = cursor.fetchone()
     table = qualified(job)
     if row is None:
-        return f"table {table} does not exist (or this login cannot see it)"
+        return (f"table {table} does not exist (or this login cannot see it)",
+                f"correct source_schema / source_table in jobs row {job.row}, or grant the login access")
     identity, kind, key = row
     if kind not in ("r", "p"):
-        return f"{table} is not a table (a view cannot be replicated); use INCREMENTAL or FULL"
+        return f"{table} is not a table (a view cannot be replicated)", "use INCREMENTAL or FULL"
     if identity == "f":
         return None
     if not key:
         return (f"table {table} has no primary key and no REPLICA IDENTITY FULL, so its updates and deletes"
-                f" carry no key; add a primary key or run ALTER TABLE {table} REPLICA IDENTITY FULL")
+                " carry no key", f"add a primary key or run ALTER TABLE {table} REPLICA IDENTITY FULL")
     missing = [c for c in job.primary_key if c.lower() not in {k.lower() for k in key}]
     if missing:
         return (f"primary_key {', '.join(missing)} is not part of the key the log carries for {table}"
-                f" ({', '.join(key)}); set primary_key to those columns or run ALTER TABLE {table}"
+                f" ({', '.join(key)})", f"set primary_key to those columns or run ALTER TABLE {table}"
                 " REPLICA IDENTITY FULL")
     return None

@@ -72,8 +72,9 @@ def session_settings(conn: Any) -> None:
 
 
 @contextmanager
-def connect(connection: str, url: str | None = None) -> Iterator[Any]:
-    conn = psycopg2.connect(url or dsn(connection), application_name="ingest-cdc")
+def connect(connection: str, url: str | None = None, timeout_s: int | None = None) -> Iterator[Any]:
+    extra = {"connect_timeout": timeout_s} if timeout_s else {}
+    conn = psycopg2.connect(url or dsn(connection), application_name="ingest-cdc", **extra)
     try:
         conn.autocommit = True
         session_settings(conn)
