@@ -64,6 +64,8 @@ class JobResult:
     cdc: dict[str, Any] | None = None
     """load_type CDC: slot, LSN landed, changes by operation, retained WAL bytes
     (ingest/sources/postgres_cdc/connection_load.py)."""
+    lineage_failures: int = 0
+    """OpenLineage events of this job that could not be sent (ingest/records/lineage/); never a failure."""
 
     @property
     def succeeded(self) -> bool:
