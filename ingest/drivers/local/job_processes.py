@@ -47,6 +47,7 @@ from ingest.core.fork_safety import can_fork_jobs
 from ingest.core.redact import SecretMaskingFilter, known_secrets, register_secret
 from ingest.core.result import JobResult, RunContext
 from ingest.core.settings import Settings
+from ingest.records.lineage.jobs import preload as preload_lineage
 from ingest.drivers.local.warm_up import warm_up
 from ingest.drivers.local.worker_exit import memory_cgroup_oom_kills, read_tail, worker_died_message
 
@@ -61,6 +62,7 @@ def run_in_processes(jobs: list[JobConfig | list[JobConfig]], run: RunContext, s
     context = multiprocessing.get_context("fork")
     if len(jobs) > 1:  # each child would pay the first-load costs again: ingest/drivers/local/warm_up.py
         warm_up()
+        preload_lineage(settings)  # the OpenLineage client, when lineage is on (ingest/records/lineage/)
     gc.freeze()  # a child's collections then skip the parent's objects instead of copying their pages
     waiting = list(jobs)
     running: dict[multiprocessing.connection.Connection, _Running] = {}
