@@ -40,6 +40,19 @@ param alertFrom string = ''
 @description('Recipients of the alert mails, comma-separated (INGEST_ALERT_TO).')
 param alertTo string = ''
 
+@description('OpenLineage events (INGEST_LINEAGE_TRANSPORT): none (default), console, file or http (docs/lineage.md).')
+@allowed(['none', 'console', 'file', 'http'])
+param lineageTransport string = 'none'
+
+@description('http: the OpenLineage endpoint (INGEST_LINEAGE_URL): Marquez, DataHub or the Purview connector.')
+param lineageUrl string = ''
+
+@description('http: the path events are POSTed to (INGEST_LINEAGE_ENDPOINT).')
+param lineageEndpoint string = 'api/v1/lineage'
+
+@description('http: the header that carries the API key LINEAGE__API_KEY (INGEST_LINEAGE_API_KEY_HEADER).')
+param lineageApiKeyHeader string = 'Authorization'
+
 @description('Memory of one Flex Consumption instance in MB: 4096 leaves room for large arrow batches.')
 @allowed([2048, 4096])
 param instanceMemoryMB int = 4096
@@ -279,6 +292,10 @@ module functionApp 'modules/function-app.bicep' = {
     smtpHost: smtpHost
     alertFrom: alertFrom
     alertTo: alertTo
+    lineageTransport: lineageTransport
+    lineageUrl: lineageUrl
+    lineageEndpoint: lineageEndpoint
+    lineageApiKeyHeader: lineageApiKeyHeader
     httpAuth: httpAuth
     entraApiClientId: entraApiClientId
     httpAllowedPrincipals: httpAllowedPrincipals

@@ -39,6 +39,8 @@ from ingest.core.result import JobResult, JobStatus, RunContext
 from ingest.core.retry import call_with_retry
 from ingest.core.settings import Settings
 from ingest.sources.connections import credentials_key
+from ingest.records.lineage.jobs import JobLineage  # OpenLineage events (issue 25)
+from ingest.sources.lineage_names import source_dataset
 from ingest.sources.job_source import JobSource, open_source
 from ingest.lake.table_format_load import TableFormatStep
 from ingest.lake.table_formats import apply_table_format, dlt_table_name
@@ -111,7 +113,9 @@ def run_job(job: JobConfig, run: RunContext, settings: Settings, lock: JobLock |
     credentials served by Key Vault and the vault now holds a newer version (a rotation), the
     job runs once more with it. `feed`: see Feed."""
     fork_safety.note_job_ran_here()  # source drivers may now hold native threads in this process
+    lineage = JobLineage(job, run, settings, lambda: source_dataset(job), pipeline_name(job))
     with job_scope(job.job_name):
+        lineage.started()
         result = _run_job_once(job, run, settings, lock, feed)
         if (result.error_class == SourceAuthenticationError.__name__
                 and refresh_rotated_credentials(credentials_key(job.connection))):
@@ -121,6 +125,7 @@ def run_job(job: JobConfig, run: RunContext, settings: Settings, lock: JobLock |
             result = _run_job_once(job, run, settings, lock, feed)
             result.started_at = first.started_at
             result.duration_s = round(first.duration_s + result.duration_s, 3)
+        lineage.finished(result)
     return result
 
 
@@ -129,9 +134,18 @@ def run_cdc_connection(jobs: list[JobConfig], run: RunContext, settings: Setting
     """The CDC jobs of one connection, together: one slot read feeds them all
     (ingest/sources/postgres_cdc/connection_load.py); one result per job."""
     from ingest.sources.postgres_cdc.connection_load import load_connection
+    from ingest.sources.postgres_cdc.names import pipeline_name as cdc_pipeline
 
     fork_safety.note_job_ran_here()
-    return load_connection(jobs, run, settings, lock or default_lock(settings))
+    lineages = {job.job_name: JobLineage(job, run, settings, lambda j=job: source_dataset(j),
+                                         cdc_pipeline(job.connection)) for job in jobs}
+    for lineage in lineages.values():
+        lineage.started()
+    results = load_connection(jobs, run, settings, lock or default_lock(settings))
+    for result in results:
+        if result.job_name in lineages:
+            lineages[result.job_name].finished(result)
+    return results
 
 
 def _run_job_once(job: JobConfig, run: RunContext, settings: Settings, lock: JobLock | None = None,

@@ -27,6 +27,15 @@ param environmentLabel string
 param smtpHost string
 param alertFrom string
 param alertTo string
+@description('OpenLineage events (INGEST_LINEAGE_TRANSPORT): none, console, file or http.')
+@allowed(['none', 'console', 'file', 'http'])
+param lineageTransport string
+@description('http: the OpenLineage endpoint (INGEST_LINEAGE_URL), e.g. https://marquez.example.com.')
+param lineageUrl string
+@description('http: the path events are POSTed to (INGEST_LINEAGE_ENDPOINT): api/v1/lineage for Marquez.')
+param lineageEndpoint string
+@description('http: the header carrying LINEAGE__API_KEY (INGEST_LINEAGE_API_KEY_HEADER): Authorization sends Bearer <key>.')
+param lineageApiKeyHeader string
 @description('INGEST_HTTP_AUTH: functionKey, or entra (App Service Authentication with Entra ID in front of every route).')
 @allowed(['functionKey', 'entra'])
 param httpAuth string
@@ -96,6 +105,14 @@ var plainSettings = {
   INGEST_ALERT_FROM: alertFrom
   INGEST_ALERT_TO: alertTo
   INGEST_ALERT_SUMMARY_HOUR: '0'
+  // OpenLineage events (ingest/records/lineage/); the API key is LINEAGE__API_KEY in Key Vault
+  INGEST_LINEAGE_TRANSPORT: lineageTransport
+  INGEST_LINEAGE_NAMESPACE: 'ingest-${environmentLabel}'
+  INGEST_LINEAGE_URL: lineageUrl
+  INGEST_LINEAGE_ENDPOINT: lineageEndpoint
+  INGEST_LINEAGE_API_KEY_HEADER: lineageApiKeyHeader
+  INGEST_LINEAGE_TIMEOUT_S: '5'
+  INGEST_LINEAGE_FILE: '/tmp/ingest-audit/lineage.jsonl'
   // who may call the HTTP routes (ingest/drivers/azure/http_auth.py; Easy Auth below)
   INGEST_HTTP_AUTH: httpAuth
   INGEST_HTTP_ALLOWED_PRINCIPALS: httpAllowedPrincipals

@@ -67,6 +67,8 @@ class JobResult:
     chunks: dict[str, Any] | None = None
     """A chunked load (README "Chunked loads"): {"total", "done", "split_column", "method",
     "rows": {chunk: rows}, "rowcount": {chunk: ok|mismatch}}; None for a plain load."""
+    lineage_failures: int = 0
+    """OpenLineage events of this job that could not be sent (ingest/records/lineage/); never a failure."""
 
     @property
     def succeeded(self) -> bool:

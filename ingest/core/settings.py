@@ -138,6 +138,60 @@ def _observability_settings(env: Mapping[str, str]) -> dict[str, object]:
     }
 
 
+LINEAGE_TRANSPORTS = ("none", "console", "file", "http")
+_LINEAGE_NAMESPACE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,199}")
+_LINEAGE_HEADER = re.compile(r"[A-Za-z0-9-]{1,64}")
+_LOOPBACK_HOSTS = ("localhost", "::1")
+
+
+def _lineage_url(env: Mapping[str, str], transport: str) -> str | None:
+    """The OpenLineage endpoint's base URL: https (http only to a loopback host), with no user,
+    password, query or fragment: a key goes in a header (LINEAGE__API_KEY), never in the URL,
+    where an error message could carry it."""
+    raw = (env.get("INGEST_LINEAGE_URL") or "").strip()
+    if not raw:
+        if transport == "http":
+            raise SettingError("INGEST_LINEAGE_TRANSPORT=http needs INGEST_LINEAGE_URL (e.g. http://marquez:5000)")
+        return None
+    parts = urlsplit(raw)
+    shown = f"{parts.scheme}://{parts.hostname or ''}" if parts.scheme else "the value"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SettingError(f"setting INGEST_LINEAGE_URL ({shown}) is not an http(s) URL")
+    if parts.username or parts.password or parts.query or parts.fragment:
+        raise SettingError(f"setting INGEST_LINEAGE_URL ({shown}) must not hold a user, password, query or"
+                           " fragment: put the API key in LINEAGE__API_KEY (or Key Vault)")
+    host = parts.hostname.lower()
+    if parts.scheme == "http" and not (host in _LOOPBACK_HOSTS or host.startswith("127.")):
+        raise SettingError(f"setting INGEST_LINEAGE_URL ({shown}) must be https (http only to a loopback host)")
+    return raw.rstrip("/")
+
+
+def _lineage_settings(env: Mapping[str, str]) -> dict[str, object]:
+    """OpenLineage events (ingest/records/lineage/): where they go and under which namespace."""
+    transport = _choice(env, "INGEST_LINEAGE_TRANSPORT", LINEAGE_TRANSPORTS) or "none"
+    environment = (env.get("INGEST_ENVIRONMENT") or "").strip()
+    namespace = (env.get("INGEST_LINEAGE_NAMESPACE") or "").strip() or (
+        f"ingest-{environment}" if environment else "ingest")
+    if not _LINEAGE_NAMESPACE.fullmatch(namespace):
+        raise SettingError(f"setting INGEST_LINEAGE_NAMESPACE={namespace[:40]!r} must be letters, digits and"
+                           " _ . : / - (e.g. ingest-prod)")
+    header = (env.get("INGEST_LINEAGE_API_KEY_HEADER") or "").strip() or "Authorization"
+    if not _LINEAGE_HEADER.fullmatch(header):
+        raise SettingError(f"setting INGEST_LINEAGE_API_KEY_HEADER={header[:40]!r} is not a header name")
+    endpoint = (env.get("INGEST_LINEAGE_ENDPOINT") or "").strip().lstrip("/") or "api/v1/lineage"
+    if "://" in endpoint or "?" in endpoint or "#" in endpoint:
+        raise SettingError(f"setting INGEST_LINEAGE_ENDPOINT={endpoint[:60]!r} must be a path (api/v1/lineage)")
+    return {
+        "lineage_transport": transport,
+        "lineage_namespace": namespace,
+        "lineage_url": _lineage_url(env, transport),
+        "lineage_endpoint": endpoint,
+        "lineage_api_key_header": header,
+        "lineage_timeout_s": _float(env, "INGEST_LINEAGE_TIMEOUT_S", 5.0),
+        "lineage_file": Path(env["INGEST_LINEAGE_FILE"]) if env.get("INGEST_LINEAGE_FILE") else None,
+    }
+
+
 @dataclass(frozen=True)
 class Settings:
     destination: str = "lake"
@@ -230,6 +284,22 @@ class Settings:
     appinsights_connection_string: str | None = field(default=None, repr=False)
     """Application Insights (the platform's APPLICATIONINSIGHTS_CONNECTION_STRING): with the optional
     azure-monitor-opentelemetry package, logs are exported with their custom dimensions (ingest.alerts.telemetry)."""
+    # --- OpenLineage (ingest/records/lineage/) ---
+    lineage_transport: str = "none"
+    """Where OpenLineage events go: none, console (the log), file (JSON lines) or http."""
+    lineage_namespace: str = "ingest"
+    """The jobs' OpenLineage namespace, one per environment (default ingest-<INGEST_ENVIRONMENT>)."""
+    lineage_url: str | None = None
+    """http: the endpoint's base URL (Marquez: http://marquez:5000)."""
+    lineage_endpoint: str = "api/v1/lineage"
+    """http: the path events are POSTed to, relative to lineage_url."""
+    lineage_api_key_header: str = "Authorization"
+    """http: the header carrying the API key (LINEAGE__API_KEY): `Authorization` sends `Bearer <key>`,
+    any other header (x-functions-key) the key alone."""
+    lineage_timeout_s: float = 5.0
+    """http: seconds per request."""
+    lineage_file: Path | None = None
+    """file: the JSON-lines file; None: lineage.jsonl in audit_dir."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -276,6 +346,7 @@ class Settings:
             cdc_batch_changes=_int(env, "INGEST_CDC_BATCH_CHANGES", default.cdc_batch_changes, minimum=100),
             **_observability_settings(env),  # type: ignore[arg-type]
             **_http_auth_settings(env),  # type: ignore[arg-type]
+            **_lineage_settings(env),  # type: ignore[arg-type]
         )
 
     @property

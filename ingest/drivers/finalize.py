@@ -14,6 +14,7 @@ from ingest.alerts.store import AlertStore, FileAlertStore
 from ingest.records.audit import AuditSink, FileAuditSink
 from ingest.records.cdc_slots import SlotReport, slot_reports
 from ingest.records.check_results import findings as check_findings
+from ingest.records.lineage.runs import emit_run_events  # OpenLineage (issue 25)
 from ingest.config.writeback import WatermarkUpdate, WritebackOutcome, write_watermarks_to_file
 from ingest.plan.planner import Plan
 from ingest.core.redact import redact
@@ -65,6 +66,8 @@ class RunSummary:
     cdc_slots: list[dict[str, Any]] = field(default_factory=list)
     """load_type CDC: each replication slot's retained WAL against INGEST_CDC_LAG_ALERT_BYTES
     (ingest.records.cdc_slots.SlotReport)."""
+    lineage_failures: int = 0
+    """OpenLineage events (the jobs' and the run's) that could not be sent; never a failure."""
 
     @property
     def exit_code(self) -> int:
@@ -148,6 +151,8 @@ def finalize_run(plan: Plan, results: list[JobResult], settings: Settings,
     outcomes = send_run_alerts(summary.to_dict(), plan, settings,
                                alert_store or FileAlertStore(settings.audit_dir), scheduled)
     summary.alerts = [o.to_dict() for o in outcomes]
+    summary.lineage_failures = (sum(r.lineage_failures for r in all_results)
+                                + emit_run_events(plan.run, summary.to_dict(), settings))  # never raises
     audit.write_summary(plan.run.run_id, summary.to_dict())
     # telemetry (ingest/alerts/telemetry.py): a record per job and per run with custom dimensions; never raises
     emit_run_telemetry(summary.to_dict())
@@ -179,6 +184,8 @@ def format_summary(summary: RunSummary) -> str:
     lines.extend(f"  quality: {failure}" for failure in summary.quality_failures)
     lines.extend(f"  schema: {finding}" for finding in summary.drift_findings)
     lines.extend(f"  cdc: {SlotReport(**slot).text()}" for slot in summary.cdc_slots)
+    if summary.lineage_failures:
+        lines.append(f"  lineage: {summary.lineage_failures} OpenLineage event(s) not sent (see the log)")
     for alert in summary.alerts:
         if alert["status"] == "failed":
             lines.append(f"  {alert['kind']} mail not sent: {alert['error_class']}: {alert['error_message']}")

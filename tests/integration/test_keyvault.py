@@ -166,6 +166,14 @@ def test_only_secret_keys_of_served_sections_reach_the_vault(vault, kv):
     assert dlt.secrets.get("sources.x.credentials") == "secret-x"
 
 
+
+def test_the_lineage_endpoint_key_is_served_from_the_vault(vault, kv):
+    """INGEST_LINEAGE_TRANSPORT=http reads its API key as `lineage.api_key` (ingest/records/lineage/emitter.py)."""
+    vault.set_secret("dev--lineage--api-key", "lineage-key-from-vault")
+    assert dlt.secrets.get("lineage.api_key") == "lineage-key-from-vault"
+    assert {r.name for r in vault.requests} == {"dev--lineage--api-key"}
+
+
 # -- cache ---------------------------------------------------------------------------------------
 def test_cache_serves_repeat_reads_until_the_ttl_expires(vault, credential, audit_log):
     now = [1000.0]

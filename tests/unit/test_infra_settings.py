@@ -125,6 +125,8 @@ SAMPLE = {
     "environmentLabel": "prod", "smtpHost": "smtp.example.com",
     "alertFrom": "ingest@example.com", "alertTo": "data-team@example.com",
     "httpAuth": "entra", "httpAllowedPrincipals": "0b5c2f1e-3c1a-4c55-9d7e-7a3b2e1f0a01",
+    "lineageTransport": "http", "lineageUrl": "https://marquez.example.com",
+    "lineageEndpoint": "api/v1/lineage", "lineageApiKeyHeader": "Authorization",
 }
 
 
@@ -155,6 +157,8 @@ def test_the_bicep_app_settings_are_accepted_by_the_app():
     for folder in (settings.pipelines_dir, settings.audit_dir, settings.log_dir):
         assert str(folder).startswith("/tmp/"), folder
     assert settings.http_auth == "entra" and settings.http_allowed_principals == (SAMPLE["httpAllowedPrincipals"],)
+    assert (settings.lineage_transport, settings.lineage_url) == ("http", "https://marquez.example.com")
+    assert settings.lineage_namespace == "ingest-prod"  # one namespace per environment
     destination = make_destination(settings)
     assert destination.config_params["credentials"] == {"azure_storage_account_name": "stlakeabc"}
 

@@ -35,8 +35,9 @@ from ingest.core.redact import redact, register_secret, register_url_password
 log = logging.getLogger("ingest.keyvault")
 
 PROVIDER_NAME = "Azure Key Vault"
-DEFAULT_SECTIONS = ("sources", "destination", "alerts")
-"""Top-level dlt sections looked up in the vault: connections and API keys, lake keys, SMTP."""
+DEFAULT_SECTIONS = ("sources", "destination", "alerts", "lineage")
+"""Top-level dlt sections looked up in the vault: connections and API keys, lake keys, SMTP,
+the OpenLineage endpoint's API key."""
 DEFAULT_TTL_S = 300
 SETTING_SUFFIXES = ("--allowed-hosts", "--allow-http")
 """Vault entries that are settings kept beside a secret, not secrets: a REST connection's

@@ -47,6 +47,7 @@ from ingest.core.fork_safety import can_fork_jobs
 from ingest.core.redact import SecretMaskingFilter, known_secrets, register_secret
 from ingest.core.result import JobResult, RunContext
 from ingest.core.settings import Settings
+from ingest.records.lineage.jobs import preload as preload_lineage
 from ingest.drivers.local.warm_up import warm_up
 from ingest.drivers.local.worker_exit import memory_cgroup_oom_kills, read_tail, worker_died_message
 
@@ -83,11 +84,12 @@ def run_in_processes(jobs: list[JobConfig], run: RunContext, settings: Settings,
     """Run `jobs`, at most `workers` at a time, each in its own forked process; yield each
     result as its job ends (a dead process yields a failed result for its job only)."""
     tasks = [job_task(job, run, settings) for job in jobs]
-    for _task, outcome in run_tasks(tasks, run, workers, warm=len(jobs) > 1):
+    for _task, outcome in run_tasks(tasks, run, settings, workers, warm=len(jobs) > 1):
         yield JobResult.from_dict(outcome)
 
 
-def run_tasks(waiting: list[Task], run: RunContext, workers: int, warm: bool = True) -> Iterator[tuple[Task, dict]]:
+def run_tasks(waiting: list[Task], run: RunContext, settings: Settings, workers: int,
+              warm: bool = True) -> Iterator[tuple[Task, dict]]:
     """Run the tasks of `waiting`, at most `workers` at a time, each in its own forked process,
     starting the next as soon as one ends; yield (task, outcome) as each ends. The caller may
     append tasks to `waiting` between yields (a chunked job's next steps). A dead process
@@ -95,6 +97,7 @@ def run_tasks(waiting: list[Task], run: RunContext, workers: int, warm: bool = T
     context = multiprocessing.get_context("fork")
     if warm:  # each child would pay the first-load costs again: ingest/drivers/local/warm_up.py
         warm_up()
+        preload_lineage(settings)  # the OpenLineage client, when lineage is on (ingest/records/lineage/)
     gc.freeze()  # a child's collections then skip the parent's objects instead of copying their pages
     running: dict[multiprocessing.connection.Connection, _Running] = {}
     try:

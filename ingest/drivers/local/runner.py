@@ -81,7 +81,7 @@ def run_wave(wave_jobs: list[JobConfig], run: RunContext, settings: Settings, wo
             waiting.append(_task(unit, jobs[unit.job_name], run, settings))
 
     refill()
-    finished = (run_tasks(waiting, run, workers, warm=len(waiting) > 1 or any(j.chunk_size for j in wave_jobs))
+    finished = (run_tasks(waiting, run, settings, workers, warm=len(waiting) > 1 or any(j.chunk_size for j in wave_jobs))
                 if mode == "process" else _run_in_threads(waiting, workers))
     for task, outcome in finished:
         if task.group is not None:  # a CDC connection's jobs: one result each
