@@ -79,7 +79,7 @@ def test_an_oom_killed_job_says_so(postgres, pg_schema, tmp_path):
     cgroup can be made (CI runs as root on the same kind of machine)."""
     from ingest.drivers.local.worker_exit import memory_cgroup_oom_kills
 
-    cgroup = _memory_cgroup(tmp_path.name, 600 * 1024 * 1024)
+    cgroup = _memory_cgroup(f"{os.getpid()}-{tmp_path.name}", 600 * 1024 * 1024)  # unique per session
     try:
         create_orders(postgres, pg_schema, 5, table="fine_a")
         from tests.integration.conftest import sql
