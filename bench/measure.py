@@ -137,11 +137,13 @@ def ingest_jobs(workdir: str, tables: list[str], backend: str | None, workers: i
     schema = {}
     if results[0].files and "://" not in settings.destination:
         schema = {f.name: str(f.type) for f in pq.read_schema(Path(workdir, "lake", results[0].files[0]))}
+    # the load's peak, before the bench's own duplicate-key check reads every id in this process
+    load_peak = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
     extra = _lake_keys(workdir, results) if chunks > 1 else {}
     _finish(started, rows=sum(r.rows_processed for r in results), last_run=last, schema=schema, machine_busy=busy,
             checks=sorted({(r.rowcount or {}).get("status", "") for r in results}),
             durations={r.job_name: r.duration_s for r in results},
-            chunks=[r.chunks for r in results if r.chunks], **extra)
+            chunks=[r.chunks for r in results if r.chunks], load_rss_mb=load_peak / 1024, **extra)
 
 
 def incremental_sequence(workdir: str, url: str, table: str, warmup_table: str, change_sql: str,

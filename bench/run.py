@@ -138,7 +138,7 @@ def chunked_big_table(url: str, env: dict, rows: int, workers: list[int], repeat
         exact = ours["rows"] == ours["lake_rows"] == rows and ours["duplicate_keys"] == 0
         out.append(Row(f"big table {rows:,} rows: chunked, {n} workers, {max(n * 2, 4)} chunks",
                        f"{ours['wall']:.2f} s = {speed:.2f}x the one stream; {ours['lake_rows']:,} rows,"
-                       f" {ours['duplicate_keys']} duplicate keys; peak RSS per worker {ours['rss_mb']:.0f} MB"
+                       f" {ours['duplicate_keys']} duplicate keys; peak RSS of any process of the load {ours['load_rss_mb']:.0f} MB"
                        f" (one stream {ref['rss_mb']:.0f} MB)", ">= 1.2x, exact, 0 dup", verdict(speed >= 1.2 and exact)))
     skewed = "bench_skewed"
     psql(url, f"DROP TABLE IF EXISTS {skewed}; CREATE TABLE {skewed} AS SELECT * FROM {table} LIMIT 0;"
