@@ -275,7 +275,7 @@ def evaluate(rules: Iterable[QualityRule], fs: Any, paths: list[str],
     rows = 0
     for path in paths:
         with fs.open(path, "rb") as handle:
-            parquet = pq.ParquetFile(handle)
+            parquet = pq.ParquetFile(handle, pre_buffer=False)  # pre-buffering would hold the whole file
             rows += parquet.metadata.num_rows
             if not needed:
                 continue

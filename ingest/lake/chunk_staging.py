@@ -87,7 +87,9 @@ class ChunkStage:
         """The chunk's rows as it staged them, `batch_rows` at a time (memory stays flat)."""
         for name in record["files"]:
             with self.fs.open(self._path(chunk_id, record["attempt"], name), "rb") as handle:
-                for batch in pq.ParquetFile(handle).iter_batches(batch_size=batch_rows):
+                # pre_buffer (pyarrow's default) reads ahead every row group the iteration will
+                # ask for and keeps them: the whole staged file in memory at once
+                for batch in pq.ParquetFile(handle, pre_buffer=False).iter_batches(batch_size=batch_rows):
                     yield pa.Table.from_batches([batch])
 
     def clear(self) -> None:
