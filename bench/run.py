@@ -184,7 +184,10 @@ def main() -> None:
     parser.add_argument("--big-rows", type=int, default=20_000_000, help="the chunked big table (0: skip)")
     parser.add_argument("--big-workers", default="2,4")
     parser.add_argument("--fanout-jobs", type=int, default=20)
+    parser.add_argument("--only-big", action="store_true", help="only the chunked big table and the chunk balance")
     args = parser.parse_args()
+    if args.only_big:
+        return big_table_only(args)
     sizes = [int(s) for s in args.sizes.split(",")]
     rows_out: list[Row] = []
     pg = start_postgres()
@@ -318,15 +321,32 @@ def main() -> None:
         azurite.stop()
         pg.stop()
 
+    print_table(rows_out, args.repeat, f"python -m bench.run --sizes {args.sizes} --repeat {args.repeat}"
+                f" --parallel-tables {args.parallel_tables} --parallel-rows {args.parallel_rows}"
+                f" --variants {args.variants} --big-rows {args.big_rows} --big-workers {args.big_workers}"
+                f" --fanout-jobs {args.fanout_jobs}")
+
+
+def print_table(rows_out: list[Row], repeat: int, command: str) -> None:
     width = max(len(r.scenario) for r in rows_out)
     print(f"\n{'scenario':<{width}}  {'target':<24} {'verdict':<7}  measured")
     for row in rows_out:
         print(f"{row.scenario:<{width}}  {row.target:<24} {row.verdict:<7}  {row.measured}")
-    print(f"\nmachine: {os.cpu_count()} cores; medians of {args.repeat} runs, each in a fresh process")
-    print(f"reproduce: python -m bench.run --sizes {args.sizes} --repeat {args.repeat}"
-          f" --parallel-tables {args.parallel_tables} --parallel-rows {args.parallel_rows}"
-          f" --variants {args.variants} --big-rows {args.big_rows} --big-workers {args.big_workers}"
-          f" --fanout-jobs {args.fanout_jobs}")
+    print(f"\nmachine: {os.cpu_count()} cores; medians of {repeat} runs, each in a fresh process")
+    print(f"reproduce: {command}")
+
+
+def big_table_only(args: argparse.Namespace) -> None:
+    """`--only-big`: the chunked big table against one reference stream, and the chunk balance."""
+    pg = start_postgres()
+    try:
+        env = {**os.environ, "SOURCES__BENCH__CREDENTIALS": pg.url()}
+        rows_out = chunked_big_table(pg.url(), env, args.big_rows, [int(w) for w in args.big_workers.split(",")],
+                                     args.repeat)
+    finally:
+        pg.stop()
+    print_table(rows_out, args.repeat, f"python -m bench.run --only-big --big-rows {args.big_rows}"
+                f" --big-workers {args.big_workers} --repeat {args.repeat}")
 
 
 if __name__ == "__main__":
