@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 from ingest.core.classify import safe_message
 from ingest.config.model import JobConfig
-from ingest.plan.load_modes import describe as describe_mode, load_mode
+from ingest.plan.load_modes import NORMAL, describe as describe_mode, load_mode
 from ingest.plan.planner import Plan
 from ingest.core.redact import redact
 from ingest.core.settings import Settings
@@ -43,6 +43,8 @@ class PlannedJob:
     reason: str
     """Why the job is in the run (due by its schedule, selected, re-run...)."""
     depends_on: list[str] = field(default_factory=list)
+    chunks: str | None = None
+    """How a chunked job splits this load (README "Chunked loads"); None: one stream."""
 
 
 @dataclass
@@ -139,15 +141,32 @@ def _slot_text(lag: dict[str, Any], threshold: int) -> str:
             + (f" (OVER the alert threshold {human_bytes(threshold)})" if over else ""))
 
 
+def _chunks(job: JobConfig, plan: Plan, start_from: str | None) -> str | None:
+    """A chunked job loads in chunks unless it is an INCREMENTAL load continuing from the
+    lake's state (ingest/drivers/chunks/tasks.py split_task)."""
+    if job.chunk_size is None:
+        return None
+    if job.is_incremental and load_mode(job, plan.run).kind == NORMAL and start_from and \
+            start_from.endswith("(dlt state in the lake)"):
+        return None
+    size = job.chunk_size
+    how = f"in {size.amount} chunks" if size.unit == "chunks" else f"in chunks of about {size.amount:,} rows"
+    split = f"by {job.chunk_column}" if job.chunk_column else "by the single-column integer primary key"
+    first = " (its first load: no state in the lake)" if job.is_incremental and start_from and \
+        start_from.startswith("the beginning (no state") else ""
+    return f"{how} {split}{first}"
+
+
 def describe_plan(plan: Plan, settings: Settings, read_state: StateReader | None = lake_watermark,
                   read_slot: SlotReader | None = slot_lag) -> PlanReport:
     """The plan as a person reads it; `read_state=None` skips the lake (the workbook's values)."""
     wave_of = {name: number for number, wave in enumerate(plan.wave_names(), start=1) for name in wave}
     jobs = sorted(plan.jobs, key=lambda j: (wave_of[j.job_name], plan.jobs.index(j)))
+    starts = {job.job_name: _start_from(job, plan, settings, read_state) for job in jobs}
     planned = [PlannedJob(job_name=job.job_name, wave=wave_of[job.job_name], source=_source(job),
-                          target=job.table_name, load=describe_mode(job, plan.run),
-                          start_from=_start_from(job, plan, settings, read_state),
-                          reason=plan.reasons.get(job.job_name, ""), depends_on=list(job.depends_on))
+                          target=job.table_name, load=describe_mode(job, plan.run), start_from=starts[job.job_name],
+                          reason=plan.reasons.get(job.job_name, ""), depends_on=list(job.depends_on),
+                          chunks=_chunks(job, plan, starts[job.job_name]))
                for job in jobs]
     return PlanReport(run_id=plan.run.run_id, planned_at=plan.run.started_at, parameters=dict(plan.request),
                       waves=plan.wave_names(), jobs=planned, skipped=dict(plan.skipped),
@@ -165,7 +184,8 @@ def format_plan(report: PlanReport) -> str:
         for job in (j for j in report.jobs if j.wave == number):
             start = f" from {job.start_from}" if job.start_from else ""
             after = f"; after {', '.join(job.depends_on)}" if job.depends_on else ""
-            lines.append(f"  run   {job.job_name}: {job.source} -> {job.target} ({job.load}{start})")
+            chunks = f"; {job.chunks}" if job.chunks else ""
+            lines.append(f"  run   {job.job_name}: {job.source} -> {job.target} ({job.load}{start}{chunks})")
             lines.append(f"        {job.reason}{after}")
     if not report.jobs:
         lines.append("no job would run")

@@ -137,3 +137,30 @@ def test_the_console_counts_chunks():
     progress.run_started(1)
     progress.chunk_finished("orders", 3, 8)
     assert stream.getvalue().splitlines()[-1] == "[12:00:03] orders: 3/8 chunks done"
+
+
+def test_the_dry_run_says_which_loads_go_in_chunks(tmp_path):
+    """`python -m ingest plan` names the split of a chunked job's load, and says nothing for an
+    INCREMENTAL job that continues from the lake's state (it loads as one stream)."""
+    from ingest.core.settings import Settings
+    from ingest.drivers.dry_run import describe_plan, format_plan
+    from ingest.plan.planner import make_plan, new_run_context
+
+    rows = [job_row(job_name="full", chunk_size="8 chunks", chunk_column="id"),
+            job_row(job_name="first", source_table="t1", load_type="INCREMENTAL", watermark_column="updated_at",
+                    chunk_size="5000000 rows"),
+            job_row(job_name="later", source_table="t2", load_type="INCREMENTAL", watermark_column="updated_at",
+                    chunk_size="4 chunks"),
+            job_row(job_name="plain", source_table="t3")]
+    config = read_workbook(write_workbook(tmp_path / "w.xlsx", rows))
+    assert not config.errors
+    plan = make_plan(config, new_run_context())
+    lake_state = {"later": "2026-01-01T00:00:00"}
+    report = describe_plan(plan, Settings(destination=str(tmp_path / "lake")),
+                           read_state=lambda job, _settings: lake_state.get(job.job_name), read_slot=None)
+    chunks = {job.job_name: job.chunks for job in report.jobs}
+    assert chunks == {"full": "in 8 chunks by id",
+                      "first": "in chunks of about 5,000,000 rows by the single-column integer primary key"
+                               " (its first load: no state in the lake)",
+                      "later": None, "plain": None}
+    assert "(FULL; in 8 chunks by id)" in format_plan(report)
