@@ -35,6 +35,7 @@ from ingest.lake.client import lake_client
 from ingest.lake.repair import repair_pipeline_files
 from ingest.plan.load_modes import LoadMode, load_mode
 from ingest.lake.locks import BlobLeaseJobLock, FileJobLock, JobLock, LockHandle
+from ingest.lake.pipeline_hooks import fence_commit, synced_for_this_run
 from ingest.core.result import JobResult, JobStatus, RunContext
 from ingest.core.retry import call_with_retry
 from ingest.core.settings import Settings
@@ -193,20 +194,6 @@ def default_lock(settings: Settings) -> JobLock:
     return FileJobLock(settings.pipelines_dir / "locks")
 
 
-def _fence_commit(pipeline: dlt.Pipeline, held: LockHandle | None) -> None:
-    """dlt's `run` ends with `self.load(...)`, the step that commits data and state: check the
-    job's lock is still held right before it (a lapsed lease: LockLostError, nothing committed)."""
-    if held is None:
-        return
-    load_step = pipeline.load
-
-    def fenced_load(*args: Any, **kwargs: Any) -> Any:
-        held.check()
-        return load_step(*args, **kwargs)
-
-    pipeline.load = fenced_load
-
-
 def _load_once(job: JobConfig, run: RunContext, settings: Settings, result: JobResult,
                held: LockHandle | None = None, feed: Feed | None = None) -> None:
     """One attempt; raises on any failure (the caller classifies and maybe retries)."""
@@ -222,12 +209,12 @@ def _load_once(job: JobConfig, run: RunContext, settings: Settings, result: JobR
             # chunks already counted
             progress=progress.collector(job.job_name, job.table_name) if feed is None else None,
         )
-        _fence_commit(pipeline, held)
+        fence_commit(pipeline, held)
         _repair_lake(pipeline, job)
         before = None
         if job.is_incremental:
             pipeline.sync_destination()  # a fresh machine continues from the lake's state
-            _synced_for_this_run(pipeline)
+            synced_for_this_run(pipeline)
             before = _incremental_last_value(pipeline, job)
             result.watermark_before = watermark_text(before if before is not None else job.last_watermark)
         resource = source.resource(mode.window)
@@ -264,15 +251,6 @@ def _load_once(job: JobConfig, run: RunContext, settings: Settings, result: JobR
         _raise_for_values(job, result, settings)
     finally:
         source.close()
-
-
-def _synced_for_this_run(pipeline: dlt.Pipeline) -> None:
-    """dlt's `run` syncs with the destination once per pipeline object, unless its own flag
-    says that was done ("sync only once" in dlt/pipeline/pipeline.py); our sync above, made to
-    read the watermark before the load, is that sync. Without this every incremental job read
-    the lake's state twice (~10 ms locally, a round of blob reads on ADLS). dlt is pinned;
-    tests/integration/test_postgres_loads.py counts the syncs, so a rename fails loudly."""
-    pipeline._state_restored = True
 
 
 def _repair_lake(pipeline: dlt.Pipeline, job: JobConfig) -> None:

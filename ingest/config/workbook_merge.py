@@ -12,8 +12,6 @@ written when no row is new; the file is replaced atomically, keeping its mode.
 from __future__ import annotations
 
 import io
-import os
-import shutil
 import tempfile
 from copy import copy
 from dataclasses import dataclass, field
@@ -165,20 +163,3 @@ def _add_column(sheet: Any, name: str) -> int:
     if column > 1:
         cell._style = copy(sheet.cell(row=1, column=column - 1)._style)
     return column
-
-
-def save_atomically(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` in one step, keeping the file's mode (a new file: 0644)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".~", suffix=".xlsx")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        if path.exists():
-            shutil.copymode(path, tmp)
-        else:
-            os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -14,7 +14,6 @@ from __future__ import annotations
 import getpass
 import hashlib
 import json
-import os
 import socket
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -24,6 +23,7 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 
 from ingest.config.workbook import read_workbook
+from ingest.config.writeback import replace_file
 from ingest.config.workbook_blob import WRITTEN_BY, display_url, download_workbook, workbook_blob
 from ingest.core.errors import WorkbookChangedError, WorkbookError
 from ingest.core.settings import Settings
@@ -57,7 +57,7 @@ class PulledCopy:
                                 " sha256); pull again") from None
 
     def save(self, path: Path) -> None:
-        _write_atomically(self.path_for(path), json.dumps(asdict(self), indent=2).encode())
+        replace_file(self.path_for(path), json.dumps(asdict(self), indent=2).encode())
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ def pull_workbook(settings: Settings, target: Path, force: bool = False) -> Tran
     url = display_url(_config_url(settings))
     _refuse_to_clobber(target, force)
     data, properties = download_workbook(settings)
-    _write_atomically(target, data)
+    replace_file(target, data)
     copy = PulledCopy(url=url, etag=properties.etag, last_modified=_when(properties.last_modified),
                       sha256=_sha256(data))
     copy.save(target)
@@ -179,11 +179,3 @@ def _when(moment: datetime | None) -> str:
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Write beside the target and rename: an interrupted pull never leaves half a workbook."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    partial.write_bytes(data)
-    os.replace(partial, path)

@@ -126,13 +126,24 @@ def write_watermarks_to_file(path: str | Path, updates: list[WatermarkUpdate]) -
     new_data, outcome = apply_watermarks(data, updates)
     if new_data is data:
         return outcome
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".~", suffix=".xlsx")
+    replace_file(path, new_data)
+    return outcome
+
+
+def replace_file(path: Path, data: bytes) -> None:
+    """Replace `path` with `data` in one step (a reader sees the old file or the new one, never
+    half of one), keeping its mode, owner and group; a new file gets 0644. The temporary file
+    beside it is removed when anything fails."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".~", suffix=path.suffix)
     try:
-        _keep_owner_and_mode(fd, path)
+        if path.exists():
+            _keep_owner_and_mode(fd, path)
+        else:
+            os.fchmod(fd, 0o644)
         with os.fdopen(fd, "wb") as handle:
-            handle.write(new_data)
+            handle.write(data)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return outcome

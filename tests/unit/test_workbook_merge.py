@@ -10,7 +10,8 @@ import openpyxl
 import pytest
 from openpyxl.styles import PatternFill
 
-from ingest.config.workbook_merge import NewRow, append_rows, read_jobs_sheet, save_atomically, workbook_bytes
+from ingest.config.workbook_merge import NewRow, append_rows, read_jobs_sheet, workbook_bytes
+from ingest.config.writeback import replace_file
 from ingest.core.errors import WorkbookError
 
 
@@ -70,7 +71,7 @@ def test_a_missing_file_starts_from_the_template_and_saving_keeps_the_mode(tmp_p
     path = tmp_path / "w.xlsx"
     data = workbook_bytes(path)
     assert "descriptions" in openpyxl.load_workbook(io.BytesIO(data)).sheetnames and not path.exists()
-    save_atomically(path, data)
+    replace_file(path, data)
     path.chmod(0o640)
-    save_atomically(path, data)
+    replace_file(path, data)
     assert path.stat().st_mode & 0o777 == 0o640 and list(tmp_path.iterdir()) == [path]

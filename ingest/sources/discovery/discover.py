@@ -16,7 +16,8 @@ from sqlalchemy.engine import make_url
 
 from ingest.config.model import ConfigIssue, SourceType
 from ingest.config.workbook import JOBS_SHEET, read_workbook
-from ingest.config.workbook_merge import (MergeOutcome, NewRow, append_rows, read_jobs_sheet, save_atomically,
+from ingest.config.writeback import replace_file
+from ingest.config.workbook_merge import (MergeOutcome, NewRow, append_rows, read_jobs_sheet,
                                           source_key, workbook_bytes)
 from ingest.core.classify import classify
 from ingest.core.errors import ConfigError, ConnectionConfigError
@@ -103,7 +104,7 @@ def discover(request: DiscoverRequest) -> DiscoverReport:
     added_rows = {number for number, _ in report.outcome.added}
     report.issues = [i for i in read_workbook(new_data, label=label).issues if i.row in added_rows]
     if report.outcome.added and not request.dry_run:
-        save_atomically(request.config, new_data)
+        replace_file(request.config, new_data)
         report.outcome.written = True
     return report
 

@@ -29,6 +29,7 @@ from ingest.core.classify import classify
 from ingest.core.errors import CdcSlotError, JobLockedError
 from ingest.core.result import JobResult, JobStatus, RunContext
 from ingest.core.settings import Settings
+from ingest.lake.pipeline_hooks import fence_commit, synced_for_this_run
 from ingest.lake.destination import make_destination, working_dir
 from ingest.lake.locks import JobLock, LockHandle
 from ingest.sources.postgres_cdc import slot as slots
@@ -129,14 +130,7 @@ def _pipeline(ctx: _Context) -> Any:
     pipeline = dlt.pipeline(pipeline_name=pipeline_name(ctx.connection), pipelines_dir=str(working_dir(ctx.settings)),
                             destination=make_destination(ctx.settings, current_datetime=ctx.run.partition_datetime),
                             dataset_name=ctx.settings.dataset)
-    if ctx.held is not None:  # the lock must still be ours right before dlt commits (as ingest/load.py)
-        load_step, held = pipeline.load, ctx.held
-
-        def fenced_load(*args: Any, **kwargs: Any) -> Any:
-            held.check()
-            return load_step(*args, **kwargs)
-
-        pipeline.load = fenced_load
+    fence_commit(pipeline, ctx.held)  # the lock must still be ours right before dlt commits
     return pipeline
 
 
@@ -148,6 +142,7 @@ def _finish_pending(pipeline: Any) -> None:
     if pipeline.list_normalized_load_packages():
         pipeline.load()
     pipeline.sync_destination()
+    synced_for_this_run(pipeline)
 
 
 def landed_state(pipeline: Any) -> dict[str, Any]:
