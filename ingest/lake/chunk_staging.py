@@ -16,6 +16,7 @@ removes the whole folder once the table is published.
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 import uuid
 from dataclasses import dataclass, field
@@ -24,10 +25,14 @@ from typing import Any, Iterator
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ingest.core.errors import ChunkedLoadError
 from ingest.core.settings import Settings
 
 STAGING_FOLDER = "_ingest_chunks"
 ROW_GROUP_ROWS = 256_000
+ATTEMPT = re.compile(r"[0-9a-f]{12}")
+"""What PartWriter names an attempt's folder (uuid4 hex)."""
+PART_FILE = re.compile(r"part-\d{5}\.parquet")
 
 
 @dataclass
@@ -84,7 +89,13 @@ class ChunkStage:
         return PartWriter(self.fs, self._path(chunk_id, attempt), attempt)
 
     def tables(self, chunk_id: str, record: dict[str, Any], batch_rows: int) -> Iterator[pa.Table]:
-        """The chunk's rows as it staged them, `batch_rows` at a time (memory stays flat)."""
+        """The chunk's rows as it staged them, `batch_rows` at a time (memory stays flat). The
+        record comes back from the lake: its attempt and file names must be ones PartWriter
+        makes before they can name a path (ChunkedLoadError otherwise)."""
+        if not ATTEMPT.fullmatch(str(record["attempt"])) or \
+                not all(PART_FILE.fullmatch(str(name)) for name in record["files"]):
+            raise ChunkedLoadError(f"chunk {chunk_id}: its done.json names files that are not staged parts;"
+                                   " not read (remove the job's staging folder and run it again)")
         for name in record["files"]:
             with self.fs.open(self._path(chunk_id, record["attempt"], name), "rb") as handle:
                 # pre_buffer (pyarrow's default) reads ahead every row group the iteration will

@@ -10,7 +10,9 @@ import tracemalloc
 
 import fsspec
 import pyarrow as pa
+import pytest
 
+from ingest.core.errors import ChunkedLoadError
 from ingest.lake.chunk_staging import ROW_GROUP_ROWS, ChunkStage
 
 
@@ -34,3 +36,16 @@ def test_reading_a_staged_chunk_holds_about_one_row_group_not_the_file(tmp_path)
         tracemalloc.stop()
     assert rows == row_groups * ROW_GROUP_ROWS
     assert peak < file_size / 3, f"reading held {peak / 2**20:.0f} MB of a {file_size / 2**20:.0f} MB file"
+
+
+@pytest.mark.parametrize("record", [{"attempt": "../../../elsewhere", "files": ["part-00000.parquet"]},
+                                    {"attempt": "0123456789ab", "files": ["../../../../secrets/part-00000.parquet"]},
+                                    {"attempt": "0123456789ab", "files": ["/etc/passwd"]}])
+def test_a_done_record_naming_paths_outside_the_staging_is_refused(tmp_path, record):
+    """done.json comes back from the lake: whoever can write there must not make the commit read
+    (and publish) a file outside the chunk's own folder."""
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    stage = ChunkStage(fsspec.filesystem("file"), str(tmp_path / "lake" / "_ingest_chunks" / "orders"))
+    with pytest.raises(ChunkedLoadError, match="not staged parts"):
+        next(stage.tables("c000", record, 1000))

@@ -74,15 +74,9 @@ def dry_run_report(request: RunRequest, settings: Settings, now: datetime | None
 def load_job_activity(payload: dict[str, Any], settings: Settings) -> dict[str, Any]:
     """Load one job, as the workbook defines it now: the job in the payload is only a request
     to run that job (activities re-validate what they are given, docs/security.md)."""
-    given = JobConfig.from_dict(payload["job"])
-    run = RunContext.from_dict(payload["run"])
-    try:
-        job = job_as_the_workbook_says(given, settings)
-    except ConfigError as exc:
-        result = JobResult(job_name=given.job_name, status=JobStatus.FAILED, run_id=run.run_id,
-                           table_name=given.table_name, started_at=run.started_at,
-                           error_class=type(exc).__name__, error_message=redact(str(exc)))
-        return result.to_dict()
+    job, run, refused = _checked(payload, settings)
+    if job is None:
+        return refused
     lock = BlobLeaseJobLock(audit_container(settings)) if settings.audit_url else None
     return run_job(job, run, settings, lock=lock).to_dict()
 
