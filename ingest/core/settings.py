@@ -6,6 +6,7 @@ Command-line options override the environment for one run.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from dataclasses import dataclass, field, replace
@@ -144,6 +145,14 @@ _LINEAGE_HEADER = re.compile(r"[A-Za-z0-9-]{1,64}")
 _LOOPBACK_HOSTS = ("localhost", "::1")
 
 
+def _is_loopback_address(host: str) -> bool:
+    """An IP address of a loopback interface (a name such as 127.evil.example is not one)."""
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def _lineage_url(env: Mapping[str, str], transport: str) -> str | None:
     """The OpenLineage endpoint's base URL: https (http only to a loopback host), with no user,
     password, query or fragment: a key goes in a header (LINEAGE__API_KEY), never in the URL,
@@ -151,7 +160,7 @@ def _lineage_url(env: Mapping[str, str], transport: str) -> str | None:
     raw = (env.get("INGEST_LINEAGE_URL") or "").strip()
     if not raw:
         if transport == "http":
-            raise SettingError("INGEST_LINEAGE_TRANSPORT=http needs INGEST_LINEAGE_URL (e.g. http://marquez:5000)")
+            raise SettingError("INGEST_LINEAGE_TRANSPORT=http needs INGEST_LINEAGE_URL (e.g. https://marquez.example.com)")
         return None
     parts = urlsplit(raw)
     shown = f"{parts.scheme}://{parts.hostname or ''}" if parts.scheme else "the value"
@@ -161,7 +170,7 @@ def _lineage_url(env: Mapping[str, str], transport: str) -> str | None:
         raise SettingError(f"setting INGEST_LINEAGE_URL ({shown}) must not hold a user, password, query or"
                            " fragment: put the API key in LINEAGE__API_KEY (or Key Vault)")
     host = parts.hostname.lower()
-    if parts.scheme == "http" and not (host in _LOOPBACK_HOSTS or host.startswith("127.")):
+    if parts.scheme == "http" and not (host in _LOOPBACK_HOSTS or _is_loopback_address(host)):
         raise SettingError(f"setting INGEST_LINEAGE_URL ({shown}) must be https (http only to a loopback host)")
     return raw.rstrip("/")
 
@@ -290,7 +299,7 @@ class Settings:
     lineage_namespace: str = "ingest"
     """The jobs' OpenLineage namespace, one per environment (default ingest-<INGEST_ENVIRONMENT>)."""
     lineage_url: str | None = None
-    """http: the endpoint's base URL (Marquez: http://marquez:5000)."""
+    """http: the endpoint's base URL (https; http only to a loopback host, e.g. a local Marquez)."""
     lineage_endpoint: str = "api/v1/lineage"
     """http: the path events are POSTed to, relative to lineage_url."""
     lineage_api_key_header: str = "Authorization"

@@ -24,6 +24,7 @@ CANARY = "Canary-Unit-Secret-4471"
     (f"https://user:{CANARY}@marquez.example.com", "must not hold a user"),
     (f"https://marquez.example.com/?code={CANARY}", "must not hold a user"),
     ("http://marquez.example.com", "must be https"),
+    ("http://127.evil.example:5000", "must be https"),  # a name, not a loopback address
     ("ftp://marquez.example.com", r"is not an http\(s\) URL"),
 ])
 def test_a_lineage_url_that_could_leak_a_key_or_send_it_in_clear_is_refused(url, why):
@@ -133,3 +134,53 @@ def test_with_lineage_off_the_client_is_never_imported():
             " print([m for m in sys.modules if m.startswith('openlineage')])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_a_redirect_from_the_lineage_endpoint_is_not_followed_with_the_key(tmp_path, monkeypatch):
+    """The endpoint (127.0.0.1) answers 302 to another host (127.0.0.2): the event fails and is
+    counted, and the other host never sees a request, so the key header never travels there.
+    (requests drops only `Authorization` on such a redirect, not a header like x-functions-key.)"""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from ingest.records.lineage import events
+    from ingest.records.lineage.emitter import Emitter
+    from ingest.records.lineage.naming import DatasetName
+
+    seen: list[str] = []
+
+    class Other(BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+        def do_POST(self) -> None:  # noqa: N802
+            seen.append(self.headers.get("x-functions-key") or "")
+            self.send_response(200)
+            self.end_headers()
+
+    other = ThreadingHTTPServer(("127.0.0.2", 0), Other)
+
+    class Redirecting(Other):
+        def do_POST(self) -> None:  # noqa: N802
+            self.send_response(307)
+            self.send_header("Location", f"http://127.0.0.2:{other.server_port}/api/v1/lineage")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    endpoint = ThreadingHTTPServer(("127.0.0.1", 0), Redirecting)
+    for server in (other, endpoint):
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("LINEAGE__API_KEY", CANARY)
+    try:
+        settings = Settings(lineage_transport="http", lineage_url=f"http://127.0.0.1:{endpoint.server_port}",
+                            lineage_api_key_header="x-functions-key")
+        parts = events.JobEventParts(namespace="ingest", job_name="a", run_id=job_run_id("r", "a"),
+                                     parent_run_id=parent_run_id("r"), source=DatasetName("postgres://h:1", "db.s.t"),
+                                     output=DatasetName("file", "/lake/raw/t"))
+        emitter = Emitter(settings)
+        assert emitter.emit(events.job_event(events.RunState.START, parts)) is False
+        assert emitter.failures == 1 and seen == []
+    finally:
+        for server in (other, endpoint):
+            server.shutdown()
+            server.server_close()

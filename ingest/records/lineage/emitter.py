@@ -91,6 +91,7 @@ def make_transport(settings: Settings) -> Any:
 
 
 def _http_transport(settings: Settings) -> Any:
+    import requests
     from openlineage.client.transport.http import HttpConfig, HttpTransport, TokenProvider
 
     key = _api_key()
@@ -99,9 +100,11 @@ def _http_transport(settings: Settings) -> Any:
         headers["Authorization"] = f"Bearer {key}"
     elif key:
         headers[settings.lineage_api_key_header] = key
+    session = requests.Session()
+    session.max_redirects = 0  # a redirect is an error: the key header would go on to its target
     config = HttpConfig(url=str(settings.lineage_url), endpoint=settings.lineage_endpoint,
                         timeout=settings.lineage_timeout_s, auth=TokenProvider({}),
-                        custom_headers=headers, retry=dict(HTTP_RETRY))
+                        custom_headers=headers, retry=dict(HTTP_RETRY), session=session)
     return HttpTransport(config)
 
 
