@@ -199,3 +199,30 @@ def test_discover_with_a_wrong_password_says_so_without_it(postgres, tmp_path):
     assert "public" in no_schema.stderr and not (tmp_path / "w.xlsx").exists()
     help_text = ingest(["discover", "--help"], cwd=tmp_path).stdout
     assert "--api" in help_text and "out of scope" in help_text
+
+
+def test_a_proposed_row_that_does_not_validate_writes_nothing(tmp_path, monkeypatch):
+    """Defence in depth: proposals are built to validate, but if one did not (a rule discover
+    does not know yet), the workbook is left as it was and the report says why. The bad row is
+    made by wrapping the real proposer (SQLite demo source, no mock of the database)."""
+    from ingest.sources.discovery import discover as discover_module
+
+    demo = subprocess.run([sys.executable, "-m", "examples.make_demo", "--out", str(tmp_path / "demo")],
+                          cwd=REPO, capture_output=True, text=True)
+    assert demo.returncode == 0, demo.stderr
+    monkeypatch.setenv("SOURCES__DEMO__CREDENTIALS", f"sqlite:///{tmp_path / 'demo' / 'demo.db'}")
+    real = discover_module.propose
+
+    def one_bad(*args, **kwargs):
+        proposals = real(*args, **kwargs)
+        proposals.rows[0].values["load_type"] = "INCREMENTL"
+        return proposals
+
+    monkeypatch.setattr(discover_module, "propose", one_bad)
+    book = tmp_path / "book.xlsx"
+    write_template(book)
+    before = digest(book)
+    report = discover(DiscoverRequest(connection="demo", config=book))
+    assert report.issues and not report.outcome.written and digest(book) == before
+    text = "\n".join(format_report(report))
+    assert "ERROR in a new row" in text and "nothing written: a proposed row does not validate" in text

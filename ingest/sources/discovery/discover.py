@@ -103,7 +103,7 @@ def discover(request: DiscoverRequest) -> DiscoverReport:
     new_data, report.outcome = append_rows(data, label, rows)
     added_rows = {number for number, _ in report.outcome.added}
     report.issues = [i for i in read_workbook(new_data, label=label).issues if i.row in added_rows]
-    if report.outcome.added and not request.dry_run:
+    if report.outcome.added and not request.dry_run and not report.issues:  # rows that fail validation: none written
         replace_file(request.config, new_data)
         report.outcome.written = True
     return report
@@ -141,9 +141,11 @@ def format_report(report: DiscoverReport) -> list[str]:
     lines += [f"  x {r}" for r in report.refused]
     lines += [f"  note: {n}" for n in report.notes]
     lines += [f"  ERROR in a new row: {i}" for i in report.issues]
+    if report.issues and not request.dry_run:
+        lines.append("  nothing written: a proposed row does not validate")
     if report.outcome.added_columns:
         lines.append(f"  header: column(s) added: {', '.join(report.outcome.added_columns)}")
-    verb = "would add" if request.dry_run else "added"
+    verb = "would add" if request.dry_run or report.issues else "added"
     state = "enabled = Y" if request.enable else "enabled = N: set Y on the rows to load, after `check`"
     added = f"{verb} {len(report.proposals)} row(s) ({state})" if report.proposals else "nothing new"
     lines.append(f"{added}; {len(report.present)} table(s) already in the workbook; {len(report.refused)} not proposed")
