@@ -86,25 +86,36 @@ def _source(job: JobConfig) -> str:
     return f"{job.source_type.value} {job.connection} {schema}{job.source_table}"
 
 
-def _start_from(job: JobConfig, plan: Plan, settings: Settings, read_state: StateReader | None) -> str | None:
+@dataclass(frozen=True)
+class _Start:
+    """Where an INCREMENTAL load starts, in words, and what the words say."""
+
+    text: str | None = None
+    from_lake_state: bool = False
+    """The lake holds dlt state for the job: it continues from there."""
+    from_nothing: bool = False
+    """Neither lake state nor a workbook last_watermark: its first load."""
+
+
+def _start_from(job: JobConfig, plan: Plan, settings: Settings, read_state: StateReader | None) -> _Start:
     if not job.is_incremental:
-        return None
+        return _Start()
     mode = load_mode(job, plan.run)
     if mode.is_full_refresh:
-        return "the beginning (force FULL resets the state)"
+        return _Start("the beginning (force FULL resets the state)")
     if mode.is_backfill:
-        return f"{mode.window.start} up to {mode.window.end} (exclusive), outside the job's state"
+        return _Start(f"{mode.window.start} up to {mode.window.end} (exclusive), outside the job's state")
     if read_state is not None:
         try:
             value = read_state(job, settings)
         except Exception as exc:  # the plan is still worth showing without it
             log.warning("dry run: lake state of %s not readable: %s", job.job_name, safe_message(exc))
-            return f"unknown: the lake state could not be read ({type(exc).__name__})"
+            return _Start(f"unknown: the lake state could not be read ({type(exc).__name__})")
         if value is not None:
-            return f"{value} (dlt state in the lake)"
+            return _Start(f"{value} (dlt state in the lake)", from_lake_state=True)
     if job.last_watermark is not None:
-        return f"{job.last_watermark} (workbook last_watermark: no state in the lake yet)"
-    return "the beginning (no state in the lake, no last_watermark)"
+        return _Start(f"{job.last_watermark} (workbook last_watermark: no state in the lake yet)")
+    return _Start("the beginning (no state in the lake, no last_watermark)", from_nothing=True)
 
 
 def slot_lag(connection: str) -> dict[str, Any]:
@@ -141,19 +152,17 @@ def _slot_text(lag: dict[str, Any], threshold: int) -> str:
             + (f" (OVER the alert threshold {human_bytes(threshold)})" if over else ""))
 
 
-def _chunks(job: JobConfig, plan: Plan, start_from: str | None) -> str | None:
+def _chunks(job: JobConfig, plan: Plan, start: _Start) -> str | None:
     """A chunked job loads in chunks unless it is an INCREMENTAL load continuing from the
     lake's state (ingest/drivers/chunks/tasks.py split_task)."""
     if job.chunk_size is None:
         return None
-    if job.is_incremental and load_mode(job, plan.run).kind == NORMAL and start_from and \
-            start_from.endswith("(dlt state in the lake)"):
+    if job.is_incremental and load_mode(job, plan.run).kind == NORMAL and start.from_lake_state:
         return None
     size = job.chunk_size
     how = f"in {size.amount} chunks" if size.unit == "chunks" else f"in chunks of about {size.amount:,} rows"
     split = f"by {job.chunk_column}" if job.chunk_column else "by the single-column integer primary key"
-    first = " (its first load: no state in the lake)" if job.is_incremental and start_from and \
-        start_from.startswith("the beginning (no state") else ""
+    first = " (its first load: no state in the lake)" if start.from_nothing else ""
     return f"{how} {split}{first}"
 
 
@@ -164,7 +173,7 @@ def describe_plan(plan: Plan, settings: Settings, read_state: StateReader | None
     jobs = sorted(plan.jobs, key=lambda j: (wave_of[j.job_name], plan.jobs.index(j)))
     starts = {job.job_name: _start_from(job, plan, settings, read_state) for job in jobs}
     planned = [PlannedJob(job_name=job.job_name, wave=wave_of[job.job_name], source=_source(job),
-                          target=job.table_name, load=describe_mode(job, plan.run), start_from=starts[job.job_name],
+                          target=job.table_name, load=describe_mode(job, plan.run), start_from=starts[job.job_name].text,
                           reason=plan.reasons.get(job.job_name, ""), depends_on=list(job.depends_on),
                           chunks=_chunks(job, plan, starts[job.job_name]))
                for job in jobs]
