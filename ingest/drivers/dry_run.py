@@ -173,7 +173,8 @@ def describe_plan(plan: Plan, settings: Settings, read_state: StateReader | None
     jobs = sorted(plan.jobs, key=lambda j: (wave_of[j.job_name], plan.jobs.index(j)))
     starts = {job.job_name: _start_from(job, plan, settings, read_state) for job in jobs}
     planned = [PlannedJob(job_name=job.job_name, wave=wave_of[job.job_name], source=_source(job),
-                          target=job.table_name, load=describe_mode(job, plan.run), start_from=starts[job.job_name].text,
+                          target=job.table_name, load=describe_mode(job, plan.run),
+                          start_from=starts[job.job_name].text,
                           reason=plan.reasons.get(job.job_name, ""), depends_on=list(job.depends_on),
                           chunks=_chunks(job, plan, starts[job.job_name]))
                for job in jobs]

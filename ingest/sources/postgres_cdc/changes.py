@@ -86,16 +86,22 @@ class Decoder:
         return batch
 
     def key_of(self, schema: str, table: str) -> list[str]:
-        for relation in self.relations.values():
-            if (relation.schema, relation.table) == (schema, table):
-                return [relation.names[i] for i in relation.key_positions]
+        """The table's key as the last relation message described it (else the catalog's)."""
+        relation = self._last_relation(schema, table)
+        if relation is not None:
+            return [relation.names[i] for i in relation.key_positions]
         return list(self.keys.get((schema, table)) or ())
 
     def columns_of(self, schema: str, table: str) -> list[TypedColumn] | None:
         """The table's columns as the last relation message described them; None before one."""
+        relation = self._last_relation(schema, table)
+        return list(relation.typed) if relation is not None else None
+
+    def _last_relation(self, schema: str, table: str) -> "_Relation | None":
+        """A table dropped and created again has a new oid: its latest relation message wins."""
         for relation in reversed(list(self.relations.values())):
             if (relation.schema, relation.table) == (schema, table):
-                return list(relation.typed)
+                return relation
         return None
 
     def _name(self, oid: int) -> tuple[str, str]:
