@@ -9,8 +9,9 @@ difference is a mismatch naming the column; the job fails on it unless INGEST_VA
 `warn` (or `off`).
 
 When it runs: PostgreSQL sources (their columns are selected through the read plans of
-ingest/sources/postgres_types.py, so ±infinity compare as the bounds they land as), parquet
-tables, FULL loads, and INCREMENTAL loads whose row count equals one side of the window
+ingest/sources/postgres_types.py, so ±infinity compare as the bounds they land as), SQL Server
+and Oracle sources (min/max through the driver's conversion of their client plans,
+ingest/sources/client_types.py: `client_value_columns`), parquet tables, FULL loads, and INCREMENTAL loads whose row count equals one side of the window
 (otherwise which boundary rows dlt kept is not known, and the check says it was skipped).
 """
 
@@ -45,17 +46,17 @@ class ValueCheck:
         return asdict(self)
 
 
-def source_stats(connection: sa.Connection, table: sa.Table, expressions: dict[str, str], where: Iterable[Any],
-                 ranged: set[str]) -> tuple[int, dict[str, ColumnStats]]:
+def source_stats(connection: sa.Connection, table: sa.Table, expressions: dict[str, Any], where: Iterable[Any],
+                 ranged: set[str], ranges: dict[str, Any] | None = None,
+                 any_type_count: bool = False) -> tuple[int, dict[str, ColumnStats]]:
     """(rows, stats per column) over the rows `where` selects; `expressions`: each column's
-    SQL as the load selects it; min/max only for the columns in `ranged`."""
-    selected: list[Any] = [sa.func.count()]
-    for name, expression in expressions.items():
-        column = sa.literal_column(expression)
-        selected.append(sa.func.count(column))
-        if name in ranged:
-            selected += [sa.func.min(column), sa.func.max(column)]
-    row = connection.execute(sa.select(*selected).select_from(table).where(*where)).one()
+    SQL as the load selects it (text, or a SQLAlchemy column); min/max only for the columns in
+    `ranged`, through `ranges[name]` (a function of the min or max expression giving the typed
+    value the load's driver would give) when there is one. `any_type_count`: count non-null
+    values as `count(CASE WHEN c IS NOT NULL THEN 1 END)`, which SQL Server also allows on
+    text, ntext, image and CLR types (its `count(c)` does not)."""
+    query = stats_query(table, expressions, where, ranged, ranges, any_type_count)
+    row = connection.execute(query).one()
     values = iter(row[1:])
     stats = {}
     for name in expressions:
@@ -63,6 +64,24 @@ def source_stats(connection: sa.Connection, table: sa.Table, expressions: dict[s
         if name in ranged:
             stats[name].minimum, stats[name].maximum = next(values), next(values)
     return int(row[0]), stats
+
+
+def stats_query(table: sa.Table, expressions: dict[str, Any], where: Iterable[Any], ranged: set[str],
+                ranges: dict[str, Any] | None = None, any_type_count: bool = False) -> sa.Select:
+    """The one SELECT of source_stats: count(*), then per column its non-null count and, when
+    ranged, its min and max."""
+    selected: list[Any] = [sa.func.count()]
+    for name, expression in expressions.items():
+        column = sa.literal_column(expression) if isinstance(expression, str) else expression
+        selected.append(sa.func.count(sa.case((column.isnot(None), 1))) if any_type_count else sa.func.count(column))
+        if name in ranged:
+            typed = (ranges or {}).get(name, _as_is)
+            selected += [typed(sa.func.min(column)), typed(sa.func.max(column))]
+    return sa.select(*selected).select_from(table).where(*where)
+
+
+def _as_is(expression: Any) -> Any:
+    return expression
 
 
 def lake_stats(fs: Any, paths: Iterable[str], columns: Iterable[str]) -> dict[str, ColumnStats]:

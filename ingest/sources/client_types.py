@@ -195,6 +195,30 @@ def _unwrapped(column_type: sa.types.TypeEngine) -> sa.types.TypeEngine:
     return getattr(column_type, "wrapped", column_type)  # a WatermarkLiteral's reflected type
 
 
+RANGED_TYPES = frozenset({"decimal", "date", "timestamp", "time"})
+"""What the value check compares min and max of (ingest/checks/values.py)."""
+
+
+def client_value_columns(plans: dict[str, ClientPlan]) -> dict[str, Callable[[sa.ColumnElement], sa.ColumnElement]]:
+    """The value check's ranged columns on the client path, each with the typing of its min or
+    max: what the driver fetches for the column (Oracle NUMBER as Decimal) and the plan's
+    conversion, so the source's min compares with the lake's as the load's values do. Only a
+    column read as itself (no SELECT conversion) whose min is its smallest landed value."""
+    ranged = {}
+    for name, plan in plans.items():
+        if plan.select is None and plan.ordered and plan.hint["data_type"] in RANGED_TYPES:
+            ranged[name] = _typed_like(plan)
+    return ranged
+
+
+def _typed_like(plan: ClientPlan) -> Callable[[sa.ColumnElement], sa.ColumnElement]:
+    def typed(expression: sa.ColumnElement) -> sa.ColumnElement:
+        impl = plan.driver_type if plan.driver_type is not None else _unwrapped(expression.type)
+        return sa.type_coerce(expression, Converted(plan, impl))
+
+    return typed
+
+
 def plan_hints(plans: dict[str, ClientPlan]) -> dict[str, dict[str, Any]]:
     """dlt column hints of what lands, per column (they replace the reflected ones)."""
     return {name: {"name": name, **plan.hint} for name, plan in plans.items()}

@@ -105,7 +105,7 @@ class SqlJobSource:
                             coerce_watermark(start, kind, self.job), coerce_watermark(end, kind, self.job))
 
     def value_stats(self, before: Any, after: Any, include_before: bool) -> Any:
-        """PostgreSQL only: each column's non-null count and, where it lands as a decimal,
+        """Each column's non-null count and, where it lands as a decimal,
         date, time or timestamp, min and max (psycopg2 gives ±infinity as date/datetime max and
         min, the very bounds the load clamps them to: ingest/sources/postgres_types.py), over the
         job's filters and, for INCREMENTAL, the
@@ -117,12 +117,40 @@ class SqlJobSource:
         from ingest.checks.values import source_stats
 
         plans, table = self.reflected.read_plans, self.reflected.table
+        if self.reflected.client_plans:
+            return self._client_value_stats(self._value_window(before, after, include_before))
         if self.engine.dialect.name != "postgresql" or not plans:
             return None
         quote = self.engine.dialect.identifier_preparer.quote
         expressions = {name: quote(name) for name in plans}
         ranged = {name for name, plan in plans.items() if not plan.lands_as_text("pyarrow") and
                   (plan.precision is not None or plan.column.base in ("date", "time", "timestamp", "timestamptz"))}
+        where = self._value_window(before, after, include_before)
+        with self.engine.connect() as connection, connection.begin():
+            # one backend, no parallel workers: the scan runs beside the load and must not take
+            # the cores the load's own query and this process need (ingest/load.py)
+            connection.execute(sa.text("SET LOCAL max_parallel_workers_per_gather = 0"))
+            rows, stats = source_stats(connection, table, expressions, where, ranged)
+        return rows, stats, ranged
+
+    def _client_value_stats(self, where: list[Any]) -> Any:
+        """SQL Server and Oracle: the same scan, each column counted in a form every type
+        allows, min and max typed as the load's driver and conversion give them
+        (ingest/sources/client_types.py: client_value_columns)."""
+        from ingest.checks.values import source_stats
+        from ingest.sources.client_types import client_value_columns
+
+        table, plans = self.reflected.table, self.reflected.client_plans
+        ranges = client_value_columns(plans)
+        expressions = {name: table.c[name] for name in plans}
+        with self.engine.connect() as connection:
+            rows, stats = source_stats(connection, table, expressions, where, set(ranges), ranges,
+                                       any_type_count=True)
+        return rows, stats, set(ranges)
+
+    def _value_window(self, before: Any, after: Any, include_before: bool) -> list[Any]:
+        """The job's filters and, for INCREMENTAL, the window (before, after]."""
+        table = self.reflected.table
         where = list(self.strategies.row_filters())
         watermark = self.reflected.watermark_column if self.job.is_incremental else None
         if watermark is not None:
@@ -131,12 +159,7 @@ class SqlJobSource:
             if before is not None:
                 where.append(column >= before if include_before else column > before)
             where.append(column <= after if after is not None else column.isnot(None))
-        with self.engine.connect() as connection, connection.begin():
-            # one backend, no parallel workers: the scan runs beside the load and must not take
-            # the cores the load's own query and this process need (ingest/load.py)
-            connection.execute(sa.text("SET LOCAL max_parallel_workers_per_gather = 0"))
-            rows, stats = source_stats(connection, table, expressions, where, ranged)
-        return rows, stats, ranged
+        return where
 
     def close(self) -> None:
         self.engine.dispose()  # the connections, not the engine: ingest/sources/engine_cache.py
