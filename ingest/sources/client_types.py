@@ -16,9 +16,12 @@ The rules (`TypeRule`) are the one table of these decisions per dialect: the cod
 them and the README's tables are generated from them (`python -m ingest.sources.mssql_types`,
 `python -m ingest.sources.oracle_types`; tests compare them).
 
-Sub-microsecond digits (SQL Server's 100 ns, Oracle's TIMESTAMP(7..9)): the lake's timestamps
-and times hold microseconds, and the drivers drop the digits below the microsecond (toward the
-past) as they fetch the value. This is the one documented precision rule; every other value
+Sub-microsecond digits (SQL Server's datetime2(7) and time(7), Oracle's TIMESTAMP(7..9)): the
+lake's timestamps and times hold microseconds (timestamp[ns] cannot hold year 9999, the common
+"open end" of a validity range), and the drivers drop the digits below the microsecond as they
+fetch the value. So such a column lands as two: the column to the microsecond (floored, so a
+`>=` watermark never skips a row) and a companion `<column>_nanos` (int16, the nanoseconds past
+the microsecond, 0-999) computed in the server; together they are the exact instant. Every value
 lands exactly, in a documented text form, or fails the job naming the column.
 """
 
@@ -67,6 +70,20 @@ class SourceColumn:
         return f"{self.type_name}({','.join(parts)})"
 
 
+NANOS_SUFFIX = "_nanos"
+
+
+@dataclass(frozen=True)
+class Companion:
+    """A second lake column beside a planned one, holding what the first's type cannot: the
+    nanoseconds past the microsecond of a timestamp or time with more than six digits."""
+
+    name: str
+    select: SelectFn
+    """The expression, in the server, of the column it accompanies."""
+    hint: dict[str, Any]
+
+
 @dataclass(frozen=True)
 class ClientPlan:
     """How one column is read and what lands."""
@@ -85,6 +102,7 @@ class ClientPlan:
     """False for a text form that does not order like the values (no watermark)."""
     unsupported: str = ""
     """Non-empty: the column cannot land exactly and the job fails before reading, saying this."""
+    companion: Companion | None = None
 
     @property
     def lands_as(self) -> str:
@@ -135,21 +153,34 @@ def timestamp_hint(timezone: bool = False) -> dict[str, Any]:
     return hint("timestamp", timezone=timezone, precision=6)
 
 
+def nanos_companion(column: SourceColumn, digits: int | None, select: SelectFn) -> Companion | None:
+    """The `<column>_nanos` companion of a timestamp or time with `digits` fractional digits
+    (None: the type's default, passed in by the dialect); none at six or fewer."""
+    if digits is None or digits <= 6:
+        return None
+    return Companion(f"{column.name}{NANOS_SUFFIX}", select, integer_hint(16))
+
+
 # --- conversions of driver values shared by both dialects ---
 
 def iso_duration(value: timedelta) -> str:
     """A day-to-second interval as ISO 8601 (`P1DT2H3M4.5S`, `-PT0.000001S`), exact to the
     microsecond Python's timedelta holds."""
     micros = (value.days * 86_400 + value.seconds) * 1_000_000 + value.microseconds
-    sign = "-" if micros < 0 else ""
-    micros = abs(micros)
-    days, micros = divmod(micros, 86_400_000_000)
-    hours, micros = divmod(micros, 3_600_000_000)
-    minutes, micros = divmod(micros, 60_000_000)
-    seconds, micros = divmod(micros, 1_000_000)
-    second_text = f"{seconds}.{micros:06d}".rstrip("0") if micros else str(seconds)
+    return iso_duration_ns(micros * 1000)
+
+
+def iso_duration_ns(nanos: int) -> str:
+    """A day-to-second interval of `nanos` nanoseconds as ISO 8601 (`P1DT2H3M4.123456789S`)."""
+    sign = "-" if nanos < 0 else ""
+    nanos = abs(nanos)
+    days, nanos = divmod(nanos, 86_400_000_000_000)
+    hours, nanos = divmod(nanos, 3_600_000_000_000)
+    minutes, nanos = divmod(nanos, 60_000_000_000)
+    seconds, nanos = divmod(nanos, 1_000_000_000)
+    second_text = f"{seconds}.{nanos:09d}".rstrip("0") if nanos else str(seconds)
     clock = "".join(f"{n}{unit}" for n, unit in ((hours, "H"), (minutes, "M")) if n)
-    if seconds or micros or not (days or clock):
+    if seconds or nanos or not (days or clock):
         clock += f"{second_text}S"
     return f"{sign}P{days}D" + (f"T{clock}" if clock else "") if days else f"{sign}PT{clock}"
 
@@ -175,11 +206,13 @@ def select_planned(plans: dict[str, ClientPlan]) -> Callable[..., Any]:
 
     def adapt(query: sa.Select, table: sa.Table, incremental: Any = None, engine: Any = None) -> sa.Select:
         dialect = engine.dialect if engine is not None else None
-        columns = []
+        columns, companions = [], []
         for column in query.selected_columns:
             plan = plans.get(column.name)
             columns.append(column if plan is None or plan.reads_as_is() else planned_column(plan, column, dialect))
-        return query.with_only_columns(*columns)
+            if plan is not None and plan.companion is not None:
+                companions.append(companion_column(plan.companion, column, dialect))
+        return query.with_only_columns(*columns, *companions)
 
     return adapt
 
@@ -189,6 +222,10 @@ def planned_column(plan: ClientPlan, column: sa.ColumnElement, dialect: sa.Diale
     expression = plan.select(column, dialect) if plan.select is not None else column
     impl = plan.driver_type if plan.driver_type is not None else _unwrapped(expression.type)
     return sa.type_coerce(expression, Converted(plan, impl)).label(column.name)
+
+
+def companion_column(companion: Companion, column: sa.ColumnElement, dialect: sa.Dialect | None) -> sa.ColumnElement:
+    return sa.type_coerce(companion.select(column, dialect), sa.Integer()).label(companion.name)
 
 
 def _unwrapped(column_type: sa.types.TypeEngine) -> sa.types.TypeEngine:
@@ -220,15 +257,44 @@ def _typed_like(plan: ClientPlan) -> Callable[[sa.ColumnElement], sa.ColumnEleme
 
 
 def plan_hints(plans: dict[str, ClientPlan]) -> dict[str, dict[str, Any]]:
-    """dlt column hints of what lands, per column (they replace the reflected ones)."""
-    return {name: {"name": name, **plan.hint} for name, plan in plans.items()}
+    """dlt column hints of what lands, per column (they replace the reflected ones), companions
+    included."""
+    hints = {name: {"name": name, **plan.hint} for name, plan in plans.items()}
+    for plan in plans.values():
+        if plan.companion is not None:
+            hints[plan.companion.name] = {"name": plan.companion.name, **plan.companion.hint}
+    return hints
+
+
+def companion_loader(plans: dict[str, ClientPlan]) -> type | None:
+    """dlt's TableLoader knowing each companion's type (its pyarrow backend types a cursor
+    column it has no hint for by its values: int64, or null when a batch holds only NULLs);
+    None when no column has a companion."""
+    extra = {plan.companion.name: {"name": plan.companion.name, **plan.companion.hint}
+             for plan in plans.values() if plan.companion is not None}
+    if not extra:
+        return None
+    from dlt.sources.sql_database.helpers import TableLoader
+
+    class CompanionColumnsLoader(TableLoader):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.columns = {**self.columns, **extra}
+
+    return CompanionColumnsLoader
 
 
 def check_supported(plans: dict[str, ClientPlan], where: str) -> None:
-    """Fail before reading when a column has no exact form in the lake."""
+    """Fail before reading when a column has no exact form in the lake, or when a companion's
+    name is taken by a column of the table."""
+    taken = {name.lower() for name in plans}
     for plan in plans.values():
         if plan.unsupported:
             raise value_error(plan.column, f"of table {where} {plan.unsupported}")
+        if plan.companion is not None and plan.companion.name.lower() in taken:
+            raise value_error(plan.column, f"of table {where} has more than six fractional digits, which land in"
+                                           f" a column {plan.companion.name}, but the table has a column of that"
+                                           " name: read a view that renames it")
 
 
 def markdown_table(title: str, rules: tuple[TypeRule, ...]) -> str:

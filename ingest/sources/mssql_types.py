@@ -20,7 +20,8 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement
 
 from ingest.sources.client_types import (TEXT, ClientPlan, SourceColumn, TypeRule, decimal_hint, hint,
-                                         integer_hint, markdown_table, timestamp_hint, value_error)
+                                         integer_hint, markdown_table, nanos_companion, timestamp_hint,
+                                         value_error)
 
 R_BIT = TypeRule("bit", "bool")
 R_INT = TypeRule("tinyint, smallint, int, bigint", "int16, int16, int32, int64")
@@ -35,10 +36,14 @@ R_ROWVERSION = TypeRule("rowversion (timestamp)", "binary",
                         note="the 8 bytes as the server gives them (big-endian: they order like the counter);"
                              " a view with CAST(c AS bigint) gives a number")
 R_DATE = TypeRule("date", "date32")
-R_TIMESTAMP = TypeRule("datetime, smalldatetime, datetime2(p)", "timestamp[us]",
-                       note="datetime2(7): the 100 ns digit is dropped (floored to the microsecond) by the driver;"
-                            " datetime as SQL Server shows it (3.33 ms ticks, to the millisecond)")
-R_TIME = TypeRule("time(p)", "time64[us]", note="time(7): the 100 ns digit is dropped (floored to the microsecond)")
+R_TIMESTAMP = TypeRule("datetime, smalldatetime, datetime2(p)", "timestamp[us]; p = 7 (the default): and c_nanos int16",
+                       "c; p = 7: and DATEPART(nanosecond, c) % 1000 AS c_nanos",
+                       "datetime2(7): c to the microsecond (floored) and c_nanos the nanoseconds past it (0, 100 ..."
+                       " 900): together the exact value; datetime as SQL Server shows it (3.33 ms ticks, to the"
+                       " millisecond)")
+R_TIME = TypeRule("time(p)", "time64[us]; p = 7 (the default): and c_nanos int16",
+                  "c; p = 7: and DATEPART(nanosecond, c) % 1000 AS c_nanos",
+                  "time(7): as datetime2(7), c to the microsecond and c_nanos the 100 ns digit")
 R_OFFSET = TypeRule("datetimeoffset(p)", "string", "CAST(c AS NVARCHAR(34))",
                     "ISO 8601 with the offset and every digit (`2024-03-01T12:00:00.1234567+02:00`); as the"
                     " job's watermark_column: timestamp[us] UTC (the instant, ordered; the offset is dropped)")
@@ -126,6 +131,19 @@ def _variant(column: ColumnElement, dialect: Any = None) -> ColumnElement:
     return base + sa.literal_column("':'", mssql.NVARCHAR()) + value
 
 
+DEFAULT_FRACTION_DIGITS = 7
+"""datetime2 and time without a declared precision have seven fractional digits."""
+
+
+def _nanos_past_micro(column: ColumnElement, dialect: Any = None) -> ColumnElement:
+    return sa.func.DATEPART(sa.literal_column("nanosecond"), column, type_=sa.Integer()) % sa.literal_column("1000")
+
+
+def _nanos(column: SourceColumn):
+    digits = DEFAULT_FRACTION_DIGITS if column.scale is None else column.scale
+    return nanos_companion(column, digits, _nanos_past_micro)
+
+
 def canonical_uuid(value: Any) -> str:
     """pyodbc gives uniqueidentifier as upper-case text, SQLAlchemy as uuid.UUID."""
     return str(value if isinstance(value, uuid.UUID) else uuid.UUID(str(value)))
@@ -173,12 +191,12 @@ def _plan_temporal_or_text(column: SourceColumn, watermark: bool) -> ClientPlan:
     if name == "date":
         return ClientPlan(column, R_DATE, hint("date"))
     if name in _TIMESTAMPS:
-        return ClientPlan(column, R_TIMESTAMP, timestamp_hint())
+        return ClientPlan(column, R_TIMESTAMP, timestamp_hint(), companion=_nanos(column) if name == "datetime2" else None)
     if name == "time":
-        return ClientPlan(column, R_TIME, hint("time", precision=6))
+        return ClientPlan(column, R_TIME, hint("time", precision=6), companion=_nanos(column))
     if name == "datetimeoffset":
         if watermark:  # SQLAlchemy's pyodbc dialect returns an aware datetime: its instant lands
-            return ClientPlan(column, R_OFFSET, timestamp_hint(timezone=True))
+            return ClientPlan(column, R_OFFSET, timestamp_hint(timezone=True), companion=_nanos(column))
         return ClientPlan(column, R_OFFSET, TEXT, select=lambda c, d=None: _text(c, 34),
                           convert=offset_to_iso(column), ordered=False)
     if name == "xml":

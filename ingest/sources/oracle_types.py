@@ -24,8 +24,8 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement
 
 from ingest.sources.client_types import (TEXT, ClientPlan, SourceColumn, TypeRule, decimal_hint, hint,
-                                         integer_hint, iso_duration, iso_year_month, markdown_table, read_lob,
-                                         timestamp_hint, value_error)
+                                         integer_hint, iso_duration, iso_duration_ns, iso_year_month, markdown_table,
+                                         nanos_companion, read_lob, timestamp_hint, value_error)
 
 MAX_DECIMAL_PRECISION = 76
 """decimal256; above it a NUMBER lands as text."""
@@ -45,18 +45,21 @@ R_STRING = TypeRule("CHAR, VARCHAR2, NCHAR, NVARCHAR2, CLOB, NCLOB, LONG", "stri
 R_BINARY = TypeRule("RAW, LONG RAW, BLOB", "binary", note="a BLOB is read whole (as CLOB)")
 R_DATE = TypeRule("DATE", "timestamp[us]", note="with its time of day; a date before year 1 fails the job"
                   " (python-oracledb cannot return it)")
-R_TIMESTAMP = TypeRule("TIMESTAMP(p)", "timestamp[us]", note="p > 6: the digits below the microsecond are dropped"
-                       " (floored) by the driver")
+R_TIMESTAMP = TypeRule("TIMESTAMP(p)", "timestamp[us]; p > 6: and c_nanos int16",
+                       "c; p > 6: and MOD(EXTRACT(SECOND FROM c) * 1000000000, 1000) AS c_nanos",
+                       "p > 6: c to the microsecond (floored) and c_nanos the nanoseconds past it (0-999): together"
+                       " the exact value")
 R_ZONED = TypeRule("TIMESTAMP(p) WITH TIME ZONE", "string",
                    "TO_CHAR(c, 'YYYY-MM-DD\"T\"HH24:MI:SS.FF9TZH:TZM')",
                    "ISO 8601 with nine fractional digits and the offset (`2024-03-01T12:00:00.123456789+02:00`;"
                    " a region name becomes its offset at that instant); as the job's watermark_column:"
-                   " timestamp[us] UTC via SYS_EXTRACT_UTC(c)")
-R_LOCAL = TypeRule("TIMESTAMP(p) WITH LOCAL TIME ZONE", "timestamp[us] UTC",
-                   "SYS_EXTRACT_UTC(CAST(c AS TIMESTAMP(9) WITH TIME ZONE))", "the instant")
+                   " timestamp[us] UTC via SYS_EXTRACT_UTC(c) and, p > 6, c_nanos")
+R_LOCAL = TypeRule("TIMESTAMP(p) WITH LOCAL TIME ZONE", "timestamp[us] UTC; p > 6: and c_nanos int16",
+                   "SYS_EXTRACT_UTC(CAST(c AS TIMESTAMP(9) WITH TIME ZONE))", "the instant; p > 6: c_nanos as for"
+                   " TIMESTAMP(p)")
 R_YM = TypeRule("INTERVAL YEAR TO MONTH", "string", note="ISO 8601 (`P1Y2M`, `-P0Y1M`)")
-R_DS = TypeRule("INTERVAL DAY TO SECOND", "string",
-                note="ISO 8601 (`P1DT2H3M4.5S`); digits below the microsecond dropped (floored)")
+R_DS = TypeRule("INTERVAL DAY TO SECOND", "string", "c; p > 6: TO_CHAR(c)",
+                note="ISO 8601 (`P1DT2H3M4.5S`), every fractional digit (`PT0.123456789S`)")
 R_XML = TypeRule("XMLType", "string", "XMLSERIALIZE(CONTENT c AS CLOB)", "the document as Oracle serializes it")
 R_ROWID = TypeRule("ROWID, UROWID", "string", "ROWIDTOCHAR(c), CAST(c AS VARCHAR2(4000))")
 R_BOOLEAN = TypeRule("BOOLEAN (23ai)", "bool")
@@ -89,6 +92,39 @@ def _function(name: str, sa_type: sa.types.TypeEngine):
 
 def _zoned_text(column: sa.ColumnElement, dialect: Any = None) -> sa.ColumnElement:
     return sa.func.to_char(column, sa.literal_column("'YYYY-MM-DD\"T\"HH24:MI:SS.FF9TZH:TZM'"), type_=sa.String())
+
+
+DEFAULT_FRACTION_DIGITS = 6
+"""TIMESTAMP and INTERVAL DAY TO SECOND without a declared precision have six fractional digits."""
+
+
+def _nanos_past_micro(column: sa.ColumnElement, dialect: Any = None) -> sa.ColumnElement:
+    seconds = sa.extract("second", column)
+    return sa.func.mod(seconds * sa.literal_column("1000000000"), sa.literal_column("1000"), type_=sa.Integer())
+
+
+def _nanos(column: SourceColumn):
+    digits = DEFAULT_FRACTION_DIGITS if column.scale is None else column.scale
+    return nanos_companion(column, digits, _nanos_past_micro)
+
+
+_INTERVAL_TEXT = re.compile(r"([+-])(\d+) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?")
+
+
+def interval_text(column: SourceColumn):
+    """Oracle's text of an INTERVAL DAY TO SECOND (`+01 02:03:04.123456789`) as ISO 8601 with
+    every digit; anything else fails naming the column."""
+
+    def convert(value: Any) -> str:
+        match = _INTERVAL_TEXT.fullmatch(str(value).strip())
+        if match is None:
+            raise value_error(column, f"gave {value!r}, not Oracle's INTERVAL DAY TO SECOND text form")
+        sign, days, hours, minutes, seconds, fraction = match.groups()
+        nanos = ((int(days) * 24 + int(hours)) * 60 + int(minutes)) * 60 + int(seconds)
+        nanos = nanos * 1_000_000_000 + int((fraction or "").ljust(9, "0"))
+        return iso_duration_ns(-nanos if sign == "-" else nanos)
+
+    return convert
 
 
 def exact_decimal(column: SourceColumn):
@@ -130,14 +166,15 @@ def plan_column(column: SourceColumn, watermark: bool = False) -> ClientPlan:
     if name == "date":
         return ClientPlan(column, R_DATE, timestamp_hint())
     if name == "timestamp":
-        return ClientPlan(column, R_TIMESTAMP, timestamp_hint())
+        return ClientPlan(column, R_TIMESTAMP, timestamp_hint(), companion=_nanos(column))
     if name == "timestamp with time zone":
         if watermark:
-            return ClientPlan(column, R_ZONED, timestamp_hint(timezone=True),
+            return ClientPlan(column, R_ZONED, timestamp_hint(timezone=True), companion=_nanos(column),
                               select=_function("sys_extract_utc", oracle.TIMESTAMP()))
         return ClientPlan(column, R_ZONED, TEXT, select=_zoned_text, ordered=False)
     if name == "timestamp with local time zone":
-        return ClientPlan(column, R_LOCAL, timestamp_hint(timezone=True), select=_local_to_utc)
+        return ClientPlan(column, R_LOCAL, timestamp_hint(timezone=True), select=_local_to_utc,
+                          companion=_nanos(column))
     return _plan_other(column)
 
 
@@ -146,6 +183,9 @@ def _plan_other(column: SourceColumn) -> ClientPlan:
     if name == "interval year to month":
         return ClientPlan(column, R_YM, TEXT, convert=year_month_text, ordered=False)
     if name == "interval day to second":
+        if (column.scale or DEFAULT_FRACTION_DIGITS) > 6:  # the driver's timedelta holds microseconds
+            return ClientPlan(column, R_DS, TEXT, convert=interval_text(column), ordered=False,
+                              select=_function("to_char", sa.String()))
         return ClientPlan(column, R_DS, TEXT, convert=day_second_text, ordered=False)
     if name in ("xmltype", "sys.xmltype"):
         return ClientPlan(column, R_XML, TEXT, ordered=False, convert=read_lob,

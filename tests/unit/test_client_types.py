@@ -299,8 +299,28 @@ def test_oracle_interval_year_to_month_lands_as_iso_8601(driver, lands):
      "P999999999DT23H59M59.999999S"),
 ])
 def test_oracle_interval_day_to_second_lands_as_iso_8601(driver, lands):
-    assert convert(oracle_types, SourceColumn("c", "interval day to second", None, 9), driver) == lands
+    assert convert(oracle_types, SourceColumn("c", "interval day to second", None, 6), driver) == lands
     assert iso_duration(driver) == lands
+
+
+@pytest.mark.parametrize("text, lands", [
+    ("+01 02:03:04.123456789", "P1DT2H3M4.123456789S"),
+    ("-00 00:00:00.000000100", "-PT0.0000001S"),
+    ("+000000000 00:00:05.000000000", "PT5S"),
+    ("-999999999 23:59:59.999999999", "-P999999999DT23H59M59.999999999S"),
+    ("+00 00:00:00", "PT0S"),
+])
+def test_oracle_interval_with_more_than_six_digits_is_read_as_text_and_lands_exactly(text, lands):
+    """INTERVAL DAY TO SECOND(9): the driver's timedelta holds microseconds, so the server's
+    TO_CHAR text is read and every digit lands."""
+    column = SourceColumn("c", "interval day to second", None, 9)
+    assert compiled(oracle_types, column, ORACLE) == "SELECT to_char(sales.t.c) AS c FROM sales.t"
+    assert convert(oracle_types, column, text) == lands
+
+
+def test_oracle_interval_text_in_another_form_fails_naming_the_column():
+    with pytest.raises(SourceValueError, match=r"column c \(interval day to second\(9\)\) gave '1 day'"):
+        convert(oracle_types, SourceColumn("c", "interval day to second", None, 9), "1 day")
 
 
 def test_oracle_lobs_are_read_whole():
