@@ -214,7 +214,7 @@ def _named_columns(job: JobConfig) -> list[tuple[str, str]]:
 
 def check_job(job: JobConfig, engine: Engine) -> list[CheckLine]:
     """The job's line (table, columns, SELECT permission), then the registered checks' lines."""
-    from ingest.sources.sql import prepare_table, reflect_table
+    from ingest.sources.sql import prepare_again, reflect_table
 
     subject = f"job {job.job_name}"
     where = f"{job.source_schema}.{job.source_table}" if job.source_schema else str(job.source_table)
@@ -234,7 +234,7 @@ def check_job(job: JobConfig, engine: Engine) -> list[CheckLine]:
                           f" {', '.join(bare.columns)}", f"correct {place}, or add the column to the source")]
     try:
         # the loader's own checks on the table reflected above (a watermark that lands as text)
-        reflected = prepare_table(bare.table, job, engine.dialect.name, bare.read_plans)
+        reflected = prepare_again(bare, job, engine.dialect.name)
         with engine.connect() as connection:
             connection.execute(sa.select(*reflected.table.c).where(sa.false())).close()
     except Exception as exc:

@@ -42,6 +42,9 @@ class ReflectedTable:
     """PostgreSQL: how each column is read and what lands (ingest/sources/postgres_types.py)."""
     client_plans: dict[str, ClientPlan] = field(default_factory=dict)
     """SQL Server and Oracle: how each column is read and what lands (client_types.py)."""
+    catalog: dict[str, SourceColumn] = field(default_factory=dict)
+    """SQL Server and Oracle: each column as the catalog declares it (what client_plans came
+    from; a type SQLAlchemy cannot reflect, such as XMLType, is known only here)."""
 
 
 def make_engine(source: SourceConnection) -> Engine:
@@ -98,6 +101,13 @@ def _columns_or_none(inspector: sa.Inspector, name: str, schema: str | None) -> 
         return None
 
 
+def prepare_again(reflected: ReflectedTable, job: JobConfig, dialect_name: str) -> ReflectedTable:
+    """The loader's checks for `job` on a table reflected before (for the same table, another
+    job's columns): the same read plans and catalog, so a type only the catalog knows (Oracle
+    XMLType, INTERVAL YEAR TO MONTH) is planned as the load plans it."""
+    return prepare_table(reflected.table, job, dialect_name, reflected.read_plans, reflected.catalog)
+
+
 def prepare_table(table: sa.Table, job: JobConfig, dialect_name: str,
                   plans: dict[str, ColumnPlan] | None = None,
                   catalog: dict[str, SourceColumn] | None = None) -> ReflectedTable:
@@ -127,7 +137,7 @@ def prepare_table(table: sa.Table, job: JobConfig, dialect_name: str,
         _check_watermark_lands_ordered(job, watermark, plans.get(watermark), client.get(watermark))
         table.c[watermark].type = wrap_watermark_type(columns[watermark], dialect_name)
     return ReflectedTable(table=table, columns=columns, watermark_column=watermark, primary_key=primary_key,
-                          read_plans=dict(plans), client_plans=client)
+                          read_plans=dict(plans), client_plans=client, catalog=dict(catalog or {}))
 
 
 def _check_watermark_lands_ordered(job: JobConfig, watermark: str, plan: ColumnPlan | None,
