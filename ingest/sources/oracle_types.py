@@ -291,7 +291,7 @@ def column_from_reflection(name: str, column_type: sa.types.TypeEngine) -> Sourc
         return SourceColumn(name, "interval day to second")
     if isinstance(column_type, (oracle.BINARY_FLOAT, oracle.BINARY_DOUBLE)):
         return SourceColumn(name, column_type.__visit_name__.lower())
-    if isinstance(column_type, oracle.NUMBER):
+    if isinstance(column_type, (oracle.NUMBER, sa.Numeric)) and not isinstance(column_type, sa.Float):
         return SourceColumn(name, "number", column_type.precision, column_type.scale)
     if isinstance(column_type, sa.Float):
         return SourceColumn(name, "float")

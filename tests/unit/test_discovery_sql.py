@@ -115,7 +115,7 @@ def test_propose_refuses_names_the_workbook_cannot_hold_and_fills_the_row():
         "primary_key": "id"}
     view = proposals.rows[1]
     assert view.values["load_type"] == "FULL" and view.values["primary_key"] is None
-    assert any("without a declared precision" in w for w in view.warnings)
+    assert any("TOTAL (number) lands as text: the exact decimal" in w for w in view.warnings)
     assert len(proposals.refused) == 1 and "ORDER LINES" in proposals.refused[0]
 
 

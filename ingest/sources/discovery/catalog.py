@@ -16,6 +16,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.engine.reflection import ObjectKind
 
 from ingest.core.errors import SourceObjectNotFoundError
+from ingest.sources.client_types import SourceColumn
+from ingest.sources.dialects import CLIENT_TYPE_MAPS
+from ingest.sources.dialects import read_catalog as read_declared_types
 from ingest.sources.discovery import catalog_sql
 from ingest.sources.postgres_types import PgColumn
 
@@ -33,10 +36,15 @@ class CatalogColumn:
     """PostgreSQL: pg_stats.correlation (None before ANALYZE)."""
     domain: bool = False
     """PostgreSQL: the column's type is a domain (pg.base is the type under it)."""
+    client: SourceColumn | None = None
+    """SQL Server and Oracle: the column as the catalog declares it (what client_types.py plans
+    from; XMLType, CLR types and the like are known only here)."""
 
     @property
     def declared(self) -> str:
-        return self.pg.declared if self.pg is not None else str(self.type).lower()
+        if self.pg is not None:
+            return self.pg.declared
+        return self.client.declared if self.client is not None else str(self.type).lower()
 
 
 @dataclass(frozen=True)
@@ -102,15 +110,32 @@ def read_catalog(engine: Engine, schema: str | None = None, include: tuple[str, 
     for name in names:
         reflected = columns.get((schema, name)) or []
         key = keys.get((schema, name)) or {}
+        declared = _client_columns(engine, schema, name, catalog.notes)
         catalog.tables.append(CatalogTable(
             schema=schema, name=name, is_view=name in views,
             columns=tuple(CatalogColumn(c["name"], c["type"], bool(c.get("nullable", True)),
                                         pg_columns.get((name, c["name"])), correlations.get((name, c["name"])),
-                                        (name, c["name"]) in domains)
+                                        (name, c["name"]) in domains, declared.get(c["name"]))
                           for c in reflected),
             primary_key=tuple(key.get("constrained_columns") or ()),
             row_estimate=None if name in views else estimates.get(name)))
     return catalog
+
+
+def _client_columns(engine: Engine, schema: str | None, table: str, notes: list[str]) -> dict[str, SourceColumn]:
+    """SQL Server and Oracle: each column's declared type from the catalog query the load uses
+    (one per table); {} elsewhere, or when this login may not read it (noted once)."""
+    if engine.dialect.name not in CLIENT_TYPE_MAPS:
+        return {}
+    try:
+        with engine.connect() as connection:
+            return read_declared_types(connection, engine.dialect.name, schema, table)
+    except sa.exc.DBAPIError as exc:
+        note = (f"declared column types not readable ({type(exc.orig).__name__}): the type notes go by"
+                " SQLAlchemy's reflection")
+        if note not in notes:
+            notes.append(note)
+        return {}
 
 
 def _schema_as_spelled(inspector: sa.Inspector, schema: str | None) -> str | None:

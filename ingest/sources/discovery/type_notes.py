@@ -1,11 +1,15 @@
 """Which columns of a discovered table will not land as the source declares them, and what
-lands instead. PostgreSQL asks the read plans of ingest/sources/postgres_types.py (TYPE_RULES:
-the same decision the load takes); the other dialects go by the reflected SQLAlchemy type."""
+lands instead. PostgreSQL asks the read plans of ingest/sources/postgres_types.py, SQL Server and Oracle their
+client plans (mssql_types.py, oracle_types.py): the same decision the load takes; other dialects
+go by the reflected SQLAlchemy type."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
+from ingest.sources.dialects import CLIENT_TYPE_MAPS
 from ingest.sources.discovery.catalog import CatalogColumn
 from ingest.sources.postgres_types import Read, plan_column
 
@@ -16,7 +20,25 @@ def type_note(column: CatalogColumn, dialect: str) -> str | None:
     """One line for a column that changes on the way into the lake; None when it lands as is."""
     if dialect == "postgresql" and column.pg is not None:
         return _postgres_note(column)
+    if dialect in CLIENT_TYPE_MAPS:
+        return _client_note(column, CLIENT_TYPE_MAPS[dialect])
     return _generic_note(column)
+
+
+def _client_note(column: CatalogColumn, type_map: Any) -> str | None:
+    """SQL Server and Oracle: what the column's plan lands (client_types.py), from the catalog's
+    declared type, else SQLAlchemy's reflected one."""
+    declared = column.client or type_map.column_from_reflection(column.name, column.type)
+    plan = type_map.plan_column(declared)
+    what = f"column {column.name} ({declared.declared})"
+    if plan.unsupported:
+        return f"{what} {plan.unsupported}; the job fails before reading until then"
+    if plan.companion is not None:
+        return (f"{what} lands as {plan.lands_as} to the microsecond, with {plan.companion.name} holding the"
+                " nanoseconds past it")
+    if plan.lands_as == "text" and plan.rule is not type_map.R_STRING:
+        return f"{what} lands as text: {plan.rule.note or plan.rule.select}"
+    return None
 
 
 def _postgres_note(column: CatalogColumn) -> str | None:
