@@ -22,7 +22,7 @@ import openpyxl
 from openpyxl.comments import Comment
 
 from ingest.config.dlt_names import DELETED_KEYS_SUFFIX, SCD2_STAGE_SUFFIX
-from ingest.config.workbook import JOBS_SHEET, load_workbook_bytes
+from ingest.config.workbook import JOBS_SHEET, MAX_ROWS, load_workbook_bytes
 from ingest.core.errors import WorkbookError
 
 SourceKey = tuple[str, str, str]
@@ -109,18 +109,24 @@ def _header(sheet: Any) -> dict[str, int]:
     return {str(c.value).strip().lower(): c.column for c in sheet[1] if c.value is not None and str(c.value).strip()}
 
 
-def _last_row(sheet: Any) -> int:
-    for row in range(sheet.max_row, 1, -1):
-        if any(cell.value is not None and str(cell.value).strip() for cell in sheet[row]):
-            return row
-    return 1
+def _last_row(sheet: Any, label: str) -> int:
+    """The last row holding a value, from the cells the file has: walking rows down from
+    `max_row` made every empty cell up to it, so one formatted cell at row 1,048,576 cost
+    millions of cells. More than MAX_ROWS job rows is refused, as the reader refuses them."""
+    # openpyxl has no public way to list the cells a sheet holds without creating the empty ones
+    last = max((row for (row, _), cell in sheet._cells.items()
+                if row > 1 and cell.value is not None and str(cell.value).strip()), default=1)
+    if last > MAX_ROWS + 1:
+        raise WorkbookError(f"{label}: sheet {sheet.title} has a value in row {last}; a workbook holds at most"
+                            f" {MAX_ROWS} job rows")
+    return last
 
 
 def read_jobs_sheet(data: bytes, label: str) -> JobsSheet:
     _book, sheet = _open(data, label)
     header = _header(sheet)
     rows = []
-    for number in range(2, _last_row(sheet) + 1):
+    for number in range(2, _last_row(sheet, label) + 1):
         values = {name: sheet.cell(row=number, column=col).value for name, col in header.items()}
         if any(v is not None and str(v).strip() for v in values.values()):
             rows.append(ExistingRow(number, values))
@@ -138,7 +144,7 @@ def append_rows(data: bytes, label: str, rows: list[NewRow]) -> tuple[bytes, Mer
         if name not in header:
             header[name] = _add_column(sheet, name)
             outcome.added_columns.append(name)
-    above = _last_row(sheet)
+    above = _last_row(sheet, label)
     for offset, new in enumerate(rows, start=1):
         number = above + offset
         for name, column in header.items():

@@ -75,3 +75,25 @@ def test_a_missing_file_starts_from_the_template_and_saving_keeps_the_mode(tmp_p
     path.chmod(0o640)
     replace_file(path, data)
     assert path.stat().st_mode & 0o777 == 0o640 and list(tmp_path.iterdir()) == [path]
+
+
+def test_a_formatted_cell_at_the_last_excel_row_costs_nothing():
+    """One styled, empty cell at row 1,048,576 made the sheet's max_row that row; the merge walked
+    every row up to it, creating each empty cell."""
+    book = openpyxl.load_workbook(io.BytesIO(book_bytes([["orders", "Y", "postgres", "pg", "s", "o", "FULL"]])))
+    book["Jobs"].cell(row=1_048_576, column=3).fill = PatternFill("solid", fgColor="DDEEFF")
+    buffer = io.BytesIO()
+    book.save(buffer)
+    out, outcome = append_rows(buffer.getvalue(), "w.xlsx", [NewRow({"job_name": "lines", "source_table": "lines"})])
+    assert outcome.added == [(3, "lines")]
+    assert len(openpyxl.load_workbook(io.BytesIO(out))["Jobs"]._cells) < 100
+
+
+def test_a_value_beyond_the_row_limit_is_refused_naming_its_row():
+    book = openpyxl.load_workbook(io.BytesIO(book_bytes([])))
+    book["Jobs"].cell(row=900_000, column=1).value = "far_away"
+    buffer = io.BytesIO()
+    book.save(buffer)
+    with pytest.raises(WorkbookError, match="w.xlsx: sheet Jobs has a value in row 900000; a workbook holds at most"
+                                            " 50000 job rows"):
+        read_jobs_sheet(buffer.getvalue(), "w.xlsx")
