@@ -266,24 +266,6 @@ def plan_hints(plans: dict[str, ClientPlan]) -> dict[str, dict[str, Any]]:
     return hints
 
 
-def companion_loader(plans: dict[str, ClientPlan]) -> type | None:
-    """dlt's TableLoader knowing each companion's type (its pyarrow backend types a cursor
-    column it has no hint for by its values: int64, or null when a batch holds only NULLs);
-    None when no column has a companion."""
-    extra = {plan.companion.name: {"name": plan.companion.name, **plan.companion.hint}
-             for plan in plans.values() if plan.companion is not None}
-    if not extra:
-        return None
-    from dlt.sources.sql_database.helpers import TableLoader
-
-    class CompanionColumnsLoader(TableLoader):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self.columns = {**self.columns, **extra}
-
-    return CompanionColumnsLoader
-
-
 def check_supported(plans: dict[str, ClientPlan], where: str) -> None:
     """Fail before reading when a column has no exact form in the lake, or when a companion's
     name is taken by a column of the table."""

@@ -43,8 +43,8 @@ R_STRING = TypeRule("CHAR, VARCHAR2, NCHAR, NVARCHAR2, CLOB, NCLOB, LONG", "stri
                     note="CHAR keeps its padding; a LOB is read whole, so memory grows with the largest LOB"
                          " times INGEST_CHUNK_SIZE")
 R_BINARY = TypeRule("RAW, LONG RAW, BLOB", "binary", note="a BLOB is read whole (as CLOB)")
-R_DATE = TypeRule("DATE", "timestamp[us]", note="with its time of day; a date before year 1 fails the job"
-                  " (python-oracledb cannot return it)")
+R_DATE = TypeRule("DATE", "timestamp[us]", note="with its time of day; a date before year 1 fails the job naming"
+                  " the column (python-oracledb cannot return it: ingest/sources/client_loader.py)")
 R_TIMESTAMP = TypeRule("TIMESTAMP(p)", "timestamp[us]; p > 6: and c_nanos int16",
                        "c; p > 6: and MOD(EXTRACT(SECOND FROM c) * 1000000000, 1000) AS c_nanos",
                        "p > 6: c to the microsecond (floored) and c_nanos the nanoseconds past it (0-999): together"

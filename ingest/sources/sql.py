@@ -17,7 +17,8 @@ from sqlalchemy.engine import Engine
 from ingest.config.model import JobConfig, WatermarkValue
 from ingest.core.errors import ConfigError, SourceObjectNotFoundError
 from ingest.sources.connections import SourceConnection
-from ingest.sources.client_types import ClientPlan, SourceColumn, companion_loader
+from ingest.sources.client_loader import client_loader
+from ingest.sources.client_types import ClientPlan, SourceColumn
 from ingest.sources.dialects import (CLIENT_TYPE_MAPS, adapt_types, choose_backend, client_plans,
                                      exact_type_hints, query_adapter, read_catalog)
 from ingest.sources.dialects import dlt_type as client_dlt_type
@@ -240,7 +241,7 @@ def build_resource(job: JobConfig, engine: Engine, reflected: ReflectedTable,
         table=table.name,
         schema=table.schema,
         table_loader_class=(ExactTypesConnectorXLoader if backend == "connectorx" else
-                            companion_loader(reflected.client_plans)),
+                            client_loader(reflected.client_plans)),
         type_adapter_callback=(dlt_type if dialect_name == "postgresql" else
                                client_dlt_type if dialect_name in CLIENT_TYPE_MAPS else unwrap),
         query_adapter_callback=strategies.query_adapter(query_adapter(dialect_name, reflected.read_plans, backend,

@@ -22,8 +22,9 @@ from sqlalchemy.dialects import mssql, oracle
 
 from ingest.core.errors import SourceValueError
 from ingest.sources import mssql_types, oracle_types
+from ingest.sources.client_loader import client_loader
 from ingest.sources.client_types import (ClientPlan, Companion, SourceColumn, TypeRule, check_supported,
-                                         companion_loader, integer_hint, plan_hints, select_planned, timestamp_hint)
+                                         integer_hint, plan_hints, select_planned, timestamp_hint)
 
 MSSQL = mssql.dialect()
 ORACLE = oracle.dialect()
@@ -109,7 +110,7 @@ def test_companion_travels_through_dlt_into_the_parquet_file_beside_its_column(t
                              select=lambda c, d=None: sa.func.substr(c, 1, 26),
                              convert=lambda v: datetime.fromisoformat(v), driver_type=sa.String())}
     resource = sql_table(credentials=engine, table="events", backend="pyarrow",
-                         query_adapter_callback=select_planned(plans), table_loader_class=companion_loader(plans))
+                         query_adapter_callback=select_planned(plans), table_loader_class=client_loader(plans))
     resource.apply_hints(columns=plan_hints(plans))
     pipeline = dlt.pipeline("nanos", destination=dlt.destinations.filesystem(str(tmp_path / "lake")),
                             dataset_name="d", pipelines_dir=str(tmp_path / "pipelines"))
