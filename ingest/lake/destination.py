@@ -6,6 +6,7 @@ import copy
 import hashlib
 import os
 from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, Callable
 from urllib.parse import urlparse
 
@@ -34,10 +35,35 @@ def working_dir(settings: Settings) -> Path:
     return settings.pipelines_dir / f"{settings.dataset}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
 
 
+@dataclass(frozen=True)
+class AzureLakeAddress:
+    """The parts of an az:// or abfss:// lake URL: `abfss://container@account.dfs.core.windows.net/dir`
+    or `az://container/dir` (no account: it comes from the connection string)."""
+
+    container: str
+    account_host: str | None
+    """`account.dfs.core.windows.net`; None for az://container."""
+
+    @property
+    def account(self) -> str | None:
+        return self.account_host.split(".", 1)[0] if self.account_host else None
+
+
+def azure_address(url: str) -> AzureLakeAddress:
+    netloc = urlparse(url).netloc
+    container, _, host = netloc.partition("@")
+    return AzureLakeAddress(container, host or None)
+
+
 def azure_container(url: str) -> str:
     """The container of an az:// or abfss:// URL (abfss://container@account.dfs...)."""
-    parsed = urlparse(url)
-    return parsed.netloc.split("@", 1)[0]
+    return azure_address(url).container
+
+
+def lake_account(settings: Settings) -> str | None:
+    """The lake's storage account name (never a key): the URL's, else the connection string's."""
+    return azure_address(bucket_url(settings.destination)).account or connection_string_field(
+        settings.azure_storage_connection_string or "", "AccountName")
 
 
 def ensure_container(settings: Settings) -> None:
@@ -66,12 +92,12 @@ def lake_container(settings: Settings) -> Any:
     if settings.azure_storage_connection_string:
         return BlobServiceClient.from_connection_string(settings.azure_storage_connection_string) \
             .get_container_client(name)
-    netloc = urlparse(settings.destination).netloc
-    if "@" not in netloc:
+    address = azure_address(settings.destination)
+    if address.account_host is None:
         return None
     from azure.identity import DefaultAzureCredential
 
-    account_host = netloc.split("@", 1)[1].replace(".dfs.", ".blob.")
+    account_host = address.account_host.replace(".dfs.", ".blob.")
     return ContainerClient(f"https://{account_host}", name, credential=DefaultAzureCredential())
 
 
@@ -83,12 +109,11 @@ def make_destination(settings: Settings, current_datetime=None):  # -> dlt Desti
     if is_azure(url) and settings.azure_storage_connection_string:
         # adlfs takes the connection string directly; it carries the Azurite endpoint too.
         kwargs["connection_string"] = settings.azure_storage_connection_string
-        account = _connection_string_field(settings.azure_storage_connection_string, "AccountName")
+        account = connection_string_field(settings.azure_storage_connection_string, "AccountName")
         credentials = {"azure_storage_account_name": account} if account else None
-    elif is_azure(url) and "@" in urlparse(url).netloc:
+    elif is_azure(url) and azure_address(url).account:
         # abfss://container@account.dfs.core.windows.net: identity-based (DefaultAzureCredential)
-        account = urlparse(url).netloc.split("@", 1)[1].split(".", 1)[0]
-        credentials = {"azure_storage_account_name": account}
+        credentials = {"azure_storage_account_name": azure_address(url).account}
     return _JobFilesystem(
         bucket_url=url,
         layout=settings.layout,
@@ -148,10 +173,10 @@ def delta_storage_options(settings: Settings) -> dict[str, str]:
     for field, option in (("AccountName", "azure_storage_account_name"),
                           ("AccountKey", "azure_storage_account_key"),
                           ("SharedAccessSignature", "azure_storage_sas_token")):
-        value = _connection_string_field(conn, field)
+        value = connection_string_field(conn, field)
         if value:
             options[option] = value
-    endpoint = (_connection_string_field(conn, "BlobEndpoint") or "").rstrip("/")
+    endpoint = (connection_string_field(conn, "BlobEndpoint") or "").rstrip("/")
     if endpoint.startswith("http://"):
         parsed = urlparse(endpoint)
         os.environ["AZURITE_BLOB_STORAGE_URL"] = f"{parsed.scheme}://{parsed.netloc}"
@@ -161,7 +186,7 @@ def delta_storage_options(settings: Settings) -> dict[str, str]:
     return options
 
 
-def _connection_string_field(connection_string: str, name: str) -> str | None:
+def connection_string_field(connection_string: str, name: str) -> str | None:
     for part in connection_string.split(";"):
         key, _, value = part.partition("=")
         if key.strip().lower() == name.lower():

@@ -12,7 +12,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from ingest.core.settings import Settings
-from ingest.lake.destination import bucket_url, is_azure
+from ingest.lake.destination import azure_container, bucket_url, is_azure, lake_account
 
 RUN_JOB_NAME = "ingest_run"
 """The parent job: one run of the workbook's plan; each job load is a child of it."""
@@ -61,8 +61,7 @@ def lake_dataset(settings: Settings, table: str) -> DatasetName:
     url = bucket_url(settings.destination)
     parts = urlsplit(url)
     if is_azure(url):
-        container, _, host = parts.netloc.rpartition("@") if "@" in parts.netloc else (parts.netloc, "", "")
-        account = host.split(".", 1)[0] if host else _account_of(settings)
+        container, account = azure_container(url), lake_account(settings)
         namespace = (f"abfss://{container}@{account}.dfs.core.windows.net" if account
                      else f"abfss://{container}")
         folder = "/".join(p for p in (parts.path.strip("/"), settings.dataset, table) if p)
@@ -71,12 +70,3 @@ def lake_dataset(settings: Settings, table: str) -> DatasetName:
         return DatasetName("file", str(Path(parts.path) / settings.dataset / table))
     return DatasetName(f"{parts.scheme}://{(parts.hostname or '').lower()}",
                        "/".join(p for p in (parts.path.strip("/"), settings.dataset, table) if p))
-
-
-def _account_of(settings: Settings) -> str | None:
-    """The storage account's name only (never the key) from the connection string."""
-    for part in (settings.azure_storage_connection_string or "").split(";"):
-        key, _, value = part.partition("=")
-        if key.strip().lower() == "accountname" and value.strip():
-            return value.strip()
-    return None
