@@ -1,0 +1,221 @@
+"""The Azure load activities run in a child process of the worker (ingest/drivers/azure/isolation.py).
+
+Played here: no Functions host can run, so the activities are called by the Durable SDK's real
+replay engine (tests/durable_driver.py plays the extension) or directly, in this process as
+the worker, against real PostgreSQL and Azurite. The children are real processes; the faults
+are put into them by tests/activity_fault_child.py (a SIGKILL, a panic's lines then abort(),
+a Python error); the OOM kill is the kernel's, in a memory cgroup made here (as root, cgroup v1
+or v2, named per session) around a fresh process that plays the worker
+(tests/activity_isolation_driver.py). Each dead child's job fails with its real cause in the
+summary, the audit, the log and the alert mail; the activity returns (the worker lives on) and
+the other job of the run loads.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ingest.core.settings import Settings
+from ingest.drivers.azure import activities, isolation
+from tests.activity_fault_child import CANARY, URL_PASSWORD
+from tests.durable_driver import DurableDriver
+from tests.integration.conftest import create_orders, sql
+from tests.integration.test_durable_alerts import mail_settings
+from tests.integration.test_durable_app import app_env, upload  # noqa: F401  (app_env is a fixture)
+from tests.integration.test_job_processes import _memory_cgroup, _remove_cgroup
+from tests.mailserver import start_mail_server
+from tests.workbooks import job_row, write_workbook
+
+FAULT_CHILD = Path(__file__).resolve().parents[1] / "activity_fault_child.py"
+DRIVER = Path(__file__).resolve().parents[1] / "activity_isolation_driver.py"
+PANIC = "Rust panic: not implemented: _uuid (at typesystem.rs:134:22)"
+
+
+def with_fault(monkeypatch, fault: str, job: str = "doomed") -> None:
+    monkeypatch.setattr(isolation, "child_command", lambda: [sys.executable, str(FAULT_CHILD), fault, job])
+
+
+def two_jobs(postgres, pg_schema, config_container, tmp_path, doomed_type: str = "FULL") -> None:
+    create_orders(postgres, pg_schema, 30, table="fine")
+    create_orders(postgres, pg_schema, 10, table="doomed")
+    doomed = {"load_type": "INCREMENTAL", "watermark_column": "updated_at"} if doomed_type == "INCREMENTAL" else {}
+    upload(config_container, write_workbook(tmp_path / "w.xlsx", [
+        job_row(job_name="doomed", source_schema=pg_schema, source_table="doomed", **doomed),
+        job_row(job_name="fine", source_schema=pg_schema, source_table="fine")]))
+
+
+def audit_rows(service, suffix: str) -> list[dict]:
+    audit = service.get_container_client(f"audit{suffix}")
+    names = [b.name for b in audit.list_blobs(name_starts_with="audit_trail/")]
+    return [row for name in names
+            for row in csv.DictReader(io.StringIO(audit.download_blob(name).readall().decode()))]
+
+
+def run_app(fault: str | None = None, monkeypatch=None) -> dict:
+    if fault is not None:
+        with_fault(monkeypatch, fault)
+    from function_app import app
+
+    outcome = DurableDriver(app).run("ingest_run_orchestrator", {}, "ingest-all")
+    return {job["job_name"]: job for job in outcome.output["jobs"]}
+
+
+def test_a_killed_child_fails_its_job_alone(postgres, pg_schema, app_env, tmp_path, monkeypatch):
+    service, config_container, suffix = app_env
+    two_jobs(postgres, pg_schema, config_container, tmp_path)
+    jobs = run_app("kill", monkeypatch)
+
+    message = jobs["doomed"]["error_message"]
+    assert jobs["doomed"]["status"] == "failed" and jobs["doomed"]["error_class"] == "WorkerProcessError", message
+    assert "its worker process ended without a result (killed by SIGKILL" in message
+    assert "not by the OOM killer" in message or "most often the OOM killer" in message
+    assert message.endswith("the next run loads the whole table again")  # a FULL job
+    assert (jobs["fine"]["status"], jobs["fine"]["rows_processed"]) == ("succeeded", 30)
+    assert {r["job_name"]: r["error_class"] for r in audit_rows(service, suffix)}["doomed"] == "WorkerProcessError"
+
+
+def test_an_aborted_child_leaves_its_last_words_in_every_record(postgres, pg_schema, app_env, tmp_path,
+                                                                monkeypatch, caplog):
+    """Summary, audit, log and the failure mail (a real SMTP server on 127.0.0.1) carry the
+    panic's message and what the next run does for an INCREMENTAL job."""
+    service, config_container, suffix = app_env
+    two_jobs(postgres, pg_schema, config_container, tmp_path, doomed_type="INCREMENTAL")
+    server = start_mail_server()
+    mail_settings(monkeypatch, server.port)
+    try:
+        with caplog.at_level(logging.INFO):
+            jobs = run_app("abort", monkeypatch)
+    finally:
+        server.stop()
+
+    message = jobs["doomed"]["error_message"]
+    assert jobs["doomed"]["error_class"] == "WorkerProcessError", message
+    assert f"killed by SIGABRT); it said: {PANIC}" in message
+    assert "continues from the watermark committed with the last finished load" in message
+    assert jobs["fine"]["status"] == "succeeded"
+    assert PANIC in {r["job_name"]: r["error_message"] for r in audit_rows(service, suffix)}["doomed"]
+    assert f"job doomed failed: WorkerProcessError: job 'doomed'" in caplog.text and PANIC in caplog.text
+    from_children = [r.getMessage() for r in caplog.records if r.process != os.getpid()]
+    assert any("locks/fine" in m for m in from_children)  # a child's records reach the worker's log
+    (mail,) = server.mailbox.mails
+    assert PANIC in mail.text and "doomed" in mail.subject + mail.text
+
+
+def test_secrets_a_child_learned_never_reach_a_record(postgres, pg_schema, app_env, tmp_path, monkeypatch,
+                                                     caplog, capfd):
+    """A secret the child learned (as from Key Vault) and a URL password, both in its last words:
+    masked in the summary, the audit, the log and the worker's stderr."""
+    service, config_container, suffix = app_env
+    two_jobs(postgres, pg_schema, config_container, tmp_path)
+    with caplog.at_level(logging.DEBUG):
+        jobs = run_app("canary", monkeypatch)
+    err = capfd.readouterr().err
+
+    message = jobs["doomed"]["error_message"]
+    assert "Rust panic: not implemented: _uuid ***" in message and "reader:***@db.example.com" in message
+    assert "not implemented: _uuid" in err  # the child's stderr reached the worker's, masked
+    for place, text in {"summary": json.dumps(jobs), "audit": json.dumps(audit_rows(service, suffix)),
+                        "log": caplog.text, "stderr": err}.items():
+        assert CANARY not in text and URL_PASSWORD not in text, place
+
+
+def test_a_python_error_in_the_child_is_raised_for_durable_to_retry(postgres, pg_schema, app_env, tmp_path,
+                                                                     monkeypatch):
+    """Not a death: the activity raises in the worker as it would inline (Durable retries it);
+    after every attempt the job is an ActivityFailedError naming the error, secret masked."""
+    _service, config_container, _suffix = app_env
+    two_jobs(postgres, pg_schema, config_container, tmp_path)
+    monkeypatch.setenv("INGEST_JOB_RETRY_ATTEMPTS", "2")
+    from ingest.drivers.azure import blueprint
+
+    blueprint.settings.cache_clear()
+    jobs = run_app("raise", monkeypatch)
+
+    message = jobs["doomed"]["error_message"]
+    assert jobs["doomed"]["error_class"] == "ActivityFailedError", message
+    assert "after 2 attempt(s)" in message and "ConnectionResetError: blob read reset" in message
+    assert CANARY not in message
+    assert jobs["fine"]["status"] == "succeeded"
+
+
+def test_a_dead_chunk_child_and_a_dead_cdc_child_answer_in_their_activity_shape(monkeypatch, tmp_path):
+    """load_chunk and load_cdc_connection called directly with a child that dies before it reads
+    its request (a command that is killed at once): a failed chunk outcome naming the chunk, and
+    one failed result per CDC job, each with what its next run does."""
+    monkeypatch.setattr(isolation, "child_command",
+                        lambda: [sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"])
+    settings = Settings(pipelines_dir=tmp_path)
+    run = {"run_id": "r1", "started_at": "2026-01-05T06:00:00+00:00"}
+    from ingest.config.model import ChunkSize, JobConfig, LoadType, SourceType
+
+    job = JobConfig(job_name="big", enabled=True, source_type=SourceType.POSTGRES, connection="db",
+                    source_schema="s", source_table="big", load_type=LoadType.FULL,
+                    chunk_size=ChunkSize(4, "chunks"), row=2)
+    chunk = activities.load_chunk_activity({"run": run, "job": job.to_dict(), "chunk": "c001"}, settings)
+    assert (chunk["status"], chunk["chunk"], chunk["error_class"]) == ("failed", "c001", "WorkerProcessError")
+    assert "killed by SIGKILL" in chunk["error_message"] and "reuses the chunks staged" in chunk["error_message"]
+
+    cdc = [JobConfig(job_name=name, enabled=True, source_type=SourceType.POSTGRES, connection="db", source_schema="s",
+                     source_table=name, load_type=LoadType.CDC, primary_key=("id",), row=2) for name in ("a", "b")]
+    results = activities.load_cdc_activity({"run": run, "jobs": [j.to_dict() for j in cdc]}, settings)
+    assert [(r["job_name"], r["error_class"]) for r in results] == [("a", "WorkerProcessError"),
+                                                                    ("b", "WorkerProcessError")]
+    assert all("the slot never moves past what the lake committed" in r["error_message"] for r in results)
+
+
+def test_an_oom_killed_child_says_so(postgres, pg_schema, app_env, tmp_path):
+    """A real OOM kill: a fresh process plays the worker (tests/activity_isolation_driver.py runs
+    the app through the replay driver) inside a memory cgroup of 700 MB; the doomed job reads
+    rows of 64 MB each and the kernel kills its child. The message names the OOM killer from
+    the cgroup's own counter; the worker process finishes the run and the other job loads.
+    Fails loudly where no memory cgroup can be made (CI runs as root on this kind of machine)."""
+    _service, config_container, _suffix = app_env
+    create_orders(postgres, pg_schema, 5, table="fine")
+    sql(postgres, f"CREATE TABLE {pg_schema}.doomed (id integer PRIMARY KEY, v text);"
+                  f" INSERT INTO {pg_schema}.doomed SELECT g, repeat(md5(g::text), 2000000) FROM generate_series(1, 12) g")
+    upload(config_container, write_workbook(tmp_path / "w.xlsx", [
+        job_row(job_name="doomed", source_schema=pg_schema, source_table="doomed"),
+        job_row(job_name="fine", source_schema=pg_schema, source_table="fine")]))
+    cgroup = _memory_cgroup(f"activity-{os.getpid()}-{tmp_path.name}", 700 * 1024 * 1024)
+    try:
+        done = subprocess.run([sys.executable, str(DRIVER)], capture_output=True, text=True, timeout=600,
+                              preexec_fn=lambda: (cgroup / "cgroup.procs").write_text(str(os.getpid())))
+    finally:
+        _remove_cgroup(cgroup)
+    assert done.returncode == 0, done.stderr[-3000:]
+    jobs = {job["job_name"]: job for job in json.loads(done.stdout)["jobs"]}
+    message = jobs["doomed"]["error_message"]
+    assert jobs["doomed"]["error_class"] == "WorkerProcessError", (message, done.stderr[-2000:])
+    assert "killed by SIGKILL: the OOM killer" in message, (message, done.stderr[-2000:])
+    assert (jobs["fine"]["status"], jobs["fine"]["rows_processed"]) == ("succeeded", 5)
+
+
+def test_inline_runs_in_the_worker_and_the_setting_is_checked(monkeypatch):
+    monkeypatch.setattr(isolation, "run_isolated", lambda *a: pytest.fail("inline must not start a child"))
+    seen = {}
+    monkeypatch.setitem(activities.INLINE, "load_job", lambda payload, settings: seen.setdefault("ran", payload))
+    assert activities.load_job_activity({"x": 1}, Settings(activity_isolation="inline")) == {"x": 1}
+    assert Settings.from_env({}).activity_isolation == "process"
+    assert Settings.from_env({"INGEST_ACTIVITY_ISOLATION": "inline"}).activity_isolation == "inline"
+    from ingest.core.errors import SettingError
+
+    with pytest.raises(SettingError, match="INGEST_ACTIVITY_ISOLATION"):
+        Settings.from_env({"INGEST_ACTIVITY_ISOLATION": "thread"})
+
+
+def test_settings_travel_to_the_child_whole():
+    settings = Settings.from_env({"INGEST_ALERT_TO": "a@example.com,b@example.com", "INGEST_AUDIT_DIR": "/tmp/a",
+                                  "INGEST_AZURE_STORAGE_CONNECTION_STRING": "AccountKey=abc123=="})
+    assert Settings.from_json(json.loads(json.dumps(settings.to_json()))) == settings
+    assert "abc123" not in repr(settings)
+    with pytest.raises(Exception, match="unknown field"):
+        Settings.from_json({"no_such_setting": 1})
