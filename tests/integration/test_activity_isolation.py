@@ -14,18 +14,22 @@ the other job of the run loads.
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import logging
 import os
 import subprocess
 import sys
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import azure.functions as func
 import pytest
 
 from ingest.core.settings import Settings
-from ingest.drivers.azure import activities, isolation
+from ingest.dashboard.http import handle_dashboard
+from ingest.drivers.azure import activities, blueprint, isolation
 from tests.activity_fault_child import CANARY, URL_PASSWORD
 from tests.durable_driver import DurableDriver
 from tests.integration.conftest import create_orders, sql
@@ -65,7 +69,8 @@ def run_app(fault: str | None = None, monkeypatch=None) -> dict:
         with_fault(monkeypatch, fault)
     from function_app import app
 
-    outcome = DurableDriver(app).run("ingest_run_orchestrator", {}, "ingest-all")
+    started = datetime.now(timezone.utc) - timedelta(hours=1)  # inside the dashboard's period
+    outcome = DurableDriver(app, start=started).run("ingest_run_orchestrator", {}, "ingest-all")
     return {job["job_name"]: job for job in outcome.output["jobs"]}
 
 
@@ -85,8 +90,8 @@ def test_a_killed_child_fails_its_job_alone(postgres, pg_schema, app_env, tmp_pa
 
 def test_an_aborted_child_leaves_its_last_words_in_every_record(postgres, pg_schema, app_env, tmp_path,
                                                                 monkeypatch, caplog):
-    """Summary, audit, log and the failure mail (a real SMTP server on 127.0.0.1) carry the
-    panic's message and what the next run does for an INCREMENTAL job."""
+    """Summary, audit, log, dashboard and the failure mail (a real SMTP server on 127.0.0.1)
+    carry the panic's message and what the next run does for an INCREMENTAL job."""
     service, config_container, suffix = app_env
     two_jobs(postgres, pg_schema, config_container, tmp_path, doomed_type="INCREMENTAL")
     server = start_mail_server()
@@ -108,6 +113,9 @@ def test_an_aborted_child_leaves_its_last_words_in_every_record(postgres, pg_sch
     assert any("locks/fine" in m for m in from_children)  # a child's records reach the worker's log
     (mail,) = server.mailbox.mails
     assert PANIC in mail.text and "doomed" in mail.subject + mail.text
+    page = handle_dashboard(func.HttpRequest("GET", "http://localhost/api/dashboard", body=b"", params={"days": "7"}),
+                            blueprint.settings())
+    assert page.status_code == 200 and PANIC in html.unescape(page.get_body().decode())
 
 
 def test_secrets_a_child_learned_never_reach_a_record(postgres, pg_schema, app_env, tmp_path, monkeypatch,
@@ -135,8 +143,6 @@ def test_a_python_error_in_the_child_is_raised_for_durable_to_retry(postgres, pg
     _service, config_container, _suffix = app_env
     two_jobs(postgres, pg_schema, config_container, tmp_path)
     monkeypatch.setenv("INGEST_JOB_RETRY_ATTEMPTS", "2")
-    from ingest.drivers.azure import blueprint
-
     blueprint.settings.cache_clear()
     jobs = run_app("raise", monkeypatch)
 

@@ -162,10 +162,9 @@ def _echo_masked(stderr: BinaryIO) -> str:
     """The child's stderr on to the worker's (masked: the host keeps it); its tail returned."""
     tail = read_tail(stderr)
     stderr.seek(0)
-    text = stderr.read().decode("utf-8", "replace")
-    if text:
-        sys.stderr.write(redact(text))
-        sys.stderr.flush()
+    for line in stderr:  # line by line: a chatty child's stderr need not fit in memory
+        sys.stderr.write(redact(line.decode("utf-8", "replace")))
+    sys.stderr.flush()
     return tail
 
 
