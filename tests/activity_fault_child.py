@@ -4,13 +4,14 @@ the child's command (ingest.drivers.azure.isolation.child_command), then calls t
 activities. The child is a fresh interpreter, so the fault is put in here, in the child itself,
 as tests/job_process_driver.py does for the local runner's job processes.
 
-    python tests/activity_fault_child.py kill|abort|canary|raise|none <job name>
+    python tests/activity_fault_child.py kill|abort|canary|raise|hang|none <job name>
 
 `abort` stands in for a native driver that panics and aborts (no real driver here can be made
 to): it writes a Rust panic's lines to the child's stderr and calls abort(); the capture of the
 cause (a real stderr, a real SIGABRT) is what is tested. `canary` first registers a secret as
 Key Vault would, then panics naming it and a connection URL with its password. `raise` raises
-a Python error (Durable retries the activity). `kill` is a SIGKILL from outside (an operator,
+a Python error (Durable retries the activity). `hang` replaces every activity's body with a
+wait of two minutes, its pid written to $HANG_PID_FILE (the test then kills the worker). `kill` is a SIGKILL from outside (an operator,
 or the OOM killer); a real OOM kill needs no fault: the test's table is too big for the cgroup.
 """
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -49,6 +51,11 @@ def _fault(fault: str) -> None:
         raise ConnectionResetError(f"blob read reset; secret {CANARY}")
 
 
+def _hang(payload, settings):
+    Path(os.environ["HANG_PID_FILE"]).write_text(str(os.getpid()))
+    time.sleep(120)
+
+
 def main() -> int:
     fault, doomed = sys.argv[1], sys.argv[2]
     real_run_job, real_cdc = ingest.load.run_job, ingest.load.run_cdc_connection
@@ -64,6 +71,11 @@ def main() -> int:
         return real_cdc(jobs, run, settings, **kwargs)
 
     ingest.load.run_job, ingest.load.run_cdc_connection = run_job, run_cdc_connection
+    if fault == "hang":
+        from ingest.drivers.azure import activities
+
+        for name in activities.INLINE:
+            activities.INLINE[name] = _hang
     from ingest.drivers.azure.activity_child import main as child_main
 
     return child_main()

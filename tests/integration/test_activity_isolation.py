@@ -19,8 +19,10 @@ import io
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -225,3 +227,52 @@ def test_settings_travel_to_the_child_whole():
     assert "abc123" not in repr(settings)
     with pytest.raises(Exception, match="unknown field"):
         Settings.from_json({"no_such_setting": 1})
+
+
+def test_killing_the_worker_kills_its_activity_children(tmp_path):
+    """A fresh process plays the worker and runs load_job, whose child (hung in its load) has
+    written its pid; the worker is SIGKILLed; the kernel ends the child (PR_SET_PDEATHSIG), so
+    no load goes on unseen beside the attempt Durable delivers again."""
+    pid_file = tmp_path / "child.pid"
+    worker = subprocess.Popen([sys.executable, "-c", (
+        "import sys; sys.path.insert(0, sys.argv[1])\n"
+        "from ingest.core.settings import Settings\n"
+        "from ingest.drivers.azure import activities, isolation\n"
+        "isolation.child_command = lambda: [sys.executable, sys.argv[2], 'hang', 'x']\n"
+        "activities.load_job_activity({}, Settings())\n"), str(FAULT_CHILD.parents[1]), str(FAULT_CHILD)],
+        env={**os.environ, "HANG_PID_FILE": str(pid_file)})
+    try:
+        for _ in range(300):
+            if pid_file.exists() and pid_file.read_text():
+                break
+            time.sleep(0.1)
+        child = int(pid_file.read_text())
+        assert Path(f"/proc/{child}").exists()
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(10)
+        for _ in range(100):
+            if not Path(f"/proc/{child}").exists() or "Z" in _state(child):
+                break
+            time.sleep(0.1)
+        assert not Path(f"/proc/{child}").exists() or "Z" in _state(child), "the child outlived its worker"
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+        if pid_file.exists() and pid_file.read_text() and _state(int(pid_file.read_text())) not in ("gone", "Z"):
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)  # a failed run leaves no load behind
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"
+
+
+def test_a_child_offers_itself_to_the_oom_killer_before_the_worker():
+    from ingest.drivers.azure.activity_child import OOM_SCORE_ADJ
+
+    done = subprocess.run([sys.executable, "-c", "from ingest.drivers.azure.activity_child import "
+                           "prefer_to_be_oom_killed as p; p(); print(open('/proc/self/oom_score_adj').read())"],
+                          capture_output=True, text=True, check=True, cwd=FAULT_CHILD.parents[1])
+    assert int(done.stdout) >= OOM_SCORE_ADJ > int(Path("/proc/self/oom_score_adj").read_text())

@@ -22,6 +22,8 @@ from ingest.core.redact import SecretMaskingFilter, on_register, redact
 from ingest.core.settings import Settings
 
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+OOM_SCORE_ADJ = 500
+"""Half-way to 'always first' (1000): the kernel's choice still weighs size among children."""
 _RECORD_FIELDS = ("name", "levelno", "levelname", "msg", "exc_text", "created", "msecs", "pathname", "lineno",
                   "funcName", "threadName", "processName", "process")
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
@@ -101,9 +103,11 @@ def prefer_to_be_oom_killed() -> None:
     every activity on it). Raising one's own score needs no privilege; where it cannot be set,
     the kernel's own choice stands."""
     try:
-        with open("/proc/self/oom_score_adj", "w") as score:
-            score.write("500")
-    except OSError:
+        with open("/proc/self/oom_score_adj", "r+") as score:
+            current = int(score.read().strip() or 0)
+            score.seek(0)
+            score.write(str(max(current, OOM_SCORE_ADJ)))  # never lower than the worker's own
+    except (OSError, ValueError):
         pass
 
 

@@ -171,7 +171,7 @@ def _echo_masked(stderr: BinaryIO) -> str:
 def _log_levels() -> dict[str, int]:
     """The worker's logger levels, for the child to log at the same ones."""
     levels = {"": logging.getLogger().level}
-    for name, logger in logging.Logger.manager.loggerDict.items():
+    for name, logger in list(logging.Logger.manager.loggerDict.items()):  # other threads add loggers
         if isinstance(logger, logging.Logger) and logger.level != logging.NOTSET:
             levels[name] = logger.level
     return levels
