@@ -4,7 +4,10 @@ the child's command (ingest.drivers.azure.isolation.child_command), then calls t
 activities. The child is a fresh interpreter, so the fault is put in here, in the child itself,
 as tests/job_process_driver.py does for the local runner's job processes.
 
-    python tests/activity_fault_child.py kill|abort|canary|raise|hang|none <job name>
+    python tests/activity_fault_child.py kill|abort|canary|raise|hang|none <job name> [<control fd>]
+
+With a control socket's fd it is the warm server instead (ingest/drivers/azure/warm_server.py),
+whose forked children carry the fault.
 
 `abort` stands in for a native driver that panics and aborts (no real driver here can be made
 to): it writes a Rust panic's lines to the child's stderr and calls abort(); the capture of the
@@ -76,6 +79,13 @@ def main() -> int:
 
         for name in activities.INLINE:
             activities.INLINE[name] = _hang
+    if len(sys.argv) > 3:  # the warm server (INGEST_ACTIVITY_ISOLATION=warm): its children inherit the fault
+        import socket
+
+        from ingest.drivers.azure.warm_server import serve
+
+        serve(socket.socket(fileno=int(sys.argv[3])))
+        return 0
     from ingest.drivers.azure.activity_child import main as child_main
 
     return child_main()

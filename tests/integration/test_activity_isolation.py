@@ -31,7 +31,7 @@ import pytest
 
 from ingest.core.settings import Settings
 from ingest.dashboard.http import handle_dashboard
-from ingest.drivers.azure import activities, blueprint, isolation
+from ingest.drivers.azure import activities, blueprint, isolation, warm_child
 from tests.activity_fault_child import CANARY, URL_PASSWORD
 from tests.durable_driver import DurableDriver
 from tests.integration.conftest import create_orders, sql
@@ -47,7 +47,18 @@ PANIC = "Rust panic: not implemented: _uuid (at typesystem.rs:134:22)"
 
 
 def with_fault(monkeypatch, fault: str, job: str = "doomed") -> None:
-    monkeypatch.setattr(isolation, "child_command", lambda: [sys.executable, str(FAULT_CHILD), fault, job])
+    """The fault in a fresh child (process), or in the warm server its children fork from (warm)."""
+    command = lambda: [sys.executable, str(FAULT_CHILD), fault, job]  # noqa: E731
+    monkeypatch.setattr(isolation, "child_command", command)
+    monkeypatch.setattr(warm_child, "server_command", command)
+
+
+@pytest.fixture(params=["process", "warm"])
+def mode(request, monkeypatch):
+    """INGEST_ACTIVITY_ISOLATION: a fresh child per activity, or one forked by the warm server."""
+    monkeypatch.setenv("INGEST_ACTIVITY_ISOLATION", request.param)
+    blueprint.settings.cache_clear()
+    return request.param
 
 
 def two_jobs(postgres, pg_schema, config_container, tmp_path, doomed_type: str = "FULL") -> None:
@@ -76,7 +87,7 @@ def run_app(fault: str | None = None, monkeypatch=None) -> dict:
     return {job["job_name"]: job for job in outcome.output["jobs"]}
 
 
-def test_a_killed_child_fails_its_job_alone(postgres, pg_schema, app_env, tmp_path, monkeypatch):
+def test_a_killed_child_fails_its_job_alone(postgres, pg_schema, app_env, mode, tmp_path, monkeypatch):
     service, config_container, suffix = app_env
     two_jobs(postgres, pg_schema, config_container, tmp_path)
     jobs = run_app("kill", monkeypatch)
@@ -88,9 +99,12 @@ def test_a_killed_child_fails_its_job_alone(postgres, pg_schema, app_env, tmp_pa
     assert message.endswith("the next run loads the whole table again")  # a FULL job
     assert (jobs["fine"]["status"], jobs["fine"]["rows_processed"]) == ("succeeded", 30)
     assert {r["job_name"]: r["error_class"] for r in audit_rows(service, suffix)}["doomed"] == "WorkerProcessError"
+    if mode == "warm":  # the children were the warm server's, and it outlived the killed one
+        server = warm_child.WarmServer._current
+        assert server is not None and server.process.poll() is None and server.in_flight == 0
 
 
-def test_an_aborted_child_leaves_its_last_words_in_every_record(postgres, pg_schema, app_env, tmp_path,
+def test_an_aborted_child_leaves_its_last_words_in_every_record(postgres, pg_schema, app_env, mode, tmp_path,
                                                                 monkeypatch, caplog):
     """Summary, audit, log, dashboard and the failure mail (a real SMTP server on 127.0.0.1)
     carry the panic's message and what the next run does for an INCREMENTAL job."""
@@ -120,7 +134,7 @@ def test_an_aborted_child_leaves_its_last_words_in_every_record(postgres, pg_sch
     assert page.status_code == 200 and PANIC in html.unescape(page.get_body().decode())
 
 
-def test_secrets_a_child_learned_never_reach_a_record(postgres, pg_schema, app_env, tmp_path, monkeypatch,
+def test_secrets_a_child_learned_never_reach_a_record(postgres, pg_schema, app_env, mode, tmp_path, monkeypatch,
                                                      caplog, capfd):
     """A secret the child learned (as from Key Vault) and a URL password, both in its last words:
     masked in the summary, the audit, the log and the worker's stderr."""
@@ -138,7 +152,7 @@ def test_secrets_a_child_learned_never_reach_a_record(postgres, pg_schema, app_e
         assert CANARY not in text and URL_PASSWORD not in text, place
 
 
-def test_a_python_error_in_the_child_is_raised_for_durable_to_retry(postgres, pg_schema, app_env, tmp_path,
+def test_a_python_error_in_the_child_is_raised_for_durable_to_retry(postgres, pg_schema, app_env, mode, tmp_path,
                                                                      monkeypatch):
     """Not a death: the activity raises in the worker as it would inline (Durable retries it);
     after every attempt the job is an ActivityFailedError naming the error, secret masked."""
@@ -161,7 +175,7 @@ def test_a_dead_chunk_child_and_a_dead_cdc_child_answer_in_their_activity_shape(
     one failed result per CDC job, each with what its next run does."""
     monkeypatch.setattr(isolation, "child_command",
                         lambda: [sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"])
-    settings = Settings(pipelines_dir=tmp_path)
+    settings = Settings(pipelines_dir=tmp_path, activity_isolation="process")
     run = {"run_id": "r1", "started_at": "2026-01-05T06:00:00+00:00"}
     from ingest.config.model import ChunkSize, JobConfig, LoadType, SourceType
 
@@ -180,7 +194,7 @@ def test_a_dead_chunk_child_and_a_dead_cdc_child_answer_in_their_activity_shape(
     assert all("the slot never moves past what the lake committed" in r["error_message"] for r in results)
 
 
-def test_an_oom_killed_child_says_so(postgres, pg_schema, app_env, tmp_path):
+def test_an_oom_killed_child_says_so(postgres, pg_schema, app_env, mode, tmp_path):
     """A real OOM kill: a fresh process plays the worker (tests/activity_isolation_driver.py runs
     the app through the replay driver) inside a memory cgroup of 700 MB; the doomed job reads
     rows of 64 MB each and the kernel kills its child. The message names the OOM killer from
@@ -212,7 +226,7 @@ def test_inline_runs_in_the_worker_and_the_setting_is_checked(monkeypatch):
     seen = {}
     monkeypatch.setitem(activities.INLINE, "load_job", lambda payload, settings: seen.setdefault("ran", payload))
     assert activities.load_job_activity({"x": 1}, Settings(activity_isolation="inline")) == {"x": 1}
-    assert Settings.from_env({}).activity_isolation == "process"
+    assert Settings.from_env({}).activity_isolation == "warm"
     assert Settings.from_env({"INGEST_ACTIVITY_ISOLATION": "inline"}).activity_isolation == "inline"
     from ingest.core.errors import SettingError
 
@@ -229,18 +243,22 @@ def test_settings_travel_to_the_child_whole():
         Settings.from_json({"no_such_setting": 1})
 
 
-def test_killing_the_worker_kills_its_activity_children(tmp_path):
+@pytest.mark.parametrize("isolation_mode", ["process", "warm"])
+def test_killing_the_worker_kills_its_activity_children(tmp_path, isolation_mode):
     """A fresh process plays the worker and runs load_job, whose child (hung in its load) has
-    written its pid; the worker is SIGKILLed; the kernel ends the child (PR_SET_PDEATHSIG), so
-    no load goes on unseen beside the attempt Durable delivers again."""
+    written its pid; the worker is SIGKILLed; the child ends too (process: PR_SET_PDEATHSIG;
+    warm: the server sees the worker's socket close and kills its children, then each child's
+    PR_SET_PDEATHSIG on the server), so no load goes on unseen beside the attempt Durable
+    delivers again."""
     pid_file = tmp_path / "child.pid"
     worker = subprocess.Popen([sys.executable, "-c", (
         "import sys; sys.path.insert(0, sys.argv[1])\n"
         "from ingest.core.settings import Settings\n"
-        "from ingest.drivers.azure import activities, isolation\n"
+        "from ingest.drivers.azure import activities, isolation, warm_child\n"
         "isolation.child_command = lambda: [sys.executable, sys.argv[2], 'hang', 'x']\n"
-        "activities.load_job_activity({}, Settings())\n"), str(FAULT_CHILD.parents[1]), str(FAULT_CHILD)],
-        env={**os.environ, "HANG_PID_FILE": str(pid_file)})
+        "warm_child.server_command = isolation.child_command\n"
+        "activities.load_job_activity({}, Settings(activity_isolation=sys.argv[3]))\n"),
+        str(FAULT_CHILD.parents[1]), str(FAULT_CHILD), isolation_mode], env={**os.environ, "HANG_PID_FILE": str(pid_file)})
     try:
         for _ in range(300):
             if pid_file.exists() and pid_file.read_text():
@@ -276,3 +294,26 @@ def test_a_child_offers_itself_to_the_oom_killer_before_the_worker():
                            "prefer_to_be_oom_killed as p; p(); print(open('/proc/self/oom_score_adj').read())"],
                           capture_output=True, text=True, check=True, cwd=FAULT_CHILD.parents[1])
     assert int(done.stdout) >= OOM_SCORE_ADJ > int(Path("/proc/self/oom_score_adj").read_text())
+
+
+def test_the_warm_server_serves_concurrent_activities_and_a_new_environment(monkeypatch):
+    """Activities run in threads of one worker, as the Functions host runs them: each gets its
+    own child and answer (here the child's KeyError for an unknown activity, raised again as
+    ActivityChildError). A changed environment retires the server for a new one."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ingest.core.errors import ActivityChildError
+
+    def one(_: int) -> str:
+        with pytest.raises(ActivityChildError, match="KeyError"):
+            isolation.run_isolated("no_such_activity", {}, Settings(activity_isolation="warm"), pytest.fail)
+        return "raised"
+
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(one, range(8))) == ["raised"] * 8
+    first = warm_child.WarmServer._current
+    assert first is not None and first.in_flight == 0 and first.process.poll() is None
+    monkeypatch.setenv("INGEST_TEST_ENVIRONMENT_CHANGED", "1")
+    one(0)
+    second = warm_child.WarmServer._current
+    assert second is not first and first.retired and first.process.wait(10) == 0  # the old one ended

@@ -6,8 +6,9 @@ with every other activity running on it; the Durable retries die the same way, a
 says only "activity failed" while the cause sits in Application Insights. In a child only the
 child dies, and its jobs fail with the cause, as a dead job process does in the local runner.
 
-How: `subprocess` starts `python -m ingest.drivers.azure.activity_child`, a fresh interpreter
-(fork + exec: never a bare fork of the worker, which holds the host's gRPC threads). The request
+How: the child is forked by the warm server, or (`process`) `subprocess` starts
+`python -m ingest.drivers.azure.activity_child`, a fresh interpreter; either way fork + exec
+from the worker, never a bare fork of it (it holds the host's gRPC threads). The request
 (the activity's name and payload, the worker's settings and log levels) goes in as one JSON
 document on the child's stdin; nothing goes on its command line or into its environment beyond
 what the worker has. The child answers in JSON lines on its stdout: each log record (masked
@@ -19,9 +20,10 @@ cgroup's OOM counter, and what the next run does for the load type
 (ingest/drivers/local/worker_exit.py). A Python error is raised again in the worker
 (ActivityChildError), so Durable retries it as it would the same error raised inline.
 
-Cost: a child imports ingest's load modules itself, ~1.7 s of CPU per activity here (README,
-"Azure: activities in child processes"); INGEST_ACTIVITY_ISOLATION=inline runs the load in
-the worker instead.
+Cost: a fresh child imports ingest's load modules itself, ~1.7 s of CPU per activity here; so
+by default (INGEST_ACTIVITY_ISOLATION=warm) the children are forked by a server that imported
+them once (ingest/drivers/azure/warm_child.py: ~0.07 s per child); `process` starts a fresh one
+each time, `inline` runs the load in the worker (README, "Activities in child processes").
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from ingest.core.errors import ActivityChildError, WorkerProcessError
 from ingest.core.redact import redact, register_secret
 from ingest.core.result import RunContext
 from ingest.core.settings import Settings
+from ingest.drivers.azure.warm_child import WarmChild, WarmServer
 from ingest.drivers.local.worker_exit import memory_cgroup_oom_kills, read_tail, worker_died_message
 
 log = logging.getLogger("ingest.activity")
@@ -94,12 +97,11 @@ def run_isolated(activity: str, payload: dict[str, Any], settings: Settings,
                  when_dead: Callable[[DeadChild], T]) -> Any | T:
     """Run the activity `activity` on `payload` in a child process: its result; `when_dead(...)`
     when the child died without one; ActivityChildError when it raised."""
-    request = {"activity": activity, "payload": payload, "settings": settings.to_json(),
-               "parent_pid": os.getpid(), "log_levels": _log_levels()}
     with tempfile.TemporaryFile(prefix=f"ingest-activity-{activity}-stderr-") as stderr:
         oom_before, started_at, clock = memory_cgroup_oom_kills(), _utc_now(), time.perf_counter()
-        child = subprocess.Popen(child_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                 stderr=stderr, env=_child_environment(), close_fds=True)
+        child, parent_pid = _start_child(settings, stderr)
+        request = {"activity": activity, "payload": payload, "settings": settings.to_json(),
+                   "parent_pid": parent_pid, "log_levels": _log_levels()}
         try:
             _send_request(child, request)
             answer = _read_answers(child.stdout)  # type: ignore[arg-type]
@@ -119,7 +121,22 @@ def run_isolated(activity: str, payload: dict[str, Any], settings: Settings,
                                round(time.perf_counter() - clock, 3)))
 
 
-def _send_request(child: subprocess.Popen, request: dict[str, Any]) -> None:
+def _start_child(settings: Settings, stderr: BinaryIO) -> tuple[subprocess.Popen | WarmChild, int]:
+    """A fresh child, or one forked by the worker's warm server (INGEST_ACTIVITY_ISOLATION=warm);
+    and the pid of its parent, which it checks to die with."""
+    if settings.activity_isolation == "warm":
+        try:
+            server = WarmServer.for_environment(_child_environment())
+            return server.fork(stderr.fileno()), server.process.pid
+        except OSError:  # the server died between two activities: a new one, once
+            server = WarmServer.for_environment(_child_environment(), fresh=True)
+            return server.fork(stderr.fileno()), server.process.pid
+    child = subprocess.Popen(child_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
+                             env=_child_environment(), close_fds=True)
+    return child, os.getpid()
+
+
+def _send_request(child: subprocess.Popen | WarmChild, request: dict[str, Any]) -> None:
     try:
         child.stdin.write(json.dumps(request).encode())  # type: ignore[union-attr]
         child.stdin.close()  # type: ignore[union-attr]
