@@ -14,8 +14,9 @@ to): it writes a Rust panic's lines to the child's stderr and calls abort(); the
 cause (a real stderr, a real SIGABRT) is what is tested. `canary` first registers a secret as
 Key Vault would, then panics naming it and a connection URL with its password. `raise` raises
 a Python error (Durable retries the activity). `hang` replaces every activity's body with a
-wait of two minutes, its pid written to $HANG_PID_FILE (the test then kills the worker). `kill` is a SIGKILL from outside (an operator,
-or the OOM killer); a real OOM kill needs no fault: the test's table is too big for the cgroup.
+wait of two minutes, its pid written to $HANG_PID_FILE (the test then kills the worker). `kill`
+is a SIGKILL from outside (an operator, or the OOM killer); a real OOM kill needs no fault: the
+test's table is too big for the cgroup.
 """
 
 from __future__ import annotations
