@@ -200,8 +200,15 @@ class LockLostError(IngestError):
 
 # 8. The job's worker process died -------------------------------------------------------
 class WorkerProcessError(IngestError):
-    """The worker process running the job (ingest/drivers/local/job_processes.py) ended without a result:
-    killed by a signal (SIGKILL: most often the OOM killer) or crashed in native code."""
+    """The worker process running the job (ingest/drivers/local/job_processes.py, or an Azure
+    activity's child process: ingest/drivers/azure/isolation.py) ended without a result: killed
+    by a signal (SIGKILL: most often the OOM killer) or crashed in native code."""
+
+
+class ActivityChildError(IngestError):
+    """An Azure activity's child process raised instead of returning its result (a blob read
+    that failed, a bug): the activity raises this in the worker, so Durable retries it as it
+    would the same exception raised inline (ingest/drivers/azure/isolation.py)."""
 
 
 class UnexpectedError(IngestError):

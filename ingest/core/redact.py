@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from typing import Callable
 from urllib.parse import unquote
 
 MASK = "***"
@@ -22,6 +23,7 @@ _MIN_SECRET_LENGTH = 4  # shorter values would mask ordinary words
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
+_listeners: list[Callable[[str], None]] = []
 
 
 def register_secret(value: str | None) -> None:
@@ -29,10 +31,21 @@ def register_secret(value: str | None) -> None:
     if not value or len(value) < _MIN_SECRET_LENGTH:
         return
     with _lock:
-        _secrets.add(value)
-        decoded = unquote(value)
-        if decoded != value and len(decoded) >= _MIN_SECRET_LENGTH:
-            _secrets.add(decoded)
+        new = [v for v in dict.fromkeys((value, unquote(value)))
+               if len(v) >= _MIN_SECRET_LENGTH and v not in _secrets]
+        _secrets.update(new)
+        listeners = list(_listeners)
+    for secret in new:
+        for listener in listeners:
+            listener(secret)
+
+
+def on_register(listener: Callable[[str], None]) -> None:
+    """Call `listener` with each secret registered from now on, as it is registered: an
+    activity's child process hands each one to the worker at once, so what the child prints
+    before it dies is masked too (ingest/drivers/azure/isolation.py)."""
+    with _lock:
+        _listeners.append(listener)
 
 
 def known_secrets() -> frozenset[str]:

@@ -9,9 +9,9 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, get_type_hints
 from urllib.parse import urlsplit
 
 from ingest.core.addresses import AddressError, parse_addresses
@@ -213,6 +213,14 @@ class Settings:
     """Local runner: each job in a forked process (parallel on every core; a crash fails only
     its job) or in a thread (`thread`: one process, e.g. for a debugger). ingest/drivers/local/job_processes.py;
     threads anyway where forking is not safe (ingest/core/fork_safety.py)."""
+    activity_isolation: str = "warm"
+    """Azure app: each load activity (a job, a chunk, a commit, a CDC unit) runs in a child
+    process of the Functions worker, so a native crash, an abort or the OOM killer ends only
+    that child and its jobs fail with the cause (ingest/drivers/azure/isolation.py). `warm`:
+    children forked by a server process that imported the load modules once (~0.07 s per child;
+    ingest/drivers/azure/warm_child.py); `process`: a fresh interpreter per activity (~1.7 s of
+    CPU each); `inline`: in the worker itself (a crash then takes the worker and every activity
+    on it down)."""
     chunk_size: int = 100_000
     """Rows per arrow batch read from a SQL source."""
     sql_backend: str | None = None
@@ -320,6 +328,8 @@ class Settings:
             layout=env.get("INGEST_LAYOUT") or default.layout,
             max_workers=_int(env, "INGEST_MAX_WORKERS", default.max_workers),
             worker_mode=_choice(env, "INGEST_WORKER_MODE", ("process", "thread")) or default.worker_mode,
+            activity_isolation=_choice(env, "INGEST_ACTIVITY_ISOLATION", ("process", "warm", "inline"))
+            or default.activity_isolation,
             chunk_size=_int(env, "INGEST_CHUNK_SIZE", default.chunk_size, minimum=1000),
             sql_backend=_choice(env, "INGEST_SQL_BACKEND", ("pyarrow", "connectorx", "sqlalchemy")),
             value_check=_choice(env, "INGEST_VALUE_CHECK", ("fail", "warn", "off")) or default.value_check,
@@ -372,6 +382,38 @@ class Settings:
         return HttpPolicy(max_attempts=self.http_max_attempts, backoff_s=self.http_backoff_s,
                           max_delay_s=self.http_max_delay_s, timeout_s=self.http_timeout_s)
 
+    def to_json(self) -> dict[str, object]:
+        """Every field as JSON (paths as text, tuples as lists): how an activity hands its
+        settings to its child process, over a pipe (never the command line or environment)."""
+        return {f.name: _json_value(getattr(self, f.name)) for f in fields(self)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, object]) -> "Settings":
+        """The inverse of to_json; a name that is not a field is a SettingError."""
+        hints = get_type_hints(cls)
+        unknown = sorted(set(data) - set(hints))
+        if unknown:
+            raise SettingError(f"settings from JSON: unknown field(s) {', '.join(unknown)}")
+        return cls(**{name: _from_json_value(hints[name], value) for name, value in data.items()})
+
     def with_overrides(self, **changes: object) -> "Settings":
         """A copy with the given fields replaced; None values are ignored."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def _json_value(value: object) -> object:
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def _from_json_value(hint: object, value: object) -> object:
+    if value is None:
+        return None
+    if hint in (Path, Path | None):
+        return Path(str(value))
+    if isinstance(value, list):
+        return tuple(value)
+    return value

@@ -1,14 +1,19 @@
 """The bodies of the Durable activities: payload (small JSON) in, small JSON out. Each calls
-the same core functions as the local runner; nothing here decides anything about data."""
+the same core functions as the local runner; nothing here decides anything about data.
+
+The load activities (a job, a chunk, a chunked job's commit, a CDC unit) run their body in a
+child process of the worker unless INGEST_ACTIVITY_ISOLATION=inline (ingest/drivers/azure/isolation.py):
+a child that dies fails its jobs with the cause, the worker and its other activities run on."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable
 
 from ingest.alerts.blob_store import BlobAlertStore
 from ingest.drivers.azure.history import BlobRunHistory
+from ingest.drivers.azure.isolation import DeadChild, run_isolated
 from ingest.config.workbook_blob import read_workbook_blob, write_watermarks_blob
 from ingest.records.blob_sink import BlobAuditSink, audit_container
 from ingest.lake.locks import BlobLeaseJobLock
@@ -71,9 +76,25 @@ def dry_run_report(request: RunRequest, settings: Settings, now: datetime | None
     return describe_plan(plan, settings).to_dict()
 
 
+def _isolated(activity: str, payload: dict[str, Any], settings: Settings,
+              when_dead: Callable[[DeadChild], Any]) -> Any:
+    """The activity's body (INLINE) in a child process, or here when isolation is `inline`."""
+    if settings.activity_isolation == "inline":
+        return INLINE[activity](payload, settings)
+    return run_isolated(activity, payload, settings, when_dead)
+
+
+def _dead_job(payload: dict[str, Any]) -> Callable[[DeadChild], dict[str, Any]]:
+    return lambda dead: dead.job_result(JobConfig.from_dict(payload["job"]), RunContext.from_dict(payload["run"]))
+
+
 def load_job_activity(payload: dict[str, Any], settings: Settings) -> dict[str, Any]:
     """Load one job, as the workbook defines it now: the job in the payload is only a request
     to run that job (activities re-validate what they are given, docs/security.md)."""
+    return _isolated("load_job", payload, settings, _dead_job(payload))
+
+
+def _load_job(payload: dict[str, Any], settings: Settings) -> dict[str, Any]:
     job, run, refused = _checked(payload, settings)
     if job is None:
         return refused
@@ -104,6 +125,15 @@ def split_chunks_activity(payload: dict[str, Any], settings: Settings) -> dict[s
 
 def load_chunk_activity(payload: dict[str, Any], settings: Settings) -> dict[str, Any]:
     """One chunk of a chunked job; the chunk id must be one of its staged manifest's."""
+    def dead_chunk(dead: DeadChild) -> dict[str, Any]:
+        failed = dead.job_result(JobConfig.from_dict(payload["job"]), RunContext.from_dict(payload["run"]))
+        return {"status": "failed", "chunk": payload.get("chunk"), "error_class": failed["error_class"],
+                "error_message": failed["error_message"]}
+
+    return _isolated("load_chunk", payload, settings, dead_chunk)
+
+
+def _load_chunk(payload: dict[str, Any], settings: Settings) -> dict[str, Any]:
     from ingest.drivers.chunks.tasks import chunk_task
 
     job, run, refused = _checked(payload, settings)
@@ -114,6 +144,10 @@ def load_chunk_activity(payload: dict[str, Any], settings: Settings) -> dict[str
 
 def commit_chunks_activity(payload: dict[str, Any], settings: Settings) -> dict[str, Any]:
     """Publish a chunked job's staged chunks, under the job's lock."""
+    return _isolated("commit_chunks", payload, settings, _dead_job(payload))
+
+
+def _commit_chunks(payload: dict[str, Any], settings: Settings) -> dict[str, Any]:
     from ingest.drivers.chunks.tasks import commit_task
 
     job, run, refused = _checked(payload, settings)
@@ -128,6 +162,14 @@ def load_cdc_activity(payload: dict[str, Any], settings: Settings) -> list[dict[
     them all; the lock `cdc_<connection>` keeps a second reader off the slot), each job as the
     workbook defines it now. A payload whose jobs are not the workbook's, not all CDC or not all
     of one connection is refused whole: nothing is read from the slot."""
+    def dead_unit(dead: DeadChild) -> list[dict[str, Any]]:
+        run = RunContext.from_dict(payload["run"])
+        return [dead.job_result(JobConfig.from_dict(job), run) for job in payload["jobs"]]
+
+    return _isolated("load_cdc_connection", payload, settings, dead_unit)
+
+
+def _load_cdc(payload: dict[str, Any], settings: Settings) -> list[dict[str, Any]]:
     given = [JobConfig.from_dict(job) for job in payload["jobs"]]
     run = RunContext.from_dict(payload["run"])
     try:
@@ -138,6 +180,13 @@ def load_cdc_activity(payload: dict[str, Any], settings: Settings) -> list[dict[
                           error_message=redact(str(exc))).to_dict() for job in given]
     lock = BlobLeaseJobLock(audit_container(settings)) if settings.audit_url else None
     return [result.to_dict() for result in run_cdc_connection(jobs, run, settings, lock=lock)]
+
+
+INLINE: dict[str, Callable[[dict[str, Any], Settings], Any]] = {
+    "load_job": _load_job, "load_chunk": _load_chunk, "commit_chunks": _commit_chunks,
+    "load_cdc_connection": _load_cdc,
+}
+"""The isolated activities' bodies by name (ingest/drivers/azure/activity_child.py runs them)."""
 
 
 def cdc_jobs_as_the_workbook_says(given: list[JobConfig], settings: Settings) -> list[JobConfig]:
