@@ -7,14 +7,15 @@ on Azure) and each returning a small JSON document (README "Chunked loads"):
   (ingest/lake/chunk_staging.py); a manifest of the same load left by a crashed run is kept,
   with its finished chunks.
 - chunk: read one range [low, high) of the table, with the job's filters, run-start cap and
-  window, as the plain load would, and stage the batches as parquet; then count the source's
-  rows of the same range (the chunk's row-count check) and write `done.json`. A chunk already
-  done is not read again (idempotent).
-- commit: the job's own load (ingest/load.py run_job, under the job's lock) with the staged
-  batches fed through the very dlt resource the plain load uses: the same incremental cursor
-  (the state ends at the highest watermark of all chunks), the same maps, hints, table format
-  and checks; one dlt load publishes the table (parquet: dlt's replace; delta: one commit).
-  The staging folder is removed after it succeeded.
+  window, as the plain load would, and stage it: as the parquet files dlt's extract writes for
+  the table through the job's own resource (staged_files.py), or, for the jobs that module
+  leaves out, as raw batches; then count the source's rows of the same range (the chunk's
+  row-count check) and write `done.json`. A chunk already done is not read again (idempotent).
+- commit: the job's own load (ingest/load.py run_job, under the job's lock): dlt's files are
+  imported into its load as they are and the cursor's state set to the highest watermark of all
+  chunks (staged_files.py); raw batches are fed through the very dlt resource the plain load
+  uses. Either way the same hints, table format and checks; one dlt load publishes the table
+  (parquet: dlt's replace; delta: one commit). The staging folder is removed after it succeeded.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import hashlib
 import json
 import logging
 import re
+import tempfile
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterator
@@ -38,6 +40,7 @@ from ingest.core.keyvault.audit import job_scope
 from ingest.core.result import JobResult, JobStatus, RunContext
 from ingest.core.retry import call_with_retry
 from ingest.core.settings import Settings
+from ingest.drivers.chunks import staged_files
 from ingest.lake.chunk_staging import ChunkStage
 from ingest.lake.locks import JobLock
 from ingest.plan.load_modes import NORMAL, load_mode
@@ -123,7 +126,8 @@ def _split(job: JobConfig, run: RunContext, settings: Settings) -> dict[str, Any
     stage = ChunkStage.open(settings, job.job_name)
     wanted = signature(job, run)
     manifest = stage.manifest()
-    if manifest is None or manifest.get("signature") != wanted or _stale(manifest, run):
+    if manifest is None or manifest.get("signature") != wanted or _stale(manifest, run) \
+            or manifest.get("layout") != _layout(job):  # staged by another version of this code
         stage.clear()  # another load's leftovers: start afresh
         manifest = _new_manifest(job, run, settings, wanted)
         if len(manifest["chunks"]) < 2:
@@ -163,7 +167,13 @@ def _new_manifest(job: JobConfig, run: RunContext, settings: Settings, wanted: s
               for c in chunk_ranges.chunk_ranges(bounds, split.nullable)]
     log.info("job %s: %d chunk(s) by %s (%s)", job.job_name, len(chunks), split.name, method)
     return {"signature": wanted, "run_id": run.run_id, "run_started_at": run.started_at, "window": window,
-            "split": {"name": split.name, "kind": split.kind}, "method": method, "chunks": chunks}
+            "split": {"name": split.name, "kind": split.kind}, "method": method, "chunks": chunks,
+            "layout": _layout(job)}
+
+
+def _layout(job: JobConfig) -> str:
+    """How the chunks stage their rows: dlt's files (staged_files.py) or raw batches."""
+    return staged_files.LAYOUT if staged_files.stages_dlt_files(job) else "batches"
 
 
 def _open(job: JobConfig, settings: Settings, run_started_at: str) -> SqlJobSource:
@@ -185,6 +195,8 @@ def _load_where(source: SqlJobSource, window: dict[str, Any], table: sa.Table) -
     if name is None:
         return where
     column = table.c[name]
+    if job.is_incremental:  # dlt's cursor leaves out rows without a watermark (on_cursor_value_missing)
+        where.append(column.isnot(None))
     if strategies.cap is not None:
         where.append(column < strategies.cap)
     kind = source.reflected.columns[name]
@@ -249,7 +261,7 @@ def _load_chunk(job: JobConfig, run: RunContext, settings: Settings, chunk_id: s
             return [*_load_where(source, manifest["window"], table),
                     *chunk_ranges.range_clause(table.c[manifest["split"]["name"]], bounds)]
 
-        record = _stage_rows(job, settings, source, stage, chunk_id, clauses)
+        record = _stage_chunk(job, run, settings, source, stage, chunk_id, clauses)
         with source.engine.connect() as connection:
             table = source.reflected.table
             record["source_rows"] = int(connection.execute(
@@ -265,10 +277,19 @@ def _load_chunk(job: JobConfig, run: RunContext, settings: Settings, chunk_id: s
     return record
 
 
+def _stage_chunk(job: JobConfig, run: RunContext, settings: Settings, source: SqlJobSource, stage: ChunkStage,
+                 chunk_id: str, clauses: Callable[[sa.Table], list[Any]]) -> dict[str, Any]:
+    """Stage the chunk's rows in the layout its manifest was planned with (_layout)."""
+    if _layout(job) == staged_files.LAYOUT:
+        strategies = _ChunkStrategies(**vars(source.strategies), extra=clauses)
+        return staged_files.stage(job, load_mode(job, run).window, settings, source, stage, chunk_id, strategies)
+    return _stage_rows(job, settings, source, stage, chunk_id, clauses)
+
+
 def _stage_rows(job: JobConfig, settings: Settings, source: SqlJobSource, stage: ChunkStage, chunk_id: str,
                 clauses: Callable[[sa.Table], list[Any]]) -> dict[str, Any]:
     """Read the chunk's rows as the plain load's query would (a FULL read: no cursor; the
-    cursor, the maps and the table format apply once, at the commit) and stage them."""
+    cursor, the maps and the table format apply once, at the commit) and stage the batches."""
     import pyarrow as pa
 
     from ingest.sources.sql import build_resource
@@ -306,6 +327,31 @@ def commit_task(job: JobConfig, run: RunContext, settings: Settings, lock: JobLo
     except Exception as exc:
         return _failed(job, run, started, exc)
 
+    if staged_files.imports(manifest, records):
+        from ingest.lake.destination import working_dir
+
+        scratch = working_dir(settings)
+        scratch.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=scratch, prefix="commit-") as workdir:
+            try:
+                feed = staged_files.import_feed(stage, manifest, records, workdir)
+            except Exception as exc:  # a done.json that does not hold what the chunk wrote
+                return _failed(job, run, started, exc)
+            result = load.run_job(job, run, settings, lock, feed=feed)
+    else:
+        result = load.run_job(job, run, settings, lock, feed=_batches_feed(stage, manifest, records, settings))
+    result.chunks = {"total": len(records), "done": len(records), "split_column": manifest["split"]["name"],
+                     "method": manifest["method"], "rows": {k: r["rows"] for k, r in records.items()},
+                     "rowcount": {k: r.get("rowcount", "ok") for k, r in records.items()}}
+    if result.succeeded or result.load_id:  # published (a check after the load may still fail the job)
+        stage.clear()
+    return result.to_dict()
+
+
+def _batches_feed(stage: ChunkStage, manifest: dict[str, Any], records: dict[str, dict],
+                  settings: Settings) -> Callable[[Any], None]:
+    """Staged raw batches fed through the job's resource: its cursor and maps see every row."""
+
     def feed(resource: Any) -> None:
         # dlt's Pipe.replace_gen: the resource reads the staged batches instead of the table;
         # every step after it (incremental cursor, maps) stays (dlt 1.31, pinned)
@@ -322,13 +368,7 @@ def commit_task(job: JobConfig, run: RunContext, settings: Settings, lock: JobLo
 
         resource._pipe.replace_gen(staged)
 
-    result = load.run_job(job, run, settings, lock, feed=feed)
-    result.chunks = {"total": len(records), "done": len(records), "split_column": manifest["split"]["name"],
-                     "method": manifest["method"], "rows": {k: r["rows"] for k, r in records.items()},
-                     "rowcount": {k: r.get("rowcount", "ok") for k, r in records.items()}}
-    if result.succeeded or result.load_id:  # published (a check after the load may still fail the job)
-        stage.clear()
-    return result.to_dict()
+    return feed
 
 
 def _landed(job: JobConfig, run: RunContext, stage: ChunkStage) -> tuple[dict[str, Any], dict[str, dict]]:
