@@ -67,3 +67,56 @@ def test_the_commit_publishes_the_staged_files_byte_for_byte_without_reading_a_r
         assert chunked_state["last_value"] == plain_state["last_value"]
         assert sorted(chunked_state["unique_hashes"]) == sorted(plain_state["unique_hashes"])
     assert not Path(settings.destination, settings.dataset, "_ingest_chunks", "orders").exists()
+
+
+def test_a_snapshot_table_stages_raw_batches_and_equals_the_plain_load(postgres, pg_schema, settings, tmp_path):
+    """A snapshot's date column is the commit run's: its chunks keep the raw batches, read back
+    through the resource at the commit."""
+    create_orders(postgres, pg_schema, 2000)
+    plain_settings = settings.with_overrides(destination=str(tmp_path / "plain"))
+    assert run(book(tmp_path, "p.xlsx", source_schema=pg_schema, full_mode="snapshot"), plain_settings).exit_code == 0
+    summary = run(book(tmp_path, source_schema=pg_schema, full_mode="snapshot", chunk_size="2 chunks"), settings)
+    assert summary.exit_code == 0, summary.jobs
+    assert summary.jobs[0]["chunks"]["commit"] == "rows read again"
+    chunked, plain = lake_table(settings), lake_table(plain_settings)
+    assert chunked.schema == plain.schema and "_snapshot_date" in chunked.column_names
+    assert chunked.equals(plain)
+
+
+@pytest.mark.parametrize("tamper", [
+    {"file_rows": []}, {"file_rows": [-1]}, {"file_rows": ["9"]},
+    {"arrow_schema": "not base64!"}, {"arrow_schema": "aGVsbG8="},
+    {"state": "{not json"},
+])
+def test_a_done_record_that_does_not_describe_its_files_publishes_nothing(postgres, pg_schema, settings, tmp_path,
+                                                                          tamper):
+    """done.json comes back from the lake: rows per file, the arrow schema and the cursor state
+    are checked before the load starts; the table is not touched."""
+    create_orders(postgres, pg_schema, 1000)
+    job = read_workbook(book(tmp_path, source_schema=pg_schema, chunk_size="2 chunks")).jobs[0]
+    run_context = new_run_context()
+    stage_every_chunk(job, run_context, settings)
+    stage = ChunkStage.open(settings, "orders")
+    record = stage.done("c000")
+    assert len(record["files"]) == 1
+    stage.mark_done("c000", {**record, **tamper})
+    result = tasks.commit_task(job, run_context, settings)
+    assert result["status"] == "failed" and result["error_class"] == "ChunkedLoadError", result
+    assert "c000" in result["error_message"] and "done.json" in result["error_message"]
+    assert not Path(settings.destination, settings.dataset, "orders").exists()
+
+
+def test_a_scratch_folder_a_killed_chunk_left_goes_when_the_next_load_is_planned(postgres, pg_schema, settings,
+                                                                                 tmp_path):
+    from ingest.drivers.chunks import staged_files
+    from ingest.lake.destination import working_dir
+
+    create_orders(postgres, pg_schema, 1000)
+    job = read_workbook(book(tmp_path, source_schema=pg_schema, chunk_size="2 chunks")).jobs[0]
+    left = working_dir(settings) / (staged_files.scratch_prefix("orders", "c001") + "k1ll3d")
+    other = working_dir(settings) / (staged_files.scratch_prefix("orders_2", "c001") + "running")
+    for folder in (left, other):
+        (folder / "ingest_orders").mkdir(parents=True)
+    prepare_lake(settings)
+    assert tasks.split_task(job, new_run_context(), settings)["status"] == "succeeded"
+    assert not left.exists() and other.exists()

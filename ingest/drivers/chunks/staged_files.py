@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import re
 import tempfile
 from typing import Any, Callable, Iterator
 
@@ -48,7 +49,39 @@ LAYOUT = "dlt-files"
 
 
 def stages_dlt_files(job: JobConfig) -> bool:
-    return not is_snapshot(job) and job.schema_contract in (SchemaContract.EVOLVE, SchemaContract.FREEZE)
+    return not is_snapshot(job) and job.schema_contract in (SchemaContract.EVOLVE, SchemaContract.FREEZE) \
+        and not _dlt_adds_load_id()
+
+
+def _dlt_adds_load_id() -> bool:
+    """dlt configured to add `_dlt_load_id` to arrow rows while extracting: a chunk's files
+    would carry its scratch load's id instead of the commit's, so they are not published as
+    they are. (`add_dlt_id` is fine: dlt's normalize then rewrites the imported files itself.)"""
+    from dlt.common.configuration import known_sections, resolve_configuration
+    from dlt.normalize.configuration import ItemsNormalizerConfiguration
+
+    config = resolve_configuration(ItemsNormalizerConfiguration(),
+                                   sections=(known_sections.NORMALIZE, "parquet_normalizer"))
+    return bool(config.add_dlt_load_id)
+
+
+def scratch_prefix(job_name: str, chunk_id: str) -> str:
+    """A chunk's scratch pipeline folder in dlt's working folder (removed when it ends; one a
+    killed process left is removed when the job's next load is planned: clear_scratch)."""
+    return f"chunk-{job_name}-{chunk_id}-"
+
+
+def clear_scratch(settings: Settings, job_name: str) -> None:
+    import shutil
+
+    from ingest.lake.destination import working_dir
+
+    folder = working_dir(settings)
+    mine = re.compile(re.escape(scratch_prefix(job_name, "CHUNK")).replace("CHUNK", r"c(\d{3}|null)") + ".+")
+    if folder.is_dir():
+        for left in folder.iterdir():
+            if mine.fullmatch(left.name):
+                shutil.rmtree(left, ignore_errors=True)
 
 
 # --- a chunk ---------------------------------------------------------------------------------
@@ -74,7 +107,7 @@ def stage(job: JobConfig, window: Any, settings: Settings, source: SqlJobSource,
     resource.add_map(_count_rows(job.job_name))
     scratch = working_dir(settings)
     scratch.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=scratch, prefix=f"chunk-{chunk_id}-") as workdir:
+    with tempfile.TemporaryDirectory(dir=scratch, prefix=scratch_prefix(job.job_name, chunk_id)) as workdir:
         pipeline = dlt.pipeline(pipeline_name=load.pipeline_name(job), pipelines_dir=workdir,
                                 destination=make_destination(settings), dataset_name=settings.dataset)
         info = pipeline.extract(resource, loader_file_format="parquet", schema=dlt.Schema(load.pipeline_name(job)))

@@ -25,6 +25,7 @@ import json
 import logging
 import re
 import tempfile
+import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterator
@@ -129,6 +130,7 @@ def _split(job: JobConfig, run: RunContext, settings: Settings) -> dict[str, Any
     if manifest is None or manifest.get("signature") != wanted or _stale(manifest, run) \
             or manifest.get("layout") != _layout(job):  # staged by another version of this code
         stage.clear()  # another load's leftovers: start afresh
+        staged_files.clear_scratch(settings, job.job_name)
         manifest = _new_manifest(job, run, settings, wanted)
         if len(manifest["chunks"]) < 2:
             return {"status": "succeeded", "plain": True, "why": "one chunk: the table is small"}
@@ -253,6 +255,7 @@ def _load_chunk(job: JobConfig, run: RunContext, settings: Settings, chunk_id: s
                                " load (another load replaced it); the next run plans the chunks again")
     if (record := stage.done(chunk_id)) is not None:
         return record  # landed before (a re-delivered activity, a re-run): not read again
+    clock = time.perf_counter()
     kind = manifest["split"]["kind"]
     bounds = {**chunk, "low": chunk_ranges.decode(chunk["low"], kind), "high": chunk_ranges.decode(chunk["high"], kind)}
     source = _open(job, settings, manifest["run_started_at"])
@@ -271,6 +274,7 @@ def _load_chunk(job: JobConfig, run: RunContext, settings: Settings, chunk_id: s
     tolerance = job.rowcount_tolerance_pct if job.rowcount_tolerance_pct is not None else DEFAULT_TOLERANCE_PCT
     check = evaluate(record["rows"], record["rows"], record["source_rows"], record["source_rows"], tolerance)
     record["rowcount"] = check.status
+    record["seconds"] = round(time.perf_counter() - clock, 3)  # read, stage and count
     if check.status != "ok":
         log.warning("job %s chunk %s: row count %s: %s", job.job_name, chunk_id, check.status, check.message)
     stage.mark_done(chunk_id, record)
@@ -327,7 +331,8 @@ def commit_task(job: JobConfig, run: RunContext, settings: Settings, lock: JobLo
     except Exception as exc:
         return _failed(job, run, started, exc)
 
-    if staged_files.imports(manifest, records):
+    imported = staged_files.imports(manifest, records)
+    if imported:
         from ingest.lake.destination import working_dir
 
         scratch = working_dir(settings)
@@ -342,7 +347,9 @@ def commit_task(job: JobConfig, run: RunContext, settings: Settings, lock: JobLo
         result = load.run_job(job, run, settings, lock, feed=_batches_feed(stage, manifest, records, settings))
     result.chunks = {"total": len(records), "done": len(records), "split_column": manifest["split"]["name"],
                      "method": manifest["method"], "rows": {k: r["rows"] for k, r in records.items()},
-                     "rowcount": {k: r.get("rowcount", "ok") for k, r in records.items()}}
+                     "rowcount": {k: r.get("rowcount", "ok") for k, r in records.items()},
+                     "seconds": {k: r.get("seconds") for k, r in records.items()}, "commit_s": result.duration_s,
+                     "commit": "files imported" if imported else "rows read again"}
     if result.succeeded or result.load_id:  # published (a check after the load may still fail the job)
         stage.clear()
     return result.to_dict()
