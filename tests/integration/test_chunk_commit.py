@@ -120,3 +120,29 @@ def test_a_scratch_folder_a_killed_chunk_left_goes_when_the_next_load_is_planned
     prepare_lake(settings)
     assert tasks.split_task(job, new_run_context(), settings)["status"] == "succeeded"
     assert not left.exists() and other.exists()
+
+
+def test_the_commit_checks_values_with_the_chunks_statistics_and_asks_the_source_nothing(
+        postgres, pg_schema, settings, tmp_path, monkeypatch):
+    """Each chunk asked the source for its range's statistics; the commit sums them. A chunk's
+    statistics that disagree with what it staged fail the job as a whole-table scan would."""
+    from ingest.drivers.chunks import source_stats
+    from ingest.sources.job_source import SqlJobSource
+
+    create_orders(postgres, pg_schema, 2000)
+    job = read_workbook(book(tmp_path, source_schema=pg_schema, chunk_size="2 chunks")).jobs[0]
+    run_context = new_run_context()
+    stage_every_chunk(job, run_context, settings)
+    asked: list[str] = []
+    for name in ("value_stats", "count_range"):
+        monkeypatch.setattr(SqlJobSource, name, lambda *a, name=name, **k: asked.append(name))
+    stage = ChunkStage.open(settings, "orders")
+    record = stage.done("c001")
+    rows, columns, ranged = source_stats.decode("c001", record["source_stats"])
+    columns["amount"].maximum += 1  # the source held a larger amount than the chunk staged
+    stage.mark_done("c001", {**record, "source_stats": source_stats.encode((rows, columns, ranged))})
+    result = tasks.commit_task(job, run_context, settings)
+    assert asked == []
+    assert result["rowcount"]["status"] == "ok" and result["rowcount"]["source_max"] == 2000
+    assert result["values"]["status"] == "mismatch" and "amount" in result["values"]["message"]
+    assert result["status"] == "failed" and result["error_class"] == "ValueCheckError"
