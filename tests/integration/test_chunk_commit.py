@@ -146,3 +146,17 @@ def test_the_commit_checks_values_with_the_chunks_statistics_and_asks_the_source
     assert result["rowcount"]["status"] == "ok" and result["rowcount"]["source_max"] == 2000
     assert result["values"]["status"] == "mismatch" and "amount" in result["values"]["message"]
     assert result["status"] == "failed" and result["error_class"] == "ValueCheckError"
+
+
+def test_chunks_staged_in_different_ways_publish_nothing(postgres, pg_schema, settings, tmp_path):
+    """dlt's files and raw batches cannot make one table: a record of the other layout (dlt's
+    configuration changed between two chunks) is refused before anything is read."""
+    create_orders(postgres, pg_schema, 1000)
+    job = read_workbook(book(tmp_path, source_schema=pg_schema, chunk_size="2 chunks")).jobs[0]
+    run_context = new_run_context()
+    stage_every_chunk(job, run_context, settings)
+    stage = ChunkStage.open(settings, "orders")
+    stage.mark_done("c001", {**stage.done("c001"), "layout": "batches"})
+    result = tasks.commit_task(job, run_context, settings)
+    assert result["status"] == "failed" and "staged in different ways" in result["error_message"], result
+    assert not Path(settings.destination, settings.dataset, "orders").exists()

@@ -54,6 +54,8 @@ log = logging.getLogger("ingest.chunks")
 CHUNK_ID = re.compile(r"^c(\d{3}|null)$")
 """What chunk_ranges names chunks; anything else in an activity's input is refused before it
 can name a path in the lake."""
+BATCHES = "batches"
+"""The layout of chunks that stage raw batches (the other: staged_files.LAYOUT)."""
 RESUME_WITHIN = timedelta(hours=24)
 """Staged chunks older than this are not reused: a FULL table would mix day-old chunks with
 fresh ones. A crashed load re-run within it continues; later, the load starts afresh."""
@@ -175,7 +177,7 @@ def _new_manifest(job: JobConfig, run: RunContext, settings: Settings, wanted: s
 
 def _layout(job: JobConfig) -> str:
     """How the chunks stage their rows: dlt's files (staged_files.py) or raw batches."""
-    return staged_files.LAYOUT if staged_files.stages_dlt_files(job) else "batches"
+    return staged_files.LAYOUT if staged_files.stages_dlt_files(job) else BATCHES
 
 
 def _open(job: JobConfig, settings: Settings, run_started_at: str) -> SqlJobSource:
@@ -255,6 +257,9 @@ def _load_chunk(job: JobConfig, run: RunContext, settings: Settings, chunk_id: s
                                " load (another load replaced it); the next run plans the chunks again")
     if (record := stage.done(chunk_id)) is not None:
         return record  # landed before (a re-delivered activity, a re-run): not read again
+    if manifest.get("layout") != _layout(job):
+        raise ChunkedLoadError(f"job '{job.job_name}': how chunks are staged changed since this load was planned"
+                               " (dlt's configuration); the next run plans the chunks again")
     clock = time.perf_counter()
     kind = manifest["split"]["kind"]
     bounds = {**chunk, "low": chunk_ranges.decode(chunk["low"], kind), "high": chunk_ranges.decode(chunk["high"], kind)}
@@ -329,7 +334,7 @@ def _stage_rows(job: JobConfig, settings: Settings, source: SqlJobSource, stage:
             progress.rows_extracted(job.job_name, item.num_rows)
     finally:
         writer.close()
-    return {"attempt": writer.attempt, "files": writer.files, "rows": writer.rows}
+    return {"layout": BATCHES, "attempt": writer.attempt, "files": writer.files, "rows": writer.rows}
 
 
 # --- commit ----------------------------------------------------------------------------------
@@ -408,6 +413,11 @@ def _landed(job: JobConfig, run: RunContext, stage: ChunkStage) -> tuple[dict[st
     if missing:
         raise ChunkedLoadError(f"job '{job.job_name}': {len(missing)} of {len(records)} chunk(s) did not land"
                                f" ({', '.join(missing[:5])}); nothing was published, the next run loads them")
+    layouts = {manifest.get("layout", BATCHES)} | {r.get("layout", BATCHES) for r in records.values()}  # type: ignore[union-attr]
+    if len(layouts) > 1:
+        raise ChunkedLoadError(f"job '{job.job_name}': its chunks were staged in different ways"
+                               f" ({', '.join(sorted(map(str, layouts)))}); nothing was published (remove the job's"
+                               " staging folder and run it again)")
     return manifest, records  # type: ignore[return-value]
 
 
