@@ -6,6 +6,10 @@ sees the old complete table while chunks land.
     {dataset}/_ingest_chunks/{job_name}/{chunk}/{attempt}/part-NNNNN.parquet
     {dataset}/_ingest_chunks/{job_name}/{chunk}/done.json        written last: the chunk landed
 
+A chunk's parts are either the files dlt's extract wrote for the table (`put_files`: the
+commit imports them into its load as they are) or its raw batches (`writer`: the commit reads
+them back through the job's resource, `tables`); done.json says which.
+
 A chunk's files are written under a fresh attempt folder and only `done.json` says which
 attempt counts, so a chunk retried (or loaded twice by two processes) never mixes attempts.
 The manifest outlives a crashed run: the next run of the same load (same job definition,
@@ -16,7 +20,9 @@ removes the whole folder once the table is published.
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 import tempfile
 import uuid
 from dataclasses import dataclass, field
@@ -88,16 +94,49 @@ class ChunkStage:
         attempt = uuid.uuid4().hex[:12]
         return PartWriter(self.fs, self._path(chunk_id, attempt), attempt)
 
-    def tables(self, chunk_id: str, record: dict[str, Any], batch_rows: int) -> Iterator[pa.Table]:
-        """The chunk's rows as it staged them, `batch_rows` at a time (memory stays flat). The
-        record comes back from the lake: its attempt and file names must be ones PartWriter
-        makes before they can name a path (ChunkedLoadError otherwise)."""
+    @property
+    def is_local(self) -> bool:
+        """The lake is a local folder (a file's path is the path to open)."""
+        protocol = self.fs.protocol
+        return "file" in (protocol if isinstance(protocol, (tuple, list)) else (protocol,))
+
+    def put_files(self, chunk_id: str, paths: list[str]) -> tuple[str, list[str]]:
+        """Stage local files as the parts of a new attempt of the chunk, as they are (moved
+        when the lake is a local folder, else uploaded); returns the attempt and part names."""
+        attempt = uuid.uuid4().hex[:12]
+        folder = self._path(chunk_id, attempt)
+        self.fs.makedirs(folder, exist_ok=True)
+        names = [f"part-{index:05d}.parquet" for index in range(len(paths))]
+        for path, name in zip(paths, names):
+            if self.is_local:
+                shutil.move(path, self.fs._strip_protocol(f"{folder}/{name}"))  # fsspec's own: the OS path
+            else:
+                self.fs.put_file(path, f"{folder}/{name}")
+        return attempt, names
+
+    def part_paths(self, chunk_id: str, record: dict[str, Any]) -> list[str]:
+        """The lake paths of the chunk's parts. The record comes back from the lake: its
+        attempt and file names must be ones this module makes before they can name a path
+        (ChunkedLoadError otherwise)."""
         if not ATTEMPT.fullmatch(str(record["attempt"])) or \
                 not all(PART_FILE.fullmatch(str(name)) for name in record["files"]):
             raise ChunkedLoadError(f"chunk {chunk_id}: its done.json names files that are not staged parts;"
                                    " not read (remove the job's staging folder and run it again)")
-        for name in record["files"]:
-            with self.fs.open(self._path(chunk_id, record["attempt"], name), "rb") as handle:
+        return [self._path(chunk_id, record["attempt"], name) for name in record["files"]]
+
+    def local_copy(self, path: str, into: str) -> str:
+        """A local file holding the staged part at `path` (one of part_paths): the part itself
+        when the lake is a local folder, else a download into the folder `into`."""
+        if self.is_local:
+            return self.fs._strip_protocol(path)
+        local = os.path.join(into, uuid.uuid4().hex[:12] + ".parquet")
+        self.fs.get_file(path, local)
+        return local
+
+    def tables(self, chunk_id: str, record: dict[str, Any], batch_rows: int) -> Iterator[pa.Table]:
+        """The chunk's rows as it staged them, `batch_rows` at a time (memory stays flat)."""
+        for path in self.part_paths(chunk_id, record):
+            with self.fs.open(path, "rb") as handle:
                 # pre_buffer (pyarrow's default) reads ahead every row group the iteration will
                 # ask for and keeps them: the whole staged file in memory at once
                 for batch in pq.ParquetFile(handle, pre_buffer=False).iter_batches(batch_size=batch_rows):

@@ -23,7 +23,7 @@ class JobSource(Protocol):
     def count_window(self, start: Any, end: Any) -> int | None:
         """Source rows with start <= watermark < end (a backfill); None when it cannot count."""
 
-    def value_stats(self, before: Any, after: Any, include_before: bool) -> Any:
+    def value_stats(self, before: Any, after: Any, include_before: bool, clauses: list[Any] | None = None) -> Any:
         """(rows, stats per column, ranged columns) of the load's rows, for the value check
         (ingest/checks/values.py); None when the source cannot say."""
 
@@ -104,28 +104,29 @@ class SqlJobSource:
         return window_count(self.engine, table.schema, table.name, column,
                             coerce_watermark(start, kind, self.job), coerce_watermark(end, kind, self.job))
 
-    def value_stats(self, before: Any, after: Any, include_before: bool) -> Any:
+    def value_stats(self, before: Any, after: Any, include_before: bool, clauses: list[Any] | None = None) -> Any:
         """Each column's non-null count and, where it lands as a decimal,
         date, time or timestamp, min and max (psycopg2 gives ±infinity as date/datetime max and
         min, the very bounds the load clamps them to: ingest/sources/postgres_types.py), over the
         job's filters and, for INCREMENTAL, the
         window (before, after], with rows equal to `before` when `include_before`. The plain
         columns, not the guarded expressions the load selects: a guard per row made the scan
-        2.5x slower, and a value a guard stops has failed the load already."""
+        2.5x slower, and a value a guard stops has failed the load already. `clauses`: the rows
+        these select instead (a chunk of a chunked load: ingest/drivers/chunks/tasks.py)."""
         import sqlalchemy as sa
 
         from ingest.checks.values import source_stats
 
         plans, table = self.reflected.read_plans, self.reflected.table
         if self.reflected.client_plans:
-            return self._client_value_stats(self._value_window(before, after, include_before))
+            return self._client_value_stats(self._value_window(before, after, include_before, clauses))
         if self.engine.dialect.name != "postgresql" or not plans:
             return None
         quote = self.engine.dialect.identifier_preparer.quote
         expressions = {name: quote(name) for name in plans}
         ranged = {name for name, plan in plans.items() if not plan.lands_as_text("pyarrow") and
                   (plan.precision is not None or plan.column.base in ("date", "time", "timestamp", "timestamptz"))}
-        where = self._value_window(before, after, include_before)
+        where = self._value_window(before, after, include_before, clauses)
         with self.engine.connect() as connection, connection.begin():
             # one backend, no parallel workers: the scan runs beside the load and must not take
             # the cores the load's own query and this process need (ingest/load.py)
@@ -148,11 +149,11 @@ class SqlJobSource:
                                        any_type_count=True)
         return rows, stats, set(ranges)
 
-    def _value_window(self, before: Any, after: Any, include_before: bool) -> list[Any]:
-        """The job's filters and, for INCREMENTAL, the window (before, after]."""
+    def _value_window(self, before: Any, after: Any, include_before: bool, clauses: list[Any] | None) -> list[Any]:
+        """The job's filters and, for INCREMENTAL, the window (before, after]; or `clauses`."""
         table = self.reflected.table
-        where = list(self.strategies.row_filters())
-        watermark = self.reflected.watermark_column if self.job.is_incremental else None
+        where = list(self.strategies.row_filters()) if clauses is None else list(clauses)
+        watermark = self.reflected.watermark_column if self.job.is_incremental and clauses is None else None
         if watermark is not None:
             column = table.c[watermark]
             before, after = self._typed_window(before, after)
@@ -183,7 +184,7 @@ class RestJobSource:
     def count_window(self, start: Any, end: Any) -> int | None:
         return None
 
-    def value_stats(self, before: Any, after: Any, include_before: bool) -> Any:
+    def value_stats(self, before: Any, after: Any, include_before: bool, clauses: list[Any] | None = None) -> Any:
         return None  # an API cannot be asked for min and max
 
     def close(self) -> None:

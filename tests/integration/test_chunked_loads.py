@@ -133,12 +133,12 @@ from ingest.drivers.chunks import tasks
 from tests.integration.test_chunked_loads import run
 
 apply_dlt_defaults()
-staged = tasks._stage_rows
+staged = tasks._stage_chunk
 
 
-def dies_in_c002(job, settings, source, stage, chunk_id, clauses):
+def dies_in_c002(job, run, settings, source, stage, chunk_id, clauses):
     if chunk_id != "c002":
-        return staged(job, settings, source, stage, chunk_id, clauses)
+        return staged(job, run, settings, source, stage, chunk_id, clauses)
     writer = stage.writer(chunk_id)  # mid-chunk: a part written, no done.json
     import pyarrow as pa
     writer.write(pa.table({"id": [1]}))
@@ -146,7 +146,7 @@ def dies_in_c002(job, settings, source, stage, chunk_id, clauses):
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-tasks._stage_rows = dies_in_c002
+tasks._stage_chunk = dies_in_c002
 tmp = Path(sys.argv[1])
 settings = Settings(destination=str(tmp / "lake"), audit_dir=tmp / "audit", log_dir=tmp / "logs",
                     pipelines_dir=tmp / "pipelines", max_workers=2, worker_mode="process")
@@ -178,13 +178,13 @@ def test_a_chunk_killed_mid_load_is_the_only_one_loaded_again(postgres, pg_schem
     assert [c for c in ("c000", "c001", "c002", "c003") if stage.done(c)] == ["c000", "c001", "c003"]
 
     read: list[str] = []
-    real = tasks._stage_rows
+    real = tasks._stage_chunk
 
-    def counting(job, settings_, source, stage_, chunk_id, clauses):
+    def counting(job, run_, settings_, source, stage_, chunk_id, clauses):
         read.append(chunk_id)
-        return real(job, settings_, source, stage_, chunk_id, clauses)
+        return real(job, run_, settings_, source, stage_, chunk_id, clauses)
 
-    monkeypatch.setattr(tasks, "_stage_rows", counting)
+    monkeypatch.setattr(tasks, "_stage_chunk", counting)
     summary = run(workbook, settings)
     assert summary.exit_code == 0, summary.jobs
     assert read == ["c002"]
@@ -205,7 +205,7 @@ def test_readers_see_the_old_complete_table_while_chunks_land(postgres, pg_schem
     create_orders(postgres, pg_schema, 3000, table="orders_new")
     sql(postgres, f"INSERT INTO {pg_schema}.orders SELECT * FROM {pg_schema}.orders_new")
     seen: list[int] = []
-    real = tasks._stage_rows
+    real = tasks._stage_chunk
 
     def then_read(*args):
         record = real(*args)
@@ -214,7 +214,7 @@ def test_readers_see_the_old_complete_table_while_chunks_land(postgres, pg_schem
         seen.append(table.num_rows)
         return record
 
-    monkeypatch.setattr(tasks, "_stage_rows", then_read)
+    monkeypatch.setattr(tasks, "_stage_chunk", then_read)
     summary = run(workbook, settings)
     assert summary.exit_code == 0, summary.jobs
     assert seen == [1000] * 4

@@ -7,14 +7,15 @@ on Azure) and each returning a small JSON document (README "Chunked loads"):
   (ingest/lake/chunk_staging.py); a manifest of the same load left by a crashed run is kept,
   with its finished chunks.
 - chunk: read one range [low, high) of the table, with the job's filters, run-start cap and
-  window, as the plain load would, and stage the batches as parquet; then count the source's
-  rows of the same range (the chunk's row-count check) and write `done.json`. A chunk already
-  done is not read again (idempotent).
-- commit: the job's own load (ingest/load.py run_job, under the job's lock) with the staged
-  batches fed through the very dlt resource the plain load uses: the same incremental cursor
-  (the state ends at the highest watermark of all chunks), the same maps, hints, table format
-  and checks; one dlt load publishes the table (parquet: dlt's replace; delta: one commit).
-  The staging folder is removed after it succeeded.
+  window, as the plain load would, and stage it: as the parquet files dlt's extract writes for
+  the table through the job's own resource (staged_files.py), or, for the jobs that module
+  leaves out, as raw batches; then count the source's rows of the same range (the chunk's
+  row-count check) and write `done.json`. A chunk already done is not read again (idempotent).
+- commit: the job's own load (ingest/load.py run_job, under the job's lock): dlt's files are
+  imported into its load as they are and the cursor's state set to the highest watermark of all
+  chunks (staged_files.py); raw batches are fed through the very dlt resource the plain load
+  uses. Either way the same hints, table format and checks; one dlt load publishes the table
+  (parquet: dlt's replace; delta: one commit). The staging folder is removed after it succeeded.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import hashlib
 import json
 import logging
 import re
+import tempfile
+import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterator
@@ -38,6 +41,7 @@ from ingest.core.keyvault.audit import job_scope
 from ingest.core.result import JobResult, JobStatus, RunContext
 from ingest.core.retry import call_with_retry
 from ingest.core.settings import Settings
+from ingest.drivers.chunks import source_stats, staged_files
 from ingest.lake.chunk_staging import ChunkStage
 from ingest.lake.locks import JobLock
 from ingest.plan.load_modes import NORMAL, load_mode
@@ -50,6 +54,8 @@ log = logging.getLogger("ingest.chunks")
 CHUNK_ID = re.compile(r"^c(\d{3}|null)$")
 """What chunk_ranges names chunks; anything else in an activity's input is refused before it
 can name a path in the lake."""
+BATCHES = "batches"
+"""The layout of chunks that stage raw batches (the other: staged_files.LAYOUT)."""
 RESUME_WITHIN = timedelta(hours=24)
 """Staged chunks older than this are not reused: a FULL table would mix day-old chunks with
 fresh ones. A crashed load re-run within it continues; later, the load starts afresh."""
@@ -123,8 +129,10 @@ def _split(job: JobConfig, run: RunContext, settings: Settings) -> dict[str, Any
     stage = ChunkStage.open(settings, job.job_name)
     wanted = signature(job, run)
     manifest = stage.manifest()
-    if manifest is None or manifest.get("signature") != wanted or _stale(manifest, run):
+    if manifest is None or manifest.get("signature") != wanted or _stale(manifest, run) \
+            or manifest.get("layout") != _layout(job):  # staged by another version of this code
         stage.clear()  # another load's leftovers: start afresh
+        staged_files.clear_scratch(settings, job.job_name)
         manifest = _new_manifest(job, run, settings, wanted)
         if len(manifest["chunks"]) < 2:
             return {"status": "succeeded", "plain": True, "why": "one chunk: the table is small"}
@@ -163,7 +171,13 @@ def _new_manifest(job: JobConfig, run: RunContext, settings: Settings, wanted: s
               for c in chunk_ranges.chunk_ranges(bounds, split.nullable)]
     log.info("job %s: %d chunk(s) by %s (%s)", job.job_name, len(chunks), split.name, method)
     return {"signature": wanted, "run_id": run.run_id, "run_started_at": run.started_at, "window": window,
-            "split": {"name": split.name, "kind": split.kind}, "method": method, "chunks": chunks}
+            "split": {"name": split.name, "kind": split.kind}, "method": method, "chunks": chunks,
+            "layout": _layout(job)}
+
+
+def _layout(job: JobConfig) -> str:
+    """How the chunks stage their rows: dlt's files (staged_files.py) or raw batches."""
+    return staged_files.LAYOUT if staged_files.stages_dlt_files(job) else BATCHES
 
 
 def _open(job: JobConfig, settings: Settings, run_started_at: str) -> SqlJobSource:
@@ -185,6 +199,8 @@ def _load_where(source: SqlJobSource, window: dict[str, Any], table: sa.Table) -
     if name is None:
         return where
     column = table.c[name]
+    if job.is_incremental:  # dlt's cursor leaves out rows without a watermark (on_cursor_value_missing)
+        where.append(column.isnot(None))
     if strategies.cap is not None:
         where.append(column < strategies.cap)
     kind = source.reflected.columns[name]
@@ -241,6 +257,10 @@ def _load_chunk(job: JobConfig, run: RunContext, settings: Settings, chunk_id: s
                                " load (another load replaced it); the next run plans the chunks again")
     if (record := stage.done(chunk_id)) is not None:
         return record  # landed before (a re-delivered activity, a re-run): not read again
+    if manifest.get("layout") != _layout(job):
+        raise ChunkedLoadError(f"job '{job.job_name}': how chunks are staged changed since this load was planned"
+                               " (dlt's configuration); the next run plans the chunks again")
+    clock = time.perf_counter()
     kind = manifest["split"]["kind"]
     bounds = {**chunk, "low": chunk_ranges.decode(chunk["low"], kind), "high": chunk_ranges.decode(chunk["high"], kind)}
     source = _open(job, settings, manifest["run_started_at"])
@@ -249,26 +269,50 @@ def _load_chunk(job: JobConfig, run: RunContext, settings: Settings, chunk_id: s
             return [*_load_where(source, manifest["window"], table),
                     *chunk_ranges.range_clause(table.c[manifest["split"]["name"]], bounds)]
 
-        record = _stage_rows(job, settings, source, stage, chunk_id, clauses)
-        with source.engine.connect() as connection:
-            table = source.reflected.table
-            record["source_rows"] = int(connection.execute(
-                sa.select(sa.func.count()).select_from(table).where(*clauses(table))).scalar_one())
+        record = _stage_chunk(job, run, settings, source, stage, chunk_id, clauses)
+        record.update(_count_source(job, run, settings, source, clauses))
     finally:
         source.close()
     tolerance = job.rowcount_tolerance_pct if job.rowcount_tolerance_pct is not None else DEFAULT_TOLERANCE_PCT
     check = evaluate(record["rows"], record["rows"], record["source_rows"], record["source_rows"], tolerance)
     record["rowcount"] = check.status
+    record["seconds"] = round(time.perf_counter() - clock, 3)  # read, stage and count
     if check.status != "ok":
         log.warning("job %s chunk %s: row count %s: %s", job.job_name, chunk_id, check.status, check.message)
     stage.mark_done(chunk_id, record)
     return record
 
 
+def _count_source(job: JobConfig, run: RunContext, settings: Settings, source: SqlJobSource,
+                  clauses: Callable[[sa.Table], list[Any]]) -> dict[str, Any]:
+    """The source's rows of the chunk's range (its row-count check) and, when the job's value
+    check applies, each column's statistics over the same rows in the same scan
+    (source_stats.py: the commit sums them instead of scanning the whole table)."""
+    from ingest import load
+
+    table = source.reflected.table
+    if not load._why_the_job_is_not_checked(job, load_mode(job, run), settings):
+        stats = source.value_stats(None, None, True, clauses(table))
+        if stats is not None:
+            return {"source_rows": stats[0], "source_stats": source_stats.encode(stats)}
+    with source.engine.connect() as connection:
+        rows = connection.execute(sa.select(sa.func.count()).select_from(table).where(*clauses(table))).scalar_one()
+    return {"source_rows": int(rows)}
+
+
+def _stage_chunk(job: JobConfig, run: RunContext, settings: Settings, source: SqlJobSource, stage: ChunkStage,
+                 chunk_id: str, clauses: Callable[[sa.Table], list[Any]]) -> dict[str, Any]:
+    """Stage the chunk's rows in the layout its manifest was planned with (_layout)."""
+    if _layout(job) == staged_files.LAYOUT:
+        strategies = _ChunkStrategies(**vars(source.strategies), extra=clauses)
+        return staged_files.stage(job, load_mode(job, run).window, settings, source, stage, chunk_id, strategies)
+    return _stage_rows(job, settings, source, stage, chunk_id, clauses)
+
+
 def _stage_rows(job: JobConfig, settings: Settings, source: SqlJobSource, stage: ChunkStage, chunk_id: str,
                 clauses: Callable[[sa.Table], list[Any]]) -> dict[str, Any]:
     """Read the chunk's rows as the plain load's query would (a FULL read: no cursor; the
-    cursor, the maps and the table format apply once, at the commit) and stage them."""
+    cursor, the maps and the table format apply once, at the commit) and stage the batches."""
     import pyarrow as pa
 
     from ingest.sources.sql import build_resource
@@ -290,7 +334,7 @@ def _stage_rows(job: JobConfig, settings: Settings, source: SqlJobSource, stage:
             progress.rows_extracted(job.job_name, item.num_rows)
     finally:
         writer.close()
-    return {"attempt": writer.attempt, "files": writer.files, "rows": writer.rows}
+    return {"layout": BATCHES, "attempt": writer.attempt, "files": writer.files, "rows": writer.rows}
 
 
 # --- commit ----------------------------------------------------------------------------------
@@ -305,6 +349,40 @@ def commit_task(job: JobConfig, run: RunContext, settings: Settings, lock: JobLo
         manifest, records = _landed(job, run, stage)
     except Exception as exc:
         return _failed(job, run, started, exc)
+
+    imported = staged_files.imports(manifest, records)
+    if imported:
+        from ingest.lake.destination import working_dir
+
+        scratch = working_dir(settings)
+        scratch.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=scratch, prefix="commit-") as workdir:
+            try:
+                feed = staged_files.import_feed(stage, manifest, records, workdir)
+                feed.source_stats = source_stats.merged(records)  # type: ignore[attr-defined]
+            except Exception as exc:  # a done.json that does not hold what the chunk wrote
+                return _failed(job, run, started, exc)
+            result = load.run_job(job, run, settings, lock, feed=feed)
+    else:
+        try:
+            feed = _batches_feed(stage, manifest, records, settings)
+            feed.source_stats = source_stats.merged(records)  # type: ignore[attr-defined]
+        except Exception as exc:
+            return _failed(job, run, started, exc)
+        result = load.run_job(job, run, settings, lock, feed=feed)
+    result.chunks = {"total": len(records), "done": len(records), "split_column": manifest["split"]["name"],
+                     "method": manifest["method"], "rows": {k: r["rows"] for k, r in records.items()},
+                     "rowcount": {k: r.get("rowcount", "ok") for k, r in records.items()},
+                     "seconds": {k: r.get("seconds") for k, r in records.items()}, "commit_s": result.duration_s,
+                     "commit": "files imported" if imported else "rows read again"}
+    if result.succeeded or result.load_id:  # published (a check after the load may still fail the job)
+        stage.clear()
+    return result.to_dict()
+
+
+def _batches_feed(stage: ChunkStage, manifest: dict[str, Any], records: dict[str, dict],
+                  settings: Settings) -> Callable[[Any], None]:
+    """Staged raw batches fed through the job's resource: its cursor and maps see every row."""
 
     def feed(resource: Any) -> None:
         # dlt's Pipe.replace_gen: the resource reads the staged batches instead of the table;
@@ -322,13 +400,7 @@ def commit_task(job: JobConfig, run: RunContext, settings: Settings, lock: JobLo
 
         resource._pipe.replace_gen(staged)
 
-    result = load.run_job(job, run, settings, lock, feed=feed)
-    result.chunks = {"total": len(records), "done": len(records), "split_column": manifest["split"]["name"],
-                     "method": manifest["method"], "rows": {k: r["rows"] for k, r in records.items()},
-                     "rowcount": {k: r.get("rowcount", "ok") for k, r in records.items()}}
-    if result.succeeded or result.load_id:  # published (a check after the load may still fail the job)
-        stage.clear()
-    return result.to_dict()
+    return feed
 
 
 def _landed(job: JobConfig, run: RunContext, stage: ChunkStage) -> tuple[dict[str, Any], dict[str, dict]]:
@@ -341,6 +413,11 @@ def _landed(job: JobConfig, run: RunContext, stage: ChunkStage) -> tuple[dict[st
     if missing:
         raise ChunkedLoadError(f"job '{job.job_name}': {len(missing)} of {len(records)} chunk(s) did not land"
                                f" ({', '.join(missing[:5])}); nothing was published, the next run loads them")
+    layouts = {manifest.get("layout", BATCHES)} | {r.get("layout", BATCHES) for r in records.values()}  # type: ignore[union-attr]
+    if len(layouts) > 1:
+        raise ChunkedLoadError(f"job '{job.job_name}': its chunks were staged in different ways"
+                               f" ({', '.join(sorted(map(str, layouts)))}); nothing was published (remove the job's"
+                               " staging folder and run it again)")
     return manifest, records  # type: ignore[return-value]
 
 
