@@ -34,7 +34,4 @@ def cdc_problems(values: dict[str, Any]) -> list[tuple[str, str]]:
     if values.get("scd2") and values.get("cdc_deletes") is CdcDeletes.MARK:
         problems.append(("cdc_deletes", "cdc_deletes mark does not apply with scd2 Y: a delete already keeps"
                                         " the row's versions, the last one closed (_valid_to); leave it empty"))
-    if values.get("scd2"):
-        problems.append(("scd2", "scd2 is not supported with load_type CDC yet; use CDC on parquet for"
-                                 " the full change history"))
     return problems

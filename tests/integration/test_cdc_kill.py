@@ -121,3 +121,13 @@ def test_kill_9_with_deletes_marked_then_rerun_lands_every_change_once(postgres,
     schema, connection = cdc
     rows = _kill_then_rerun(postgres, settings, schema, connection, tmp_path, "delta_mark", when)
     assert sorted((r["id"], r["v"], r["_ingest_deleted"]) for r in rows) == [(1, 1, True), (2, 20, False), (3, 3, False)]
+
+
+@pytest.mark.parametrize("when", ["before_extract", "before_commit", "before_merge", "after_commit"])
+def test_kill_9_with_scd2_then_rerun_opens_and_closes_each_version_once(postgres, settings, cdc, tmp_path, when):
+    schema, connection = cdc
+    rows = _kill_then_rerun(postgres, settings, schema, connection, tmp_path, "delta_scd2", when)
+    history = sorted((r["id"], r["v"], r["_valid_to"] is None) for r in rows)
+    assert history == [(1, 1, False), (2, 2, False), (2, 20, True), (3, 3, True)]
+    closed_2 = next(r for r in rows if r["id"] == 2 and r["v"] == 2)["_valid_to"]
+    assert closed_2 == next(r for r in rows if r["id"] == 2 and r["v"] == 20)["_valid_from"]

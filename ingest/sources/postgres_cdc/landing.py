@@ -6,7 +6,7 @@ data capture"):
 | parquet | replace `<table>` | change rows appended |
 | delta, deletes delete | replace `<table>` | dlt upsert of the net change per key; a delete deletes (`_cdc_deleted` is dlt's hard-delete column) |
 | delta, `cdc_deletes` mark | replace `<table>` (`_ingest_deleted` false) | dlt replaces `<table>__cdc_stage` with the net change per key, then one MERGE marks deletes (ingest/lake/cdc_merge.py) |
-| delta, `scd2` | dlt replaces `<table>__scd2_stage`, merged as a FULL SCD2 load (ingest/lake/scd2.py) | dlt replaces the stage with every change in commit order, then one MERGE closes and opens versions (not built yet: the workbook refuses scd2 with CDC) |
+| delta, `scd2` | dlt replaces `<table>__scd2_stage`, merged as a FULL SCD2 load (ingest/lake/scd2.py) | dlt replaces the stage with every change in commit order, then one MERGE closes and opens versions (ingest/lake/cdc_scd2.py) |
 
 A staged table's merge runs right after dlt committed the stage, and again before the next
 batch is read when a run was killed in between (the dlt state names what is staged; the merge
@@ -107,6 +107,12 @@ def resource(job: JobConfig, data: Any, columns: list[TypedColumn], snapshot: bo
 def apply_staged(pipeline: Any, job: JobConfig, entry: dict[str, Any], valid_at: datetime) -> dict[str, Any]:
     """Merge the job's stage into its table (`entry`: {"kind": "snapshot" | "changes", "lsn"},
     from the dlt state committed with the stage). Returns the merge's report."""
+    from ingest.lake import cdc_scd2
     from ingest.lake.cdc_merge import merge_soft_deletes
 
-    return merge_soft_deletes(pipeline, job, int(entry["lsn"])).to_dict()
+    lsn = int(entry["lsn"])
+    if landing_of(job) is Landing.MARK:
+        return merge_soft_deletes(pipeline, job, lsn).to_dict()
+    if entry.get("kind") == "snapshot":
+        return cdc_scd2.apply_snapshot(pipeline, job, lsn, valid_at).to_dict()
+    return cdc_scd2.merge_changes(pipeline, job, lsn).to_dict()
