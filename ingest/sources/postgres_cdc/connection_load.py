@@ -118,6 +118,8 @@ def _load(ctx: _Context) -> None:
         try:
             if _needs_snapshot(ctx, state):
                 state = _initial_snapshot(ctx, "first load" if not state else "re-snapshot")
+            else:  # a killed run may have committed a batch without moving the slot: move it to the lake
+                slots.advance(ctx.cursor, ctx.slot, int(state["end_lsn"]))
             stop_at = slots.current_lsn(ctx.cursor)
             while state is not None:
                 state = _one_batch(ctx, state, stop_at)
@@ -268,8 +270,9 @@ def _merge_staged(ctx: _Context, state: dict[str, Any], pending: bool) -> None:
 
 
 def _one_batch(ctx: _Context, state: dict[str, Any], stop_at: int) -> dict[str, Any] | None:
-    """Read, land, advance one batch; None when caught up (nothing more before `stop_at`)."""
-    slots.advance(ctx.cursor, ctx.slot, int(state["end_lsn"]))  # what the lake already holds
+    """Read, land, advance one batch; None when caught up (nothing more before `stop_at`). The
+    slot is where the lake is when it starts (moved once before the first batch, then at the end
+    of each)."""
     batch_size = ctx.settings.cdc_batch_changes
     messages = slots.peek(ctx.cursor, ctx.slot, ctx.publication, stop_at, batch_size)
     if not messages:
