@@ -31,6 +31,9 @@ def cdc_problems(values: dict[str, Any]) -> list[tuple[str, str]]:
                                      " delete is read from the database's log; leave it empty"))
     if values.get("full_mode") is FullMode.SNAPSHOT:
         problems.append(("full_mode", "full_mode snapshot does not apply to load_type CDC"))
+    if values.get("cdc_deletes") is CdcDeletes.MARK and not values.get("primary_key"):
+        problems.append(("cdc_deletes", "cdc_deletes mark needs primary_key: a deleted row is found and marked"
+                                        " by its key"))
     if values.get("scd2") and values.get("cdc_deletes") is CdcDeletes.MARK:
         problems.append(("cdc_deletes", "cdc_deletes mark does not apply with scd2 Y: a delete already keeps"
                                         " the row's versions, the last one closed (_valid_to); leave it empty"))

@@ -24,7 +24,7 @@ from typing import Any
 from ingest.config.dlt_names import CDC_STAGE_SUFFIX
 from ingest.config.model import JobConfig
 from ingest.lake.scd2 import _keys
-from ingest.lake.table_formats import open_delta
+from ingest.lake.table_formats import delta_location, open_delta
 
 log = logging.getLogger("ingest.cdc_merge")
 APP_ID = "ingest_cdc"
@@ -72,7 +72,7 @@ def merge_soft_deletes(pipeline: Any, job: JobConfig, lsn: int) -> CdcMergeRepor
     report = CdcMergeReport(lsn=lsn)
     stage = open_delta(pipeline, job.table_name + CDC_STAGE_SUFFIX)
     target = open_delta(pipeline, job.table_name)
-    if stage is None or target is None or merged_lsn(target) == lsn:
+    if stage is None or (target is not None and merged_lsn(target) == lsn):
         return report
     staged = stage.to_pyarrow_table()
     report.staged_rows = staged.num_rows
@@ -80,6 +80,8 @@ def merge_soft_deletes(pipeline: Any, job: JobConfig, lsn: int) -> CdcMergeRepor
         return report
     columns = [c for c in staged.column_names if c != HAS_VALUES]
     keys = _keys(job, columns)
+    if target is None:  # the snapshot was empty, so dlt wrote no table: the batch's rows start it
+        return _create(pipeline, job, staged, columns, report)
     evolve_delta_table_schema(target, staged.select(columns).schema)
     every = {quoted(c): f"source.{quoted(c)}" for c in columns}
     marks = {quoted(c): f"source.{quoted(c)}" for c in MARK_COLUMNS if c in columns}
@@ -94,4 +96,16 @@ def merge_soft_deletes(pipeline: Any, job: JobConfig, lsn: int) -> CdcMergeRepor
     report.merged, report.version = True, target.version()
     log.info("cdc %s: merged %d changes (deletes marked), version %s", job.table_name, staged.num_rows,
              report.version)
+    return report
+
+
+def _create(pipeline: Any, job: JobConfig, staged: Any, columns: list[str], report: CdcMergeReport) -> CdcMergeReport:
+    import pyarrow.compute as pc
+    from deltalake import write_deltalake
+
+    rows = staged.filter(pc.field(HAS_VALUES)).select(columns)
+    uri, options = delta_location(pipeline, job.table_name)
+    write_deltalake(uri, rows, storage_options=options or None, commit_properties=commit_properties(int(report.lsn or 0)))
+    report.merged, report.version = True, 0
+    log.info("cdc %s: created with %d rows (deletes marked)", job.table_name, rows.num_rows)
     return report

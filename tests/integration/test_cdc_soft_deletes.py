@@ -66,3 +66,26 @@ def test_deleted_rows_stay_marked_with_their_last_values_and_a_reinsert_revives_
     assert lake_with_marks(settings, "t", table_format) == expected(postgres, schema, deleted)
     if table_format == "delta":
         assert third.cdc["merge"]["merged"] and third.cdc["merge"]["staged_rows"] == 4
+
+
+@pytest.mark.parametrize("fmt", ["delta_mark", "delta_scd2"])
+def test_a_table_empty_at_the_snapshot_starts_from_its_first_changes(postgres, settings, cdc, fmt):
+    """dlt writes no Delta table for an empty snapshot: the first batch's merge creates it."""
+    schema, connection = cdc
+    sql(postgres, f"CREATE TABLE {schema}.t (id int PRIMARY KEY, v int, note text)")
+    job = cdc_job("t", connection, schema, "t", fmt)
+    assert load([job], settings)["t"].succeeded
+    sql(postgres, f"INSERT INTO {schema}.t VALUES (1, 1, 'a'), (2, 2, 'b'); DELETE FROM {schema}.t WHERE id = 2")
+    second = load([job], settings, 2)["t"]
+    assert second.succeeded, second.error_message
+    from deltalake import DeltaTable
+
+    rows = DeltaTable(str(Path(settings.destination) / settings.dataset / "t")).to_pyarrow_table().to_pylist()
+    if fmt == "delta_mark":
+        assert sorted((r["id"], r["v"], r["_ingest_deleted"]) for r in rows) == [(1, 1, False), (2, 2, True)]
+    else:
+        assert sorted((r["id"], r["_valid_to"] is None) for r in rows) == [(1, True), (2, False)]
+    sql(postgres, f"UPDATE {schema}.t SET v = 10 WHERE id = 1")
+    assert load([job], settings, 3)["t"].succeeded
+    rows = DeltaTable(str(Path(settings.destination) / settings.dataset / "t")).to_pyarrow_table().to_pylist()
+    assert sorted(r["v"] for r in rows if r["id"] == 1) == ([10] if fmt == "delta_mark" else [1, 10])

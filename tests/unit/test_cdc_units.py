@@ -51,6 +51,7 @@ def test_cdc_deletes_mark_is_read_validated_at_its_cell_and_survives_json(tmp_pa
         job_row(job_name="typo", source_table="d", cdc_deletes="soft", **cdc),
         job_row(job_name="hist", source_table="e", table_format="delta", scd2="Y", cdc_deletes="mark", **cdc),
         job_row(job_name="versions", source_table="f", table_format="delta", scd2="Y", **cdc),
+        job_row(job_name="nokey", source_table="g", table_format="delta", cdc_deletes="mark", primary_key=None, **cdc),
     ], header=header))
     messages = {str(issue) for issue in config.errors}
     cell = col["cdc_deletes"]
@@ -58,6 +59,8 @@ def test_cdc_deletes_mark_is_read_validated_at_its_cell_and_survives_json(tmp_pa
            " deletes with delete_flag_column or detect_deleted_keys)" in messages, messages
     assert f"jobs!{cell}5: cdc_deletes 'soft' is not delete or mark" in messages, messages
     assert any(m.startswith(f"jobs!{cell}6: cdc_deletes mark does not apply with scd2 Y") for m in messages), messages
+    assert f"jobs!{cell}8: cdc_deletes mark needs primary_key: a deleted row is found and marked by its key" \
+        in messages, messages
     jobs = {j.job_name: j for j in config.jobs}
     assert sorted(jobs) == ["marked", "plain", "versions"]  # scd2 with CDC is valid
     assert jobs["versions"].scd2 and jobs["versions"].is_cdc
