@@ -62,7 +62,7 @@ def merge_changes(pipeline: Any, job: JobConfig, lsn: int) -> Scd2Report:
     staged = staged.sort_by([(LSN, "ascending"), (SEQ, "ascending")])
     report.staged_rows = staged.num_rows
     keys = _keys(job, staged.column_names)
-    versions, closes = _versions(staged, keys, _opened(target, keys))
+    versions, closes = _versions(staged, keys, _opened(target, keys, staged))
     report.inserted_versions = versions.num_rows
     if target is None:
         from deltalake import write_deltalake
@@ -78,19 +78,20 @@ def merge_changes(pipeline: Any, job: JobConfig, lsn: int) -> Scd2Report:
     return report
 
 
-def _opened(target: Any, keys: list[str]) -> dict[tuple, tuple[int, int]]:
-    """Per key, the (lsn, seq) of the newest change the table has a version for."""
+def _opened(target: Any, keys: list[str], staged: Any) -> dict[tuple, tuple[int, int]]:
+    """Per key of `staged`, the (lsn, seq) of the newest change the table has a version for
+    (versions of other keys are filtered out in the scan, by the first key column)."""
     import pyarrow as pa
+    import pyarrow.compute as pc
 
-    if target is None:
+    if target is None or not staged.num_rows:
         return {}
     names = set(pa.schema(target.schema().to_arrow()).names)
     if LSN not in names or SEQ not in names:
         return {}
+    wanted = pc.field(keys[0]).isin(pc.unique(staged.column(keys[0]))) & pc.field(LSN).is_valid()
     opened: dict[tuple, tuple[int, int]] = {}
-    for row in target.to_pyarrow_dataset().to_table(columns=keys + [LSN, SEQ]).to_pylist():
-        if row[LSN] is None:
-            continue
+    for row in target.to_pyarrow_dataset().to_table(columns=keys + [LSN, SEQ], filter=wanted).to_pylist():
         key = tuple(row[k] for k in keys)
         opened[key] = max(opened.get(key, (-1, -1)), (row[LSN], row[SEQ] or 0))
     return opened

@@ -24,8 +24,9 @@ def versions(settings, table: str = "t") -> dict[int, list[dict]]:
 
 
 def current_equals_source(postgres, settings, schema):
-    _, expected = source_rows(postgres, schema, "t")
-    current = sorted((r["id"], r["v"]) for vs in versions(settings).values() for r in vs if r["_valid_to"] is None)
+    names, expected = source_rows(postgres, schema, "t")
+    current = sorted(tuple(r[n] for n in names) for vs in versions(settings).values() for r in vs
+                     if r["_valid_to"] is None)
     assert current == sorted(expected)
 
 
@@ -87,4 +88,18 @@ def test_a_truncate_reloads_the_snapshot_as_a_full_scd2_load(postgres, settings,
     # the reloaded snapshot is merged as a FULL SCD2 load: 1 retired, 2 unchanged, 3 opened
     assert {k: [r["_valid_to"] is None for r in vs] for k, vs in history.items()} == \
         {1: [False], 2: [True], 3: [True]}
+    current_equals_source(postgres, settings, schema)
+
+
+def test_a_column_added_at_the_source_lands_in_the_versions(postgres, settings, cdc):
+    schema, connection = cdc
+    sql(postgres, f"CREATE TABLE {schema}.t (id int PRIMARY KEY, v int); INSERT INTO {schema}.t VALUES (1, 1)")
+    job = cdc_job("t", connection, schema, "t", "delta_scd2")
+    assert load([job], settings)["t"].succeeded
+    sql(postgres, f"ALTER TABLE {schema}.t ADD COLUMN label text; INSERT INTO {schema}.t VALUES (2, 2, 'two');"
+                  f" UPDATE {schema}.t SET label = 'one' WHERE id = 1")
+    result = load([job], settings, 2)["t"]
+    assert result.succeeded, result.error_message
+    history = versions(settings)
+    assert [r["label"] for r in history[1]] == [None, "one"] and [r["label"] for r in history[2]] == ["two"]
     current_equals_source(postgres, settings, schema)

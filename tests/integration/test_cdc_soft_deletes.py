@@ -89,3 +89,19 @@ def test_a_table_empty_at_the_snapshot_starts_from_its_first_changes(postgres, s
     assert load([job], settings, 3)["t"].succeeded
     rows = DeltaTable(str(Path(settings.destination) / settings.dataset / "t")).to_pyarrow_table().to_pylist()
     assert sorted(r["v"] for r in rows if r["id"] == 1) == ([10] if fmt == "delta_mark" else [1, 10])
+
+
+def test_a_column_added_at_the_source_lands_with_deletes_marked(postgres, settings, cdc):
+    schema, connection = cdc
+    sql(postgres, f"CREATE TABLE {schema}.t (id int PRIMARY KEY, v int); INSERT INTO {schema}.t VALUES (1, 1), (2, 2)")
+    job = cdc_job("t", connection, schema, "t", "delta_mark")
+    assert load([job], settings)["t"].succeeded
+    sql(postgres, f"ALTER TABLE {schema}.t ADD COLUMN label text; INSERT INTO {schema}.t VALUES (3, 3, 'three');"
+                  f" UPDATE {schema}.t SET label = 'one' WHERE id = 1; DELETE FROM {schema}.t WHERE id = 2")
+    result = load([job], settings, 2)["t"]
+    assert result.succeeded, result.error_message
+    from deltalake import DeltaTable
+
+    rows = DeltaTable(str(Path(settings.destination) / settings.dataset / "t")).to_pyarrow_table().to_pylist()
+    assert sorted((r["id"], r["v"], r["label"], r["_ingest_deleted"]) for r in rows) == \
+        [(1, 1, "one", False), (2, 2, None, True), (3, 3, "three", False)]
