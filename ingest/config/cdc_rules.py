@@ -12,6 +12,9 @@ from ingest.config.model import CdcDeletes, FullMode, LoadType, SourceType
 
 WATERMARK_ONLY = ("watermark_column", "last_watermark", "lookback", "delete_flag_column", "detect_deleted_keys")
 """Columns of a watermark load that a CDC job has no use for: the log gives every change."""
+NOT_APPLIED = ("partition_columns", "partition_date_column")
+"""Delta columns the CDC landing does not apply (ingest/sources/postgres_cdc/landing.py sets no
+partition hints): refused rather than silently ignored."""
 
 
 def cdc_problems(values: dict[str, Any]) -> list[tuple[str, str]]:
@@ -29,6 +32,9 @@ def cdc_problems(values: dict[str, Any]) -> list[tuple[str, str]]:
         if values.get(column):
             problems.append((column, f"{column} does not apply to load_type CDC: every insert, update and"
                                      " delete is read from the database's log; leave it empty"))
+    for column in NOT_APPLIED:
+        if values.get(column):
+            problems.append((column, f"{column} is not applied to load_type CDC tables yet; leave it empty"))
     if values.get("full_mode") is FullMode.SNAPSHOT:
         problems.append(("full_mode", "full_mode snapshot does not apply to load_type CDC"))
     if values.get("cdc_deletes") is CdcDeletes.MARK and not values.get("primary_key"):

@@ -52,6 +52,7 @@ def test_cdc_deletes_mark_is_read_validated_at_its_cell_and_survives_json(tmp_pa
         job_row(job_name="hist", source_table="e", table_format="delta", scd2="Y", cdc_deletes="mark", **cdc),
         job_row(job_name="versions", source_table="f", table_format="delta", scd2="Y", **cdc),
         job_row(job_name="nokey", source_table="g", table_format="delta", cdc_deletes="mark", primary_key=None, **cdc),
+        job_row(job_name="parts", source_table="h", table_format="delta", partition_columns="v", **cdc),
     ], header=header))
     messages = {str(issue) for issue in config.errors}
     cell = col["cdc_deletes"]
@@ -61,6 +62,8 @@ def test_cdc_deletes_mark_is_read_validated_at_its_cell_and_survives_json(tmp_pa
     assert any(m.startswith(f"jobs!{cell}6: cdc_deletes mark does not apply with scd2 Y") for m in messages), messages
     assert f"jobs!{cell}8: cdc_deletes mark needs primary_key: a deleted row is found and marked by its key" \
         in messages, messages
+    assert f"jobs!{col['partition_columns']}9: partition_columns is not applied to load_type CDC tables yet;" \
+           " leave it empty" in messages, messages
     jobs = {j.job_name: j for j in config.jobs}
     assert sorted(jobs) == ["marked", "plain", "versions"]  # scd2 with CDC is valid
     assert jobs["versions"].scd2 and jobs["versions"].is_cdc
