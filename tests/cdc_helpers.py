@@ -10,18 +10,22 @@ from typing import Any
 
 import psycopg2
 
-from ingest.config.model import JobConfig, LoadType, SourceType, TableFormat
+from ingest.config.model import CdcDeletes, JobConfig, LoadType, SourceType, TableFormat
 from ingest.core.result import RunContext
 from ingest.lake.locks import FileJobLock
 
 CURRENT_STATE_SQL = (Path(__file__).resolve().parents[1] / "docs" / "cdc_current_state.sql")
+SOFT_DELETES_SQL = (Path(__file__).resolve().parents[1] / "docs" / "cdc_current_state_soft_deletes.sql")
 
 
 def cdc_job(name: str, connection: str, schema: str, table: str, fmt: str = "delta",
             key: tuple[str, ...] = ("id",)) -> JobConfig:
+    """`fmt`: parquet, delta, delta_mark (cdc_deletes mark) or delta_scd2."""
+    table_format, _, mode = fmt.partition("_")
     return JobConfig(job_name=name, enabled=True, source_type=SourceType.POSTGRES, connection=connection,
                      source_table=table, source_schema=schema, load_type=LoadType.CDC, primary_key=key,
-                     table_format=TableFormat(fmt))
+                     table_format=TableFormat(table_format), scd2=mode == "scd2",
+                     cdc_deletes=CdcDeletes.MARK if mode == "mark" else CdcDeletes.DELETE)
 
 
 def run_context(number: int = 1) -> RunContext:
@@ -62,12 +66,13 @@ def delta_rows(settings, table: str, names: list[str], key: str = "id") -> list[
     return sorted(tuple(row[n] for n in names) for row in data.to_pylist())
 
 
-def parquet_current(settings, table: str, names: list[str], key: str = "id") -> list[tuple]:
-    """The documented DuckDB query over the parquet change log."""
+def parquet_current(settings, table: str, names: list[str], key: str = "id", soft: bool = False) -> list[tuple]:
+    """The documented DuckDB query over the parquet change log (`soft`: the one keeping deleted
+    rows marked)."""
     import duckdb
 
     files = glob.glob(str(Path(settings.destination) / settings.dataset / table / "**" / "*.parquet"), recursive=True)
-    query = CURRENT_STATE_SQL.read_text().replace("{files}", repr(files)).replace("{key}", key)
+    query = (SOFT_DELETES_SQL if soft else CURRENT_STATE_SQL).read_text().replace("{files}", repr(files)).replace("{key}", key)
     rows = duckdb.sql(query).fetchall()
     columns = duckdb.sql(query).columns
     return sorted(tuple(dict(zip(columns, r))[n] for n in names) for r in rows)

@@ -17,7 +17,9 @@ HEADER = ["job_name", "enabled", "source_type", "connection", "source_schema", "
           # schema drift and data quality
           "schema_contract", "drift_severity",
           # chunked loads
-          "chunk_size", "chunk_column"]
+          "chunk_size", "chunk_column",
+          # change data capture
+          "cdc_deletes"]
 QUALITY_HEADER = ["job_name", "column", "rule", "argument", "severity"]
 
 

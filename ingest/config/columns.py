@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Callable
 
 from ingest.core.addresses import AddressError, parse_addresses
-from ingest.config.model import ChunkSize, FullMode, Lookback, LoadType, SourceType, TableFormat
+from ingest.config.model import CdcDeletes, ChunkSize, FullMode, Lookback, LoadType, SourceType, TableFormat
 from ingest.config.rules import SchemaContract, Severity
 
 JOB_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
@@ -449,6 +449,13 @@ JOB_COLUMNS: tuple[Column, ...] = (
     Column("chunk_column", False, parse_identifier("chunk_column"),
            "The integer, date or timestamp column the chunks split by; empty: the table's"
            " single-column integer primary key.", "order_id"),
+    # ---
+    # --- change data capture (README "Change data capture"; row rules in ingest/config/cdc_rules.py) ---
+    Column("cdc_deletes", False, _enum(CdcDeletes, "cdc_deletes", upper=False),
+           "load_type CDC: what a delete at the source does to a delta table: delete (default)"
+           " removes the row; mark keeps it with its last values and _ingest_deleted = true (a"
+           " later insert of the key revives it). Parquet keeps every delete in its change log.",
+           "mark", tuple(m.value for m in CdcDeletes)),
     # ---
 )
 

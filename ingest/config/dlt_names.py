@@ -9,11 +9,14 @@ from dataclasses import dataclass
 
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
-from ingest.config.model import JobConfig, TableFormat
+from ingest.config.model import CdcDeletes, JobConfig, TableFormat
 
 _NAMING = NamingConvention()
 SCD2_STAGE_SUFFIX = "__scd2_stage"
 """delta scd2: dlt replaces `<table>__scd2_stage`, merged into `<table>` (ingest/lake/scd2.py)."""
+CDC_STAGE_SUFFIX = "__cdc_stage"
+"""load_type CDC on delta with cdc_deletes mark: dlt replaces `<table>__cdc_stage` with each batch,
+merged into `<table>` (ingest/lake/cdc_merge.py)."""
 DELETED_KEYS_SUFFIX = "_deleted_keys"
 """detect_deleted_keys: delete markers land in `<table>_deleted_keys` (ingest/sources/soft_deletes.py)."""
 
@@ -45,6 +48,8 @@ def lake_tables(job: JobConfig) -> list[LakeTable]:
     tables = [LakeTable(job.table_name)]
     if job.table_format is TableFormat.DELTA and job.scd2:
         tables.append(LakeTable(job.table_name + SCD2_STAGE_SUFFIX, "SCD2 staging table", "scd2"))
+    if job.table_format is TableFormat.DELTA and job.is_cdc and job.cdc_deletes is CdcDeletes.MARK:
+        tables.append(LakeTable(job.table_name + CDC_STAGE_SUFFIX, "CDC staging table", "cdc_deletes"))
     if job.detect_deleted_keys:
         tables.append(LakeTable(job.table_name + DELETED_KEYS_SUFFIX, "deleted-keys table", "detect_deleted_keys"))
     return tables

@@ -47,6 +47,13 @@ class FullMode(str, Enum):
     SNAPSHOT = "snapshot"  # one full copy per day is kept, marked with _snapshot_date
 
 
+class CdcDeletes(str, Enum):
+    """What a CDC delete does to a Delta table (README "Change data capture")."""
+
+    DELETE = "delete"  # the row is removed
+    MARK = "mark"  # the row stays with its last values and _ingest_deleted = true
+
+
 class Paginator(str, Enum):
     NONE = "none"
     PAGE_NUMBER = "page_number"
@@ -225,6 +232,8 @@ class JobConfig:
     chunk_size: ChunkSize | None = None
     """Set: FULL loads, a first INCREMENTAL load, force FULL and backfills load in chunks."""
     # ---
+    cdc_deletes: CdcDeletes = CdcDeletes.DELETE
+    """load_type CDC on delta: `mark` keeps a deleted row with `_ingest_deleted = true`."""
     row: int = 0
     """Workbook row the job came from (for messages and write-back)."""
     # schema drift and data quality (ingest/checks/)
@@ -258,6 +267,7 @@ class JobConfig:
         data["depends_on"], data["tags"] = list(self.depends_on), list(self.tags)
         data["table_format"] = self.table_format.value
         data["full_mode"] = self.full_mode.value
+        data["cdc_deletes"] = self.cdc_deletes.value
         data["partition_columns"] = list(self.partition_columns)
         data["zorder_columns"] = list(self.zorder_columns)
         data["watermark_tiebreak"] = list(self.watermark_tiebreak)
@@ -281,6 +291,7 @@ class JobConfig:
         values["tags"] = tuple(values.get("tags") or ())
         values["table_format"] = TableFormat(values.get("table_format") or TableFormat.PARQUET.value)
         values["full_mode"] = FullMode(values.get("full_mode") or FullMode.REPLACE.value)
+        values["cdc_deletes"] = CdcDeletes(values.get("cdc_deletes") or CdcDeletes.DELETE.value)
         values["partition_columns"] = tuple(values.get("partition_columns") or ())
         values["zorder_columns"] = tuple(values.get("zorder_columns") or ())
         values["watermark_tiebreak"] = tuple(values.get("watermark_tiebreak") or ())

@@ -263,6 +263,7 @@ def _job_from_values(values: dict[str, Any], row_number: int) -> JobConfig:
         **_table_format_fields(values),
         chunk_column=values.get("chunk_column"),
         chunk_size=values.get("chunk_size"),
+        **({"cdc_deletes": values["cdc_deletes"]} if values.get("cdc_deletes") else {}),
         row=row_number,
         **{k: values[k] for k in ("schema_contract", "drift_severity") if k in values},
     )

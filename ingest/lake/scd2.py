@@ -29,6 +29,13 @@ from ingest.lake.table_formats import delta_location, dlt_table_name, open_delta
 log = logging.getLogger("ingest.scd2")
 VALID_FROM, VALID_TO, ROW_HASH = "_valid_from", "_valid_to", "_row_hash"
 KEY_PREFIX, AT, ACTION = "__key_", "__valid_at", "__action"
+NOT_HASHED = ("_dlt_", "_cdc_")
+"""Columns a row's hash leaves out: dlt's, and the change-data-capture columns of a CDC job
+(ingest/lake/cdc_scd2.py), which say when a row changed, not what it holds."""
+
+
+def hashed_columns(columns: list[str]) -> list[str]:
+    return [c for c in columns if not c.startswith(NOT_HASHED)]
 
 
 @dataclass
@@ -69,7 +76,8 @@ def apply_scd2(pipeline: Any, job: JobConfig, valid_at: datetime) -> Scd2Report:
         return report
     staged = stage.to_pyarrow_table()
     data_columns = [c for c in staged.column_names if not c.startswith("_dlt_")]
-    staged = staged.select(data_columns).append_column(ROW_HASH, _row_hashes(staged.select(data_columns)))
+    staged = staged.select(data_columns).append_column(ROW_HASH,
+                                                        _row_hashes(staged.select(hashed_columns(data_columns))))
     report.staged_rows = staged.num_rows
     keys = _keys(job, data_columns)
     at = pa.scalar(valid_at, pa.timestamp("us", tz="UTC"))

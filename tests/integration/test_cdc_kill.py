@@ -1,5 +1,7 @@
 """kill -9 of a CDC load before and after the lake commit, then a re-run: every change lands
-exactly once (real PostgreSQL; the load runs in a child process that SIGKILLs itself)."""
+exactly once (real PostgreSQL; the load runs in a child process that SIGKILLs itself). Delta
+jobs that keep deletes marked or keep SCD2 history are also killed between dlt's commit of
+their stage and the app's MERGE."""
 
 from __future__ import annotations
 
@@ -41,7 +43,15 @@ CHILD = textwrap.dedent("""
             ctx.pipeline.load = die
             original_run(ctx, resources, state, snapshot)
         connection_load._run = run_then_die
-    else:  # the lake committed, the slot not advanced
+    elif when == "before_merge":  # dlt committed the stage and its state, the app's MERGE not run
+        from ingest.sources.postgres_cdc import landing
+        original_apply = landing.apply_staged
+        def die_before_merge(pipeline, job, entry, valid_at):
+            if entry["kind"] == "changes":
+                die()
+            return original_apply(pipeline, job, entry, valid_at)
+        landing.apply_staged = die_before_merge
+    else:  # the lake committed (and merged), the slot not advanced
         original_advance = slots.advance
         calls = []
         def advance_or_die(cur, slot, lsn):
@@ -85,3 +95,39 @@ def test_kill_9_then_rerun_lands_every_change_once(postgres, settings, cdc, tmp_
         assert ops == [("D", 1), ("I", 1), ("U", 1)]
     names, _ = source_rows(postgres, schema, "t")
     assert names == ["id", "v"]
+
+
+def _kill_then_rerun(postgres, settings, schema, connection, tmp_path, fmt, when):
+    sql(postgres, f"CREATE TABLE {schema}.t (id int PRIMARY KEY, v int); INSERT INTO {schema}.t VALUES (1, 1), (2, 2)")
+    job = cdc_job("t", connection, schema, "t", fmt)
+    assert load([job], settings)["t"].succeeded
+    sql(postgres, f"INSERT INTO {schema}.t VALUES (3, 3); UPDATE {schema}.t SET v = 20 WHERE id = 2;"
+                  f" DELETE FROM {schema}.t WHERE id = 1")
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    child = subprocess.run([sys.executable, "-c", CHILD, str(tmp_path), schema, connection, fmt, when],
+                           capture_output=True, text=True, env=env, timeout=300)
+    assert child.returncode == -9, child.stderr[-2000:]
+    again = load([job], settings, 3)["t"]
+    assert again.succeeded, again.error_message
+    assert again.cdc["changes"] == (3 if when == "before_extract" else 0) and again.cdc["snapshot_rows"] == 0
+    from deltalake import DeltaTable
+
+    table = DeltaTable(f"{settings.destination}/{settings.dataset}/t")
+    return table.to_pyarrow_table().to_pylist()
+
+
+@pytest.mark.parametrize("when", ["before_extract", "before_commit", "before_merge", "after_commit"])
+def test_kill_9_with_deletes_marked_then_rerun_lands_every_change_once(postgres, settings, cdc, tmp_path, when):
+    schema, connection = cdc
+    rows = _kill_then_rerun(postgres, settings, schema, connection, tmp_path, "delta_mark", when)
+    assert sorted((r["id"], r["v"], r["_ingest_deleted"]) for r in rows) == [(1, 1, True), (2, 20, False), (3, 3, False)]
+
+
+@pytest.mark.parametrize("when", ["before_extract", "before_commit", "before_merge", "after_commit"])
+def test_kill_9_with_scd2_then_rerun_opens_and_closes_each_version_once(postgres, settings, cdc, tmp_path, when):
+    schema, connection = cdc
+    rows = _kill_then_rerun(postgres, settings, schema, connection, tmp_path, "delta_scd2", when)
+    history = sorted((r["id"], r["v"], r["_valid_to"] is None) for r in rows)
+    assert history == [(1, 1, False), (2, 2, False), (2, 20, True), (3, 3, True)]
+    closed_2 = next(r for r in rows if r["id"] == 2 and r["v"] == 2)["_valid_to"]
+    assert closed_2 == next(r for r in rows if r["id"] == 2 and r["v"] == 20)["_valid_from"]

@@ -179,3 +179,29 @@ def test_slot_lag_is_reported_and_cdc_drop_removes_slot_and_publication(postgres
     again = load([cdc_job("t", connection, schema, "t")], settings, 2)["t"]  # a new snapshot
     assert again.succeeded and again.cdc["snapshot_rows"] == 5000
     lake_equals_source(postgres, settings, schema, "t", "delta")
+
+
+def test_the_slot_moves_once_before_the_first_batch_and_once_after_each(postgres, settings, cdc, monkeypatch):
+    """Each batch ends with the slot at what the lake holds, so the next needs no move of its own."""
+    from dataclasses import replace
+
+    from ingest.sources.postgres_cdc import slot as slots
+
+    schema, connection = cdc
+    sql(postgres, f"CREATE TABLE {schema}.t (id int PRIMARY KEY, v int)")
+    job = cdc_job("t", connection, schema, "t", "parquet")
+    assert load([job], settings)["t"].succeeded
+    for start in (1, 101, 201):  # three transactions of 100 changes: three batches of 100
+        sql(postgres, f"INSERT INTO {schema}.t SELECT g, g FROM generate_series({start}, {start + 99}) g")
+    calls, original = [], slots.advance
+
+    def counted(cur, slot, lsn):
+        calls.append(lsn)
+        return original(cur, slot, lsn)
+
+    monkeypatch.setattr(slots, "advance", counted)
+    result = load([job], replace(settings, cdc_batch_changes=100), 2)["t"]
+    assert result.succeeded, result.error_message
+    assert (result.cdc["batches"], result.cdc["changes"]) == (3, 300)
+    assert len(calls) == 1 + 3 and calls == sorted(calls) and calls[0] < calls[1]
+    lake_equals_source(postgres, settings, schema, "t", "parquet")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import struct
 
 from ingest.config import read_workbook
-from ingest.config.model import JobConfig, LoadType
+from ingest.config.model import CdcDeletes, JobConfig, LoadType
 from ingest.sources.postgres_cdc import pgoutput
 from ingest.sources.postgres_cdc.changes import net_change
 from ingest.sources.postgres_cdc.names import slot_name
@@ -36,6 +36,39 @@ def test_cdc_on_another_source_or_with_a_watermark_is_an_error_at_its_cell(tmp_p
     assert any(m.startswith(f"jobs!{col['watermark_column']}3: watermark_column does not apply to load_type CDC")
                for m in messages)
     assert config.jobs == []
+
+
+def test_cdc_deletes_mark_is_read_validated_at_its_cell_and_survives_json(tmp_path):
+    from openpyxl.utils import get_column_letter
+
+    header = HEADER
+    col = {name: get_column_letter(i + 1) for i, name in enumerate(header)}
+    cdc = dict(load_type="CDC", watermark_column=None, last_watermark=None)
+    config = read_workbook(write_workbook(tmp_path / "w.xlsx", [
+        job_row(job_name="marked", table_format="delta", cdc_deletes="Mark", **cdc),
+        job_row(job_name="plain", source_table="b", **cdc),
+        job_row(job_name="full", source_table="c", cdc_deletes="mark"),
+        job_row(job_name="typo", source_table="d", cdc_deletes="soft", **cdc),
+        job_row(job_name="hist", source_table="e", table_format="delta", scd2="Y", cdc_deletes="mark", **cdc),
+        job_row(job_name="versions", source_table="f", table_format="delta", scd2="Y", **cdc),
+        job_row(job_name="nokey", source_table="g", table_format="delta", cdc_deletes="mark", primary_key=None, **cdc),
+        job_row(job_name="parts", source_table="h", table_format="delta", partition_columns="v", **cdc),
+    ], header=header))
+    messages = {str(issue) for issue in config.errors}
+    cell = col["cdc_deletes"]
+    assert f"jobs!{cell}4: cdc_deletes applies to load_type CDC only; leave it empty (a watermark load marks" \
+           " deletes with delete_flag_column or detect_deleted_keys)" in messages, messages
+    assert f"jobs!{cell}5: cdc_deletes 'soft' is not delete or mark" in messages, messages
+    assert any(m.startswith(f"jobs!{cell}6: cdc_deletes mark does not apply with scd2 Y") for m in messages), messages
+    assert f"jobs!{cell}8: cdc_deletes mark needs primary_key: a deleted row is found and marked by its key" \
+        in messages, messages
+    assert f"jobs!{col['partition_columns']}9: partition_columns is not applied to load_type CDC tables yet;" \
+           " leave it empty" in messages, messages
+    jobs = {j.job_name: j for j in config.jobs}
+    assert sorted(jobs) == ["marked", "plain", "versions"]  # scd2 with CDC is valid
+    assert jobs["versions"].scd2 and jobs["versions"].is_cdc
+    assert jobs["marked"].cdc_deletes is CdcDeletes.MARK and jobs["plain"].cdc_deletes is CdcDeletes.DELETE
+    assert JobConfig.from_dict(jobs["marked"].to_dict()) == jobs["marked"]
 
 
 def _tuple(*values):

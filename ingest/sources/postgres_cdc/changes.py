@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from ingest.core.errors import CdcSlotError
+from ingest.lake.cdc_merge import HAS_VALUES, INGEST_DELETED
 from ingest.sources.postgres_cdc import pgoutput
 from ingest.sources.postgres_cdc.values import TypedColumn, typed_column
 
@@ -192,3 +193,23 @@ def net_change(rows: list[dict[str, Any]], key: list[str]) -> list[dict[str, Any
     for row in rows:
         last[tuple(row[k] for k in key)] = row
     return [{**row, DELETED: row[OP] == "D"} for row in last.values()]
+
+
+def soft_net_change(rows: list[dict[str, Any]], key: list[str]) -> list[dict[str, Any]]:
+    """The last change of each key with `_ingest_deleted` (cdc_deletes mark, ingest/lake/cdc_merge.py).
+    A delete takes the values of the key's last insert or update in `rows` when there is one
+    (`_cdc_has_values` true); otherwise it carries the key only and the lake keeps the row's values."""
+    last: dict[tuple, dict[str, Any]] = {}
+    values: dict[tuple, dict[str, Any]] = {}
+    for row in rows:
+        key_values = tuple(row[k] for k in key)
+        last[key_values] = row
+        if row[OP] != "D":
+            values[key_values] = row
+    out = []
+    for key_values, row in last.items():
+        deleted = row[OP] == "D"
+        if deleted and key_values in values:
+            row = {**values[key_values], **{c: row[c] for c in (OP, LSN, COMMIT_TS, SEQ)}}
+        out.append({**row, INGEST_DELETED: deleted, HAS_VALUES: not deleted or key_values in values})
+    return out

@@ -24,7 +24,7 @@ from typing import Any, Iterator
 
 import dlt
 
-from ingest.config.model import JobConfig, TableFormat
+from ingest.config.model import JobConfig
 from ingest.core.classify import classify
 from ingest.core.errors import CdcSlotError, JobLockedError
 from ingest.core.result import JobResult, JobStatus, RunContext
@@ -33,7 +33,8 @@ from ingest.lake.pipeline_hooks import fence_commit, synced_for_this_run
 from ingest.lake.destination import make_destination, working_dir
 from ingest.lake.locks import JobLock, LockHandle
 from ingest.sources.postgres_cdc import slot as slots
-from ingest.sources.postgres_cdc.changes import DELETED, LSN, META_HINTS, OP, SEQ, COMMIT_TS, Decoder, net_change
+from ingest.sources.postgres_cdc import landing
+from ingest.sources.postgres_cdc.changes import LSN, OP, SEQ, COMMIT_TS, Decoder
 from ingest.sources.postgres_cdc.names import pipeline_name, publication_name, slot_name
 from ingest.sources.postgres_cdc.pgoutput import lsn_text
 from ingest.sources.postgres_cdc.prerequisites import require_prerequisites
@@ -112,10 +113,13 @@ def _load(ctx: _Context) -> None:
         ctx.pipeline = _pipeline(ctx)
         _finish_pending(ctx.pipeline)
         state = landed_state(ctx.pipeline)
+        _merge_staged(ctx, state, pending=True)
         ctx.decoder = Decoder(ctx.cursor, {t: tuple(k.lower() for k in j.primary_key) for t, j in ctx.by_table.items()})
         try:
             if _needs_snapshot(ctx, state):
                 state = _initial_snapshot(ctx, "first load" if not state else "re-snapshot")
+            else:  # a killed run may have committed a batch without moving the slot: move it to the lake
+                slots.advance(ctx.cursor, ctx.slot, int(state["end_lsn"]))
             stop_at = slots.current_lsn(ctx.cursor)
             while state is not None:
                 state = _one_batch(ctx, state, stop_at)
@@ -179,7 +183,9 @@ def _initial_snapshot(ctx: _Context, why: str) -> dict[str, Any]:
             snap.set_session(isolation_level="REPEATABLE READ", readonly=True)
             snap.cursor().execute("SET TRANSACTION SNAPSHOT %s", (start.snapshot_name,))
             state = {"slot": ctx.slot, "tables": ctx.tables, "commit_lsn": start.consistent_lsn,
-                     "end_lsn": start.consistent_lsn}
+                     "end_lsn": start.consistent_lsn,
+                     "staged": {j.table_name: {"kind": "snapshot", "lsn": start.consistent_lsn}
+                                for j in ctx.jobs if landing.staged(j, snapshot=True)}}
             resources = [_snapshot_resource(ctx, snap, job, start.consistent_lsn) for job in ctx.jobs]
             _run(ctx, resources, state, snapshot=True)
         finally:
@@ -205,41 +211,19 @@ def _snapshot_resource(ctx: _Context, snap: Any, job: JobConfig, lsn: int) -> An
         sql.SQL(", ").join(sql.SQL("{}::text").format(sql.Identifier(c.name)) for c in columns),
         sql.Identifier(schema, table))
     result = ctx.results[job.job_name]
+    extra = {OP: "I", LSN: lsn, COMMIT_TS: None, SEQ: 0, **landing.snapshot_columns(job)}
 
     def rows() -> Iterator[list[dict[str, Any]]]:
         with snap.cursor(name=f"snapshot_{job.job_name}") as cur:
             cur.itersize = 10_000
             cur.execute(query)
             while chunk := cur.fetchmany(10_000):
-                page = [{**{c.name: (None if v is None else c.convert(v)) for c, v in zip(columns, values)},
-                         OP: "I", LSN: lsn, COMMIT_TS: None, SEQ: 0} for values in chunk]
-                if job.table_format is TableFormat.DELTA:
-                    page = [{**row, DELETED: False} for row in page]
+                page = [{**{c.name: (None if v is None else c.convert(v)) for c, v in zip(columns, values)}, **extra}
+                        for values in chunk]
                 result.cdc["snapshot_rows"] += len(page)
                 yield page
 
-    return _resource(job, rows(), columns, snapshot=True)
-
-
-def _resource(job: JobConfig, data: Any, columns: list[TypedColumn], snapshot: bool) -> Any:
-    hints: dict[str, Any] = {c.name: dict(c.hint) for c in columns}
-    hints.update({k: dict(v) for k, v in META_HINTS.items()})
-    delta = job.table_format is TableFormat.DELTA
-    disposition: Any = "replace" if snapshot else "append"
-    if delta:
-        hints[DELETED] = {"name": DELETED, "data_type": "bool", "nullable": True, "hard_delete": True}
-        if not snapshot:
-            disposition = {"disposition": "merge", "strategy": "upsert"}
-    resource = dlt.resource(data, name=job.table_name, table_name=job.table_name, write_disposition=disposition,
-                            columns=list(hints.values()), max_table_nesting=0)
-    extra: dict[str, Any] = {}
-    if delta:
-        extra["table_format"] = "delta"
-        if job.primary_key:
-            extra["primary_key"] = list(job.primary_key)
-    if extra:
-        resource.apply_hints(**extra)
-    return resource
+    return landing.resource(job, rows(), columns, snapshot=True)
 
 
 def _run(ctx: _Context, resources: list[Any], state: dict[str, Any], snapshot: bool) -> None:
@@ -259,15 +243,36 @@ def _run(ctx: _Context, resources: list[Any], state: dict[str, Any], snapshot: b
     row_counts = counts.row_counts if counts else {}
     for job in ctx.jobs:
         result = ctx.results[job.job_name]
-        result.rows_processed += int(row_counts.get(job.table_name, 0))
+        result.rows_processed += sum(int(n) for table, n in row_counts.items()
+                                     if table in (job.table_name, *landing.stage_tables(job)))
         result.load_id = load_id or result.load_id
         result.table_format = job.table_format.value
         result.cdc["batches"] += 0 if snapshot else 1
+    _merge_staged(ctx, state, pending=False)
+
+
+def _merge_staged(ctx: _Context, state: dict[str, Any], pending: bool) -> None:
+    """Merge the stages dlt just committed with `state` into their tables (ingest/lake/cdc_merge.py,
+    cdc_scd2.py); `pending`: before reading, what a killed run staged and may not have merged
+    (a merged batch is recognised and skipped)."""
+    for job in ctx.jobs:
+        entry = state.get("staged", {}).get(job.table_name)
+        if entry is None or (not pending and int(entry["lsn"]) != int(state["commit_lsn"])):
+            continue
+        report = landing.apply_staged(ctx.pipeline, job, entry, ctx.run.partition_datetime)
+        result = ctx.results[job.job_name]
+        if job.scd2:
+            result.scd2 = report
+        else:
+            result.cdc["merge"] = report
+        if report.get("version") is not None:
+            result.delta_version = report["version"]
 
 
 def _one_batch(ctx: _Context, state: dict[str, Any], stop_at: int) -> dict[str, Any] | None:
-    """Read, land, advance one batch; None when caught up (nothing more before `stop_at`)."""
-    slots.advance(ctx.cursor, ctx.slot, int(state["end_lsn"]))  # what the lake already holds
+    """Read, land, advance one batch; None when caught up (nothing more before `stop_at`). The
+    slot is where the lake is when it starts (moved once before the first batch, then at the end
+    of each)."""
     batch_size = ctx.settings.cdc_batch_changes
     messages = slots.peek(ctx.cursor, ctx.slot, ctx.publication, stop_at, batch_size)
     if not messages:
@@ -297,14 +302,15 @@ def _land(ctx: _Context, batch: Any, state: dict[str, Any]) -> None:
         changes = batch.tables.get(key)
         if changes is None:
             continue
-        rows = changes.rows
-        if job.table_format is TableFormat.DELTA:
-            rows = net_change(rows, ctx.decoder.key_of(*key))
+        rows = landing.batch_rows(job, changes.rows, ctx.decoder.key_of(*key))
+        if landing.staged(job, snapshot=False):
+            state["staged"] = {**state.get("staged", {}),
+                               job.table_name: {"kind": "changes", "lsn": state["commit_lsn"]}}
         result = ctx.results[job.job_name]
         result.cdc["changes"] += len(changes.rows)
         for op, name in (("I", "inserts"), ("U", "updates"), ("D", "deletes")):
             result.cdc[name] += changes.counts[op]
-        resources.append(_resource(job, [rows], changes.columns, snapshot=False))
+        resources.append(landing.resource(job, [rows], changes.columns, snapshot=False))
     _run(ctx, resources, state, snapshot=False)
 
 
