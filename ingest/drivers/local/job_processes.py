@@ -48,7 +48,7 @@ from ingest.core.redact import SecretMaskingFilter, known_secrets, register_secr
 from ingest.core.result import JobResult, RunContext
 from ingest.core.settings import Settings
 from ingest.records.lineage.jobs import preload as preload_lineage
-from ingest.drivers.local.warm_up import warm_up
+from ingest.drivers.local.warm_up import preload, warm_up
 from ingest.drivers.local.worker_exit import memory_cgroup_oom_kills, read_tail, worker_died_message
 
 log = logging.getLogger("ingest.runner")
@@ -95,6 +95,7 @@ def run_tasks(waiting: list[Task], run: RunContext, settings: Settings, workers:
     append tasks to `waiting` between yields (a chunked job's next steps). A dead process
     yields a failed JobResult (as a dict) for its task only."""
     context = multiprocessing.get_context("fork")
+    preload({task.job.source_type.value for task in waiting})  # imported once here, not in every child
     if warm:  # each child would pay the first-load costs again: ingest/drivers/local/warm_up.py
         warm_up()
         preload_lineage(settings)  # the OpenLineage client, when lineage is on (ingest/records/lineage/)
