@@ -22,7 +22,8 @@ from typing import Any, Sequence
 
 from dlt.load.load import Load
 
-_FINAL_STATES = ("completed", "failed", "retry")
+_FINAL_STATES = ("completed", "failed")
+"""As a pool job releases it: not on "retry", which dlt polls again after its wait (a back-off)."""
 _DLT_START_NEW_JOBS = Load.start_new_jobs
 
 
