@@ -152,7 +152,25 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return EXIT_INVALID if config.errors else EXIT_OK
 
 
+def _import_the_run() -> None:
+    """Import the run's modules (the local runner, ingest/load.py: dlt, sqlalchemy, pyarrow) with
+    the cyclic GC off: the ~1,200 modules allocate objects that are not garbage, and the
+    collections their allocations trigger only walk them (~0.1-0.15 s of CPU). Frozen after,
+    they stay out of later collections and job processes share their pages."""
+    import gc
+
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        import ingest.drivers.local.runner  # noqa: F401
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    _import_the_run()
     from ingest.drivers.finalize import format_summary
     from ingest.core.logging_setup import setup_logging
 

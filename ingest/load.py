@@ -30,7 +30,7 @@ from ingest.core import fork_safety
 from ingest.core.keyvault.audit import job_scope
 from ingest.core.keyvault.registration import refresh_rotated_credentials
 from ingest.core import progress
-from ingest.lake import parquet_encoding
+from ingest.lake import load_wakeup, parquet_encoding
 from ingest.lake.client import lake_client
 from ingest.lake.repair import repair_pipeline_files
 from ingest.plan.load_modes import LoadMode, load_mode
@@ -49,6 +49,7 @@ from ingest.lake.table_formats import apply_table_format, dlt_table_name
 log = logging.getLogger("ingest.load")
 
 parquet_encoding.install()  # before any load writes parquet: dictionary columns only where they pay
+load_wakeup.install()  # dlt's loader no longer sleeps 1 s on a job finished on creation (a state-only load)
 
 
 def pipeline_name(job: JobConfig) -> str:

@@ -19,17 +19,18 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ingest.alerts.cdc_lag import CDC_LAG, cdc_lag_mails
 from ingest.alerts.model import AlertOutcome, FailureReport, daily_report, needs_failure_mail, safe_text
-from ingest.alerts.render import RenderedMail, render_daily, render_failure
-from ingest.alerts.smtp import Mailer, SmtpMailer, build_message
 from ingest.alerts.store import AlertStore, daily_summary_key, failure_key, parse_utc
 from ingest.core.classify import classify
 from ingest.core.errors import IngestError
 from ingest.plan.planner import Plan
 from ingest.core.settings import Settings
+
+if TYPE_CHECKING:  # the mail stack (jinja2, smtplib, email) is imported only when a mail may go out
+    from ingest.alerts.render import RenderedMail
+    from ingest.alerts.smtp import Mailer
 
 log = logging.getLogger("ingest.alerts")
 FAILURE, DAILY = "failure", "daily_summary"
@@ -46,6 +47,8 @@ def _failed(kind: str, recipients: list[str], exc: BaseException) -> AlertOutcom
 
 
 def _send(kind: str, recipients: list[str], mail: RenderedMail, settings: Settings, mailer: Mailer) -> AlertOutcome:
+    from ingest.alerts.smtp import build_message
+
     try:
         attempts = mailer.send(build_message(settings, recipients, mail))
     except Exception as exc:  # see module docstring: recorded, never raised
@@ -77,6 +80,8 @@ def failure_mails(summary: dict[str, Any], plan: Plan, settings: Settings, store
                   mailer: Mailer) -> list[AlertOutcome]:
     if not needs_failure_mail(summary):
         return []
+    from ingest.alerts.render import render_failure
+
     mailer.prepare()  # before rendering: the SMTP password is then masked in the mail too
     run_id = str(summary["run_id"])
     if not store.claim(failure_key(run_id), {"run_id": run_id, "claimed_at": _now()}):
@@ -98,6 +103,8 @@ def failure_mails(summary: dict[str, Any], plan: Plan, settings: Settings, store
 
 def daily_summary(summary: dict[str, Any], settings: Settings, store: AlertStore,
                   mailer: Mailer) -> list[AlertOutcome]:
+    from ingest.alerts.render import render_daily
+
     started = parse_utc(str(summary["started_at"]))
     date = f"{started:%Y-%m-%d}"
     if started.hour < settings.alert_summary_hour:
@@ -136,6 +143,9 @@ def send_run_alerts(summary: dict[str, Any], plan: Plan, settings: Settings, sto
     nothing is sent and nothing recorded."""
     if not settings.smtp_host:
         return []
+    from ingest.alerts.cdc_lag import CDC_LAG, cdc_lag_mails
+    from ingest.alerts.smtp import SmtpMailer
+
     mailer = mailer or SmtpMailer(settings)
     outcomes: list[AlertOutcome] = []
     try:

@@ -1,17 +1,18 @@
 """Names as dlt sees them. dlt normalises every table name (snake_case: `Orders` -> `orders`,
 `sales_` -> `salesx`), so two workbook names that normalise alike are one table for dlt, and
 a name in one sheet that normalises like a job's name could have been meant for that job.
-This asks dlt's own naming convention rather than copying its rules."""
+This asks dlt's own naming convention rather than copying its rules. It is imported on the
+first name asked (importing any part of dlt imports all of dlt, ~0.5 s): commands that name no
+table (template, dashboard) never load dlt (tests/unit/test_cli_imports.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from dlt.common.normalizers.naming.snake_case import NamingConvention
+from functools import lru_cache
+from typing import Any
 
 from ingest.config.model import CdcDeletes, JobConfig, TableFormat
 
-_NAMING = NamingConvention()
 SCD2_STAGE_SUFFIX = "__scd2_stage"
 """delta scd2: dlt replaces `<table>__scd2_stage`, merged into `<table>` (ingest/lake/scd2.py)."""
 CDC_STAGE_SUFFIX = "__cdc_stage"
@@ -24,7 +25,14 @@ DELETED_KEYS_SUFFIX = "_deleted_keys"
 def dlt_name(text: str) -> str:
     """`text` as dlt names a table; empty text stays empty."""
     text = text.strip()
-    return _NAMING.normalize_table_identifier(text) if text else ""
+    return _naming().normalize_table_identifier(text) if text else ""
+
+
+@lru_cache(maxsize=1)
+def _naming() -> Any:  # -> dlt's snake_case NamingConvention
+    from dlt.common.normalizers.naming.snake_case import NamingConvention
+
+    return NamingConvention()
 
 
 def same_for_dlt(a: str, b: str) -> bool:

@@ -37,3 +37,23 @@ def test_a_failing_warm_up_is_logged_and_the_run_goes_on(monkeypatch, caplog):
     with caplog.at_level(logging.WARNING, logger="ingest.runner"):
         warm_up.warm_up()
     assert "warm-up load failed, jobs start cold: OSError: No space left on device" in caplog.text
+
+
+def test_preload_imports_what_the_run_s_source_types_need_and_no_other_dialect():
+    """A fresh interpreter: a SQLite run's parent imports dlt's SQL source and SQLite's dialect
+    before it forks (each job process would import them again), not PostgreSQL's reader."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    probe = ("import json, sys\n"
+             "from ingest.drivers.local.warm_up import preload\n"
+             "before = set(sys.modules)\n"
+             "preload({'sqlite'})\n"
+             "print(json.dumps(sorted(set(sys.modules) - before)))\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                          env={"PYTHONPATH": str(Path(__file__).resolve().parents[2]), "PATH": "/usr/bin:/bin"})
+    imported = set(json.loads(done.stdout))
+    assert {"dlt.sources.sql_database", "ingest.sources.sql", "sqlalchemy.dialects.sqlite.pysqlite"} <= imported
+    assert not {name for name in imported if name.startswith(("connectorx", "psycopg2"))}

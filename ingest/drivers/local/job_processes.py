@@ -48,7 +48,7 @@ from ingest.core.redact import SecretMaskingFilter, known_secrets, register_secr
 from ingest.core.result import JobResult, RunContext
 from ingest.core.settings import Settings
 from ingest.records.lineage.jobs import preload as preload_lineage
-from ingest.drivers.local.warm_up import warm_up
+from ingest.drivers.local.warm_up import preload, warm_up
 from ingest.drivers.local.worker_exit import memory_cgroup_oom_kills, read_tail, worker_died_message
 
 log = logging.getLogger("ingest.runner")
@@ -95,11 +95,16 @@ def run_tasks(waiting: list[Task], run: RunContext, settings: Settings, workers:
     append tasks to `waiting` between yields (a chunked job's next steps). A dead process
     yields a failed JobResult (as a dict) for its task only."""
     context = multiprocessing.get_context("fork")
+    preload({task.job.source_type.value for task in waiting})  # imported once here, not in every child
     if warm:  # each child would pay the first-load costs again: ingest/drivers/local/warm_up.py
         warm_up()
         preload_lineage(settings)  # the OpenLineage client, when lineage is on (ingest/records/lineage/)
+    frozen_before = gc.get_freeze_count() > 0  # the CLI froze its imports (ingest/cli.py): leave them so
     gc.freeze()  # a child's collections then skip the parent's objects instead of copying their pages
     running: dict[multiprocessing.connection.Connection, _Running] = {}
+    exiting: list[_Running] = []
+    """Processes that sent their result and are ending: reaped after their result is handed on
+    (the kernel freeing a job process's memory took 10-60 ms, on the run's critical path)."""
     try:
         while waiting or running:
             while waiting and len(running) < max(1, workers):
@@ -118,14 +123,22 @@ def run_tasks(waiting: list[Task], run: RunContext, settings: Settings, workers:
                     progress.rows_extracted(message[1], message[2])  # the parent draws the console
                     continue
                 started = running.pop(receive)
-                yield started.task, _collect(message, receive, started, run)
+                if message is None:  # its exit code and last words make the error: wait for them
+                    yield started.task, _collect(message, receive, started, run)
+                    continue
+                exiting.append(started)
+                yield started.task, _take_result(message, receive)
+                _reap(exiting, timeout=0)
+        _reap(exiting, timeout=None)
     finally:
         for receive, started in running.items():  # interrupted: stop what still runs
             started.process.terminate()
             started.process.join(5)
             receive.close()
             started.stderr.close()
-        gc.unfreeze()
+        _reap(exiting, timeout=5, stop=True)
+        if not frozen_before:
+            gc.unfreeze()
 
 
 @dataclass
@@ -151,16 +164,37 @@ def _start(context: multiprocessing.context.BaseContext,
     return receive, _Running(task, process, started_at, clock, stderr, oom_kills)
 
 
+def _take_result(message: tuple, receive: multiprocessing.connection.Connection) -> dict:
+    """A job process's result; the secrets it resolved are masked here from now on."""
+    receive.close()
+    _, result_dict, secrets = message
+    for secret in secrets:
+        register_secret(secret)
+    return result_dict
+
+
+def _reap(exiting: list[_Running], timeout: float | None, stop: bool = False) -> None:
+    """Join the processes of `exiting` that have ended within `timeout` (None: wait for each;
+    `stop`: terminate one still there after it) and echo their stderr; the others stay."""
+    for started in list(exiting):
+        started.process.join(timeout)
+        if started.process.exitcode is None and stop:
+            started.process.terminate()
+            started.process.join(5)
+        if started.process.exitcode is not None or stop:
+            exiting.remove(started)
+            _echo_and_close(started.stderr)
+
+
 def _collect(message: tuple | None, receive: multiprocessing.connection.Connection, started: _Running,
              run: RunContext) -> dict:
+    """The outcome of a job process that ended: its result, or a failed result for each of its
+    jobs built from how it ended and its last words."""
     receive.close()
     started.process.join()
     tail = _echo_and_close(started.stderr)
     if message is not None:
-        _, result_dict, secrets = message
-        for secret in secrets:
-            register_secret(secret)
-        return result_dict
+        return _take_result(message, receive)
     oom_kills_after = memory_cgroup_oom_kills()
     results = []
     for job in started.task.group or [started.task.job]:

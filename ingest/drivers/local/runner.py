@@ -19,7 +19,6 @@ from ingest.config.model import JobConfig
 from ingest.config.dependencies import skipped_result, split_wave
 from ingest.lake.destination import prepare_lake
 from ingest.drivers.finalize import RunSummary, file_watermark_writer, finalize_run
-from ingest.drivers.chunks import tasks as chunk_tasks
 from ingest.drivers.chunks.flow import CHUNK, COMMIT, SPLIT, Unit, WaveFlows
 from ingest.drivers.local.job_processes import Task, cdc_task, job_task, run_tasks, worker_mode
 from ingest.load import unfinished_result
@@ -113,15 +112,18 @@ def cdc_units(jobs: list[JobConfig]) -> list[JobConfig | list[JobConfig]]:
 
 
 def _task(unit: Unit, job: JobConfig, run: RunContext, settings: Settings) -> Task:
-    """What a unit runs (ingest/drivers/chunks/tasks.py for a chunked job's steps)."""
+    """What a unit runs (ingest/drivers/chunks/tasks.py for a chunked job's steps, imported when
+    a run has one)."""
+    if unit.kind not in (SPLIT, CHUNK, COMMIT):
+        return Task(unit.key, job, job_task(job, run, settings).call, unit)
+    from ingest.drivers.chunks import tasks as chunk_tasks
+
     if unit.kind == SPLIT:
         call = lambda: chunk_tasks.split_task(job, run, settings)  # noqa: E731
     elif unit.kind == CHUNK:
         call = lambda: chunk_tasks.chunk_task(job, run, settings, unit.chunk or "")  # noqa: E731
-    elif unit.kind == COMMIT:
-        call = lambda: chunk_tasks.commit_task(job, run, settings)  # noqa: E731
     else:
-        return Task(unit.key, job, job_task(job, run, settings).call, unit)
+        call = lambda: chunk_tasks.commit_task(job, run, settings)  # noqa: E731
     return Task(unit.key, job, call, unit)
 
 
