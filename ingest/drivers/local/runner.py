@@ -39,7 +39,7 @@ def execute_plan(plan: Plan, settings: Settings) -> list[JobResult]:
     outcomes = {r.job_name: r.status.value for r in plan.invalid}
     results: list[JobResult] = []
     progress.run_started(len(plan.jobs))  # console progress, when `run` turned it on (ingest/core/progress.py)
-    workers = max(1, min(settings.max_workers, len(plan.jobs)))
+    workers = worker_count(plan, settings)
     mode = worker_mode(settings)
     log.info("running %d job(s), %d at a time, each in a %s", len(plan.jobs), workers, mode)
     for number, wave in enumerate(plan.wave_names(), start=1):
@@ -58,6 +58,15 @@ def execute_plan(plan: Plan, settings: Settings) -> list[JobResult]:
         outcomes.update({r.job_name: r.status.value for r in results})
     order = {job.job_name: i for i, job in enumerate(plan.jobs)}
     return sorted(results, key=lambda r: order[r.job_name])
+
+
+def worker_count(plan: Plan, settings: Settings) -> int:
+    """How many units run at once: INGEST_MAX_WORKERS, or fewer when the plan has fewer jobs
+    and none of them is chunked (a chunked job's chunks are units of their own: capping at the
+    number of jobs ran a lone chunked job's chunks one at a time)."""
+    if any(job.chunk_size for job in plan.jobs):
+        return max(1, settings.max_workers)
+    return max(1, min(settings.max_workers, len(plan.jobs)))
 
 
 def run_wave(wave_jobs: list[JobConfig], run: RunContext, settings: Settings, workers: int,
