@@ -135,3 +135,12 @@ def test_the_source_type_comes_from_the_credentials_and_never_echoes_them():
         assert "--source-type" in str(exc) and "s3cret" not in str(exc)
     else:
         raise AssertionError("no source type in fields without drivername")
+
+
+def test_a_missing_schema_lists_likely_names_first_then_the_rest_with_a_count():
+    from ingest.sources.discovery.catalog import _schemas_to_show
+
+    names = [f"cdc{i}" for i in range(40)] + ["public", "sales", "pg_catalog"]
+    shown = _schemas_to_show(names, "sale", "public")
+    assert shown.startswith("sales, public, cdc0, cdc1")
+    assert shown.endswith("and 12 more") and "pg_catalog" not in shown

@@ -149,8 +149,20 @@ def _schema_as_spelled(inspector: sa.Inspector, schema: str | None) -> str | Non
     same = [name for name in names if name.lower() == schema.lower()]
     if len(same) == 1:
         return same[0]
-    shown = ", ".join(sorted(n for n in names if not n.startswith(("pg_", "information_schema")))[:30])
-    raise SourceObjectNotFoundError(f"schema '{schema}' does not exist (schemas: {shown})")
+    raise SourceObjectNotFoundError(f"schema '{schema}' does not exist (schemas: "
+                                    f"{_schemas_to_show(names, schema, inspector.default_schema_name)})")
+
+
+def _schemas_to_show(names: list[str], wanted: str, default: str | None, most: int = 30) -> str:
+    """The names a user most likely meant first (close spellings, then the connection's default
+    schema), then the others by name; at most `most`, and how many more there are."""
+    import difflib
+
+    candidates = sorted(n for n in names if not n.startswith(("pg_", "information_schema")))
+    first = difflib.get_close_matches(wanted, candidates, n=5) + ([default] if default in candidates else [])
+    ordered = list(dict.fromkeys(first + candidates))
+    more = len(ordered) - most
+    return ", ".join(ordered[:most]) + (f" and {more} more" if more > 0 else "")
 
 
 def _query(engine: Engine, statement: Any, params: dict[str, Any], what: str,
