@@ -181,7 +181,9 @@ _MAIN_PARTS = ("setup logging", "telemetry export set-up", "read workbook", "pla
                "finalize (audit, dashboard, write-back)")
 
 
-def _timed(phases: dict[str, float], owner: object, name: str, label: str) -> None:
+def time_calls(phases: dict[str, float], owner: object, name: str, label: str) -> None:
+    """Add each call's wall time of `owner.name` to `phases[label]` (also bench/phases.py);
+    nothing when the attribute does not exist in the code measured."""
     import functools
 
     original = getattr(owner, name, None)
@@ -207,16 +209,16 @@ def _instrument_parent(phases: dict[str, float]) -> None:
     import ingest.drivers.local.job_processes as job_processes
     import ingest.drivers.local.runner as runner
 
-    _timed(phases, logging_setup, "setup_logging", "setup logging")
-    _timed(phases, telemetry, "configure_export", "telemetry export set-up")
-    _timed(phases, cli, "_read", "read workbook")
-    _timed(phases, cli, "_plan", "plan")
-    _timed(phases, runner, "prepare_lake", "prepare lake")
-    _timed(phases, job_processes, "warm_up", "warm-up (parent, before forking)")
-    _timed(phases, runner, "finalize_run", "finalize (audit, dashboard, write-back)")
-    _timed(phases, runner, "execute_plan", "execute plan (prepare lake, warm-up, fork, jobs, collect)")
-    _timed(phases, job_processes, "preload", "preload the jobs' modules (parent, before forking)")
-    _timed(phases, job_processes, "_collect", "collect a result, waiting for its process to end (parent)")
+    time_calls(phases, logging_setup, "setup_logging", "setup logging")
+    time_calls(phases, telemetry, "configure_export", "telemetry export set-up")
+    time_calls(phases, cli, "_read", "read workbook")
+    time_calls(phases, cli, "_plan", "plan")
+    time_calls(phases, runner, "prepare_lake", "prepare lake")
+    time_calls(phases, job_processes, "warm_up", "warm-up (parent, before forking)")
+    time_calls(phases, runner, "finalize_run", "finalize (audit, dashboard, write-back)")
+    time_calls(phases, runner, "execute_plan", "execute plan (prepare lake, warm-up, fork, jobs, collect)")
+    time_calls(phases, job_processes, "preload", "preload the jobs' modules (parent, before forking)")
+    time_calls(phases, job_processes, "_collect", "collect a result, waiting for its process to end (parent)")
     original_child = job_processes._child
     original_start = job_processes._start
 
@@ -245,14 +247,14 @@ def _instrument_child(phases: dict[str, float]) -> None:
     import ingest.load as load
     from ingest.checks import post_load
 
-    _timed(phases, dlt, "pipeline", "job: dlt.pipeline() set-up")
+    time_calls(phases, dlt, "pipeline", "job: dlt.pipeline() set-up")
     for name, label in (("open_source", "job: open source"), ("_repair_lake", "job: repair check"),
                         ("_check_rowcount", "job: row count check")):
-        _timed(phases, load, name, label)
-    _timed(phases, post_load, "before_load", "job: drift before")
-    _timed(phases, post_load, "after_load", "job: drift after / quality")
+        time_calls(phases, load, name, label)
+    time_calls(phases, post_load, "before_load", "job: drift before")
+    time_calls(phases, post_load, "after_load", "job: drift after / quality")
     for name in ("sync_destination", "extract", "normalize", "load"):
-        _timed(phases, Pipeline, name, f"job: dlt {name}")
+        time_calls(phases, Pipeline, name, f"job: dlt {name}")
 
 
 def _warm_incremental(config: str) -> None:

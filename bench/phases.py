@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import functools
 import os
 import sys
 import tempfile
@@ -21,6 +20,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.fixed_cost import time_calls  # noqa: E402
 from bench.run import NEW_ROWS_SQL, create_table, psql  # noqa: E402
 from tests.services import start_postgres  # noqa: E402
 
@@ -78,17 +78,7 @@ def _instrument() -> dict[str, float]:
     timings: dict[str, float] = collections.defaultdict(float)
 
     def timed(owner: object, name: str, label: str) -> None:
-        original = getattr(owner, name)
-
-        @functools.wraps(original)
-        def wrapper(*args, **kwargs):
-            started = time.perf_counter()
-            try:
-                return original(*args, **kwargs)
-            finally:
-                timings[label] += time.perf_counter() - started
-
-        setattr(owner, name, wrapper)
+        time_calls(timings, owner, name, label)
 
     timed(dlt, "pipeline", "dlt.pipeline")
     for name in ("open_source", "_repair_lake", "_check_rowcount"):

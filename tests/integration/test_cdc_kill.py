@@ -69,17 +69,7 @@ CHILD = textwrap.dedent("""
 @pytest.mark.parametrize("fmt", ["delta", "parquet"])
 def test_kill_9_then_rerun_lands_every_change_once(postgres, settings, cdc, tmp_path, when, fmt):
     schema, connection = cdc
-    sql(postgres, f"CREATE TABLE {schema}.t (id int PRIMARY KEY, v int); INSERT INTO {schema}.t VALUES (1, 1), (2, 2)")
-    job = cdc_job("t", connection, schema, "t", fmt)
-    assert load([job], settings)["t"].succeeded
-    sql(postgres, f"INSERT INTO {schema}.t VALUES (3, 3); UPDATE {schema}.t SET v = 20 WHERE id = 2;"
-                  f" DELETE FROM {schema}.t WHERE id = 1")
-    env = {**os.environ, "PYTHONPATH": os.getcwd()}
-    child = subprocess.run([sys.executable, "-c", CHILD, str(tmp_path), schema, connection, fmt, when],
-                           capture_output=True, text=True, env=env, timeout=300)
-    assert child.returncode == -9, child.stderr[-2000:]
-    again = load([job], settings, 3)["t"]
-    assert again.succeeded, again.error_message
+    again = _killed_then_rerun(postgres, settings, schema, connection, tmp_path, fmt, when)
     # before_extract: the slot gives the batch again; before_commit: the package left on this
     # machine is committed first (its state says so); after_commit: the lake holds it already
     expected_changes = 3 if when == "before_extract" else 0
@@ -97,7 +87,9 @@ def test_kill_9_then_rerun_lands_every_change_once(postgres, settings, cdc, tmp_
     assert names == ["id", "v"]
 
 
-def _kill_then_rerun(postgres, settings, schema, connection, tmp_path, fmt, when):
+def _killed_then_rerun(postgres, settings, schema, connection, tmp_path, fmt, when):
+    """A table with two rows loaded, three changes, a load killed with SIGKILL at `when` (in a
+    child process), then a re-run: its result."""
     sql(postgres, f"CREATE TABLE {schema}.t (id int PRIMARY KEY, v int); INSERT INTO {schema}.t VALUES (1, 1), (2, 2)")
     job = cdc_job("t", connection, schema, "t", fmt)
     assert load([job], settings)["t"].succeeded
@@ -109,6 +101,11 @@ def _kill_then_rerun(postgres, settings, schema, connection, tmp_path, fmt, when
     assert child.returncode == -9, child.stderr[-2000:]
     again = load([job], settings, 3)["t"]
     assert again.succeeded, again.error_message
+    return again
+
+
+def _kill_then_rerun(postgres, settings, schema, connection, tmp_path, fmt, when):
+    again = _killed_then_rerun(postgres, settings, schema, connection, tmp_path, fmt, when)
     assert again.cdc["changes"] == (3 if when == "before_extract" else 0) and again.cdc["snapshot_rows"] == 0
     from deltalake import DeltaTable
 
