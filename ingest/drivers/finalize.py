@@ -14,7 +14,7 @@ from ingest.alerts.store import AlertStore, FileAlertStore
 from ingest.records.audit import AuditSink, FileAuditSink
 from ingest.records.cdc_slots import SlotReport, slot_reports
 from ingest.records.check_results import findings as check_findings
-from ingest.records.lineage.runs import emit_run_events  # OpenLineage (issue 25)
+from ingest.records.lineage.runs import emit_run_end  # OpenLineage (issue 25)
 from ingest.config.writeback import WatermarkUpdate, WritebackOutcome, write_watermarks_to_file
 from ingest.plan.planner import Plan
 from ingest.core.redact import redact
@@ -151,8 +151,8 @@ def finalize_run(plan: Plan, results: list[JobResult], settings: Settings,
     outcomes = send_run_alerts(summary.to_dict(), plan, settings,
                                alert_store or FileAlertStore(settings.audit_dir), scheduled)
     summary.alerts = [o.to_dict() for o in outcomes]
-    summary.lineage_failures = (sum(r.lineage_failures for r in all_results)
-                                + emit_run_events(plan.run, summary.to_dict(), settings))  # never raises
+    summary.lineage_failures = (sum(r.lineage_failures for r in all_results) + plan.lineage_start_failures
+                                + emit_run_end(plan.run, summary.to_dict(), settings))  # never raises
     audit.write_summary(plan.run.run_id, summary.to_dict())
     # telemetry (ingest/alerts/telemetry.py): a record per job and per run with custom dimensions; never raises
     emit_run_telemetry(summary.to_dict())

@@ -47,6 +47,8 @@ class Plan:
     """job_name -> why it is in this run (due by its schedule, no schedule, selected, re-run)."""
     request: dict[str, Any] = field(default_factory=dict)
     """The run's parameters (ingest.plan.request.RunRequest.to_dict)."""
+    lineage_start_failures: int = 0
+    """The run's OpenLineage START not sent when the run began (ingest/records/lineage/runs.py)."""
 
     def wave_names(self) -> list[list[str]]:
         """The waves; a plan built without them (bench, old inputs) is one wave."""
@@ -61,7 +63,8 @@ class Plan:
         return {"run": self.run.to_dict(), "jobs": [j.to_dict() for j in self.jobs],
                 "skipped": dict(self.skipped), "invalid": [r.to_dict() for r in self.invalid],
                 "config_errors": list(self.config_errors), "waves": [list(w) for w in self.waves],
-                "reasons": dict(self.reasons), "request": dict(self.request)}
+                "reasons": dict(self.reasons), "request": dict(self.request),
+                "lineage_start_failures": self.lineage_start_failures}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Plan":
@@ -72,7 +75,8 @@ class Plan:
                    config_errors=list(data.get("config_errors") or []),
                    waves=[list(w) for w in data.get("waves") or []],
                    reasons=dict(data.get("reasons") or {}),
-                   request=dict(data.get("request") or {}))
+                   request=dict(data.get("request") or {}),
+                   lineage_start_failures=int(data.get("lineage_start_failures") or 0))
 
 
 def make_plan(config: WorkbookConfig, run: RunContext, job_filter: list[str] | None = None,

@@ -105,6 +105,9 @@ def test_a_run_sends_start_and_end_per_job_and_for_the_run(postgres, pg_schema, 
             assert pair[0]["run"]["facets"]["parent"]["job"] == {"namespace": "ingest-test", "name": "ingest_run",
                                                                  "facets": {}}
     assert jobs["ingest_run"][0]["eventTime"] == summary.started_at
+    # the run's START goes out when the run begins, before any job's event (it went at fan-in)
+    assert (events[0]["job"]["name"], events[0]["eventType"]) == ("ingest_run", "START")
+    assert (events[-1]["job"]["name"], events[-1]["eventType"]) == ("ingest_run", "FAIL")
 
     # orders: PostgreSQL table in, lake folder out, with what landed and how it was checked
     end = jobs["orders"][1]
@@ -222,6 +225,7 @@ def test_the_durable_path_sends_the_events_of_the_local_run(postgres, pg_schema,
     run(book, local_settings)
     local = read_events(local_settings.lineage_file)
     assert shape(durable) == shape(local) and len(durable) == 6
+    assert (durable[0]["job"]["name"], durable[0]["eventType"]) == ("ingest_run", "START")  # from the plan activity
     orders = [e for e in durable if e["job"]["name"] == "orders" and e["eventType"] == "COMPLETE"][0]
     assert orders["outputs"][0]["namespace"] == f"abfss://lake{suffix}@devstoreaccount1.dfs.core.windows.net"
     assert orders["outputs"][0]["name"] == "raw/orders"

@@ -16,6 +16,7 @@ from ingest.drivers.azure.history import BlobRunHistory
 from ingest.drivers.azure.isolation import DeadChild, run_isolated
 from ingest.config.workbook_blob import read_workbook_blob, write_watermarks_blob
 from ingest.records.blob_sink import BlobAuditSink, audit_container
+from ingest.records.lineage.runs import emit_run_start
 from ingest.lake.locks import BlobLeaseJobLock
 from ingest.config.model import JobConfig, WorkbookConfig
 from ingest.config.workbook import read_workbook
@@ -61,6 +62,7 @@ def plan_activity(payload: dict[str, Any], settings: Settings) -> dict[str, Any]
     plan = _plan_from_blobs(run_request(payload), run, settings)
     if plan.jobs:
         prepare_lake(settings)
+    plan.lineage_start_failures += emit_run_start(run, settings)  # never raises; the end goes from finalize
     return {"plan": plan.to_dict(), "max_parallel": settings.max_parallel_jobs,
             "retry": {"attempts": settings.job_retry_attempts,
                       "first_interval_ms": settings.job_retry_first_interval_s * 1000}}

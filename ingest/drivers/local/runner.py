@@ -18,6 +18,7 @@ from ingest.core import progress
 from ingest.config.model import JobConfig
 from ingest.config.dependencies import skipped_result, split_wave
 from ingest.lake.destination import prepare_lake
+from ingest.records.lineage.runs import emit_run_start  # OpenLineage (issue 25): the run's START
 from ingest.drivers.finalize import RunSummary, file_watermark_writer, finalize_run
 from ingest.drivers.chunks.flow import CHUNK, COMMIT, SPLIT, Unit, WaveFlows
 from ingest.drivers.local.job_processes import Task, cdc_task, job_task, run_tasks, worker_mode
@@ -151,6 +152,7 @@ def _run_in_threads(waiting: list[Task], workers: int) -> Iterator[tuple[Task, d
 
 def run_local(plan: Plan, settings: Settings, config_path: Path | None, scheduled: bool = False) -> RunSummary:
     """`scheduled`: this is the run a scheduler (cron) starts; it may send the daily summary."""
+    plan.lineage_start_failures += emit_run_start(plan.run, settings)  # never raises
     results = execute_plan(plan, settings)
     writer = file_watermark_writer(config_path) if config_path else None
     return finalize_run(plan, results, settings, write_watermarks=writer, scheduled=scheduled)
