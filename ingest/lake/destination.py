@@ -111,9 +111,9 @@ def make_destination(settings: Settings, current_datetime=None):  # -> dlt Desti
         kwargs["connection_string"] = settings.azure_storage_connection_string
         account = connection_string_field(settings.azure_storage_connection_string, "AccountName")
         credentials = {"azure_storage_account_name": account} if account else None
-    elif is_azure(url) and azure_address(url).account:
+    elif is_azure(url) and (account := azure_address(url).account):
         # abfss://container@account.dfs.core.windows.net: identity-based (DefaultAzureCredential)
-        credentials = {"azure_storage_account_name": azure_address(url).account}
+        credentials = {"azure_storage_account_name": account}
     return _JobFilesystem(
         bucket_url=url,
         layout=settings.layout,

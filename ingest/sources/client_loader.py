@@ -17,7 +17,7 @@ from typing import Any, Iterator
 import sqlalchemy as sa
 
 from ingest.core.errors import SourceValueError
-from ingest.sources.client_types import ClientPlan, value_error
+from ingest.sources.client_types import ClientPlan, companion_hints, value_error
 
 YEAR_ONE = datetime(1, 1, 1)
 DATED = frozenset({"date", "timestamp"})
@@ -30,8 +30,7 @@ def client_loader(plans: dict[str, ClientPlan]) -> type | None:
         return None
     from dlt.sources.sql_database.helpers import TableLoader
 
-    extra = {plan.companion.name: {"name": plan.companion.name, **plan.companion.hint}
-             for plan in plans.values() if plan.companion is not None}
+    extra = companion_hints(plans)
     dated = [name for name, plan in plans.items() if plan.hint["data_type"] in DATED and plan.select is None]
 
     class ClientTableLoader(TableLoader):

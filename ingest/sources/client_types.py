@@ -27,6 +27,7 @@ lands exactly, in a documented text form, or fails the job naming the column.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Callable
@@ -220,8 +221,13 @@ def select_planned(plans: dict[str, ClientPlan]) -> Callable[..., Any]:
 def planned_column(plan: ClientPlan, column: sa.ColumnElement, dialect: sa.Dialect | None) -> sa.ColumnElement:
     """The column as the plan selects it, labelled with its own name."""
     expression = plan.select(column, dialect) if plan.select is not None else column
+    return converted(plan, expression).label(column.name)
+
+
+def converted(plan: ClientPlan, expression: sa.ColumnElement) -> sa.ColumnElement:
+    """`expression` fetched as the plan's driver type and converted as its values are."""
     impl = plan.driver_type if plan.driver_type is not None else _unwrapped(expression.type)
-    return sa.type_coerce(expression, Converted(plan, impl)).label(column.name)
+    return sa.type_coerce(expression, Converted(plan, impl))
 
 
 def companion_column(companion: Companion, column: sa.ColumnElement, dialect: sa.Dialect | None) -> sa.ColumnElement:
@@ -241,29 +247,20 @@ def client_value_columns(plans: dict[str, ClientPlan]) -> dict[str, Callable[[sa
     max: what the driver fetches for the column (Oracle NUMBER as Decimal) and the plan's
     conversion, so the source's min compares with the lake's as the load's values do. Only a
     column read as itself (no SELECT conversion) whose min is its smallest landed value."""
-    ranged = {}
-    for name, plan in plans.items():
-        if plan.select is None and plan.ordered and plan.hint["data_type"] in RANGED_TYPES:
-            ranged[name] = _typed_like(plan)
-    return ranged
-
-
-def _typed_like(plan: ClientPlan) -> Callable[[sa.ColumnElement], sa.ColumnElement]:
-    def typed(expression: sa.ColumnElement) -> sa.ColumnElement:
-        impl = plan.driver_type if plan.driver_type is not None else _unwrapped(expression.type)
-        return sa.type_coerce(expression, Converted(plan, impl))
-
-    return typed
+    return {name: functools.partial(converted, plan) for name, plan in plans.items()
+            if plan.select is None and plan.ordered and plan.hint["data_type"] in RANGED_TYPES}
 
 
 def plan_hints(plans: dict[str, ClientPlan]) -> dict[str, dict[str, Any]]:
     """dlt column hints of what lands, per column (they replace the reflected ones), companions
     included."""
-    hints = {name: {"name": name, **plan.hint} for name, plan in plans.items()}
-    for plan in plans.values():
-        if plan.companion is not None:
-            hints[plan.companion.name] = {"name": plan.companion.name, **plan.companion.hint}
-    return hints
+    return {**{name: {"name": name, **plan.hint} for name, plan in plans.items()}, **companion_hints(plans)}
+
+
+def companion_hints(plans: dict[str, ClientPlan]) -> dict[str, dict[str, Any]]:
+    """dlt column hints of the plans' `_nanos` companions."""
+    return {plan.companion.name: {"name": plan.companion.name, **plan.companion.hint}
+            for plan in plans.values() if plan.companion is not None}
 
 
 def check_supported(plans: dict[str, ClientPlan], where: str) -> None:

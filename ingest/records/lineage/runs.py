@@ -9,7 +9,7 @@ from the ingest run id). A START that could not be sent is counted in the plan
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Callable
 
 from ingest.core.result import RunContext
 from ingest.core.settings import Settings
@@ -22,26 +22,17 @@ log = logging.getLogger("ingest.lineage")
 
 def emit_run_start(run: RunContext, settings: Settings) -> int:
     """Send the run's START; returns how many events were not sent (0 when off)."""
-    if not enabled(settings):
-        return 0
-    try:
-        from ingest.records.lineage import events
+    def build(events: Any) -> Any:
+        return events.run_event(events.RunState.START, settings.lineage_namespace,
+                                naming.parent_run_id(run.run_id), run.started_at)
 
-        event = events.run_event(events.RunState.START, settings.lineage_namespace,
-                                 naming.parent_run_id(run.run_id), run.started_at)
-    except Exception as exc:  # building failed: counted like a send failure, never raised
-        log.warning("lineage START of run %s not built: %s", run.run_id, type(exc).__name__)
-        return 1
-    return 0 if emitter_for(settings).emit(event) else 1
+    return _send(run, settings, "START", build)
 
 
 def emit_run_end(run: RunContext, summary: dict[str, Any], settings: Settings) -> int:
     """Send the run's end (COMPLETE, or FAIL naming how many jobs failed); returns how many
     events were not sent (0 when off)."""
-    if not enabled(settings):
-        return 0
-    try:
-        from ingest.records.lineage import events
+    def build(events: Any) -> Any:
         from openlineage.client.facet_v2 import error_message_run
 
         end_facets: dict[str, Any] = {}
@@ -50,9 +41,22 @@ def emit_run_end(run: RunContext, summary: dict[str, Any], settings: Settings) -
             state = events.RunState.FAIL
             end_facets["errorMessage"] = error_message_run.ErrorMessageRunFacet(
                 message=f"{summary['failed']} of {summary.get('total', 0)} job(s) failed", programmingLanguage="python")
-        event = events.run_event(state, settings.lineage_namespace, naming.parent_run_id(run.run_id),
-                                 summary.get("finished_at") or events.now(), end_facets)
-    except Exception as exc:  # building failed: counted like a send failure, never raised
-        log.warning("lineage end of run %s not built: %s", run.run_id, type(exc).__name__)
+        return events.run_event(state, settings.lineage_namespace, naming.parent_run_id(run.run_id),
+                                summary.get("finished_at") or events.now(), end_facets)
+
+    return _send(run, settings, "end", build)
+
+
+def _send(run: RunContext, settings: Settings, what: str, build: Callable[[Any], Any]) -> int:
+    """Build one run event (given the events module) and send it; 1 when it was not sent, 0
+    when it was or lineage is off. Never raises."""
+    if not enabled(settings):
+        return 0
+    try:
+        from ingest.records.lineage import events
+
+        event = build(events)
+    except Exception as exc:  # building failed: counted like a send failure
+        log.warning("lineage %s of run %s not built: %s", what, run.run_id, type(exc).__name__)
         return 1
     return 0 if emitter_for(settings).emit(event) else 1
