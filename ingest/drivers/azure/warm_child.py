@@ -58,7 +58,7 @@ class WarmChild:
         return self.returncode if self._ended else None
 
     def kill(self) -> None:
-        if not self._ended:
+        if not self._ended and self.pid > 0:  # never os.kill(-1): that is every process we may signal
             try:
                 os.kill(self.pid, signal.SIGKILL)
             except ProcessLookupError:
@@ -112,9 +112,14 @@ class WarmServer:
                 os.close(fd)
             theirs.close()
         pid = _receive(ours, PID_BYTES)
-        child = WarmChild(self, -1 if pid is None else int.from_bytes(pid, "big", signed=True), ours,
-                          os.fdopen(stdin_write, "wb"), os.fdopen(stdout_read, "rb"))
-        return child
+        if pid is None:  # the server ended before it forked: no child (isolation.py starts a new server)
+            for fd in (stdin_write, stdout_read):
+                os.close(fd)
+            ours.close()
+            self.child_ended()
+            raise OSError("the warm server answered no child pid")
+        return WarmChild(self, int.from_bytes(pid, "big", signed=True), ours,
+                         os.fdopen(stdin_write, "wb"), os.fdopen(stdout_read, "rb"))
 
     def child_ended(self) -> None:
         with self._lock:
