@@ -218,7 +218,7 @@ def _instrument_parent(phases: dict[str, float]) -> None:
     time_calls(phases, runner, "finalize_run", "finalize (audit, dashboard, write-back)")
     time_calls(phases, runner, "execute_plan", "execute plan (prepare lake, warm-up, fork, jobs, collect)")
     time_calls(phases, job_processes, "preload", "preload the jobs' modules (parent, before forking)")
-    time_calls(phases, job_processes, "_collect", "collect a result, waiting for its process to end (parent)")
+    time_calls(phases, job_processes, "_collect_dead", "a dead job process: wait for its end, build its failed result (parent)")
     original_child = job_processes._child
     original_start = job_processes._start
 

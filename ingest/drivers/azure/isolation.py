@@ -39,14 +39,13 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import IO, Any, BinaryIO, Callable, TypeVar
 
-from ingest import load
 from ingest.config.model import JobConfig
-from ingest.core.errors import ActivityChildError, WorkerProcessError
+from ingest.core.errors import ActivityChildError
 from ingest.core.redact import redact, register_secret
 from ingest.core.result import RunContext
 from ingest.core.settings import Settings
 from ingest.drivers.azure.warm_child import WarmChild, WarmServer
-from ingest.drivers.local.worker_exit import memory_cgroup_oom_kills, read_tail, worker_died_message
+from ingest.drivers.local.worker_exit import dead_job_result, memory_cgroup_oom_kills, read_tail
 
 log = logging.getLogger("ingest.activity")
 
@@ -72,18 +71,10 @@ class DeadChild:
     finished_at: str
     duration_s: float
 
-    def message(self, job: JobConfig) -> str:
-        return worker_died_message(job, self.exit_code, self.stderr_tail, self.oom_kills_before,
-                                   self.oom_kills_after)
-
     def job_result(self, job: JobConfig, run: RunContext) -> dict[str, Any]:
         """The job's failed result, as the local runner records a dead job process."""
-        error = WorkerProcessError(self.message(job))
-        log.error("job %s failed: WorkerProcessError: %s", job.job_name, error)
-        result = load.unfinished_result(job, run, self.started_at)
-        result.finished_at, result.duration_s = self.finished_at, self.duration_s
-        result.error_class, result.error_message = type(error).__name__, str(error)
-        return result.to_dict()
+        return dead_job_result(job, run, self.started_at, self.finished_at, self.duration_s, self.exit_code,
+                               self.stderr_tail, self.oom_kills_before, self.oom_kills_after)
 
 
 @dataclass

@@ -42,14 +42,13 @@ from typing import Any, BinaryIO, Callable, Iterator
 from ingest import load
 from ingest.core import progress
 from ingest.config.model import JobConfig
-from ingest.core.errors import WorkerProcessError
 from ingest.core.fork_safety import can_fork_jobs
 from ingest.core.redact import SecretMaskingFilter, known_secrets, register_secret
 from ingest.core.result import JobResult, RunContext
 from ingest.core.settings import Settings
 from ingest.records.lineage.jobs import preload as preload_lineage
 from ingest.drivers.local.warm_up import preload, warm_up
-from ingest.drivers.local.worker_exit import memory_cgroup_oom_kills, read_tail, worker_died_message
+from ingest.drivers.local.worker_exit import dead_job_result, memory_cgroup_oom_kills, read_tail
 
 log = logging.getLogger("ingest.runner")
 
@@ -124,7 +123,7 @@ def run_tasks(waiting: list[Task], run: RunContext, settings: Settings, workers:
                     continue
                 started = running.pop(receive)
                 if message is None:  # its exit code and last words make the error: wait for them
-                    yield started.task, _collect(message, receive, started, run)
+                    yield started.task, _collect_dead(receive, started, run)
                     continue
                 exiting.append(started)
                 yield started.task, _take_result(message, receive)
@@ -186,25 +185,17 @@ def _reap(exiting: list[_Running], timeout: float | None, stop: bool = False) ->
             _echo_and_close(started.stderr)
 
 
-def _collect(message: tuple | None, receive: multiprocessing.connection.Connection, started: _Running,
-             run: RunContext) -> dict:
-    """The outcome of a job process that ended: its result, or a failed result for each of its
+def _collect_dead(receive: multiprocessing.connection.Connection, started: _Running, run: RunContext) -> dict:
+    """The outcome of a job process that ended without a result: a failed result for each of its
     jobs built from how it ended and its last words."""
     receive.close()
     started.process.join()
     tail = _echo_and_close(started.stderr)
-    if message is not None:
-        return _take_result(message, receive)
     oom_kills_after = memory_cgroup_oom_kills()
-    results = []
-    for job in started.task.group or [started.task.job]:
-        error = WorkerProcessError(worker_died_message(job, started.process.exitcode, tail, started.oom_kills,
-                                                       oom_kills_after))
-        log.error("job %s failed: WorkerProcessError: %s", started.task.key, error)
-        result = load.unfinished_result(job, run, started.started_at)
-        result.finished_at, result.duration_s = _utc_now(), round(time.perf_counter() - started.clock, 3)
-        result.error_class, result.error_message = type(error).__name__, str(error)
-        results.append(result.to_dict())
+    results = [dead_job_result(job, run, started.started_at, _utc_now(), round(time.perf_counter() - started.clock, 3),
+                               started.process.exitcode, tail, started.oom_kills, oom_kills_after,
+                               label=started.task.key)
+               for job in started.task.group or [started.task.job]]
     return {"results": results} if started.task.group else results[0]
 
 

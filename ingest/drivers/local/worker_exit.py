@@ -12,14 +12,19 @@ what the next run does for this job's load type.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import signal
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from ingest.config.model import JobConfig
+from ingest.core.errors import WorkerProcessError
 from ingest.core.redact import redact
+from ingest.core.result import RunContext
+
+log = logging.getLogger("ingest.runner")
 
 TAIL_BYTES = 64 * 1024
 MAX_CAUSE = 400
@@ -118,3 +123,18 @@ def worker_died_message(job: JobConfig, exit_code: int | None, stderr_tail: str,
     cause = cause_from_stderr(stderr_tail)
     said = f"; it said: {redact(cause)[:MAX_CAUSE]}" if cause else ""
     return f"job '{job.job_name}': its worker process ended without a result ({ended}){said}; {next_run(job)}"
+
+
+def dead_job_result(job: JobConfig, run: RunContext, started_at: str, finished_at: str, duration_s: float,
+                    exit_code: int | None, stderr_tail: str, oom_kills_before: int | None,
+                    oom_kills_after: int | None, label: str | None = None) -> dict[str, Any]:
+    """The failed result (as a dict) of a job whose process ended without one: a local job
+    process or an Azure activity's child. `label`: what the log line names (a chunk's task)."""
+    from ingest import load
+
+    error = WorkerProcessError(worker_died_message(job, exit_code, stderr_tail, oom_kills_before, oom_kills_after))
+    log.error("job %s failed: WorkerProcessError: %s", label or job.job_name, error)
+    result = load.unfinished_result(job, run, started_at)
+    result.finished_at, result.duration_s = finished_at, duration_s
+    result.error_class, result.error_message = type(error).__name__, str(error)
+    return result.to_dict()
