@@ -20,6 +20,7 @@ on Azure) and each returning a small JSON document (README "Chunked loads"):
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -35,7 +36,7 @@ import sqlalchemy as sa
 from ingest.checks.rowcount import DEFAULT_TOLERANCE_PCT, evaluate
 from ingest.config.model import JobConfig, LoadType
 from ingest.core import fork_safety, progress
-from ingest.core.classify import classify
+from ingest.core.classify import classify, safe_message
 from ingest.core.errors import ChunkedLoadError
 from ingest.core.keyvault.audit import job_scope
 from ingest.core.result import JobResult, JobStatus, RunContext
@@ -292,7 +293,12 @@ def _count_source(job: JobConfig, run: RunContext, settings: Settings, source: S
 
     table = source.reflected.table
     if not load._why_the_job_is_not_checked(job, load_mode(job, run), settings):
-        stats = source.value_stats(None, None, True, clauses(table))
+        try:
+            stats = source.value_stats(None, None, True, clauses(table))
+        except Exception as exc:  # as for the plain load: the value check is then skipped, the chunk loads
+            log.warning("job %s: value check scan of a chunk failed: %s: %s", job.job_name, type(exc).__name__,
+                        safe_message(exc))
+            stats = None
         if stats is not None:
             return {"source_rows": stats[0], "source_stats": source_stats.encode(stats)}
     with source.engine.connect() as connection:
@@ -339,6 +345,15 @@ def _stage_rows(job: JobConfig, settings: Settings, source: SqlJobSource, stage:
 
 # --- commit ----------------------------------------------------------------------------------
 
+def _commit_workdir(settings: Settings) -> Any:
+    """A scratch folder for the commit's imports, beside dlt's working folders of this lake."""
+    from ingest.lake.destination import working_dir
+
+    scratch = working_dir(settings)
+    scratch.mkdir(parents=True, exist_ok=True)
+    return tempfile.TemporaryDirectory(dir=scratch, prefix="commit-")
+
+
 def commit_task(job: JobConfig, run: RunContext, settings: Settings, lock: JobLock | None = None) -> dict[str, Any]:
     """The job's result (a JobResult as a dict) with its `chunks` filled in."""
     from ingest import load
@@ -351,23 +366,12 @@ def commit_task(job: JobConfig, run: RunContext, settings: Settings, lock: JobLo
         return _failed(job, run, started, exc)
 
     imported = staged_files.imports(manifest, records)
-    if imported:
-        from ingest.lake.destination import working_dir
-
-        scratch = working_dir(settings)
-        scratch.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=scratch, prefix="commit-") as workdir:
-            try:
-                feed = staged_files.import_feed(stage, manifest, records, workdir)
-                feed.source_stats = source_stats.merged(records)  # type: ignore[attr-defined]
-            except Exception as exc:  # a done.json that does not hold what the chunk wrote
-                return _failed(job, run, started, exc)
-            result = load.run_job(job, run, settings, lock, feed=feed)
-    else:
+    with _commit_workdir(settings) if imported else contextlib.nullcontext() as workdir:
         try:
-            feed = _batches_feed(stage, manifest, records, settings)
+            feed = (staged_files.import_feed(stage, manifest, records, workdir) if imported
+                    else _batches_feed(stage, manifest, records, settings))
             feed.source_stats = source_stats.merged(records)  # type: ignore[attr-defined]
-        except Exception as exc:
+        except Exception as exc:  # a done.json that does not hold what the chunk wrote
             return _failed(job, run, started, exc)
         result = load.run_job(job, run, settings, lock, feed=feed)
     result.chunks = {"total": len(records), "done": len(records), "split_column": manifest["split"]["name"],
