@@ -112,7 +112,8 @@ def _header(sheet: Any) -> dict[str, int]:
 def _last_row(sheet: Any, label: str) -> int:
     """The last row holding a value, from the cells the file has: walking rows down from
     `max_row` made every empty cell up to it, so one formatted cell at row 1,048,576 cost
-    millions of cells. More than MAX_ROWS job rows is refused, as the reader refuses them."""
+    millions of cells. A value beyond MAX_ROWS job rows is refused: the reader would leave that row
+    out (with an issue), and rows appended under it would be left out with it."""
     # openpyxl has no public way to list the cells a sheet holds without creating the empty ones
     last = max((row for (row, _), cell in sheet._cells.items()
                 if row > 1 and cell.value is not None and str(cell.value).strip()), default=1)

@@ -28,7 +28,6 @@ from ingest.lake.table_formats import delta_location, dlt_table_name, open_delta
 
 log = logging.getLogger("ingest.cdc_scd2")
 OP, LSN, SEQ, COMMIT_TS = "_cdc_op", "_cdc_lsn", "_cdc_seq", "_cdc_commit_ts"
-TS_TYPE = "timestamp[us, tz=UTC]"
 
 
 def apply_snapshot(pipeline: Any, job: JobConfig, lsn: int, valid_at: datetime) -> Scd2Report:
