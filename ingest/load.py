@@ -200,6 +200,7 @@ def _load_once(job: JobConfig, run: RunContext, settings: Settings, result: JobR
     """One attempt; raises on any failure (the caller classifies and maybe retries)."""
     mode = load_mode(job, run)  # force FULL / backfill: ingest/plan/load_modes.py
     source = open_source(job, settings, datetime.fromisoformat(run.started_at.replace("Z", "+00:00")))
+    scan: Future | None = None
     try:
         pipeline = dlt.pipeline(
             pipeline_name=pipeline_name(job),
@@ -228,7 +229,7 @@ def _load_once(job: JobConfig, run: RunContext, settings: Settings, result: JobR
         elif before is None and job.is_incremental:
             before = source.initial_watermark()
         format_step = TableFormatStep.before_load(job, run, settings, pipeline)
-        full_stats = _start_full_load_stats(job, source, mode, settings, feed)  # beside the load: one scan, no wait
+        scan = _start_full_load_stats(job, source, mode, settings, feed)  # beside the load: one scan, no wait
         resources = [resource, *_extra_resources(source, pipeline, run)]  # watermarks issue: delete markers
         load_info = pipeline.run(resources if len(resources) > 1 else resource, loader_file_format="parquet",
                                  schema=dlt.Schema(pipeline_name(job)), refresh=mode.refresh)
@@ -242,7 +243,7 @@ def _load_once(job: JobConfig, run: RunContext, settings: Settings, result: JobR
         after = _incremental_last_value(pipeline, job) if job.is_incremental else None
         if job.is_incremental:
             result.watermark_after = watermark_text(after) if after is not None else result.watermark_before
-        full_stats = _full_load_stats_result(job, full_stats)
+        full_stats = _full_load_stats_result(job, scan)
         counted = (full_stats[0], full_stats[0]) if full_stats is not None else None
         result.rowcount = _check_rowcount(job, source, pipeline, result, before, after, mode, landed,
                                           counted).to_dict()
@@ -251,7 +252,17 @@ def _load_once(job: JobConfig, run: RunContext, settings: Settings, result: JobR
         post_load.after_load(job, pipeline, source_columns, run, result)  # drift, quality; may fail the job
         _raise_for_values(job, result, settings)
     finally:
+        _close_after_scan(source, scan)
+
+
+def _close_after_scan(source: JobSource, scan: Future | None) -> None:
+    """Close the source once the value scan beside the load is done: a load that failed first
+    leaves the scan running on one of the source's connections, which closing now would orphan
+    (ingest/sources/engine_cache.py)."""
+    if scan is None or scan.done():
         source.close()
+    else:
+        scan.add_done_callback(lambda _: source.close())
 
 
 def _repair_lake(pipeline: dlt.Pipeline, job: JobConfig) -> None:

@@ -33,19 +33,20 @@ class JobSource(Protocol):
 class SqlJobSource:
     def __init__(self, job: JobConfig, settings: Settings, run_started_at: datetime | None = None):
         from ingest.sources.connections import resolve_connection
-        from ingest.sources.engine_cache import shared_engine
+        from ingest.sources.engine_cache import lease_engine
         from ingest.sources.sql import reflect_table
         from ingest.sources.strategies import Strategies
 
         self.job, self.settings = job, settings
-        self.engine = shared_engine(resolve_connection(job))
+        self._released = False
+        self.engine = lease_engine(resolve_connection(job))
         try:
             self.reflected = reflect_table(self.engine, job)
             self.strategies = Strategies.for_job(job, self.reflected.table, self.reflected.watermark_column,
                                                  self.reflected.primary_key, run_started_at,
                                                  settings.watermark_safety_s)
         except Exception:
-            self.engine.dispose()
+            self.close()
             raise
 
     def resource(self, window: Any = None) -> Any:
@@ -163,7 +164,12 @@ class SqlJobSource:
         return where
 
     def close(self) -> None:
-        self.engine.dispose()  # the connections, not the engine: ingest/sources/engine_cache.py
+        """Give the shared engine back (once): the process's last job on it closes its connections."""
+        from ingest.sources.engine_cache import release_engine
+
+        if not self._released:
+            self._released = True
+            release_engine(self.engine)
 
 
 class RestJobSource:
