@@ -154,13 +154,15 @@ def _slot_text(lag: dict[str, Any], threshold: int) -> str:
 
 def _chunks(job: JobConfig, plan: Plan, start: _Start) -> str | None:
     """A chunked job loads in chunks unless it is an INCREMENTAL load continuing from the
-    lake's state (ingest/drivers/chunks/tasks.py split_task)."""
+    lake's state (ingest/drivers/chunks/tasks.py split_task); a CDC job's snapshot only."""
     if job.chunk_size is None:
         return None
     if job.is_incremental and load_mode(job, plan.run).kind == NORMAL and start.from_lake_state:
         return None
     size = job.chunk_size
     how = f"in {size.amount} chunks" if size.unit == "chunks" else f"in chunks of about {size.amount:,} rows"
+    if job.is_cdc:
+        return f"its initial snapshot {how} by the table's pages (when the slot starts anew)"
     split = f"by {job.chunk_column}" if job.chunk_column else "by the single-column integer primary key"
     first = " (its first load: no state in the lake)" if start.from_nothing else ""
     return f"{how} {split}{first}"

@@ -40,6 +40,7 @@ from datetime import datetime, timezone
 from typing import IO, Any, BinaryIO, Callable, TypeVar
 
 from ingest.config.model import JobConfig
+from ingest.core.child_process import python_environment
 from ingest.core.errors import ActivityChildError
 from ingest.core.redact import redact, register_secret
 from ingest.core.result import RunContext
@@ -117,13 +118,13 @@ def _start_child(settings: Settings, stderr: BinaryIO) -> tuple[subprocess.Popen
     and the pid of its parent, which it checks to die with."""
     if settings.activity_isolation == "warm":
         try:
-            server = WarmServer.for_environment(_child_environment())
+            server = WarmServer.for_environment(python_environment())
             return server.fork(stderr.fileno()), server.process.pid
         except OSError:  # the server died between two activities: a new one, once
-            server = WarmServer.for_environment(_child_environment(), fresh=True)
+            server = WarmServer.for_environment(python_environment(), fresh=True)
             return server.fork(stderr.fileno()), server.process.pid
     child = subprocess.Popen(child_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
-                             env=_child_environment(), close_fds=True)
+                             env=python_environment(), close_fds=True)
     return child, os.getpid()
 
 
@@ -183,12 +184,6 @@ def _log_levels() -> dict[str, int]:
         if isinstance(logger, logging.Logger) and logger.level != logging.NOTSET:
             levels[name] = logger.level
     return levels
-
-
-def _child_environment() -> dict[str, str]:
-    """The worker's own environment; PYTHONPATH set to its import path, so the child imports the
-    same ingest and packages the worker does (the Functions host sets the path in-process)."""
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in sys.path if path)}
 
 
 def _utc_now() -> str:

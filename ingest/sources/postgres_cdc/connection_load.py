@@ -17,6 +17,7 @@ one of the tables.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -33,7 +34,7 @@ from ingest.lake.pipeline_hooks import fence_commit, synced_for_this_run
 from ingest.lake.destination import make_destination, working_dir
 from ingest.lake.locks import JobLock, LockHandle
 from ingest.sources.postgres_cdc import slot as slots
-from ingest.sources.postgres_cdc import landing
+from ingest.sources.postgres_cdc import landing, snapshot_chunks
 from ingest.sources.postgres_cdc.changes import LSN, OP, SEQ, COMMIT_TS, Decoder
 from ingest.sources.postgres_cdc.names import pipeline_name, publication_name, slot_name
 from ingest.sources.postgres_cdc.pgoutput import lsn_text
@@ -131,6 +132,12 @@ def _load(ctx: _Context) -> None:
 
 
 def _pipeline(ctx: _Context) -> Any:
+    name = pipeline_name(ctx.connection)
+    # rows of a chunked snapshot come as arrow batches: dlt gives them the `_dlt_id` and
+    # `_dlt_load_id` it gives Python rows (its parquet normalizer's own options, scoped to this
+    # pipeline), so a row lands alike either way
+    for option in ("ADD_DLT_ID", "ADD_DLT_LOAD_ID"):
+        os.environ[f"{name.upper()}__NORMALIZE__PARQUET_NORMALIZER__{option}"] = "true"
     pipeline = dlt.pipeline(pipeline_name=pipeline_name(ctx.connection), pipelines_dir=str(working_dir(ctx.settings)),
                             destination=make_destination(ctx.settings, current_datetime=ctx.run.partition_datetime),
                             dataset_name=ctx.settings.dataset)
@@ -186,7 +193,8 @@ def _initial_snapshot(ctx: _Context, why: str) -> dict[str, Any]:
                      "end_lsn": start.consistent_lsn,
                      "staged": {j.table_name: {"kind": "snapshot", "lsn": start.consistent_lsn}
                                 for j in ctx.jobs if landing.staged(j, snapshot=True)}}
-            resources = [_snapshot_resource(ctx, snap, job, start.consistent_lsn) for job in ctx.jobs]
+            resources = [_snapshot_resource(ctx, snap, job, start.consistent_lsn, start.snapshot_name)
+                         for job in ctx.jobs]
             _run(ctx, resources, state, snapshot=True)
         finally:
             snap.close()
@@ -194,36 +202,62 @@ def _initial_snapshot(ctx: _Context, why: str) -> dict[str, Any]:
     return state
 
 
-def _catalog_columns(cursor: Any, schema: str, table: str) -> list[TypedColumn]:
+def _catalog(cursor: Any, schema: str, table: str) -> list[tuple[str, int, int]]:
+    """(name, type oid, type modifier) of each column, in order."""
     cursor.execute("""SELECT a.attname, a.atttypid, a.atttypmod FROM pg_attribute a
                         JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
                        WHERE n.nspname = %s AND c.relname = %s AND a.attnum > 0 AND NOT a.attisdropped
                        ORDER BY a.attnum""", (schema, table))
-    return [typed_column(name, oid, mod, cursor) for name, oid, mod in cursor.fetchall()]
+    return [(name, int(oid), int(modifier)) for name, oid, modifier in cursor.fetchall()]
 
 
-def _snapshot_resource(ctx: _Context, snap: Any, job: JobConfig, lsn: int) -> Any:
+def _snapshot_resource(ctx: _Context, snap: Any, job: JobConfig, lsn: int, snapshot_name: str) -> Any:
+    """The job's rows in the slot's snapshot: in parallel chunks when its row sets chunk_size
+    (snapshot_chunks.py), else one stream on `snap`."""
+    schema, table = table_of(job)
+    catalog = _catalog(snap.cursor(), schema, table)
+    columns = [typed_column(name, oid, modifier, snap.cursor()) for name, oid, modifier in catalog]
+    extra = {OP: "I", LSN: lsn, COMMIT_TS: None, SEQ: 0, **landing.snapshot_columns(job)}
+    if job.chunk_size is not None:
+        ranges, how = snapshot_chunks.plan_chunks(snap.cursor(), schema, table, job.chunk_size)
+        log.info("cdc %s: snapshot of %s.%s: %s", ctx.connection, schema, table, how)
+        if ranges:
+            return landing.resource(job, _chunked_rows(ctx, job, catalog, columns, extra, ranges, snapshot_name),
+                                    columns, snapshot=True)
+    return landing.resource(job, _streamed_rows(ctx, snap, job, catalog, columns, extra), columns, snapshot=True)
+
+
+def _streamed_rows(ctx: _Context, snap: Any, job: JobConfig, catalog: list[tuple[str, int, int]],
+                   columns: list[TypedColumn], extra: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
     from psycopg2 import sql
 
-    schema, table = table_of(job)
-    columns = _catalog_columns(snap.cursor(), schema, table)
     query = sql.SQL("SELECT {} FROM {}").format(
-        sql.SQL(", ").join(sql.SQL("{}::text").format(sql.Identifier(c.name)) for c in columns),
-        sql.Identifier(schema, table))
+        sql.SQL(", ").join(sql.SQL("{}::text").format(sql.Identifier(name)) for name, _, _ in catalog),
+        sql.Identifier(*table_of(job)))
     result = ctx.results[job.job_name]
-    extra = {OP: "I", LSN: lsn, COMMIT_TS: None, SEQ: 0, **landing.snapshot_columns(job)}
+    with snap.cursor(name=f"snapshot_{job.job_name}") as cur:
+        cur.itersize = 10_000
+        cur.execute(query)
+        while chunk := cur.fetchmany(10_000):
+            page = [{**{c.name: (None if v is None else c.convert(v)) for c, v in zip(columns, values)}, **extra}
+                    for values in chunk]
+            result.cdc["snapshot_rows"] += len(page)
+            yield page
 
-    def rows() -> Iterator[list[dict[str, Any]]]:
-        with snap.cursor(name=f"snapshot_{job.job_name}") as cur:
-            cur.itersize = 10_000
-            cur.execute(query)
-            while chunk := cur.fetchmany(10_000):
-                page = [{**{c.name: (None if v is None else c.convert(v)) for c, v in zip(columns, values)}, **extra}
-                        for values in chunk]
-                result.cdc["snapshot_rows"] += len(page)
-                yield page
 
-    return landing.resource(job, rows(), columns, snapshot=True)
+def _chunked_rows(ctx: _Context, job: JobConfig, catalog: list[tuple[str, int, int]], columns: list[TypedColumn],
+                  extra: dict[str, Any], ranges: list[snapshot_chunks.BlockRange], snapshot_name: str) -> Iterator[Any]:
+    hints = landing.column_hints(job, columns, snapshot=True)
+    schema = snapshot_chunks.arrow_schema(hints, [c.name for c in columns] + list(extra),
+                                          ctx.pipeline.destination.capabilities())
+    task = {"url": ctx.url, "snapshot": snapshot_name, "table": list(table_of(job)), "catalog": catalog,
+            "schema": snapshot_chunks.encoded_schema(schema), "extra": extra}
+    reads = snapshot_chunks.ChunkReads(job.job_name, task, ranges, ctx.settings.max_workers,
+                                       working_dir(ctx.settings) / "cdc_snapshot" / ctx.slot / job.job_name)
+    result = ctx.results[job.job_name]
+    for batch in reads.batches():
+        result.cdc["snapshot_rows"] += batch.num_rows
+        yield batch
 
 
 def _run(ctx: _Context, resources: list[Any], state: dict[str, Any], snapshot: bool) -> None:
@@ -323,7 +357,8 @@ def _record_drift(ctx: _Context) -> None:
 
     for key, job in ctx.by_table.items():
         typed = ctx.decoder.columns_of(*key) if ctx.decoder else None
-        typed = typed or _catalog_columns(ctx.cursor, *key)
+        typed = typed or [typed_column(name, oid, modifier, ctx.cursor)
+                          for name, oid, modifier in _catalog(ctx.cursor, *key)]
         columns = snapshot({c.name: c.hint for c in typed}, column_normalizer(ctx.pipeline))
         record_drift(job, ctx.pipeline, columns, ctx.run, ctx.results[job.job_name])
 

@@ -77,21 +77,31 @@ def stage_tables(job: JobConfig) -> tuple[str, ...]:
     return (job.table_name + CDC_STAGE_SUFFIX,) if landing is Landing.MARK else ()
 
 
-def resource(job: JobConfig, data: Any, columns: list[TypedColumn], snapshot: bool) -> Any:
-    """The dlt resource of a job's snapshot or batch rows; see the module docstring."""
+def column_hints(job: JobConfig, columns: list[TypedColumn], snapshot: bool) -> dict[str, dict[str, Any]]:
+    """dlt's column hints of the job's snapshot or batch rows: the data, `_cdc_*`, the landing's
+    delete flag."""
     hints: dict[str, Any] = {c.name: dict(c.hint) for c in columns}
     hints.update({k: dict(v) for k, v in META_HINTS.items()})
     landing = landing_of(job)
-    table, disposition = job.table_name, "replace" if snapshot else "append"
     if landing is Landing.DELETE:
         hints[DELETED] = {"name": DELETED, "data_type": "bool", "nullable": True, "hard_delete": True}
-        if not snapshot:
-            disposition = {"disposition": "merge", "strategy": "upsert"}
     elif landing is Landing.MARK:
         hints[INGEST_DELETED] = {"name": INGEST_DELETED, "data_type": "bool", "nullable": True}
         if not snapshot:
-            table, disposition = job.table_name + CDC_STAGE_SUFFIX, "replace"
             hints[HAS_VALUES] = {"name": HAS_VALUES, "data_type": "bool", "nullable": False}
+    return hints
+
+
+def resource(job: JobConfig, data: Any, columns: list[TypedColumn], snapshot: bool) -> Any:
+    """The dlt resource of a job's snapshot or batch rows (Python rows or arrow batches); see
+    the module docstring."""
+    hints = column_hints(job, columns, snapshot)
+    landing = landing_of(job)
+    table, disposition = job.table_name, "replace" if snapshot else "append"
+    if landing is Landing.DELETE and not snapshot:
+        disposition = {"disposition": "merge", "strategy": "upsert"}
+    elif landing is Landing.MARK and not snapshot:
+        table, disposition = job.table_name + CDC_STAGE_SUFFIX, "replace"
     elif landing is Landing.SCD2:
         table, disposition = job.table_name + SCD2_STAGE_SUFFIX, "replace"
     made = dlt.resource(data, name=table, table_name=table, write_disposition=disposition,
