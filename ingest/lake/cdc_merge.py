@@ -23,17 +23,14 @@ from typing import Any
 
 from ingest.config.dlt_names import CDC_STAGE_SUFFIX
 from ingest.config.model import JobConfig
+from ingest.lake.cdc_columns import CHANGE_COLUMNS, HAS_VALUES, INGEST_DELETED
 from ingest.lake.scd2 import _keys
 from ingest.lake.table_formats import delta_location, open_delta
 
 log = logging.getLogger("ingest.cdc_merge")
 APP_ID = "ingest_cdc"
 """The Delta app transaction id of the CDC merges; its version is the commit LSN merged."""
-INGEST_DELETED = "_ingest_deleted"
-HAS_VALUES = "_cdc_has_values"
-"""Stage only: whether the row's data columns are its last values (False: a delete that
-carries the key only)."""
-MARK_COLUMNS = ("_cdc_op", "_cdc_lsn", "_cdc_commit_ts", "_cdc_seq", INGEST_DELETED, "_dlt_load_id", "_dlt_id")
+MARK_COLUMNS = (*CHANGE_COLUMNS, INGEST_DELETED, "_dlt_load_id", "_dlt_id")
 """What a delete without values sets on the row it marks."""
 
 

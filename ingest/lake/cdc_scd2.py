@@ -21,13 +21,13 @@ from datetime import datetime
 from typing import Any
 
 from ingest.config.model import JobConfig, LoadType
+from ingest.lake.cdc_columns import COMMIT_TS, LSN, OP, SEQ
 from ingest.lake.cdc_merge import commit_properties, merged_lsn, quoted
 from ingest.lake.scd2 import KEY_PREFIX, ROW_HASH, VALID_FROM, VALID_TO, Scd2Report, _keys, _row_hashes, \
     apply_scd2, hashed_columns
 from ingest.lake.table_formats import delta_location, dlt_table_name, open_delta
 
 log = logging.getLogger("ingest.cdc_scd2")
-OP, LSN, SEQ, COMMIT_TS = "_cdc_op", "_cdc_lsn", "_cdc_seq", "_cdc_commit_ts"
 
 
 def apply_snapshot(pipeline: Any, job: JobConfig, lsn: int, valid_at: datetime) -> Scd2Report:

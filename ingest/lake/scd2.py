@@ -24,12 +24,13 @@ from datetime import datetime
 from typing import Any
 
 from ingest.config.model import JobConfig
+from ingest.lake.cdc_columns import PREFIX as CDC_PREFIX
 from ingest.lake.table_formats import delta_location, dlt_table_name, open_delta
 
 log = logging.getLogger("ingest.scd2")
 VALID_FROM, VALID_TO, ROW_HASH = "_valid_from", "_valid_to", "_row_hash"
 KEY_PREFIX, AT, ACTION = "__key_", "__valid_at", "__action"
-NOT_HASHED = ("_dlt_", "_cdc_")
+NOT_HASHED = ("_dlt_", CDC_PREFIX)
 """Columns a row's hash leaves out: dlt's, and the change-data-capture columns of a CDC job
 (ingest/lake/cdc_scd2.py), which say when a row changed, not what it holds."""
 

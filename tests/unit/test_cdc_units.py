@@ -125,3 +125,32 @@ def test_the_runner_gathers_a_connections_cdc_jobs_into_one_unit():
     a, b, c = cdc_job("a", "pg1", "s", "a"), cdc_job("b", "pg2", "s", "b"), cdc_job("c", "pg1", "s", "c")
     full = replace(a, job_name="full", load_type=LoadType.FULL)
     assert cdc_units([a, full, b, c]) == [[a, c], full, [b]]
+
+
+def _string_constants(path) -> set[str]:
+    """The string literals of a module that are not docstrings."""
+    import ast
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                  and node.body and isinstance(node.body[0], ast.Expr)}
+    return {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant)
+            and isinstance(node.value, str) and id(node) not in docstrings}
+
+
+def test_the_cdc_column_names_are_spelled_in_one_module_only():
+    """ingest/lake/cdc_columns.py defines them; every other module imports them (a second spelling
+    drifts: the merge would then read a column the source never wrote)."""
+    from pathlib import Path
+
+    from ingest.lake import cdc_columns
+
+    names = {cdc_columns.PREFIX, *cdc_columns.CHANGE_COLUMNS, cdc_columns.DELETED, cdc_columns.HAS_VALUES,
+             cdc_columns.INGEST_DELETED}
+    package = Path(cdc_columns.__file__).resolve().parents[1]
+    spelled = {str(path.relative_to(package)): sorted(names & _string_constants(path))
+               for path in package.rglob("*.py") if path.name != "cdc_columns.py"}
+    spelled = {path: found for path, found in spelled.items() if found}
+    # sources/soft_deletes.py: `_ingest_deleted` of the non-CDC soft deletes (a flag column)
+    assert spelled == {"sources/soft_deletes.py": [cdc_columns.INGEST_DELETED]}

@@ -34,7 +34,8 @@ from ingest.lake.destination import make_destination, working_dir
 from ingest.lake.locks import JobLock, LockHandle
 from ingest.sources.postgres_cdc import slot as slots
 from ingest.sources.postgres_cdc import landing
-from ingest.sources.postgres_cdc.changes import LSN, OP, SEQ, COMMIT_TS, Decoder
+from ingest.lake.cdc_columns import COMMIT_TS, LSN, OP, SEQ
+from ingest.sources.postgres_cdc.changes import Decoder
 from ingest.sources.postgres_cdc.names import pipeline_name, publication_name, slot_name
 from ingest.sources.postgres_cdc.pgoutput import lsn_text
 from ingest.sources.postgres_cdc.prerequisites import require_prerequisites

@@ -23,8 +23,8 @@ import dlt
 
 from ingest.config.dlt_names import CDC_STAGE_SUFFIX, SCD2_STAGE_SUFFIX
 from ingest.config.model import CdcDeletes, JobConfig, TableFormat
-from ingest.lake.cdc_merge import HAS_VALUES, INGEST_DELETED
-from ingest.sources.postgres_cdc.changes import DELETED, META_HINTS, net_change, soft_net_change
+from ingest.lake.cdc_columns import DELETED, HAS_VALUES, INGEST_DELETED
+from ingest.sources.postgres_cdc.changes import META_HINTS, net_change, soft_net_change
 from ingest.sources.postgres_cdc.values import TypedColumn
 
 
