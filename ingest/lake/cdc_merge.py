@@ -21,7 +21,7 @@ import logging
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ingest.config.dlt_names import CDC_STAGE_SUFFIX
+from ingest.config.dlt_names import cdc_stage_table
 from ingest.config.model import JobConfig
 from ingest.lake.cdc_columns import CHANGE_COLUMNS, HAS_VALUES, INGEST_DELETED
 from ingest.lake.scd2 import _keys
@@ -67,7 +67,7 @@ def merge_soft_deletes(pipeline: Any, job: JobConfig, lsn: int) -> CdcMergeRepor
     from dlt.common.libs.deltalake import evolve_delta_table_schema
 
     report = CdcMergeReport(lsn=lsn)
-    stage = open_delta(pipeline, job.table_name + CDC_STAGE_SUFFIX)
+    stage = open_delta(pipeline, cdc_stage_table(job))
     target = open_delta(pipeline, job.table_name)
     if stage is None or (target is not None and merged_lsn(target) == lsn):
         return report

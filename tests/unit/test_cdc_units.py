@@ -154,3 +154,22 @@ def test_the_cdc_column_names_are_spelled_in_one_module_only():
     spelled = {path: found for path, found in spelled.items() if found}
     # sources/soft_deletes.py: `_ingest_deleted` of the non-CDC soft deletes (a flag column)
     assert spelled == {"sources/soft_deletes.py": [cdc_columns.INGEST_DELETED]}
+
+
+def test_the_cdc_stage_table_name_comes_from_one_function():
+    """dlt writes `<table>__cdc_stage` (landing.py), the merge reads it (cdc_merge.py), the
+    workbook checks reserve it (dlt_names.lake_tables): one function names it for all three."""
+    from pathlib import Path
+
+    from ingest.config import dlt_names
+    from ingest.sources.postgres_cdc import landing
+    from tests.cdc_helpers import cdc_job
+
+    job = cdc_job("orders", "pg", "s", "orders", "delta_mark")
+    assert dlt_names.cdc_stage_table(job) == "orders__cdc_stage"
+    assert landing.stage_tables(job) == ("orders__cdc_stage",)
+    assert [t.name for t in dlt_names.lake_tables(job) if t.role] == ["orders__cdc_stage"]
+    package = Path(dlt_names.__file__).resolve().parents[1]
+    users = sorted(str(p.relative_to(package)) for p in package.rglob("*.py")
+                   if "CDC_STAGE_SUFFIX" in p.read_text(encoding="utf-8"))
+    assert users == ["config/dlt_names.py"]

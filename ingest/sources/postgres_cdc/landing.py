@@ -21,7 +21,7 @@ from typing import Any
 
 import dlt
 
-from ingest.config.dlt_names import CDC_STAGE_SUFFIX, SCD2_STAGE_SUFFIX
+from ingest.config.dlt_names import SCD2_STAGE_SUFFIX, cdc_stage_table
 from ingest.config.model import CdcDeletes, JobConfig, TableFormat
 from ingest.lake.cdc_columns import DELETED, HAS_VALUES, INGEST_DELETED
 from ingest.sources.postgres_cdc.changes import META_HINTS, net_change, soft_net_change
@@ -74,7 +74,7 @@ def stage_tables(job: JobConfig) -> tuple[str, ...]:
     landing = landing_of(job)
     if landing is Landing.SCD2:
         return (job.table_name + SCD2_STAGE_SUFFIX,)
-    return (job.table_name + CDC_STAGE_SUFFIX,) if landing is Landing.MARK else ()
+    return (cdc_stage_table(job),) if landing is Landing.MARK else ()
 
 
 def resource(job: JobConfig, data: Any, columns: list[TypedColumn], snapshot: bool) -> Any:
@@ -90,7 +90,7 @@ def resource(job: JobConfig, data: Any, columns: list[TypedColumn], snapshot: bo
     elif landing is Landing.MARK:
         hints[INGEST_DELETED] = {"name": INGEST_DELETED, "data_type": "bool", "nullable": True}
         if not snapshot:
-            table, disposition = job.table_name + CDC_STAGE_SUFFIX, "replace"
+            table, disposition = cdc_stage_table(job), "replace"
             hints[HAS_VALUES] = {"name": HAS_VALUES, "data_type": "bool", "nullable": False}
     elif landing is Landing.SCD2:
         table, disposition = job.table_name + SCD2_STAGE_SUFFIX, "replace"
