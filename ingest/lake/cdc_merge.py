@@ -24,7 +24,7 @@ from typing import Any
 from ingest.config.dlt_names import cdc_stage_table
 from ingest.config.model import JobConfig
 from ingest.lake.cdc_columns import CHANGE_COLUMNS, HAS_VALUES, INGEST_DELETED
-from ingest.lake.scd2 import _keys
+from ingest.lake.scd2 import _keys, quoted
 from ingest.lake.table_formats import delta_location, open_delta
 
 log = logging.getLogger("ingest.cdc_merge")
@@ -55,10 +55,6 @@ def commit_properties(lsn: int) -> Any:
     from deltalake import CommitProperties, Transaction
 
     return CommitProperties(app_transactions=[Transaction(APP_ID, int(lsn))])
-
-
-def quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def merge_soft_deletes(pipeline: Any, job: JobConfig, lsn: int) -> CdcMergeReport:
