@@ -102,3 +102,25 @@ def _create(pipeline: Any, job: JobConfig, staged: Any, columns: list[str], repo
     report.merged, report.version = True, 0
     log.info("cdc %s: created with %d rows (deletes marked)", job.table_name, rows.num_rows)
     return report
+
+
+LATEST = ("lsn", "version")
+"""Report fields that say where the merges ended (the last merge's value when it has one)."""
+
+
+def combined(total: dict[str, Any] | None, report: dict[str, Any]) -> dict[str, Any]:
+    """Two merge reports of one load (a CdcMergeReport's or an Scd2Report's dict: one per batch)
+    as one: counts summed, `merged` true when either merged, lsn and version the latest known."""
+    if not total:
+        return dict(report)
+    out = dict(total)
+    for name, value in report.items():
+        if name in LATEST:
+            out[name] = value if value is not None else out.get(name)
+        elif isinstance(value, bool):
+            out[name] = bool(out.get(name)) or value
+        elif isinstance(value, int):
+            out[name] = int(out.get(name) or 0) + value
+        else:
+            out[name] = value
+    return out

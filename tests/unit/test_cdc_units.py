@@ -173,3 +173,13 @@ def test_the_cdc_stage_table_name_comes_from_one_function():
     users = sorted(str(p.relative_to(package)) for p in package.rglob("*.py")
                    if "CDC_STAGE_SUFFIX" in p.read_text(encoding="utf-8"))
     assert users == ["config/dlt_names.py"]
+
+
+def test_merge_reports_of_several_batches_combine_into_one():
+    from ingest.lake.cdc_merge import combined
+
+    first = {"staged_rows": 2, "merged": True, "lsn": 10, "version": 3}
+    skipped = {"staged_rows": 0, "merged": False, "lsn": 20, "version": None}
+    total = combined(combined(combined(None, first), skipped), {**first, "lsn": 30, "version": 4})
+    assert total == {"staged_rows": 4, "merged": True, "lsn": 30, "version": 4}
+    assert combined(first, skipped)["version"] == 3 and first["staged_rows"] == 2  # inputs unchanged
