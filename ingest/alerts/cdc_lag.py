@@ -6,17 +6,16 @@ marker per run); a mail that could not be sent releases the marker."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any
 
+from ingest.alerts.delivery import send_mail, send_once
 from ingest.alerts.model import AlertOutcome, CdcLagReport
-from ingest.alerts.render import RenderedMail, render_cdc_lag
+from ingest.alerts.render import render_cdc_lag
 from ingest.alerts.smtp import Mailer
 from ingest.alerts.store import AlertStore
 from ingest.core.settings import Settings
 
 CDC_LAG = "cdc_lag"
-Sender = Callable[[str, list[str], RenderedMail, Settings, Mailer], AlertOutcome]
 
 
 def cdc_lag_key(run_id: str) -> str:
@@ -27,22 +26,15 @@ def needs_cdc_lag_mail(summary: dict[str, Any]) -> bool:
     return any(slot.get("status") == "over_threshold" for slot in summary.get("cdc_slots") or [])
 
 
-def cdc_lag_mails(summary: dict[str, Any], settings: Settings, store: AlertStore, mailer: Mailer,
-                  send: Sender) -> list[AlertOutcome]:
-    """The run's CDC lag mail if a slot is over the threshold; `send` is ingest.alerts.send's."""
+def cdc_lag_mails(summary: dict[str, Any], settings: Settings, store: AlertStore, mailer: Mailer) -> list[AlertOutcome]:
+    """The run's CDC lag mail if a slot is over the threshold (ingest/alerts/delivery.py's once-only send)."""
     if not needs_cdc_lag_mail(summary):
         return []
     mailer.prepare()
     run_id = str(summary["run_id"])
-    key = cdc_lag_key(run_id)
-    if not store.claim(key, {"run_id": run_id, "claimed_at": datetime.now(timezone.utc).isoformat()}):
-        return [AlertOutcome(CDC_LAG, "skipped", detail="already sent for this run")]
-    try:
+
+    def send() -> list[AlertOutcome]:
         report = CdcLagReport.from_summary(summary, settings.environment, settings.cdc_lag_alert_bytes)
-        outcome = send(CDC_LAG, list(settings.alert_to), render_cdc_lag(report), settings, mailer)
-    except BaseException:
-        store.release(key)
-        raise
-    if outcome.status == "failed":
-        store.release(key)  # a re-delivered finalize may retry
-    return [outcome]
+        return [send_mail(CDC_LAG, list(settings.alert_to), render_cdc_lag(report), settings, mailer)]
+
+    return send_once(store, cdc_lag_key(run_id), run_id, CDC_LAG, "already sent for this run", send)

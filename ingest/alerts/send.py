@@ -18,42 +18,20 @@ which finalize records in the run summary (the audit)."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from ingest.alerts.model import AlertOutcome, FailureReport, daily_report, needs_failure_mail, safe_text
+from ingest.alerts.delivery import failed, send_mail, send_once
+from ingest.alerts.model import AlertOutcome, FailureReport, daily_report, needs_failure_mail
 from ingest.alerts.store import AlertStore, daily_summary_key, failure_key, parse_utc
-from ingest.core.classify import classify
-from ingest.core.errors import IngestError
 from ingest.plan.planner import Plan
 from ingest.core.settings import Settings
 
 if TYPE_CHECKING:  # the mail stack (jinja2, smtplib, email) is imported only when a mail may go out
-    from ingest.alerts.render import RenderedMail
     from ingest.alerts.smtp import Mailer
 
 log = logging.getLogger("ingest.alerts")
 FAILURE, DAILY = "failure", "daily_summary"
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat()
-
-
-def _failed(kind: str, recipients: list[str], exc: BaseException) -> AlertOutcome:
-    error = exc if isinstance(exc, IngestError) else classify(exc)
-    return AlertOutcome(kind, "failed", list(recipients), error_class=type(error).__name__,
-                        error_message=safe_text(error), attempts=getattr(exc, "attempts", 0))
-
-
-def _send(kind: str, recipients: list[str], mail: RenderedMail, settings: Settings, mailer: Mailer) -> AlertOutcome:
-    from ingest.alerts.smtp import build_message
-
-    try:
-        attempts = mailer.send(build_message(settings, recipients, mail))
-    except Exception as exc:  # see module docstring: recorded, never raised
-        return _failed(kind, recipients, exc)
-    return AlertOutcome(kind, "sent", list(recipients), detail=mail.subject, attempts=attempts)
 
 
 def job_recipients(summary: dict[str, Any], plan: Plan, team: list[str]) -> list[tuple[list[str], set[str]]]:
@@ -84,21 +62,18 @@ def failure_mails(summary: dict[str, Any], plan: Plan, settings: Settings, store
 
     mailer.prepare()  # before rendering: the SMTP password is then masked in the mail too
     run_id = str(summary["run_id"])
-    if not store.claim(failure_key(run_id), {"run_id": run_id, "claimed_at": _now()}):
-        return [AlertOutcome(FAILURE, "skipped", detail="already sent for this run")]
     team = list(settings.alert_to)
-    try:
-        outcomes = [_send(FAILURE, team, render_failure(FailureReport.from_summary(summary, settings.environment)),
+
+    def send() -> list[AlertOutcome]:
+        outcomes = [send_mail(FAILURE, team, render_failure(FailureReport.from_summary(summary, settings.environment)),
                           settings, mailer)]
         for recipients, jobs in job_recipients(summary, plan, team):
             report = FailureReport.from_summary(summary, settings.environment, only_jobs=jobs)
-            outcomes.append(_send(FAILURE, recipients, render_failure(report), settings, mailer))
-    except BaseException:
-        store.release(failure_key(run_id))
-        raise
-    if all(o.status == "failed" for o in outcomes):
-        store.release(failure_key(run_id))  # nothing went out: a re-delivered finalize may retry
-    return outcomes
+            outcomes.append(send_mail(FAILURE, recipients, render_failure(report), settings, mailer))
+        return outcomes
+
+    # nothing went out: a re-delivered finalize may retry
+    return send_once(store, failure_key(run_id), run_id, FAILURE, "already sent for this run", send)
 
 
 def daily_summary(summary: dict[str, Any], settings: Settings, store: AlertStore,
@@ -110,21 +85,16 @@ def daily_summary(summary: dict[str, Any], settings: Settings, store: AlertStore
     if started.hour < settings.alert_summary_hour:
         return [AlertOutcome(DAILY, "skipped", detail=f"not due before {settings.alert_summary_hour:02d}:00 UTC")]
     mailer.prepare()
-    key = daily_summary_key(date)
-    if not store.claim(key, {"run_id": summary["run_id"], "claimed_at": _now()}):
-        return [AlertOutcome(DAILY, "skipped", detail=f"already sent for {date}")]
-    try:
+
+    def send() -> list[AlertOutcome]:
         since = started - timedelta(hours=24)
         runs = {str(s.get("run_id")): s for s in store.run_summaries(since, started)}
         runs[str(summary["run_id"])] = summary
         report = daily_report(list(runs.values()), settings.environment, date, since, started)
-        outcome = _send(DAILY, list(settings.alert_to), render_daily(report), settings, mailer)
-    except BaseException:
-        store.release(key)
-        raise
-    if outcome.status == "failed":
-        store.release(key)  # the next scheduled run of the day tries again
-    return [outcome]
+        return [send_mail(DAILY, list(settings.alert_to), render_daily(report), settings, mailer)]
+
+    # not sent: the next scheduled run of the day tries again
+    return send_once(store, daily_summary_key(date), summary["run_id"], DAILY, f"already sent for {date}", send)
 
 
 def _log(outcome: AlertOutcome) -> None:
@@ -151,16 +121,16 @@ def send_run_alerts(summary: dict[str, Any], plan: Plan, settings: Settings, sto
     try:
         outcomes.extend(failure_mails(summary, plan, settings, store, mailer))
     except Exception as exc:  # the store or a template failed: still never fail the run
-        outcomes.append(_failed(FAILURE, list(settings.alert_to), exc))
+        outcomes.append(failed(FAILURE, list(settings.alert_to), exc))
     try:
-        outcomes.extend(cdc_lag_mails(summary, settings, store, mailer, _send))
+        outcomes.extend(cdc_lag_mails(summary, settings, store, mailer))
     except Exception as exc:
-        outcomes.append(_failed(CDC_LAG, list(settings.alert_to), exc))
+        outcomes.append(failed(CDC_LAG, list(settings.alert_to), exc))
     if scheduled:
         try:
             outcomes.extend(daily_summary(summary, settings, store, mailer))
         except Exception as exc:
-            outcomes.append(_failed(DAILY, list(settings.alert_to), exc))
+            outcomes.append(failed(DAILY, list(settings.alert_to), exc))
     for outcome in outcomes:
         _log(outcome)
     return outcomes

@@ -17,9 +17,14 @@ SCD2_STAGE_SUFFIX = "__scd2_stage"
 """delta scd2: dlt replaces `<table>__scd2_stage`, merged into `<table>` (ingest/lake/scd2.py)."""
 CDC_STAGE_SUFFIX = "__cdc_stage"
 """load_type CDC on delta with cdc_deletes mark: dlt replaces `<table>__cdc_stage` with each batch,
-merged into `<table>` (ingest/lake/cdc_merge.py)."""
+merged into `<table>` (ingest/lake/cdc_merge.py). Its name comes from `cdc_stage_table`."""
 DELETED_KEYS_SUFFIX = "_deleted_keys"
 """detect_deleted_keys: delete markers land in `<table>_deleted_keys` (ingest/sources/soft_deletes.py)."""
+
+
+def cdc_stage_table(job: JobConfig) -> str:
+    """The staging table of a CDC job with cdc_deletes mark on delta: `<table>__cdc_stage`."""
+    return job.table_name + CDC_STAGE_SUFFIX
 
 
 def dlt_name(text: str) -> str:
@@ -57,7 +62,7 @@ def lake_tables(job: JobConfig) -> list[LakeTable]:
     if job.table_format is TableFormat.DELTA and job.scd2:
         tables.append(LakeTable(job.table_name + SCD2_STAGE_SUFFIX, "SCD2 staging table", "scd2"))
     if job.table_format is TableFormat.DELTA and job.is_cdc and job.cdc_deletes is CdcDeletes.MARK:
-        tables.append(LakeTable(job.table_name + CDC_STAGE_SUFFIX, "CDC staging table", "cdc_deletes"))
+        tables.append(LakeTable(cdc_stage_table(job), "CDC staging table", "cdc_deletes"))
     if job.detect_deleted_keys:
         tables.append(LakeTable(job.table_name + DELETED_KEYS_SUFFIX, "deleted-keys table", "detect_deleted_keys"))
     return tables

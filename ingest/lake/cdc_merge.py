@@ -21,19 +21,16 @@ import logging
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ingest.config.dlt_names import CDC_STAGE_SUFFIX
+from ingest.config.dlt_names import cdc_stage_table
 from ingest.config.model import JobConfig
-from ingest.lake.scd2 import _keys
+from ingest.lake.cdc_columns import CHANGE_COLUMNS, HAS_VALUES, INGEST_DELETED
+from ingest.lake.scd2 import _keys, quoted
 from ingest.lake.table_formats import delta_location, open_delta
 
 log = logging.getLogger("ingest.cdc_merge")
 APP_ID = "ingest_cdc"
 """The Delta app transaction id of the CDC merges; its version is the commit LSN merged."""
-INGEST_DELETED = "_ingest_deleted"
-HAS_VALUES = "_cdc_has_values"
-"""Stage only: whether the row's data columns are its last values (False: a delete that
-carries the key only)."""
-MARK_COLUMNS = ("_cdc_op", "_cdc_lsn", "_cdc_commit_ts", "_cdc_seq", INGEST_DELETED, "_dlt_load_id", "_dlt_id")
+MARK_COLUMNS = (*CHANGE_COLUMNS, INGEST_DELETED, "_dlt_load_id", "_dlt_id")
 """What a delete without values sets on the row it marks."""
 
 
@@ -60,17 +57,13 @@ def commit_properties(lsn: int) -> Any:
     return CommitProperties(app_transactions=[Transaction(APP_ID, int(lsn))])
 
 
-def quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def merge_soft_deletes(pipeline: Any, job: JobConfig, lsn: int) -> CdcMergeReport:
     """Merge `<table>__cdc_stage` (the batch of commit LSN `lsn`) into `<table>`; see the module
     docstring."""
     from dlt.common.libs.deltalake import evolve_delta_table_schema
 
     report = CdcMergeReport(lsn=lsn)
-    stage = open_delta(pipeline, job.table_name + CDC_STAGE_SUFFIX)
+    stage = open_delta(pipeline, cdc_stage_table(job))
     target = open_delta(pipeline, job.table_name)
     if stage is None or (target is not None and merged_lsn(target) == lsn):
         return report
@@ -109,3 +102,25 @@ def _create(pipeline: Any, job: JobConfig, staged: Any, columns: list[str], repo
     report.merged, report.version = True, 0
     log.info("cdc %s: created with %d rows (deletes marked)", job.table_name, rows.num_rows)
     return report
+
+
+LATEST = ("lsn", "version")
+"""Report fields that say where the merges ended (the last merge's value when it has one)."""
+
+
+def combined(total: dict[str, Any] | None, report: dict[str, Any]) -> dict[str, Any]:
+    """Two merge reports of one load (a CdcMergeReport's or an Scd2Report's dict: one per batch)
+    as one: counts summed, `merged` true when either merged, lsn and version the latest known."""
+    if not total:
+        return dict(report)
+    out = dict(total)
+    for name, value in report.items():
+        if name in LATEST:
+            out[name] = value if value is not None else out.get(name)
+        elif isinstance(value, bool):
+            out[name] = bool(out.get(name)) or value
+        elif isinstance(value, int):
+            out[name] = int(out.get(name) or 0) + value
+        else:
+            out[name] = value
+    return out

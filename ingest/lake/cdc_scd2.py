@@ -21,13 +21,13 @@ from datetime import datetime
 from typing import Any
 
 from ingest.config.model import JobConfig, LoadType
-from ingest.lake.cdc_merge import commit_properties, merged_lsn, quoted
+from ingest.lake.cdc_columns import COMMIT_TS, LSN, OP, SEQ
+from ingest.lake.cdc_merge import commit_properties, merged_lsn
 from ingest.lake.scd2 import KEY_PREFIX, ROW_HASH, VALID_FROM, VALID_TO, Scd2Report, _keys, _row_hashes, \
-    apply_scd2, hashed_columns
+    apply_scd2, hashed_columns, merge_versions
 from ingest.lake.table_formats import delta_location, dlt_table_name, open_delta
 
 log = logging.getLogger("ingest.cdc_scd2")
-OP, LSN, SEQ, COMMIT_TS = "_cdc_op", "_cdc_lsn", "_cdc_seq", "_cdc_commit_ts"
 
 
 def apply_snapshot(pipeline: Any, job: JobConfig, lsn: int, valid_at: datetime) -> Scd2Report:
@@ -70,7 +70,7 @@ def merge_changes(pipeline: Any, job: JobConfig, lsn: int) -> Scd2Report:
         write_deltalake(uri, versions, storage_options=options or None, commit_properties=commit_properties(lsn))
         report.version = 0
         return report
-    report.closed_versions = _merge(target, versions, closes, keys, lsn)
+    report.closed_versions = merge_versions(target, versions, closes, keys, commit_properties(lsn))
     report.version = target.version()
     log.info("cdc scd2 %s: %d versions opened, %d closed, version %s", job.table_name,
              report.inserted_versions, report.closed_versions, report.version)
@@ -122,30 +122,3 @@ def _versions(staged: Any, keys: list[str], opened: dict[tuple, tuple[int, int]]
     close_schema = pa.schema([pa.field(KEY_PREFIX + k, staged.schema.field(k).type) for k in keys]
                              + [pa.field(VALID_TO, ts)])
     return data, pa.Table.from_pylist(closes, schema=close_schema)
-
-
-def _merge(target: Any, versions: Any, closes: Any, keys: list[str], lsn: int) -> int:
-    """One MERGE: close rows carry the key to match, version rows a NULL key (always inserted).
-    Returns the versions it closed."""
-    import pyarrow as pa
-    from dlt.common.libs.deltalake import evolve_delta_table_schema
-
-    evolve_delta_table_schema(target, versions.schema)
-    close_rows = pa.table({**{c: pa.nulls(closes.num_rows, versions.schema.field(c).type)
-                              for c in versions.column_names if c != VALID_TO},
-                           VALID_TO: closes.column(VALID_TO),
-                           **{KEY_PREFIX + k: closes.column(KEY_PREFIX + k) for k in keys}})
-    insert_rows = versions
-    for k in keys:
-        insert_rows = insert_rows.append_column(KEY_PREFIX + k, pa.nulls(versions.num_rows, versions.schema.field(k).type))
-    source = pa.concat_tables([close_rows.select(insert_rows.column_names), insert_rows])
-    predicate = " AND ".join([f"target.{quoted(k)} = source.{quoted(KEY_PREFIX + k)}" for k in keys]
-                             + [f"target.{quoted(VALID_TO)} IS NULL"])
-    inserts = {quoted(c): f"source.{quoted(c)}" for c in versions.column_names}
-    metrics = (target.merge(source=source, predicate=predicate, source_alias="source", target_alias="target",
-                            commit_properties=commit_properties(lsn))
-               .when_matched_update(updates={quoted(VALID_TO): f"source.{quoted(VALID_TO)}"})
-               .when_not_matched_insert(updates=inserts, predicate=f"source.{quoted(KEY_PREFIX + keys[0])} IS NULL")
-               .execute())
-    target.update_incremental()
-    return int(metrics.get("num_target_rows_updated", 0))

@@ -24,12 +24,13 @@ from datetime import datetime
 from typing import Any
 
 from ingest.config.model import JobConfig
+from ingest.lake.cdc_columns import PREFIX as CDC_PREFIX
 from ingest.lake.table_formats import delta_location, dlt_table_name, open_delta
 
 log = logging.getLogger("ingest.scd2")
 VALID_FROM, VALID_TO, ROW_HASH = "_valid_from", "_valid_to", "_row_hash"
-KEY_PREFIX, AT, ACTION = "__key_", "__valid_at", "__action"
-NOT_HASHED = ("_dlt_", "_cdc_")
+KEY_PREFIX, ACTION = "__key_", "__action"
+NOT_HASHED = ("_dlt_", CDC_PREFIX)
 """Columns a row's hash leaves out: dlt's, and the change-data-capture columns of a CDC job
 (ingest/lake/cdc_scd2.py), which say when a row changed, not what it holds."""
 
@@ -91,7 +92,7 @@ def apply_scd2(pipeline: Any, job: JobConfig, valid_at: datetime) -> Scd2Report:
     if not changed.num_rows and not to_close.num_rows:
         report.version = target.version()
         return report
-    _merge(target, staged, keys, changed, to_close, at)
+    merge_versions(target, *_at(changed, to_close, keys, at), keys)
     report.version = target.version()
     log.info("scd2 %s: %d new versions, %d closed (%d keys retired), version %s", job.table_name,
              report.inserted_versions, report.closed_versions, report.retired_keys, report.version)
@@ -134,29 +135,57 @@ def _changes(job: JobConfig, target: Any, staged: Any, keys: list[str]) -> tuple
     return changed, pa.concat_tables([closing, retired]), retired.num_rows
 
 
-def _merge(target: Any, staged: Any, keys: list[str], changed: Any, to_close: Any, at: Any) -> None:
-    """One MERGE: "close" rows carry the key to match, "insert" rows a NULL key."""
+def _at(changed: Any, to_close: Any, keys: list[str], at: Any) -> tuple[Any, Any]:
+    """(the new versions, open from `at`; the keys whose current version closes at `at`), as
+    `merge_versions` takes them."""
+    import pyarrow as pa
+
+    def times(rows: int) -> Any:
+        return pa.array([at.as_py()] * rows, at.type)
+
+    versions = changed.append_column(VALID_FROM, times(changed.num_rows))
+    versions = versions.append_column(VALID_TO, pa.nulls(changed.num_rows, at.type))
+    closes = pa.table({**{KEY_PREFIX + k: to_close.column(k) for k in keys}, VALID_TO: times(to_close.num_rows)})
+    return versions, closes
+
+
+def quoted(name: str) -> str:
+    """A column name as Delta's MERGE SQL reads it whatever its characters."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def merge_versions(target: Any, versions: Any, closes: Any, keys: list[str], commit: Any = None) -> int:
+    """One MERGE (one commit) into an SCD2 table, for a plain SCD2 load and a CDC batch
+    (ingest/lake/cdc_scd2.py): each row of `closes` (`__key_<k>` per key column, `_valid_to`)
+    sets the `_valid_to` of its key's current version; each row of `versions` (every column of
+    the table, `_valid_from` and `_valid_to` included) is inserted. Close rows carry the key to
+    match and an action `close`, version rows a NULL key and `insert`. `commit`: the commit's
+    properties (a CDC batch: its app transaction). Returns the versions closed."""
     import pyarrow as pa
     from dlt.common.libs.deltalake import evolve_delta_table_schema
 
-    close_rows = pa.table({**{c: pa.nulls(to_close.num_rows, staged.schema.field(c).type)
-                              for c in staged.column_names},
-                           **{KEY_PREFIX + k: to_close.column(k) for k in keys}})
-    insert_rows = pa.table({**{c: changed.column(c) for c in staged.column_names},
-                            **{KEY_PREFIX + k: pa.nulls(changed.num_rows, staged.schema.field(k).type)
-                               for k in keys}})
-    source = pa.concat_tables([close_rows, insert_rows])
-    source = source.append_column(AT, pa.array([at.as_py()] * source.num_rows, at.type))
+    evolve_delta_table_schema(target, versions.schema)
+    versions = versions.cast(pa.schema([f.with_nullable(True) for f in versions.schema]))  # close rows hold NULLs
+    close_rows = pa.table({**{c: pa.nulls(closes.num_rows, versions.schema.field(c).type)
+                              for c in versions.column_names if c != VALID_TO},
+                           VALID_TO: closes.column(VALID_TO),
+                           **{KEY_PREFIX + k: closes.column(KEY_PREFIX + k) for k in keys}})
+    insert_rows = versions
+    for k in keys:
+        insert_rows = insert_rows.append_column(KEY_PREFIX + k, pa.nulls(versions.num_rows, versions.schema.field(k).type))
+    source = pa.concat_tables([close_rows.select(insert_rows.column_names), insert_rows])
     source = source.append_column(ACTION, pa.array(["close"] * close_rows.num_rows + ["insert"] * insert_rows.num_rows))
-    evolve_delta_table_schema(target, staged.schema)
-    predicate = " AND ".join([f"target.{k} = source.{KEY_PREFIX}{k}" for k in keys] + [f"target.{VALID_TO} IS NULL"])
-    inserts = {c: f"source.{c}" for c in staged.column_names}
-    inserts.update({VALID_FROM: f"source.{AT}", VALID_TO: "NULL"})
-    (target.merge(source=source, predicate=predicate, source_alias="source", target_alias="target")
-     .when_matched_update(updates={VALID_TO: f"source.{AT}"}, predicate=f"source.{ACTION} = 'close'")
-     .when_not_matched_insert(updates=inserts, predicate=f"source.{ACTION} = 'insert'")
-     .execute())
+    predicate = " AND ".join([f"target.{quoted(k)} = source.{quoted(KEY_PREFIX + k)}" for k in keys]
+                             + [f"target.{quoted(VALID_TO)} IS NULL"])
+    inserts = {quoted(c): f"source.{quoted(c)}" for c in versions.column_names}
+    metrics = (target.merge(source=source, predicate=predicate, source_alias="source", target_alias="target",
+                            commit_properties=commit)
+               .when_matched_update(updates={quoted(VALID_TO): f"source.{quoted(VALID_TO)}"},
+                                    predicate=f"source.{quoted(ACTION)} = 'close'")
+               .when_not_matched_insert(updates=inserts, predicate=f"source.{quoted(ACTION)} = 'insert'")
+               .execute())
     target.update_incremental()
+    return int(metrics.get("num_target_rows_updated", 0))
 
 
 def _partition_names(job: JobConfig) -> set[str]:

@@ -167,6 +167,40 @@ def test_file_store_claims_a_marker_once_and_reads_the_runs_of_the_period(tmp_pa
     assert sorted(s["run_id"] for s in found) == ["05", "06", "10"]  # -20h, -1h and 0h
 
 
+def test_every_mail_kind_is_sent_once_and_retried_only_when_nothing_went_out(tmp_path):
+    """ingest/alerts/delivery.py send_once, the sequence of the failure mail, the daily summary
+    and the CDC lag mail, on the real file store."""
+    from ingest.alerts.delivery import send_once
+    from ingest.alerts.model import AlertOutcome
+
+    store, sent = FileAlertStore(tmp_path), []
+
+    def mail(status: str):
+        def send():
+            sent.append(status)
+            return [AlertOutcome("cdc_lag", status)]
+        return send
+
+    def once(send):
+        return send_once(store, "cdc_lag/r1", "r1", "cdc_lag", "already sent for this run", send)
+
+    assert [o.status for o in once(mail("failed"))] == ["failed"]  # released: a later finalize retries
+    assert [o.status for o in once(mail("sent"))] == ["sent"]
+    skipped = once(mail("sent"))
+    assert [(o.status, o.detail) for o in skipped] == [("skipped", "already sent for this run")]
+    assert sent == ["failed", "sent"]
+
+    def broken():
+        raise RuntimeError("template")
+
+    with pytest.raises(RuntimeError):
+        send_once(store, "failure/r2", "r2", "failure", "x", broken)
+    assert store.claim("failure/r2", {"run_id": "r2"}) is True  # released when sending raised
+    partly = lambda: [AlertOutcome("failure", "failed"), AlertOutcome("failure", "sent")]  # noqa: E731
+    assert len(send_once(store, "failure/r3", "r3", "failure", "x", partly)) == 2
+    assert store.claim("failure/r3", {"run_id": "r3"}) is False  # one mail went out: kept
+
+
 def test_both_drivers_run_ids_start_with_the_utc_start_the_store_lists_by():
     local = new_run_context(T0)
     durable = run_id_for("ingest-all", T0.isoformat())

@@ -125,3 +125,61 @@ def test_the_runner_gathers_a_connections_cdc_jobs_into_one_unit():
     a, b, c = cdc_job("a", "pg1", "s", "a"), cdc_job("b", "pg2", "s", "b"), cdc_job("c", "pg1", "s", "c")
     full = replace(a, job_name="full", load_type=LoadType.FULL)
     assert cdc_units([a, full, b, c]) == [[a, c], full, [b]]
+
+
+def _string_constants(path) -> set[str]:
+    """The string literals of a module that are not docstrings."""
+    import ast
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                  and node.body and isinstance(node.body[0], ast.Expr)}
+    return {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant)
+            and isinstance(node.value, str) and id(node) not in docstrings}
+
+
+def test_the_cdc_column_names_are_spelled_in_one_module_only():
+    """ingest/lake/cdc_columns.py defines them; every other module imports them (a second spelling
+    drifts: the merge would then read a column the source never wrote)."""
+    from pathlib import Path
+
+    from ingest.lake import cdc_columns
+
+    names = {cdc_columns.PREFIX, *cdc_columns.CHANGE_COLUMNS, cdc_columns.DELETED, cdc_columns.HAS_VALUES,
+             cdc_columns.INGEST_DELETED}
+    package = Path(cdc_columns.__file__).resolve().parents[1]
+    spelled = {str(path.relative_to(package)): sorted(names & _string_constants(path))
+               for path in package.rglob("*.py") if path.name != "cdc_columns.py"}
+    spelled = {path: found for path, found in spelled.items() if found}
+    # sources/soft_deletes.py: `_ingest_deleted` of the non-CDC soft deletes (a flag column)
+    assert spelled == {"sources/soft_deletes.py": [cdc_columns.INGEST_DELETED]}
+
+
+def test_the_cdc_stage_table_name_comes_from_one_function():
+    """dlt writes `<table>__cdc_stage` (landing.py), the merge reads it (cdc_merge.py), the
+    workbook checks reserve it (dlt_names.lake_tables): one function names it for all three."""
+    from pathlib import Path
+
+    from ingest.config import dlt_names
+    from ingest.sources.postgres_cdc import landing
+    from tests.cdc_helpers import cdc_job
+
+    job = cdc_job("orders", "pg", "s", "orders", "delta_mark")
+    assert dlt_names.cdc_stage_table(job) == "orders__cdc_stage"
+    assert landing.stage_tables(job) == ("orders__cdc_stage",)
+    assert [t.name for t in dlt_names.lake_tables(job) if t.role] == ["orders__cdc_stage"]
+    package = Path(dlt_names.__file__).resolve().parents[1]
+    users = sorted(str(p.relative_to(package)) for p in package.rglob("*.py")
+                   if "CDC_STAGE_SUFFIX" in p.read_text(encoding="utf-8"))
+    assert users == ["config/dlt_names.py"]
+
+
+def test_merge_reports_of_several_batches_combine_into_one():
+    from ingest.lake.cdc_merge import combined
+
+    first = {"staged_rows": 2, "merged": True, "lsn": 10, "version": 3}
+    skipped = {"staged_rows": 0, "merged": False, "lsn": 20, "version": None}
+    total = combined(combined(combined(None, first), skipped), {**first, "lsn": 30, "version": 4})
+    assert total == {"staged_rows": 4, "merged": True, "lsn": 30, "version": 4}
+    assert combined(first, skipped)["version"] == 3 and first["staged_rows"] == 2  # inputs unchanged

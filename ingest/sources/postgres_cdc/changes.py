@@ -13,11 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from ingest.core.errors import CdcSlotError
-from ingest.lake.cdc_merge import HAS_VALUES, INGEST_DELETED
+from ingest.lake.cdc_columns import COMMIT_TS, DELETED, HAS_VALUES, INGEST_DELETED, LSN, OP, SEQ
 from ingest.sources.postgres_cdc import pgoutput
 from ingest.sources.postgres_cdc.values import TypedColumn, typed_column
 
-OP, LSN, COMMIT_TS, SEQ, DELETED = "_cdc_op", "_cdc_lsn", "_cdc_commit_ts", "_cdc_seq", "_cdc_deleted"
 META_HINTS = {
     OP: {"name": OP, "data_type": "text", "nullable": False},
     LSN: {"name": LSN, "data_type": "bigint", "nullable": False},

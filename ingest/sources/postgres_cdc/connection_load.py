@@ -33,9 +33,11 @@ from ingest.core.settings import Settings
 from ingest.lake.pipeline_hooks import fence_commit, synced_for_this_run
 from ingest.lake.destination import make_destination, working_dir
 from ingest.lake.locks import JobLock, LockHandle
+from ingest.lake.cdc_columns import COMMIT_TS, LSN, OP, SEQ
+from ingest.lake.cdc_merge import combined
 from ingest.sources.postgres_cdc import slot as slots
 from ingest.sources.postgres_cdc import landing, snapshot_chunks
-from ingest.sources.postgres_cdc.changes import LSN, OP, SEQ, COMMIT_TS, Decoder
+from ingest.sources.postgres_cdc.changes import Decoder
 from ingest.sources.postgres_cdc.names import pipeline_name, publication_name, slot_name
 from ingest.sources.postgres_cdc.pgoutput import lsn_text
 from ingest.sources.postgres_cdc.prerequisites import require_prerequisites
@@ -296,9 +298,9 @@ def _merge_staged(ctx: _Context, state: dict[str, Any], pending: bool) -> None:
         report = landing.apply_staged(ctx.pipeline, job, entry, ctx.run.partition_datetime)
         result = ctx.results[job.job_name]
         if job.scd2:
-            result.scd2 = report
+            result.scd2 = combined(result.scd2, report)
         else:
-            result.cdc["merge"] = report
+            result.cdc["merge"] = combined(result.cdc.get("merge"), report)
         if report.get("version") is not None:
             result.delta_version = report["version"]
 

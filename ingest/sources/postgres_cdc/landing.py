@@ -21,10 +21,10 @@ from typing import Any
 
 import dlt
 
-from ingest.config.dlt_names import CDC_STAGE_SUFFIX, SCD2_STAGE_SUFFIX
+from ingest.config.dlt_names import SCD2_STAGE_SUFFIX, cdc_stage_table
 from ingest.config.model import CdcDeletes, JobConfig, TableFormat
-from ingest.lake.cdc_merge import HAS_VALUES, INGEST_DELETED
-from ingest.sources.postgres_cdc.changes import DELETED, META_HINTS, net_change, soft_net_change
+from ingest.lake.cdc_columns import DELETED, HAS_VALUES, INGEST_DELETED
+from ingest.sources.postgres_cdc.changes import META_HINTS, net_change, soft_net_change
 from ingest.sources.postgres_cdc.values import TypedColumn
 
 
@@ -74,7 +74,7 @@ def stage_tables(job: JobConfig) -> tuple[str, ...]:
     landing = landing_of(job)
     if landing is Landing.SCD2:
         return (job.table_name + SCD2_STAGE_SUFFIX,)
-    return (job.table_name + CDC_STAGE_SUFFIX,) if landing is Landing.MARK else ()
+    return (cdc_stage_table(job),) if landing is Landing.MARK else ()
 
 
 def column_hints(job: JobConfig, columns: list[TypedColumn], snapshot: bool) -> dict[str, dict[str, Any]]:
@@ -101,7 +101,7 @@ def resource(job: JobConfig, data: Any, columns: list[TypedColumn], snapshot: bo
     if landing is Landing.DELETE and not snapshot:
         disposition = {"disposition": "merge", "strategy": "upsert"}
     elif landing is Landing.MARK and not snapshot:
-        table, disposition = job.table_name + CDC_STAGE_SUFFIX, "replace"
+        table, disposition = cdc_stage_table(job), "replace"
     elif landing is Landing.SCD2:
         table, disposition = job.table_name + SCD2_STAGE_SUFFIX, "replace"
     made = dlt.resource(data, name=table, table_name=table, write_disposition=disposition,
