@@ -111,21 +111,12 @@ def split_task(job: JobConfig, run: RunContext, settings: Settings) -> dict[str,
         return _failed(job, run, started, exc)
 
 
-def _has_state(job: JobConfig, settings: Settings) -> bool:
-    """An INCREMENTAL job whose pipeline state (in the lake) holds a watermark loads plainly."""
-    import dlt
-
-    from ingest import load
-    from ingest.lake.destination import make_destination, working_dir
-
-    pipeline = dlt.pipeline(pipeline_name=load.pipeline_name(job), pipelines_dir=str(working_dir(settings)),
-                            destination=make_destination(settings), dataset_name=settings.dataset)
-    pipeline.sync_destination()
-    return load._incremental_last_value(pipeline, job) is not None
-
-
 def _split(job: JobConfig, run: RunContext, settings: Settings) -> dict[str, Any]:
-    if job.is_incremental and load_mode(job, run).kind == NORMAL and _has_state(job, settings):
+    from ingest.load import lake_last_value
+
+    # an INCREMENTAL job whose state in the lake holds a watermark loads plainly
+    if job.is_incremental and load_mode(job, run).kind == NORMAL \
+            and lake_last_value(job, settings) is not None:
         return {"status": "succeeded", "plain": True, "why": "the job has a watermark: an incremental load"}
     stage = ChunkStage.open(settings, job.job_name)
     wanted = signature(job, run)
