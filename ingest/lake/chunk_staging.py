@@ -23,7 +23,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Iterator
@@ -51,16 +50,16 @@ class ChunkStage:
     @classmethod
     def open(cls, settings: Settings, job_name: str) -> "ChunkStage":
         """The job's staging folder in the lake `settings` name, through dlt's own filesystem
-        client (the same credentials and paths the loads use)."""
-        import dlt
+        client (the same credentials and paths the loads use), made without a pipeline: a
+        throw-away one (its working folder, state and schema storage) cost ~15-30 ms per step."""
+        from dlt.common.schema import Schema
+        from dlt.dataset.utils import get_destination_clients
 
         from ingest.lake.destination import make_destination
 
-        with tempfile.TemporaryDirectory(prefix="ingest-chunks-") as workdir:
-            pipeline = dlt.pipeline(pipeline_name="ingest_chunk_stage", pipelines_dir=workdir,
-                                    destination=make_destination(settings), dataset_name=settings.dataset)
-            client = pipeline.destination_client()
-            return cls(client.fs_client, f"{client.dataset_path.rstrip('/')}/{STAGING_FOLDER}/{job_name}")
+        client, _ = get_destination_clients(Schema("ingest_chunk_stage"), make_destination(settings),
+                                            destination_dataset_name=settings.dataset)
+        return cls(client.fs_client, f"{client.dataset_path.rstrip('/')}/{STAGING_FOLDER}/{job_name}")
 
     def _path(self, *parts: str) -> str:
         return "/".join([self.folder, *parts])
