@@ -108,13 +108,13 @@ def test_a_done_record_that_does_not_describe_its_files_publishes_nothing(postgr
 
 def test_a_scratch_folder_a_killed_chunk_left_goes_when_the_next_load_is_planned(postgres, pg_schema, settings,
                                                                                  tmp_path):
-    from ingest.drivers.chunks import staged_files
+    from ingest.lake import chunk_names
     from ingest.lake.destination import working_dir
 
     create_orders(postgres, pg_schema, 1000)
     job = read_workbook(book(tmp_path, source_schema=pg_schema, chunk_size="2 chunks")).jobs[0]
-    left = working_dir(settings) / (staged_files.scratch_prefix("orders", "c001") + "k1ll3d")
-    other = working_dir(settings) / (staged_files.scratch_prefix("orders_2", "c001") + "running")
+    left = working_dir(settings) / (chunk_names.scratch_prefix("orders", "c001") + "k1ll3d")
+    other = working_dir(settings) / (chunk_names.scratch_prefix("orders_2", "c001") + "running")
     for folder in (left, other):
         (folder / "ingest_orders").mkdir(parents=True)
     prepare_lake(settings)

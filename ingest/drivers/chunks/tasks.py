@@ -24,7 +24,6 @@ import contextlib
 import hashlib
 import json
 import logging
-import re
 import tempfile
 import time
 from dataclasses import dataclass, field, replace
@@ -43,6 +42,7 @@ from ingest.core.result import JobResult, JobStatus, RunContext
 from ingest.core.retry import call_with_retry
 from ingest.core.settings import Settings
 from ingest.drivers.chunks import source_stats, staged_files
+from ingest.lake import chunk_names
 from ingest.lake.chunk_staging import ChunkStage
 from ingest.lake.locks import JobLock
 from ingest.plan.load_modes import NORMAL, load_mode
@@ -52,9 +52,6 @@ from ingest.sources.strategies import Strategies
 
 log = logging.getLogger("ingest.chunks")
 
-CHUNK_ID = re.compile(r"^c(\d{3}|null)$")
-"""What chunk_ranges names chunks; anything else in an activity's input is refused before it
-can name a path in the lake."""
 BATCHES = "batches"
 """The layout of chunks that stage raw batches (the other: staged_files.LAYOUT)."""
 RESUME_WITHIN = timedelta(hours=24)
@@ -211,7 +208,7 @@ def chunk_task(job: JobConfig, run: RunContext, settings: Settings, chunk_id: st
     started = _now()
     fork_safety.note_job_ran_here()
     try:
-        if not CHUNK_ID.match(chunk_id):
+        if not chunk_names.is_chunk_id(chunk_id):  # an activity's input: refused before it names a path
             raise ChunkedLoadError(f"job '{job.job_name}': {chunk_id[:20]!r} is not a chunk name")
         with job_scope(job.job_name):
             record = call_with_retry(lambda: _load_chunk(job, run, settings, chunk_id), settings.retry_policy,
@@ -342,7 +339,7 @@ def _commit_workdir(settings: Settings) -> Any:
 
     scratch = working_dir(settings)
     scratch.mkdir(parents=True, exist_ok=True)
-    return tempfile.TemporaryDirectory(dir=scratch, prefix="commit-")
+    return tempfile.TemporaryDirectory(dir=scratch, prefix=chunk_names.COMMIT_PREFIX)
 
 
 def commit_task(job: JobConfig, run: RunContext, settings: Settings, lock: JobLock | None = None) -> dict[str, Any]:
