@@ -116,13 +116,13 @@ def _split(job: JobConfig, run: RunContext, settings: Settings) -> dict[str, Any
             and lake_last_value(job, settings) is not None:
         return {"status": "succeeded", "plain": True, "why": "the job has a watermark: an incremental load"}
     stage = ChunkStage.open(settings, job.job_name)
-    wanted = signature(job, run)
+    wanted, layout = signature(job, run), _layout(job)
     manifest = stage.manifest()
     if manifest is None or manifest.get("signature") != wanted or _stale(manifest, run) \
-            or manifest.get("layout") != _layout(job):  # staged by another version of this code
+            or manifest.get("layout") != layout:  # staged by another version of this code
         stage.clear()  # another load's leftovers: start afresh
         staged_files.clear_scratch(settings, job.job_name)
-        manifest = _new_manifest(job, run, settings, wanted)
+        manifest = _new_manifest(job, run, settings, wanted, layout)
         if len(manifest["chunks"]) < 2:
             return {"status": "succeeded", "plain": True, "why": "one chunk: the table is small"}
         stage.write_manifest(manifest)
@@ -144,7 +144,8 @@ def _stale(manifest: dict[str, Any], run: RunContext) -> bool:
         return True
 
 
-def _new_manifest(job: JobConfig, run: RunContext, settings: Settings, wanted: str) -> dict[str, Any]:
+def _new_manifest(job: JobConfig, run: RunContext, settings: Settings, wanted: str, layout: str
+                  ) -> dict[str, Any]:
     window = _window(job, run)
     source = _open(job, settings, run.started_at)
     try:
@@ -161,11 +162,13 @@ def _new_manifest(job: JobConfig, run: RunContext, settings: Settings, wanted: s
     log.info("job %s: %d chunk(s) by %s (%s)", job.job_name, len(chunks), split.name, method)
     return {"signature": wanted, "run_id": run.run_id, "run_started_at": run.started_at, "window": window,
             "split": {"name": split.name, "kind": split.kind}, "method": method, "chunks": chunks,
-            "layout": _layout(job)}
+            "layout": layout}
 
 
 def _layout(job: JobConfig) -> str:
-    """How the chunks stage their rows: dlt's files (staged_files.py) or raw batches."""
+    """How the chunks stage their rows: dlt's files (staged_files.py) or raw batches. Resolved
+    (dlt's configuration) once per step: the split writes it in the manifest, a chunk checks it
+    still holds and stages in the manifest's layout."""
     return staged_files.LAYOUT if staged_files.stages_dlt_files(job) else BATCHES
 
 
@@ -258,7 +261,7 @@ def _load_chunk(job: JobConfig, run: RunContext, settings: Settings, chunk_id: s
             return [*_load_where(source, manifest["window"], table),
                     *chunk_ranges.range_clause(table.c[manifest["split"]["name"]], bounds)]
 
-        record = _stage_chunk(job, run, settings, source, stage, chunk_id, clauses)
+        record = _stage_chunk(job, run, settings, source, stage, chunk_id, clauses, manifest["layout"])
         record.update(_count_source(job, run, settings, source, clauses))
     finally:
         source.close()
@@ -295,9 +298,9 @@ def _count_source(job: JobConfig, run: RunContext, settings: Settings, source: S
 
 
 def _stage_chunk(job: JobConfig, run: RunContext, settings: Settings, source: SqlJobSource, stage: ChunkStage,
-                 chunk_id: str, clauses: Callable[[sa.Table], list[Any]]) -> dict[str, Any]:
-    """Stage the chunk's rows in the layout its manifest was planned with (_layout)."""
-    if _layout(job) == staged_files.LAYOUT:
+                 chunk_id: str, clauses: Callable[[sa.Table], list[Any]], layout: str) -> dict[str, Any]:
+    """Stage the chunk's rows in `layout`, the one its manifest was planned with (_layout)."""
+    if layout == staged_files.LAYOUT:
         strategies = _ChunkStrategies(**vars(source.strategies), extra=clauses)
         return staged_files.stage(job, load_mode(job, run).window, settings, source, stage, chunk_id, strategies)
     return _stage_rows(job, settings, source, stage, chunk_id, clauses)
