@@ -3,8 +3,9 @@
 Jobs whose dependencies did not succeed are skipped (ingest/config/dependencies.py).
 
 A wave is a set of units (ingest/plan/flow.py): a plain job is one, a chunked job is its
-split, its chunks and its commit, one connection's CDC jobs are one together. At most INGEST_MAX_WORKERS units run at once, and the
-next starts as soon as one ends, so a long job never holds back the others."""
+split, its chunks and its commit, one connection's CDC jobs are one together. At most
+INGEST_MAX_WORKERS units run at once, and the next starts as soon as one ends, so a long job
+never holds back the others."""
 
 from __future__ import annotations
 
