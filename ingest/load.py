@@ -97,6 +97,19 @@ def _incremental_last_value(pipeline: dlt.Pipeline, job: JobConfig) -> Any:
     return last_first_value(pipeline.state, {job.table_name, (job.source_table or "").lower()})
 
 
+def lake_last_value(job: JobConfig, settings: Settings) -> Any:
+    """The job's incremental cursor as the lake's dlt state holds it, or None: the state is
+    synced into a throw-away working folder, so no pipeline in use is touched. Read by the dry
+    run (where a load would start) and by a chunked load's split (a job with state loads plainly)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="ingest-lake-state-") as workdir:
+        pipeline = dlt.pipeline(pipeline_name=pipeline_name(job), pipelines_dir=workdir,
+                                destination=make_destination(settings), dataset_name=settings.dataset)
+        pipeline.sync_destination()
+        return _incremental_last_value(pipeline, job)
+
+
 def _extra_resources(source: JobSource, pipeline: dlt.Pipeline, run: RunContext) -> list[Any]:
     """Resources loaded with the job's data (detect_deleted_keys: its delete markers)."""
     extra = getattr(source, "extra_resources", None)

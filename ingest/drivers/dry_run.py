@@ -12,7 +12,6 @@ short connect timeout; unreachable says so) and nothing is written.
 from __future__ import annotations
 
 import logging
-import tempfile
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
@@ -66,17 +65,10 @@ class PlanReport:
 
 
 def lake_watermark(job: JobConfig, settings: Settings) -> Any:
-    """The job's incremental cursor as stored in the lake (dlt state), or None."""
-    import dlt
+    """The job's incremental cursor as stored in the lake (dlt state), as text, or None."""
+    from ingest.load import lake_last_value, watermark_text
 
-    from ingest.lake.destination import make_destination
-    from ingest.load import _incremental_last_value, pipeline_name, watermark_text
-
-    with tempfile.TemporaryDirectory(prefix="ingest-dry-run-") as workdir:
-        pipeline = dlt.pipeline(pipeline_name=pipeline_name(job), pipelines_dir=workdir,
-                                destination=make_destination(settings), dataset_name=settings.dataset)
-        pipeline.sync_destination()
-        return watermark_text(_incremental_last_value(pipeline, job))
+    return watermark_text(lake_last_value(job, settings))
 
 
 def _source(job: JobConfig) -> str:

@@ -21,10 +21,7 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
-import tempfile
-import uuid
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
@@ -32,13 +29,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ingest.core.errors import ChunkedLoadError
+from ingest.lake.chunk_names import ATTEMPT, PART_FILE, new_attempt, part_name
 from ingest.core.settings import Settings
 
 STAGING_FOLDER = "_ingest_chunks"
 ROW_GROUP_ROWS = 256_000
-ATTEMPT = re.compile(r"[0-9a-f]{12}")
-"""What PartWriter names an attempt's folder (uuid4 hex)."""
-PART_FILE = re.compile(r"part-\d{5}\.parquet")
 
 
 @dataclass
@@ -51,16 +46,16 @@ class ChunkStage:
     @classmethod
     def open(cls, settings: Settings, job_name: str) -> "ChunkStage":
         """The job's staging folder in the lake `settings` name, through dlt's own filesystem
-        client (the same credentials and paths the loads use)."""
-        import dlt
+        client (the same credentials and paths the loads use), made without a pipeline: a
+        throw-away one (its working folder, state and schema storage) cost ~15-30 ms per step."""
+        from dlt.common.schema import Schema
+        from dlt.dataset.utils import get_destination_clients
 
         from ingest.lake.destination import make_destination
 
-        with tempfile.TemporaryDirectory(prefix="ingest-chunks-") as workdir:
-            pipeline = dlt.pipeline(pipeline_name="ingest_chunk_stage", pipelines_dir=workdir,
-                                    destination=make_destination(settings), dataset_name=settings.dataset)
-            client = pipeline.destination_client()
-            return cls(client.fs_client, f"{client.dataset_path.rstrip('/')}/{STAGING_FOLDER}/{job_name}")
+        client, _ = get_destination_clients(Schema("ingest_chunk_stage"), make_destination(settings),
+                                            destination_dataset_name=settings.dataset)
+        return cls(client.fs_client, f"{client.dataset_path.rstrip('/')}/{STAGING_FOLDER}/{job_name}")
 
     def _path(self, *parts: str) -> str:
         return "/".join([self.folder, *parts])
@@ -91,7 +86,7 @@ class ChunkStage:
         self._write_json(record, chunk_id, "done.json")
 
     def writer(self, chunk_id: str) -> "PartWriter":
-        attempt = uuid.uuid4().hex[:12]
+        attempt = new_attempt()
         return PartWriter(self.fs, self._path(chunk_id, attempt), attempt)
 
     @property
@@ -103,10 +98,10 @@ class ChunkStage:
     def put_files(self, chunk_id: str, paths: list[str]) -> tuple[str, list[str]]:
         """Stage local files as the parts of a new attempt of the chunk, as they are (moved
         when the lake is a local folder, else uploaded); returns the attempt and part names."""
-        attempt = uuid.uuid4().hex[:12]
+        attempt = new_attempt()
         folder = self._path(chunk_id, attempt)
         self.fs.makedirs(folder, exist_ok=True)
-        names = [f"part-{index:05d}.parquet" for index in range(len(paths))]
+        names = [part_name(index) for index in range(len(paths))]
         for path, name in zip(paths, names):
             if self.is_local:
                 shutil.move(path, self.fs._strip_protocol(f"{folder}/{name}"))  # fsspec's own: the OS path
@@ -129,7 +124,7 @@ class ChunkStage:
         when the lake is a local folder, else a download into the folder `into`."""
         if self.is_local:
             return self.fs._strip_protocol(path)
-        local = os.path.join(into, uuid.uuid4().hex[:12] + ".parquet")
+        local = os.path.join(into, new_attempt() + ".parquet")
         self.fs.get_file(path, local)
         return local
 
@@ -164,7 +159,7 @@ class PartWriter:
     def write(self, table: pa.Table) -> None:
         if self._writer is None or not table.schema.equals(self._schema):
             self._close_part()
-            name = f"part-{len(self.files):05d}.parquet"
+            name = part_name(len(self.files))
             self.fs.makedirs(self.folder, exist_ok=True)
             self._handle = self.fs.open(f"{self.folder}/{name}", "wb")
             self._writer = pq.ParquetWriter(self._handle, table.schema)

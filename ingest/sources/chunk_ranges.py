@@ -30,11 +30,11 @@ from sqlalchemy.engine import Connection
 from ingest.config.columns import MAX_CHUNKS
 from ingest.config.model import ChunkSize, JobConfig
 from ingest.core.errors import ConfigError
+from ingest.lake.chunk_names import NULL_CHUNK, chunk_id
 from ingest.sources.watermark_values import base_type
 
 log = logging.getLogger("ingest.sources.chunks")
 
-NULL_CHUNK = "cnull"
 
 
 @dataclass(frozen=True)
@@ -197,7 +197,7 @@ def chunk_ranges(bounds: list[Any], nullable: bool) -> list[dict[str, Any]]:
     """[{id, low, high}] covering every value: (-inf, b1), [b1, b2) ... [bn, +inf), and the
     NULL chunk when the column may hold NULLs. Values are kept as given (JSON: the caller)."""
     edges = [None, *bounds, None]
-    ranges = [{"id": f"c{i:03d}", "low": edges[i], "high": edges[i + 1]} for i in range(len(edges) - 1)]
+    ranges = [{"id": chunk_id(i), "low": edges[i], "high": edges[i + 1]} for i in range(len(edges) - 1)]
     if nullable:
         ranges.append({"id": NULL_CHUNK, "low": None, "high": None})
     return ranges

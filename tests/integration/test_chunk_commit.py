@@ -108,13 +108,13 @@ def test_a_done_record_that_does_not_describe_its_files_publishes_nothing(postgr
 
 def test_a_scratch_folder_a_killed_chunk_left_goes_when_the_next_load_is_planned(postgres, pg_schema, settings,
                                                                                  tmp_path):
-    from ingest.drivers.chunks import staged_files
+    from ingest.lake import chunk_names
     from ingest.lake.destination import working_dir
 
     create_orders(postgres, pg_schema, 1000)
     job = read_workbook(book(tmp_path, source_schema=pg_schema, chunk_size="2 chunks")).jobs[0]
-    left = working_dir(settings) / (staged_files.scratch_prefix("orders", "c001") + "k1ll3d")
-    other = working_dir(settings) / (staged_files.scratch_prefix("orders_2", "c001") + "running")
+    left = working_dir(settings) / (chunk_names.scratch_prefix("orders", "c001") + "k1ll3d")
+    other = working_dir(settings) / (chunk_names.scratch_prefix("orders_2", "c001") + "running")
     for folder in (left, other):
         (folder / "ingest_orders").mkdir(parents=True)
     prepare_lake(settings)
@@ -182,3 +182,30 @@ def test_a_column_dropped_at_the_source_lands_as_the_plain_load_lands_it(postgre
     assert chunked_table.schema == plain_table.schema
     assert chunked_table.equals(plain_table)
 
+
+
+def test_a_chunk_whose_value_scan_fails_still_loads_the_check_then_skipped(postgres, pg_schema, settings, tmp_path,
+                                                                           monkeypatch):
+    """The value check's scan is not the load: a source refusing it (here: raising, as a
+    source without MIN/MAX on a type would) leaves the check skipped, as the plain load's scan
+    does (ingest/load.py), instead of failing each chunk after it read and staged its rows, and
+    the whole load with it. Each chunk still counts its range (its row-count check)."""
+    from ingest.sources.job_source import SqlJobSource
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("the source refuses MIN/MAX here")
+
+    monkeypatch.setattr(SqlJobSource, "value_stats", refuse)
+    create_orders(postgres, pg_schema, 500)
+    job = read_workbook(book(tmp_path, source_schema=pg_schema, chunk_size="2 chunks")).jobs[0]
+    run_context = new_run_context()
+    stage_every_chunk(job, run_context, settings)
+    stage = ChunkStage.open(settings, "orders")
+    records = [stage.done(chunk) for chunk in ("c000", "c001")]
+    assert all(r is not None and r.get("source_stats") is None for r in records)  # scanned nothing, still landed
+    assert sum(r["source_rows"] for r in records) == 500 and {r["rowcount"] for r in records} == {"ok"}
+    result = tasks.commit_task(job, run_context, settings)
+    assert result["status"] == "succeeded", result.get("error_message")
+    assert result["rows_processed"] == 500 and result["rowcount"]["status"] == "ok"
+    assert result["values"]["status"] == "skipped"
+    assert sorted(lake_table(settings).column("id").to_pylist()) == list(range(1, 501))

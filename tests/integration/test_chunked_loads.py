@@ -136,9 +136,9 @@ apply_dlt_defaults()
 staged = tasks._stage_chunk
 
 
-def dies_in_c002(job, run, settings, source, stage, chunk_id, clauses):
+def dies_in_c002(job, run, settings, source, stage, chunk_id, clauses, layout):
     if chunk_id != "c002":
-        return staged(job, run, settings, source, stage, chunk_id, clauses)
+        return staged(job, run, settings, source, stage, chunk_id, clauses, layout)
     writer = stage.writer(chunk_id)  # mid-chunk: a part written, no done.json
     import pyarrow as pa
     writer.write(pa.table({"id": [1]}))
@@ -180,9 +180,9 @@ def test_a_chunk_killed_mid_load_is_the_only_one_loaded_again(postgres, pg_schem
     read: list[str] = []
     real = tasks._stage_chunk
 
-    def counting(job, run_, settings_, source, stage_, chunk_id, clauses):
+    def counting(job, run_, settings_, source, stage_, chunk_id, clauses, layout):
         read.append(chunk_id)
-        return real(job, run_, settings_, source, stage_, chunk_id, clauses)
+        return real(job, run_, settings_, source, stage_, chunk_id, clauses, layout)
 
     monkeypatch.setattr(tasks, "_stage_chunk", counting)
     summary = run(workbook, settings)

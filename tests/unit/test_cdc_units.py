@@ -116,15 +116,25 @@ def test_slot_names_are_valid_and_keep_connections_apart():
     assert all(c.isalnum() or c == "_" for c in slot_name("Sales-DB"))
 
 
-def test_the_runner_gathers_a_connections_cdc_jobs_into_one_unit():
+def test_a_wave_gathers_a_connections_cdc_jobs_into_one_unit():
+    """The one grouping both drivers run (ingest/plan/flow.py): each connection's CDC jobs one
+    unit, started before the wave's other units, its outcome one result per job."""
     from dataclasses import replace
 
-    from ingest.drivers.local.runner import cdc_units
+    from ingest.plan.flow import CDC, JOB, WaveFlows
     from tests.cdc_helpers import cdc_job
 
     a, b, c = cdc_job("a", "pg1", "s", "a"), cdc_job("b", "pg2", "s", "b"), cdc_job("c", "pg1", "s", "c")
     full = replace(a, job_name="full", load_type=LoadType.FULL)
-    assert cdc_units([a, full, b, c]) == [[a, c], full, [b]]
+    flows = WaveFlows([job.to_dict() for job in (a, full, b, c)], lambda *args: {})
+    units = [flows.take(), flows.take(), flows.take()]
+    assert flows.take() is None
+    assert [(u.kind, u.jobs, u.key) for u in units] == [(CDC, ("a", "c"), "cdc:pg1"), (CDC, ("b",), "cdc:pg2"),
+                                                        (JOB, (), "full")]
+    results = [{"job_name": "a", "status": "succeeded"}, {"job_name": "c", "status": "failed"}]
+    assert flows.ended(units[0], results) == results
+    assert flows.ended(units[2], {"job_name": "full", "status": "succeeded"}) == [{"job_name": "full",
+                                                                                  "status": "succeeded"}]
 
 
 def _string_constants(path) -> set[str]:

@@ -12,7 +12,7 @@ from sqlalchemy.dialects import mssql, oracle, postgresql
 
 from ingest.config import read_workbook
 from ingest.config.model import ChunkSize, JobConfig
-from ingest.drivers.chunks.flow import CHUNK, COMMIT, JOB, SPLIT, Unit, WaveFlows
+from ingest.plan.flow import CHUNK, COMMIT, JOB, SPLIT, Unit, WaveFlows
 from ingest.sources import chunk_ranges
 from tests.workbooks import job_row, write_workbook
 

@@ -242,7 +242,7 @@ def crashed_job_result(payload: dict[str, Any], message: str, finished_at: str,
                        error_class: str) -> dict[str, Any]:
     """The result recorded when a job's activity failed after every Durable retry (the worker
     crashed or timed out: run_job itself returns failures as values); also a chunked job's
-    failure when one of its chunks failed (ingest/drivers/chunks/flow.py). A crashed activity's
+    failure when one of its chunks failed (ingest/plan/flow.py). A crashed activity's
     message ends with what the next run does for this job's load type."""
     job = payload["job"]
     config = JobConfig.from_dict(job)

@@ -3,22 +3,21 @@
 
 The run orchestrator keeps at most INGEST_MAX_PARALLEL_JOBS units in flight (a sliding window:
 `task_any`, the next unit starts as soon as one ends, so one long job never holds back the
-others). A unit is a plain job, or a chunked job's split, one of its chunks, or its commit
-(ingest/drivers/chunks/flow.py); each runs in its own sub-orchestration, which catches its own
-failure, so every unit ends with a result."""
+others). A unit is a plain job, a chunked job's split, one of its chunks, or its commit, or
+one connection's CDC jobs together (ingest/plan/flow.py); each runs in its own
+sub-orchestration, which catches its own failure, so every unit ends with a result."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Generator
 
 import azure.durable_functions as df
 
 from ingest.drivers.azure.activities import crashed_job_result
-from ingest.drivers.azure.cdc_units import flatten, unit_input, unit_instance, wave_units
 from ingest.config.dependencies import skipped_result_dict, split_wave
 from ingest.core.redact import redact
-from ingest.drivers.chunks.flow import CHUNK, COMMIT, JOB, SPLIT, Unit, WaveFlows
+from ingest.plan.flow import CDC, CHUNK, COMMIT, JOB, SPLIT, Unit, WaveFlows
 
 RUN_ORCHESTRATOR = "ingest_run_orchestrator"
 JOB_ORCHESTRATOR = "ingest_job_orchestrator"
@@ -64,10 +63,8 @@ def run_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, 
         start, skip = split_wave(wave, depends, outcomes)
         now = context.current_utc_datetime.isoformat()
         results.extend(skipped_result_dict(plan["run"], jobs[name], reason, now) for name, reason in skip.items())
-        units = wave_units(start, jobs)  # a job, or one connection's CDC jobs (ingest/drivers/azure/cdc_units.py)
-        cdc_groups = [unit for unit in units if not isinstance(unit, str)]
-        flows = WaveFlows([jobs[unit] for unit in units if isinstance(unit, str)], _failed_result(context, plan["run"]))
-        window = _Window(flows, plan["run"], jobs, retry, size, cdc_groups)
+        flows = WaveFlows([jobs[name] for name in start], _failed_result(context, plan["run"]))
+        window = _Window(flows, plan["run"], retry, size)
         for result in (yield from _sliding_window(context, window, chunks)):
             results.append(result)
             context.set_custom_status(progress(number))
@@ -81,27 +78,24 @@ def run_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, 
 
 @dataclass
 class _Window:
-    """What the sliding window of one wave starts: the units of `flows` (plain and chunked
-    jobs), and each connection's CDC jobs as one unit of their own (`cdc_groups`)."""
+    """What the sliding window of one wave starts: the units of `flows`."""
 
     flows: WaveFlows
     run: dict
-    jobs: dict[str, dict]
     retry: dict
     size: int
-    cdc_groups: list[tuple[str, ...]] = field(default_factory=list)
 
-    def next_unit(self, context: df.DurableOrchestrationContext) -> tuple[Any, Unit | None] | None:
-        """The sub-orchestration of the next unit to start (None: nothing is left to start)."""
-        if self.cdc_groups:
-            group = self.cdc_groups.pop(0)
-            return (context.call_sub_orchestrator(JOB_ORCHESTRATOR, unit_input(self.run, self.jobs, group, self.retry),
-                                                  unit_instance(context.instance_id, group, self.jobs)), None)
+    def next_unit(self, context: df.DurableOrchestrationContext) -> tuple[Any, Unit] | None:
+        """The sub-orchestration of the next unit to start (None: nothing is left to start);
+        its instance id is `<run>:<unit key>` (`<run>:cdc:<connection>` for a CDC unit)."""
         unit = self.flows.take()
         if unit is None:
             return None
-        payload = {"run": self.run, "job": self.flows.flows[unit.job_name].job, "retry": self.retry,
-                   "unit": unit.to_dict()}
+        if unit.kind == CDC:  # {"jobs": [...]}: one activity, a result per job
+            payload = {"run": self.run, "jobs": [self.flows.jobs[name] for name in unit.jobs], "retry": self.retry}
+        else:
+            payload = {"run": self.run, "job": self.flows.jobs[unit.job_name], "retry": self.retry,
+                       "unit": unit.to_dict()}
         return context.call_sub_orchestrator(JOB_ORCHESTRATOR, payload, f"{context.instance_id}:{unit.key}"), unit
 
 
@@ -111,7 +105,7 @@ def _sliding_window(context: df.DurableOrchestrationContext, window: _Window,
     jobs' results in the order they ended. Replays take the same path: task_any answers from
     the history, in the order the units ended."""
     finished: list[dict] = []
-    in_flight: list[tuple[Any, Unit | None]] = []
+    in_flight: list[tuple[Any, Unit]] = []
     while True:
         while len(in_flight) < window.size and (started := window.next_unit(context)) is not None:
             in_flight.append(started)
@@ -120,13 +114,8 @@ def _sliding_window(context: df.DurableOrchestrationContext, window: _Window,
         done = yield _any_of(context, [task for task, _ in in_flight])
         index = next(i for i, (task, _) in enumerate(in_flight) if task is done)
         _, unit = in_flight.pop(index)
-        if unit is None:  # a CDC unit: a result per job
-            finished.extend(flatten([done.result]))
-            continue
-        result = window.flows.finished(unit, done.result)
+        finished.extend(window.flows.ended(unit, done.result))  # a CDC unit: a result per job
         chunks[:] = window.flows.chunk_counts()
-        if result is not None:
-            finished.append(result)
 
 
 def _any_of(context: df.DurableOrchestrationContext, tasks: list[Any]) -> Any:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import base64
 import logging
-import re
 import tempfile
 from typing import Any, Callable, Iterator
 
@@ -37,6 +36,7 @@ from ingest.config.rules import SchemaContract
 from ingest.core import progress
 from ingest.core.errors import ChunkedLoadError
 from ingest.core.settings import Settings
+from ingest.lake import chunk_names
 from ingest.lake.chunk_staging import ChunkStage
 from ingest.lake.table_formats import dlt_table_name, is_snapshot
 from ingest.sources.job_source import SqlJobSource
@@ -65,22 +65,17 @@ def _dlt_adds_load_id() -> bool:
     return bool(config.add_dlt_load_id)
 
 
-def scratch_prefix(job_name: str, chunk_id: str) -> str:
-    """A chunk's scratch pipeline folder in dlt's working folder (removed when it ends; one a
-    killed process left is removed when the job's next load is planned: clear_scratch)."""
-    return f"chunk-{job_name}-{chunk_id}-"
-
-
 def clear_scratch(settings: Settings, job_name: str) -> None:
+    """Remove the chunk scratch pipeline folders of the job a killed process left (a chunk
+    removes its own when it ends); called when the job's next load is planned."""
     import shutil
 
     from ingest.lake.destination import working_dir
 
     folder = working_dir(settings)
-    mine = re.compile(re.escape(scratch_prefix(job_name, "CHUNK")).replace("CHUNK", r"c(\d{3}|null)") + ".+")
     if folder.is_dir():
         for left in folder.iterdir():
-            if mine.fullmatch(left.name):
+            if chunk_names.is_scratch_of(left.name, job_name):
                 shutil.rmtree(left, ignore_errors=True)
 
 
@@ -107,7 +102,7 @@ def stage(job: JobConfig, window: Any, settings: Settings, source: SqlJobSource,
     resource.add_map(_count_rows(job.job_name))
     scratch = working_dir(settings)
     scratch.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=scratch, prefix=scratch_prefix(job.job_name, chunk_id)) as workdir:
+    with tempfile.TemporaryDirectory(dir=scratch, prefix=chunk_names.scratch_prefix(job.job_name, chunk_id)) as workdir:
         pipeline = dlt.pipeline(pipeline_name=load.pipeline_name(job), pipelines_dir=workdir,
                                 destination=make_destination(settings), dataset_name=settings.dataset)
         info = pipeline.extract(resource, loader_file_format="parquet", schema=dlt.Schema(load.pipeline_name(job)))

@@ -24,7 +24,6 @@ import contextlib
 import hashlib
 import json
 import logging
-import re
 import tempfile
 import time
 from dataclasses import dataclass, field, replace
@@ -43,6 +42,7 @@ from ingest.core.result import JobResult, JobStatus, RunContext
 from ingest.core.retry import call_with_retry
 from ingest.core.settings import Settings
 from ingest.drivers.chunks import source_stats, staged_files
+from ingest.lake import chunk_names
 from ingest.lake.chunk_staging import ChunkStage
 from ingest.lake.locks import JobLock
 from ingest.plan.load_modes import NORMAL, load_mode
@@ -52,9 +52,6 @@ from ingest.sources.strategies import Strategies
 
 log = logging.getLogger("ingest.chunks")
 
-CHUNK_ID = re.compile(r"^c(\d{3}|null)$")
-"""What chunk_ranges names chunks; anything else in an activity's input is refused before it
-can name a path in the lake."""
 BATCHES = "batches"
 """The layout of chunks that stage raw batches (the other: staged_files.LAYOUT)."""
 RESUME_WITHIN = timedelta(hours=24)
@@ -111,30 +108,21 @@ def split_task(job: JobConfig, run: RunContext, settings: Settings) -> dict[str,
         return _failed(job, run, started, exc)
 
 
-def _has_state(job: JobConfig, settings: Settings) -> bool:
-    """An INCREMENTAL job whose pipeline state (in the lake) holds a watermark loads plainly."""
-    import dlt
-
-    from ingest import load
-    from ingest.lake.destination import make_destination, working_dir
-
-    pipeline = dlt.pipeline(pipeline_name=load.pipeline_name(job), pipelines_dir=str(working_dir(settings)),
-                            destination=make_destination(settings), dataset_name=settings.dataset)
-    pipeline.sync_destination()
-    return load._incremental_last_value(pipeline, job) is not None
-
-
 def _split(job: JobConfig, run: RunContext, settings: Settings) -> dict[str, Any]:
-    if job.is_incremental and load_mode(job, run).kind == NORMAL and _has_state(job, settings):
+    from ingest.load import lake_last_value
+
+    # an INCREMENTAL job whose state in the lake holds a watermark loads plainly
+    if job.is_incremental and load_mode(job, run).kind == NORMAL \
+            and lake_last_value(job, settings) is not None:
         return {"status": "succeeded", "plain": True, "why": "the job has a watermark: an incremental load"}
     stage = ChunkStage.open(settings, job.job_name)
-    wanted = signature(job, run)
+    wanted, layout = signature(job, run), _layout(job)
     manifest = stage.manifest()
     if manifest is None or manifest.get("signature") != wanted or _stale(manifest, run) \
-            or manifest.get("layout") != _layout(job):  # staged by another version of this code
+            or manifest.get("layout") != layout:  # staged by another version of this code
         stage.clear()  # another load's leftovers: start afresh
         staged_files.clear_scratch(settings, job.job_name)
-        manifest = _new_manifest(job, run, settings, wanted)
+        manifest = _new_manifest(job, run, settings, wanted, layout)
         if len(manifest["chunks"]) < 2:
             return {"status": "succeeded", "plain": True, "why": "one chunk: the table is small"}
         stage.write_manifest(manifest)
@@ -156,7 +144,8 @@ def _stale(manifest: dict[str, Any], run: RunContext) -> bool:
         return True
 
 
-def _new_manifest(job: JobConfig, run: RunContext, settings: Settings, wanted: str) -> dict[str, Any]:
+def _new_manifest(job: JobConfig, run: RunContext, settings: Settings, wanted: str, layout: str
+                  ) -> dict[str, Any]:
     window = _window(job, run)
     source = _open(job, settings, run.started_at)
     try:
@@ -173,11 +162,13 @@ def _new_manifest(job: JobConfig, run: RunContext, settings: Settings, wanted: s
     log.info("job %s: %d chunk(s) by %s (%s)", job.job_name, len(chunks), split.name, method)
     return {"signature": wanted, "run_id": run.run_id, "run_started_at": run.started_at, "window": window,
             "split": {"name": split.name, "kind": split.kind}, "method": method, "chunks": chunks,
-            "layout": _layout(job)}
+            "layout": layout}
 
 
 def _layout(job: JobConfig) -> str:
-    """How the chunks stage their rows: dlt's files (staged_files.py) or raw batches."""
+    """How the chunks stage their rows: dlt's files (staged_files.py) or raw batches. Resolved
+    (dlt's configuration) once per step: the split writes it in the manifest, a chunk checks it
+    still holds and stages in the manifest's layout."""
     return staged_files.LAYOUT if staged_files.stages_dlt_files(job) else BATCHES
 
 
@@ -220,7 +211,7 @@ def chunk_task(job: JobConfig, run: RunContext, settings: Settings, chunk_id: st
     started = _now()
     fork_safety.note_job_ran_here()
     try:
-        if not CHUNK_ID.match(chunk_id):
+        if not chunk_names.is_chunk_id(chunk_id):  # an activity's input: refused before it names a path
             raise ChunkedLoadError(f"job '{job.job_name}': {chunk_id[:20]!r} is not a chunk name")
         with job_scope(job.job_name):
             record = call_with_retry(lambda: _load_chunk(job, run, settings, chunk_id), settings.retry_policy,
@@ -270,7 +261,7 @@ def _load_chunk(job: JobConfig, run: RunContext, settings: Settings, chunk_id: s
             return [*_load_where(source, manifest["window"], table),
                     *chunk_ranges.range_clause(table.c[manifest["split"]["name"]], bounds)]
 
-        record = _stage_chunk(job, run, settings, source, stage, chunk_id, clauses)
+        record = _stage_chunk(job, run, settings, source, stage, chunk_id, clauses, manifest["layout"])
         record.update(_count_source(job, run, settings, source, clauses))
     finally:
         source.close()
@@ -307,9 +298,9 @@ def _count_source(job: JobConfig, run: RunContext, settings: Settings, source: S
 
 
 def _stage_chunk(job: JobConfig, run: RunContext, settings: Settings, source: SqlJobSource, stage: ChunkStage,
-                 chunk_id: str, clauses: Callable[[sa.Table], list[Any]]) -> dict[str, Any]:
-    """Stage the chunk's rows in the layout its manifest was planned with (_layout)."""
-    if _layout(job) == staged_files.LAYOUT:
+                 chunk_id: str, clauses: Callable[[sa.Table], list[Any]], layout: str) -> dict[str, Any]:
+    """Stage the chunk's rows in `layout`, the one its manifest was planned with (_layout)."""
+    if layout == staged_files.LAYOUT:
         strategies = _ChunkStrategies(**vars(source.strategies), extra=clauses)
         return staged_files.stage(job, load_mode(job, run).window, settings, source, stage, chunk_id, strategies)
     return _stage_rows(job, settings, source, stage, chunk_id, clauses)
@@ -351,7 +342,7 @@ def _commit_workdir(settings: Settings) -> Any:
 
     scratch = working_dir(settings)
     scratch.mkdir(parents=True, exist_ok=True)
-    return tempfile.TemporaryDirectory(dir=scratch, prefix="commit-")
+    return tempfile.TemporaryDirectory(dir=scratch, prefix=chunk_names.COMMIT_PREFIX)
 
 
 def commit_task(job: JobConfig, run: RunContext, settings: Settings, lock: JobLock | None = None) -> dict[str, Any]:

@@ -2,14 +2,16 @@
 (ingest/drivers/local/job_processes.py; threads with INGEST_WORKER_MODE=thread), then the shared fan-in step.
 Jobs whose dependencies did not succeed are skipped (ingest/config/dependencies.py).
 
-A wave is a set of units (ingest/drivers/chunks/flow.py): a plain job is one, a chunked job is
-its split, its chunks and its commit. At most INGEST_MAX_WORKERS units run at once, and the
-next starts as soon as one ends, so a long job never holds back the others."""
+A wave is a set of units (ingest/plan/flow.py): a plain job is one, a chunked job is its
+split, its chunks and its commit, one connection's CDC jobs are one together. At most
+INGEST_MAX_WORKERS units run at once, and the next starts as soon as one ends, so a long job
+never holds back the others."""
 
 from __future__ import annotations
 
 import logging
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
@@ -20,9 +22,9 @@ from ingest.config.dependencies import skipped_result, split_wave
 from ingest.lake.destination import prepare_lake
 from ingest.records.lineage.runs import emit_run_start  # OpenLineage (issue 25): the run's START
 from ingest.drivers.finalize import RunSummary, file_watermark_writer, finalize_run
-from ingest.drivers.chunks.flow import CHUNK, COMMIT, SPLIT, Unit, WaveFlows
 from ingest.drivers.local.job_processes import Task, cdc_task, job_task, run_tasks, worker_mode
 from ingest.load import unfinished_result
+from ingest.plan.flow import CDC, CHUNK, COMMIT, SPLIT, Unit, WaveFlows
 from ingest.plan.planner import Plan
 from ingest.core.result import JobResult, RunContext
 from ingest.core.settings import Settings
@@ -81,49 +83,32 @@ def run_wave(wave_jobs: list[JobConfig], run: RunContext, settings: Settings, wo
         result.error_class, result.error_message = error_class, message
         return result.to_dict()
 
-    units = cdc_units(wave_jobs)
-    flows = WaveFlows([unit.to_dict() for unit in units if not isinstance(unit, list)], failed)
-    waiting: list[Task] = [cdc_task(unit, run, settings) for unit in units if isinstance(unit, list)]
+    flows = WaveFlows([job.to_dict() for job in wave_jobs], failed)
+    waiting: list[Task] = []
 
     def refill() -> None:
         while (unit := flows.take()) is not None:
-            waiting.append(_task(unit, jobs[unit.job_name], run, settings))
+            waiting.append(_task(unit, jobs, run, settings))
 
     refill()
     finished = (run_tasks(waiting, run, settings, workers, warm=len(waiting) > 1 or any(j.chunk_size for j in wave_jobs))
                 if mode == "process" else _run_in_threads(waiting, workers))
     for task, outcome in finished:
-        if task.group is not None:  # a CDC connection's jobs: one result each
-            yield from (JobResult.from_dict(result) for result in outcome["results"])
-            continue
-        result = flows.finished(task.unit, outcome)
+        # a CDC connection's jobs: one result each ({"results": [...]}, job_processes.cdc_task)
+        results = flows.ended(task.unit, outcome["results"] if task.unit.kind == CDC else outcome)
         if task.unit.kind == CHUNK:
             flow = flows.flows[task.unit.job_name]
             progress.chunk_finished(task.unit.job_name, flow.done, flow.total)
         refill()
-        if result is not None:
-            yield JobResult.from_dict(result)
+        yield from (JobResult.from_dict(result) for result in results)
 
 
-def cdc_units(jobs: list[JobConfig]) -> list[JobConfig | list[JobConfig]]:
-    """The wave's jobs, each CDC connection's jobs gathered in one list (its slot has one
-    reader, and one read feeds all its tables)."""
-    units: list[JobConfig | list[JobConfig]] = []
-    groups: dict[str, list[JobConfig]] = {}
-    for job in jobs:
-        if not job.is_cdc:
-            units.append(job)
-        elif job.connection in groups:
-            groups[job.connection].append(job)
-        else:
-            groups[job.connection] = [job]
-            units.append(groups[job.connection])
-    return units
-
-
-def _task(unit: Unit, job: JobConfig, run: RunContext, settings: Settings) -> Task:
+def _task(unit: Unit, jobs: dict[str, JobConfig], run: RunContext, settings: Settings) -> Task:
     """What a unit runs (ingest/drivers/chunks/tasks.py for a chunked job's steps, imported when
     a run has one)."""
+    job = jobs[unit.job_name]
+    if unit.kind == CDC:
+        return replace(cdc_task([jobs[name] for name in unit.jobs], run, settings), unit=unit)
     if unit.kind not in (SPLIT, CHUNK, COMMIT):
         return Task(unit.key, job, job_task(job, run, settings).call, unit)
     from ingest.drivers.chunks import tasks as chunk_tasks

@@ -1,10 +1,15 @@
-"""What runs next, for both drivers: a wave's jobs as units of work (README "Chunked loads").
+"""What runs next, for both drivers: a wave's jobs as units of work (README "Chunked loads",
+"CDC").
 
-A plain job is one unit (`job`). A job with chunk_size is `split`, then one `chunk` unit per
-chunk that has not landed yet, then `commit`; when split finds the load is not chunked (an
-INCREMENTAL job that has state, a small table) it is one `job` unit after all. A chunk that
-fails does not stop its siblings; when all have ended, the job fails with ChunkedLoadError
-naming the failed chunks, and nothing is published (the next run loads only those).
+A plain job is one unit (`job`). One connection's load_type CDC jobs are one unit together
+(`cdc`: its replication slot has one reader at a time, and one read of it feeds all its
+tables), started before the wave's other units; its outcome is one result per job.
+
+A job with chunk_size is `split`, then one `chunk` unit per chunk that has not landed yet, then
+`commit`; when split finds the load is not chunked (an INCREMENTAL job that has state, a small
+table) it is one `job` unit after all. A chunk that fails does not stop its siblings; when all
+have ended, the job fails with ChunkedLoadError naming the failed chunks, and nothing is
+published (the next run loads only those).
 
 Pure and deterministic: units in, outcomes (small JSON) in, units out, in a fixed order. The
 Durable run orchestrator replays it (ingest/drivers/azure/orchestration.py); the local runner
@@ -18,7 +23,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable
 
-JOB, SPLIT, CHUNK, COMMIT = "job", "split", "chunk", "commit"
+JOB, SPLIT, CHUNK, COMMIT, CDC = "job", "split", "chunk", "commit", "cdc"
 
 FailedResult = Callable[[dict[str, Any], str, str], dict[str, Any]]
 """(job spec, error class, message) -> a failed JobResult as a dict."""
@@ -27,12 +32,20 @@ FailedResult = Callable[[dict[str, Any], str, str], dict[str, Any]]
 @dataclass(frozen=True)
 class Unit:
     job_name: str
+    """A CDC unit: its first job."""
     kind: str
     chunk: str | None = None
+    jobs: tuple[str, ...] = ()
+    """A CDC unit: the names of its connection's jobs, in the wave's order."""
+    connection: str | None = None
+    """A CDC unit: the connection."""
 
     @property
     def key(self) -> str:
-        """Unique in a run (a sub-orchestration's instance id suffix, a process name)."""
+        """Unique in a run (a sub-orchestration's instance id suffix, a process name). Job
+        names hold no `:`, so a job's key never meets a CDC unit's `cdc:<connection>`."""
+        if self.kind == CDC:
+            return f"cdc:{self.connection}"
         return self.job_name if self.kind == JOB else f"{self.job_name}:{self.chunk or self.kind}"
 
     def to_dict(self) -> dict[str, Any]:
@@ -41,6 +54,20 @@ class Unit:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Unit":
         return cls(data["job_name"], data.get("kind") or JOB, data.get("chunk"))
+
+
+def is_cdc(job: dict[str, Any]) -> bool:
+    return job.get("load_type") == "CDC"
+
+
+def cdc_units(jobs: list[dict[str, Any]]) -> list[Unit]:
+    """The wave's CDC jobs, one unit per connection, in the order each connection's first job
+    comes; each unit's jobs in the wave's order."""
+    groups: dict[Any, list[str]] = {}
+    for job in jobs:
+        if is_cdc(job):
+            groups.setdefault(job.get("connection"), []).append(job["job_name"])
+    return [Unit(names[0], CDC, jobs=tuple(names), connection=connection) for connection, names in groups.items()]
 
 
 def is_chunked(job: dict[str, Any]) -> bool:
@@ -106,14 +133,24 @@ class JobFlow:
 
 
 class WaveFlows:
-    """The units of one wave's jobs: `take` the next ready one, report `finished` ones."""
+    """The units of one wave's jobs: `take` the next ready one, report each that `ended`."""
 
     def __init__(self, jobs: list[dict[str, Any]], failed: FailedResult):
-        self.flows = {job["job_name"]: JobFlow(job, failed) for job in jobs}
-        self.ready: deque[Unit] = deque(unit for flow in self.flows.values() for unit in flow.start())
+        self.jobs = {job["job_name"]: job for job in jobs}
+        self.flows = {job["job_name"]: JobFlow(job, failed) for job in jobs if not is_cdc(job)}
+        self.ready: deque[Unit] = deque([*cdc_units(jobs), *(unit for flow in self.flows.values()
+                                                             for unit in flow.start())])
 
     def take(self) -> Unit | None:
         return self.ready.popleft() if self.ready else None
+
+    def ended(self, unit: Unit, outcome: Any) -> list[dict[str, Any]]:
+        """The results of the jobs whose last unit `unit` was: each of a CDC unit's (its
+        outcome: a list, one result per job), or the job's when it has ended, else none."""
+        if unit.kind == CDC:
+            return list(outcome) if isinstance(outcome, list) else [outcome]
+        result = self.finished(unit, outcome)
+        return [] if result is None else [result]
 
     def finished(self, unit: Unit, outcome: dict[str, Any]) -> dict[str, Any] | None:
         """The job's result when `unit` was its last, else None."""
