@@ -445,7 +445,8 @@ JOB_COLUMNS: tuple[Column, ...] = (
     Column("chunk_size", False, parse_chunk_size,
            "SQL sources: load a big table in chunks that run in parallel: 8 chunks, or 5000000 rows"
            " per chunk. Applies to FULL loads, the first INCREMENTAL load, force FULL and backfills;"
-           " readers see the old table until every chunk has landed.", "8 chunks"),
+           " readers see the old table until every chunk has landed. CDC: its initial snapshot, by the"
+           " table's pages.", "8 chunks"),
     Column("chunk_column", False, parse_identifier("chunk_column"),
            "The integer, date or timestamp column the chunks split by; empty: the table's"
            " single-column integer primary key.", "order_id"),

@@ -87,6 +87,19 @@ def test_the_workbook_checks_the_chunk_columns_with_their_cell(tmp_path):
     assert JobConfig.from_dict(config.jobs[0].to_dict()) == config.jobs[0]
 
 
+def test_a_cdc_row_chunks_its_snapshot_by_pages_not_by_a_column(tmp_path):
+    """chunk_size on a CDC row splits its initial snapshot by the table's pages
+    (ingest/sources/postgres_cdc/snapshot_chunks.py): a chunk_column would be ignored, so it is
+    refused at its cell; scd2, refused with chunks of a watermark load, is one load here."""
+    rows = [job_row(job_name="a", load_type="CDC", chunk_size="4 chunks", chunk_column="id"),
+            job_row(job_name="b", load_type="CDC", chunk_size="4 chunks", table_format="delta", scd2="Y")]
+    config = read_workbook(write_workbook(tmp_path / "w.xlsx", rows))
+    messages = {str(issue) for issue in config.errors}
+    assert any(m.startswith("jobs!AC2: a CDC job's snapshot chunks split by the table's pages") for m in messages), \
+        messages
+    assert [j.job_name for j in config.jobs] == ["b"] and config.jobs[0].chunk_size == ChunkSize(4, "chunks")
+
+
 def _failed(job, error_class, message):
     return {"job_name": job["job_name"], "status": "failed", "error_class": error_class, "error_message": message}
 
