@@ -39,7 +39,7 @@ from ingest.lake.pipeline_hooks import fence_commit, synced_for_this_run
 from ingest.core.result import JobResult, JobStatus, RunContext
 from ingest.core.retry import call_with_retry
 from ingest.core.settings import Settings
-from ingest.sources.connections import credentials_key
+from ingest.sources.credential_source import credentials_key
 from ingest.records.lineage.jobs import JobLineage  # OpenLineage events (issue 25)
 from ingest.sources.lineage_names import source_dataset
 from ingest.sources.job_source import JobSource, open_source

@@ -24,10 +24,9 @@ from ingest.core.classify import classify
 from ingest.core.errors import (ConfigError, DriverNotInstalledError, IngestError, KeyVaultAccessError, MissingCredentialsError, SourceAuthenticationError,
                                 SourceFirewallError, SourceObjectNotFoundError, SourcePermissionError,
                                 TransientSourceError)
-from ingest.core.keyvault.registration import expected_secret
 from ingest.core.redact import redact
-from ingest.sources.connections import SourceConnection, build_connection, credentials_key, env_var_name
-from ingest.sources.credential_source import FoundCredentials, find_credentials
+from ingest.sources.connections import SourceConnection, build_connection
+from ingest.sources.credential_source import FoundCredentials, find_credentials, where_to_set
 
 CONNECT_TIMEOUT_S = 5
 OK, FAIL, SKIP = "OK", "FAIL", "SKIP"
@@ -123,15 +122,6 @@ def check_jobs(jobs: Iterable[JobConfig], timeout_s: int = CONNECT_TIMEOUT_S) ->
     return report
 
 
-def _missing_fix(connection: str) -> str:
-    places = [env_var_name(connection)]
-    vault = expected_secret(credentials_key(connection))
-    if vault:
-        places.append(vault)
-    return (f"set {' or '.join(places)}, or [sources.{connection}] credentials in .dlt/secrets.toml"
-            " (README: Connection strings)")
-
-
 def open_connection(connection: str, source_type: SourceType,
                     timeout_s: int) -> tuple[Engine | None, CheckLine]:
     """An engine that has connected once, and the connection's line; (None, the failure)."""
@@ -141,7 +131,7 @@ def open_connection(connection: str, source_type: SourceType,
     try:
         found = find_credentials(connection)
     except MissingCredentialsError as exc:
-        return None, CheckLine(subject, FAIL, str(exc), _missing_fix(connection))
+        return None, CheckLine(subject, FAIL, str(exc), f"{where_to_set(connection)} (README: Connection strings)")
     except KeyVaultAccessError as exc:
         return None, CheckLine(subject, FAIL, str(exc), "give this app's identity get permission on the vault's"
                                                         " secrets (role Key Vault Secrets User)")

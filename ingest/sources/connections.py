@@ -13,14 +13,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-import dlt
 from dlt.common.configuration.specs import ConnectionStringCredentials
 from sqlalchemy.engine import URL, make_url
 
 from ingest.config.model import JobConfig, SourceType
-from ingest.core.errors import ConnectionConfigError, IngestError, MissingCredentialsError
-from ingest.core.keyvault.registration import expected_secret
+from ingest.core.errors import ConnectionConfigError, MissingCredentialsError
 from ingest.core.redact import register_secret
+from ingest.sources.credential_source import read_credentials
 from ingest.sources.entra import AccessTokenAuth
 from ingest.config.credential_fields import Fields
 from ingest.sources.mssql import sqlserver_from_fields, sqlserver_from_url
@@ -51,49 +50,16 @@ class SourceConnection:
     access_token: AccessTokenAuth | None = None
 
 
-def credentials_key(connection: str) -> str:
-    return f"sources.{connection}.credentials"
-
-
-def env_var_name(connection: str) -> str:
-    return f"SOURCES__{connection.upper()}__CREDENTIALS"
-
-
-def _missing_message(connection: str) -> str:
-    places = [env_var_name(connection)]
-    vault = expected_secret(credentials_key(connection))
-    if vault:
-        places.append(vault)
-    places.append(f"[sources.{connection}] credentials in .dlt/secrets.toml")
-    return f"connection '{connection}': no credentials found; set {', '.join(places[:-1])} or {places[-1]}"
-
-
 def resolve_connection(job: JobConfig) -> SourceConnection:
     """The connection of a job, checked against its source_type; every secret in it is
     registered for redaction."""
-    raw = _read_credentials(job.connection)
+    raw = read_credentials(job.connection)
     return build_connection(job.connection, job.source_type, raw)
 
 
 def resolve_connection_url(connection: str, source_type: SourceType = SourceType.POSTGRES) -> URL:
     """The SQLAlchemy URL of a named connection (secrets registered for redaction)."""
-    return build_connection(connection, source_type, _read_credentials(connection)).url
-
-
-def _read_credentials(connection: str) -> Any:
-    try:
-        raw = dlt.secrets.get(credentials_key(connection))
-        if raw is None:  # a credential-less URL (the SQLite demo) may sit in config.toml
-            raw = dlt.config.get(credentials_key(connection))
-    except IngestError as exc:  # Key Vault refused or unreachable: keep its class (retry or not)
-        raise type(exc)(f"connection '{connection}': {exc}") from None
-    except Exception as exc:  # a provider failing is the same, for the job, as no secret
-        raise MissingCredentialsError(
-            f"connection '{connection}': credentials could not be read ({type(exc).__name__})"
-        ) from None
-    if raw is None or raw == "":
-        raise MissingCredentialsError(_missing_message(connection))
-    return raw
+    return build_connection(connection, source_type, read_credentials(connection)).url
 
 
 def build_connection(connection: str, source_type: SourceType, raw: Any) -> SourceConnection:

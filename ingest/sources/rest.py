@@ -13,7 +13,7 @@ from dlt.sources.rest_api import rest_api_resources
 from ingest.config.model import ApiAuth, ApiEndpoint, JobConfig, Paginator
 from ingest.core.errors import MissingCredentialsError
 from ingest.core.redact import register_secret
-from ingest.sources.connections import env_var_name
+from ingest.sources.credential_source import env_var_name
 from ingest.core.retry import HttpPolicy
 from ingest.sources.hosts import host_policy
 from ingest.sources.http import make_session
