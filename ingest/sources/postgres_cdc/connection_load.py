@@ -230,28 +230,35 @@ def _snapshot_resource(ctx: _Context, snap: Any, job: JobConfig, lsn: int, snaps
 
 
 def _streamed_rows(ctx: _Context, snap: Any, job: JobConfig, catalog: list[tuple[str, int, int]],
-                   columns: list[TypedColumn], extra: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
+                   columns: list[TypedColumn], extra: dict[str, Any]) -> Iterator[Any]:
+    """The snapshot in one stream on `snap`, as arrow batches built as a chunk builds them
+    (snapshot_reader.arrow_batch): dlt takes them whole instead of a Python row per value."""
     from psycopg2 import sql
+
+    from ingest.sources.postgres_cdc.snapshot_reader import BATCH_ROWS, arrow_batch
 
     query = sql.SQL("SELECT {} FROM {}").format(
         sql.SQL(", ").join(sql.SQL("{}::text").format(sql.Identifier(name)) for name, _, _ in catalog),
         sql.Identifier(*table_of(job)))
+    schema = _snapshot_schema(ctx, job, columns, extra)
     result = ctx.results[job.job_name]
     with snap.cursor(name=f"snapshot_{job.job_name}") as cur:
-        cur.itersize = 10_000
+        cur.itersize = BATCH_ROWS
         cur.execute(query)
-        while chunk := cur.fetchmany(10_000):
-            page = [{**{c.name: (None if v is None else c.convert(v)) for c, v in zip(columns, values)}, **extra}
-                    for values in chunk]
+        while page := cur.fetchmany(BATCH_ROWS):
             result.cdc["snapshot_rows"] += len(page)
-            yield page
+            yield arrow_batch(page, columns, schema, extra)
+
+
+def _snapshot_schema(ctx: _Context, job: JobConfig, columns: list[TypedColumn], extra: dict[str, Any]) -> Any:
+    hints = landing.column_hints(job, columns, snapshot=True)
+    return snapshot_chunks.arrow_schema(hints, [c.name for c in columns] + list(extra),
+                                        ctx.pipeline.destination.capabilities())
 
 
 def _chunked_rows(ctx: _Context, job: JobConfig, catalog: list[tuple[str, int, int]], columns: list[TypedColumn],
                   extra: dict[str, Any], ranges: list[snapshot_chunks.BlockRange], snapshot_name: str) -> Iterator[Any]:
-    hints = landing.column_hints(job, columns, snapshot=True)
-    schema = snapshot_chunks.arrow_schema(hints, [c.name for c in columns] + list(extra),
-                                          ctx.pipeline.destination.capabilities())
+    schema = _snapshot_schema(ctx, job, columns, extra)
     task = {"url": ctx.url, "snapshot": snapshot_name, "table": list(table_of(job)), "catalog": catalog,
             "schema": snapshot_chunks.encoded_schema(schema), "extra": extra}
     reads = snapshot_chunks.ChunkReads(job.job_name, task, ranges, ctx.settings.max_workers,
