@@ -8,7 +8,6 @@ import struct
 from ingest.config import read_workbook
 from ingest.config.model import CdcDeletes, JobConfig, LoadType
 from ingest.sources.postgres_cdc import pgoutput
-from ingest.sources.postgres_cdc.changes import net_change
 from ingest.sources.postgres_cdc.names import slot_name
 from tests.workbooks import HEADER, job_row, write_workbook
 
@@ -103,10 +102,55 @@ def test_an_unknown_message_fails_instead_of_being_skipped():
         pgoutput.decode(b"S" + b"\0" * 8)
 
 
-def test_net_change_keeps_the_last_change_of_each_key():
-    rows = [{"id": 1, "_cdc_op": "I"}, {"id": 1, "_cdc_op": "U"}, {"id": 2, "_cdc_op": "U"}, {"id": 2, "_cdc_op": "D"}]
-    assert net_change(rows, ["id"]) == [{"id": 1, "_cdc_op": "U", "_cdc_deleted": False},
-                                        {"id": 2, "_cdc_op": "D", "_cdc_deleted": True}]
+def _spilled(tmp_path, changes, block=2):
+    """(id, v, op) changes of one transaction written to a table's scratch files, `block` a file block."""
+    from datetime import datetime, timezone
+
+    from ingest.sources.postgres_cdc.changes import META_HINTS
+    from ingest.sources.postgres_cdc.spill import TableSpill, arrow_schema
+
+    spill = TableSpill(tmp_path, "s.t", block)
+    schema = arrow_schema([{"name": "id", "data_type": "bigint"}, {"name": "v", "data_type": "text"},
+                           *META_HINTS.values()])
+    at = datetime(2024, 5, 1, tzinfo=timezone.utc)
+    for seq, (key, value, op) in enumerate(changes):
+        spill.append({"id": key, "v": value, "_cdc_op": op, "_cdc_lsn": 7, "_cdc_commit_ts": at, "_cdc_seq": seq},
+                     schema)
+    return spill
+
+
+def _rows(tables, *names):
+    return sorted(tuple(r[n] for n in names) for t in tables for r in t.to_pylist())
+
+
+def test_net_change_keeps_the_last_change_of_each_key_across_blocks(tmp_path):
+    from ingest.sources.postgres_cdc.net_change import net_change
+
+    spill = _spilled(tmp_path, [(1, "a", "I"), (1, "b", "U"), (2, "x", "U"), (2, None, "D"), (3, "c", "I")])
+    assert len(list(spill.batches())) == 3  # blocks of 2 rows: the net change spans them
+    assert _rows(net_change(spill, ["id"]), "id", "v", "_cdc_op", "_cdc_seq", "_cdc_deleted") == [
+        (1, "b", "U", 1, False), (2, None, "D", 3, True), (3, "c", "I", 4, False)]
+
+
+def test_soft_net_change_gives_a_delete_the_batchs_last_values(tmp_path):
+    from ingest.sources.postgres_cdc.net_change import soft_net_change
+
+    spill = _spilled(tmp_path, [(1, "a", "I"), (2, None, "D"), (1, "b", "U"), (3, "c", "U"), (1, None, "D"),
+                                (3, "d", "U")])
+    assert _rows(soft_net_change(spill, ["id"]), "id", "v", "_cdc_op", "_cdc_seq", "_ingest_deleted",
+                 "_cdc_has_values") == [(1, "b", "D", 4, True, True), (2, None, "D", 1, True, False),
+                                        (3, "d", "U", 5, False, True)]
+
+
+def test_a_column_added_within_a_batch_reads_back_null_before_it(tmp_path):
+    from ingest.sources.postgres_cdc.spill import TableSpill, arrow_schema
+
+    spill = TableSpill(tmp_path, "s.t", 10)
+    spill.append({"id": 1}, arrow_schema([{"name": "id", "data_type": "bigint"}]))
+    wider = arrow_schema([{"name": "id", "data_type": "bigint"}, {"name": "w", "data_type": "date"}])
+    spill.append({"id": 2, "w": None}, wider)
+    assert [b.to_pylist() for b in spill.batches()] == [[{"id": 1, "w": None}], [{"id": 2, "w": None}]]
+    assert len(spill.files) == 2
 
 
 def test_slot_names_are_valid_and_keep_connections_apart():

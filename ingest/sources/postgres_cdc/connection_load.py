@@ -17,9 +17,11 @@ one of the tables.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Iterator
 
 import dlt
@@ -33,11 +35,12 @@ from ingest.lake.pipeline_hooks import fence_commit, synced_for_this_run
 from ingest.lake.destination import make_destination, working_dir
 from ingest.lake.locks import JobLock, LockHandle
 from ingest.sources.postgres_cdc import slot as slots
-from ingest.sources.postgres_cdc import landing
+from ingest.sources.postgres_cdc import landing, spill
 from ingest.sources.postgres_cdc.changes import LSN, OP, SEQ, COMMIT_TS, Decoder
 from ingest.sources.postgres_cdc.names import pipeline_name, publication_name, slot_name
 from ingest.sources.postgres_cdc.pgoutput import lsn_text
 from ingest.sources.postgres_cdc.prerequisites import require_prerequisites
+from ingest.sources.postgres_cdc.spill import Spill
 from ingest.sources.postgres_cdc.values import TypedColumn, typed_column
 
 log = logging.getLogger("ingest.cdc")
@@ -68,6 +71,8 @@ class _Context:
     pipeline: Any = None
     decoder: Decoder | None = None
     by_table: dict[tuple[str, str], JobConfig] = field(default_factory=dict)
+    scratch: Path = Path()
+    """The batch's scratch folder (spill.py): `scratch_dir`."""
 
     @property
     def tables(self) -> list[str]:
@@ -107,6 +112,8 @@ def _load(ctx: _Context) -> None:
                       "snapshot_rows": 0, "inserts": 0, "updates": 0, "deletes": 0, "batches": 0,
                       "alert_threshold_bytes": ctx.settings.cdc_lag_alert_bytes}
     ctx.url = slots.dsn(ctx.connection)
+    ctx.scratch = scratch_dir(ctx.settings, ctx.connection)
+    spill.clear(ctx.scratch)  # what a killed run left: never needed (dlt's package holds what it extracted)
     with slots.connect(ctx.connection, ctx.url) as conn:
         ctx.cursor = conn.cursor()
         require_prerequisites(ctx.cursor, ctx.jobs)
@@ -130,7 +137,16 @@ def _load(ctx: _Context) -> None:
         _record_drift(ctx)
 
 
+def scratch_dir(settings: Settings, connection: str) -> Path:
+    """Where a batch's decoded changes wait while it lands: in dlt's working folder, beside the
+    connection's pipeline folder."""
+    return working_dir(settings) / f"cdc-spill-{pipeline_name(connection)}"
+
+
 def _pipeline(ctx: _Context) -> Any:
+    name = pipeline_name(ctx.connection)
+    for column in ("ADD_DLT_ID", "ADD_DLT_LOAD_ID"):  # batches land as arrow: keep dlt's columns as rows get them
+        os.environ.setdefault(f"{name.upper()}__NORMALIZE__PARQUET_NORMALIZER__{column}", "true")
     pipeline = dlt.pipeline(pipeline_name=pipeline_name(ctx.connection), pipelines_dir=str(working_dir(ctx.settings)),
                             destination=make_destination(ctx.settings, current_datetime=ctx.run.partition_datetime),
                             dataset_name=ctx.settings.dataset)
@@ -272,12 +288,18 @@ def _merge_staged(ctx: _Context, state: dict[str, Any], pending: bool) -> None:
 def _one_batch(ctx: _Context, state: dict[str, Any], stop_at: int) -> dict[str, Any] | None:
     """Read, land, advance one batch; None when caught up (nothing more before `stop_at`). The
     slot is where the lake is when it starts (moved once before the first batch, then at the end
-    of each)."""
-    batch_size = ctx.settings.cdc_batch_changes
-    messages = slots.peek(ctx.cursor, ctx.slot, ctx.publication, stop_at, batch_size)
-    if not messages:
+    of each). The batch's decoded rows wait in the scratch folder (spill.py), removed after."""
+    try:
+        return _read_and_land(ctx, state, stop_at, Spill(ctx.scratch, ctx.settings.cdc_spill_block_changes))
+    finally:
+        spill.clear(ctx.scratch)
+
+
+def _read_and_land(ctx: _Context, state: dict[str, Any], stop_at: int, scratch: Spill) -> dict[str, Any] | None:
+    with slots.peek(ctx.cursor, ctx.slot, ctx.publication, stop_at, ctx.settings.cdc_batch_changes) as messages:
+        batch = ctx.decoder.batch(messages, int(state["commit_lsn"]), scratch)
+    if batch.last_end_lsn is None:  # nothing read: caught up
         return None
-    batch = ctx.decoder.batch(messages, int(state["commit_lsn"]))
     if batch.truncated & set(ctx.by_table):
         names = ", ".join(f"{s}.{t}" for s, t in sorted(batch.truncated & set(ctx.by_table)))
         log.warning("cdc %s: %s truncated: reloading the connection's tables from a new snapshot", ctx.connection, names)
@@ -289,11 +311,10 @@ def _one_batch(ctx: _Context, state: dict[str, Any], stop_at: int) -> dict[str, 
     if batch.last_commit_lsn is not None:
         new_state.update(commit_lsn=batch.last_commit_lsn, end_lsn=batch.last_end_lsn)
         _land(ctx, batch, new_state)
-    elif batch.last_end_lsn is not None:
+    else:
         new_state.update(end_lsn=max(int(state["end_lsn"]), batch.last_end_lsn))
-    if batch.last_end_lsn is not None:
-        slots.advance(ctx.cursor, ctx.slot, batch.last_end_lsn)  # only now: the lake holds the batch
-    return new_state if batch.last_end_lsn is not None and batch.last_end_lsn < stop_at else None
+    slots.advance(ctx.cursor, ctx.slot, batch.last_end_lsn)  # only now: the lake holds the batch
+    return new_state if batch.last_end_lsn < stop_at else None
 
 
 def _land(ctx: _Context, batch: Any, state: dict[str, Any]) -> None:
@@ -302,15 +323,15 @@ def _land(ctx: _Context, batch: Any, state: dict[str, Any]) -> None:
         changes = batch.tables.get(key)
         if changes is None:
             continue
-        rows = landing.batch_rows(job, changes.rows, ctx.decoder.key_of(*key))
+        data = landing.batch_data(job, changes.spill, ctx.decoder.key_of(*key))
         if landing.staged(job, snapshot=False):
             state["staged"] = {**state.get("staged", {}),
                                job.table_name: {"kind": "changes", "lsn": state["commit_lsn"]}}
         result = ctx.results[job.job_name]
-        result.cdc["changes"] += len(changes.rows)
+        result.cdc["changes"] += changes.changes
         for op, name in (("I", "inserts"), ("U", "updates"), ("D", "deletes")):
             result.cdc[name] += changes.counts[op]
-        resources.append(landing.resource(job, [rows], changes.columns, snapshot=False))
+        resources.append(landing.resource(job, data, changes.columns, snapshot=False))
     _run(ctx, resources, state, snapshot=False)
 
 
