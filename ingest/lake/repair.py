@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
 log = logging.getLogger("ingest.lake_repair")
 STATE_DIR, VERSION_DIR, LOADS_DIR = "_dlt_pipeline_state", "_dlt_version", "_dlt_loads"
@@ -45,9 +45,12 @@ def _load_id_of(name: str, prefix: str) -> str:
 
 
 def repair_pipeline_files(fs: Any, dataset_path: str, pipeline_name: str, schema_name: str,
-                          table_name: str, pending_load_ids: set[str]) -> RepairReport:
+                          table_names: str | Sequence[str], pending_load_ids: set[str]) -> RepairReport:
     """Remove broken bookkeeping files of one pipeline; roll back loads whose state broke
-    and that this machine cannot finish. `dataset_path` is the dataset folder in `fs`.
+    and that this machine cannot finish. `dataset_path` is the dataset folder in `fs`;
+    `table_names`: the tables the pipeline appends files to (a CDC connection's pipeline has
+    several; a Delta table's files are not named by load and stay: its MERGE is applied again,
+    which gives the same rows).
 
     Only the newest file of each folder is read (a killed load can only have broken the
     newest, and it is the one dlt reads), and again after a removal: the cost stays flat as
@@ -73,7 +76,8 @@ def repair_pipeline_files(fs: Any, dataset_path: str, pipeline_name: str, schema
             if folder == STATE_DIR:
                 load_id = _load_id_of(name, prefix)
                 if load_id not in pending_load_ids:
-                    _roll_back(fs, f"{root}/{table_name}", load_id, report)
+                    for table_name in [table_names] if isinstance(table_names, str) else table_names:
+                        _roll_back(fs, f"{root}/{table_name}", load_id, report)
     return report
 
 

@@ -118,6 +118,7 @@ def _load(ctx: _Context) -> None:
         ctx.cursor = conn.cursor()
         require_prerequisites(ctx.cursor, ctx.jobs)
         ctx.pipeline = _pipeline(ctx)
+        _repair_lake(ctx)
         _finish_pending(ctx.pipeline)
         state = landed_state(ctx.pipeline)
         _merge_staged(ctx, state, pending=True)
@@ -152,6 +153,21 @@ def _pipeline(ctx: _Context) -> Any:
                             dataset_name=ctx.settings.dataset)
     fence_commit(pipeline, ctx.held)  # the lock must still be ours right before dlt commits
     return pipeline
+
+
+def _repair_lake(ctx: _Context) -> None:
+    """Half-written dlt files a killed load left (ingest/lake/repair.py): on a machine without
+    the load's package its appended files are removed and its state is the one before, so the
+    slot (never advanced past the lake) gives those changes again."""
+    from ingest.lake.client import lake_client
+    from ingest.lake.repair import repair_pipeline_files
+
+    pipeline = ctx.pipeline
+    pending = set(pipeline.list_extracted_load_packages()) | set(pipeline.list_normalized_load_packages())
+    with lake_client(pipeline) as client:
+        if client.fs_client.exists(client.dataset_path):
+            repair_pipeline_files(client.fs_client, client.dataset_path, pipeline.pipeline_name, SOURCE_NAME,
+                                  sorted(j.table_name for j in ctx.jobs), pending)
 
 
 def _finish_pending(pipeline: Any) -> None:

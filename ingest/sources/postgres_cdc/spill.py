@@ -38,7 +38,7 @@ def arrow_type(hint: dict[str, Any]) -> pa.DataType:
 
 
 def arrow_schema(hints: list[dict[str, Any]]) -> pa.Schema:
-    return pa.schema([pa.field(h["name"], arrow_type(h)) for h in hints])
+    return pa.schema([pa.field(h["name"], arrow_type(h), nullable=h.get("nullable", True)) for h in hints])
 
 
 @dataclass
