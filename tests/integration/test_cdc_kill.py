@@ -51,13 +51,14 @@ CHILD = textwrap.dedent("""
                 die()
             return original_apply(pipeline, job, entry, valid_at)
         landing.apply_staged = die_before_merge
-    elif when == "state_write":  # the lake commit: data copied, dlt's state file half written
+    elif when in ("state_write", "before_state"):  # the lake commit: data copied, the state half or not written
         from dlt.destinations.impl.filesystem.filesystem import FilesystemClient
         original_write = FilesystemClient._write_to_json_file
         def half_then_die(self, filepath, data):
             if "_dlt_pipeline_state" in filepath:
                 from dlt.common import json
-                self.fs_client.write_text(filepath, json.dumps(data)[:40], encoding="utf-8")
+                if when == "state_write":
+                    self.fs_client.write_text(filepath, json.dumps(data)[:40], encoding="utf-8")
                 die()
             return original_write(self, filepath, data)
         FilesystemClient._write_to_json_file = half_then_die
@@ -144,14 +145,16 @@ def test_kill_9_with_scd2_then_rerun_opens_and_closes_each_version_once(postgres
     assert closed_2 == next(r for r in rows if r["id"] == 2 and r["v"] == 20)["_valid_from"]
 
 
+@pytest.mark.parametrize("when", ["state_write", "before_state"])
 @pytest.mark.parametrize("fmt", ["delta", "parquet", "delta_mark"])
 def test_kill_9_in_the_lake_commit_then_a_fresh_machine_lands_every_change_once(postgres, settings, cdc, tmp_path,
-                                                                                 fmt):
-    """Killed while dlt wrote the batch's state file (its data already in the lake, the slot not
-    moved), and the machine lost: the load is rolled back (ingest/lake/repair.py), the slot gives
+                                                                                 fmt, when):
+    """Killed while dlt wrote the batch's state file (`state_write`: half written) or right before
+    (`before_state`: the batch's data files in the lake, no state, no load marker), the slot not
+    moved, and the machine lost: the load is rolled back (ingest/lake/repair.py), the slot gives
     the batch again, and every change is in the lake once."""
     schema, connection = cdc
-    again = _killed_then_rerun(postgres, settings, schema, connection, tmp_path, fmt, "state_write",
+    again = _killed_then_rerun(postgres, settings, schema, connection, tmp_path, fmt, when,
                                fresh_machine=True)
     assert again.cdc["changes"] == 3 and again.cdc["snapshot_rows"] == 0
     if fmt == "delta_mark":
@@ -173,3 +176,28 @@ def _change_log_ops(settings):
     return duckdb.sql(f"SELECT _cdc_op, count(*) FROM read_parquet({files!r}, union_by_name=true)"
                       " WHERE _cdc_lsn > (SELECT min(_cdc_lsn) FROM read_parquet("
                       f"{files!r}, union_by_name=true)) GROUP BY 1 ORDER BY 1").fetchall()
+
+
+@pytest.mark.parametrize("when", ["state_write", "before_state"])
+@pytest.mark.parametrize("fmt", ["delta", "parquet"])
+def test_kill_9_in_a_re_snapshots_commit_then_a_fresh_machine_keeps_the_new_snapshot(postgres, settings, cdc,
+                                                                                     tmp_path, fmt, when):
+    """A TRUNCATE reloads the table from a new slot's snapshot; killed in that load's commit and the
+    machine lost: the lake's state is the one before, but its old rows are gone (replaced) and the
+    new slot starts after the snapshot, so the snapshot's files must stay (not rolled back)."""
+    schema, connection = cdc
+    sql(postgres, f"CREATE TABLE {schema}.t (id int PRIMARY KEY, v int); INSERT INTO {schema}.t VALUES (1, 1), (2, 2)")
+    job = cdc_job("t", connection, schema, "t", fmt)
+    assert load([job], settings)["t"].succeeded
+    sql(postgres, f"TRUNCATE {schema}.t; INSERT INTO {schema}.t VALUES (7, 7), (8, 8)")
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    child = subprocess.run([sys.executable, "-c", CHILD, str(tmp_path), schema, connection, fmt, when],
+                           capture_output=True, text=True, env=env, timeout=300)
+    assert child.returncode == -9, child.stderr[-2000:]
+    import shutil
+
+    shutil.rmtree(settings.pipelines_dir)
+    sql(postgres, f"INSERT INTO {schema}.t VALUES (9, 9); DELETE FROM {schema}.t WHERE id = 7")
+    again = load([job], settings, 3)["t"]
+    assert again.succeeded, again.error_message
+    lake_equals_source(postgres, settings, schema, "t", fmt)

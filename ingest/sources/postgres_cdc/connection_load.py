@@ -117,8 +117,9 @@ def _load(ctx: _Context) -> None:
     with slots.connect(ctx.connection, ctx.url) as conn:
         ctx.cursor = conn.cursor()
         require_prerequisites(ctx.cursor, ctx.jobs)
+        fresh_machine = not (working_dir(ctx.settings) / pipeline_name(ctx.connection)).exists()
         ctx.pipeline = _pipeline(ctx)
-        _repair_lake(ctx)
+        _repair_lake(ctx, fresh_machine)
         _finish_pending(ctx.pipeline)
         state = landed_state(ctx.pipeline)
         _merge_staged(ctx, state, pending=True)
@@ -155,19 +156,48 @@ def _pipeline(ctx: _Context) -> Any:
     return pipeline
 
 
-def _repair_lake(ctx: _Context) -> None:
-    """Half-written dlt files a killed load left (ingest/lake/repair.py): on a machine without
-    the load's package its appended files are removed and its state is the one before, so the
-    slot (never advanced past the lake) gives those changes again."""
+def _repair_lake(ctx: _Context, fresh_machine: bool) -> None:
+    """What a killed load left half done in the lake (ingest/lake/repair.py): a half-written state
+    file, and on a machine without the load's package (`fresh_machine`: the pipeline's working
+    folder was missing) the files the load appended without committing its state. They are
+    removed and the lake's state is the one before, so the slot (never advanced past the lake)
+    gives those changes again."""
     from ingest.lake.client import lake_client
-    from ingest.lake.repair import repair_pipeline_files
+    from ingest.lake.repair import repair_pipeline_files, roll_back_uncommitted_loads
 
     pipeline = ctx.pipeline
     pending = set(pipeline.list_extracted_load_packages()) | set(pipeline.list_normalized_load_packages())
+    appended = sorted(j.table_name for j in ctx.jobs if landing.landing_of(j) is landing.Landing.PARQUET)
     with lake_client(pipeline) as client:
-        if client.fs_client.exists(client.dataset_path):
-            repair_pipeline_files(client.fs_client, client.dataset_path, pipeline.pipeline_name, SOURCE_NAME,
-                                  sorted(j.table_name for j in ctx.jobs), pending)
+        fs, dataset = client.fs_client, client.dataset_path
+        if not fs.exists(dataset):
+            return
+        repair_pipeline_files(fs, dataset, pipeline.pipeline_name, SOURCE_NAME, sorted(j.table_name for j in ctx.jobs),
+                              pending, keep=snapshot_file)
+        if fresh_machine and appended:
+            roll_back_uncommitted_loads(fs, dataset, pipeline.pipeline_name, SOURCE_NAME, appended, pending,
+                                        keep=snapshot_file)
+
+
+def snapshot_file(fs: Any, path: str) -> bool:
+    """Whether a parquet file holds snapshot rows (`_cdc_commit_ts` empty in every row, by its
+    footer; True when the footer cannot say). A killed load of a snapshot is never rolled back:
+    it replaced the table (the old files are gone) and the new slot continues after it."""
+    import pyarrow.parquet as pq
+
+    with fs.open(path, "rb") as handle:
+        meta = pq.ParquetFile(handle).metadata
+        names = [meta.schema.column(i).name for i in range(meta.num_columns)]
+        if COMMIT_TS not in names:
+            return True
+        column = names.index(COMMIT_TS)
+        for group in range(meta.num_row_groups):
+            stats = meta.row_group(group).column(column).statistics
+            if stats is None or not stats.has_null_count:
+                return True
+            if stats.null_count != meta.row_group(group).num_rows:
+                return False
+    return True
 
 
 def _finish_pending(pipeline: Any) -> None:
