@@ -149,7 +149,7 @@ def _pipeline(ctx: _Context) -> Any:
     name = pipeline_name(ctx.connection)
     for column in ("ADD_DLT_ID", "ADD_DLT_LOAD_ID"):  # batches land as arrow: keep dlt's columns as rows get them
         os.environ.setdefault(f"{name.upper()}__NORMALIZE__PARQUET_NORMALIZER__{column}", "true")
-    pipeline = dlt.pipeline(pipeline_name=pipeline_name(ctx.connection), pipelines_dir=str(working_dir(ctx.settings)),
+    pipeline = dlt.pipeline(pipeline_name=name, pipelines_dir=str(working_dir(ctx.settings)),
                             destination=make_destination(ctx.settings, current_datetime=ctx.run.partition_datetime),
                             dataset_name=ctx.settings.dataset)
     fence_commit(pipeline, ctx.held)  # the lock must still be ours right before dlt commits
@@ -173,13 +173,13 @@ def _repair_lake(ctx: _Context, fresh_machine: bool) -> None:
         if not fs.exists(dataset):
             return
         repair_pipeline_files(fs, dataset, pipeline.pipeline_name, SOURCE_NAME, sorted(j.table_name for j in ctx.jobs),
-                              pending, keep=snapshot_file)
+                              pending, keep=_snapshot_file)
         if fresh_machine and appended:
             roll_back_uncommitted_loads(fs, dataset, pipeline.pipeline_name, SOURCE_NAME, appended, pending,
-                                        keep=snapshot_file)
+                                        keep=_snapshot_file)
 
 
-def snapshot_file(fs: Any, path: str) -> bool:
+def _snapshot_file(fs: Any, path: str) -> bool:
     """Whether a parquet file holds snapshot rows (`_cdc_commit_ts` empty in every row, by its
     footer; True when the footer cannot say). A killed load of a snapshot is never rolled back:
     it replaced the table (the old files are gone) and the new slot continues after it."""
