@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import struct
 
+import pytest
+
 from ingest.config import read_workbook
 from ingest.config.model import CdcDeletes, JobConfig, LoadType
 from ingest.sources.postgres_cdc import pgoutput
@@ -169,3 +171,26 @@ def test_the_runner_gathers_a_connections_cdc_jobs_into_one_unit():
     a, b, c = cdc_job("a", "pg1", "s", "a"), cdc_job("b", "pg2", "s", "b"), cdc_job("c", "pg1", "s", "c")
     full = replace(a, job_name="full", load_type=LoadType.FULL)
     assert cdc_units([a, full, b, c]) == [[a, c], full, [b]]
+
+
+def test_the_decoder_writes_committed_changes_and_refuses_a_read_ending_inside_a_transaction(tmp_path):
+    from ingest.core.errors import CdcSlotError
+    from ingest.sources.postgres_cdc.changes import Decoder
+    from ingest.sources.postgres_cdc.spill import Spill
+
+    relation = (b"R" + struct.pack("!I", 42) + b"public\0orders\0d" + struct.pack("!h", 2)
+                + b"\x01id\0" + struct.pack("!Ii", 23, -1) + b"\x00note\0" + struct.pack("!Ii", 25, -1))
+    begin = b"B" + struct.pack("!qqI", 200, 1_000_000, 7)
+    insert = b"I" + struct.pack("!I", 42) + b"N" + _tuple("1", "x")
+    commit = b"C" + struct.pack("!bqqq", 0, 200, 210, 1_000_000)
+    decoder = Decoder(None, {("public", "orders"): ("id",)})
+    messages = [(0, 7, m) for m in (relation, begin, insert, insert, commit)]
+    batch = decoder.batch(messages, 100, Spill(tmp_path / "a", 1))
+    changes = batch.tables[("public", "orders")]
+    assert (batch.last_commit_lsn, batch.last_end_lsn, changes.changes) == (200, 210, 2)
+    assert [r["_cdc_seq"] for b in changes.spill.batches() for r in b.to_pylist()] == [0, 1]
+    assert len(changes.spill.files) == 1 and len(list(changes.spill.batches())) == 2  # blocks of 1
+    skipped = decoder.batch(messages[1:], 200, Spill(tmp_path / "b", 1))  # the lake holds it already
+    assert skipped.tables == {} and skipped.last_end_lsn == 210 and skipped.last_commit_lsn is None
+    with pytest.raises(CdcSlotError, match="ended inside the transaction"):
+        decoder.batch(messages[1:4], 100, Spill(tmp_path / "c", 1))
