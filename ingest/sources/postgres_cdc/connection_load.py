@@ -33,6 +33,7 @@ from ingest.core.result import JobResult, JobStatus, RunContext
 from ingest.core.settings import Settings
 from ingest.lake.pipeline_hooks import fence_commit, synced_for_this_run
 from ingest.lake.destination import make_destination, working_dir
+from ingest.lake import load_wakeup, parquet_encoding
 from ingest.lake.locks import JobLock, LockHandle
 from ingest.sources.postgres_cdc import slot as slots
 from ingest.sources.postgres_cdc import landing, spill
@@ -44,6 +45,8 @@ from ingest.sources.postgres_cdc.spill import Spill
 from ingest.sources.postgres_cdc.values import TypedColumn, typed_column
 
 log = logging.getLogger("ingest.cdc")
+parquet_encoding.install()  # as ingest/load.py does: batches are written by dlt's arrow-to-parquet writer
+load_wakeup.install()  # dlt's loader does not sleep 1 s on a job finished on creation (the state file)
 SOURCE_NAME = "postgres_cdc"
 DEFAULT_BATCH_CHANGES = 200_000
 
