@@ -90,6 +90,7 @@ var plainSettings = {
   INGEST_DELTA_VACUUM_RETENTION_HOURS: '168'
   INGEST_CDC_LAG_ALERT_BYTES: '1073741824'
   INGEST_CDC_BATCH_CHANGES: '200000'
+  INGEST_CDC_SPILL_BLOCK_CHANGES: '20000'
   // the app folder is read-only on Flex Consumption: local files go to the temp dir
   INGEST_AUDIT_DIR: '/tmp/ingest-audit'
   INGEST_LOG_DIR: '/tmp/ingest-logs'

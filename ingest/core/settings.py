@@ -298,6 +298,10 @@ class Settings:
     and a warning in the run summary (ingest/records/cdc_slots.py)."""
     cdc_batch_changes: int = 200_000
     """load_type CDC: changes read from a slot per batch (one lake load each; whole transactions)."""
+    cdc_spill_block_changes: int = 20_000
+    """load_type CDC: decoded changes held in memory per table before they are written to the
+    batch's scratch files (ingest/sources/postgres_cdc/spill.py): what bounds a large
+    transaction's memory."""
     appinsights_connection_string: str | None = field(default=None, repr=False)
     """Application Insights (the platform's APPLICATIONINSIGHTS_CONNECTION_STRING): with the optional
     azure-monitor-opentelemetry package, logs are exported with their custom dimensions (ingest.alerts.telemetry)."""
@@ -363,6 +367,7 @@ class Settings:
                                               default.delta_vacuum_retention_hours, minimum=0),
             cdc_lag_alert_bytes=_int(env, "INGEST_CDC_LAG_ALERT_BYTES", default.cdc_lag_alert_bytes),
             cdc_batch_changes=_int(env, "INGEST_CDC_BATCH_CHANGES", default.cdc_batch_changes, minimum=100),
+            cdc_spill_block_changes=_int(env, "INGEST_CDC_SPILL_BLOCK_CHANGES", default.cdc_spill_block_changes),
             **_observability_settings(env),  # type: ignore[arg-type]
             **_http_auth_settings(env),  # type: ignore[arg-type]
             **_lineage_settings(env),  # type: ignore[arg-type]

@@ -51,6 +51,17 @@ CHILD = textwrap.dedent("""
                 die()
             return original_apply(pipeline, job, entry, valid_at)
         landing.apply_staged = die_before_merge
+    elif when in ("state_write", "before_state"):  # the lake commit: data copied, the state half or not written
+        from dlt.destinations.impl.filesystem.filesystem import FilesystemClient
+        original_write = FilesystemClient._write_to_json_file
+        def half_then_die(self, filepath, data):
+            if "_dlt_pipeline_state" in filepath:
+                from dlt.common import json
+                if when == "state_write":
+                    self.fs_client.write_text(filepath, json.dumps(data)[:40], encoding="utf-8")
+                die()
+            return original_write(self, filepath, data)
+        FilesystemClient._write_to_json_file = half_then_die
     else:  # the lake committed (and merged), the slot not advanced
         original_advance = slots.advance
         calls = []
@@ -87,9 +98,9 @@ def test_kill_9_then_rerun_lands_every_change_once(postgres, settings, cdc, tmp_
     assert names == ["id", "v"]
 
 
-def _killed_then_rerun(postgres, settings, schema, connection, tmp_path, fmt, when):
+def _killed_then_rerun(postgres, settings, schema, connection, tmp_path, fmt, when, fresh_machine=False):
     """A table with two rows loaded, three changes, a load killed with SIGKILL at `when` (in a
-    child process), then a re-run: its result."""
+    child process), then a re-run (`fresh_machine`: without dlt's working folders): its result."""
     sql(postgres, f"CREATE TABLE {schema}.t (id int PRIMARY KEY, v int); INSERT INTO {schema}.t VALUES (1, 1), (2, 2)")
     job = cdc_job("t", connection, schema, "t", fmt)
     assert load([job], settings)["t"].succeeded
@@ -99,6 +110,10 @@ def _killed_then_rerun(postgres, settings, schema, connection, tmp_path, fmt, wh
     child = subprocess.run([sys.executable, "-c", CHILD, str(tmp_path), schema, connection, fmt, when],
                            capture_output=True, text=True, env=env, timeout=300)
     assert child.returncode == -9, child.stderr[-2000:]
+    if fresh_machine:
+        import shutil
+
+        shutil.rmtree(settings.pipelines_dir)
     again = load([job], settings, 3)["t"]
     assert again.succeeded, again.error_message
     return again
@@ -128,3 +143,61 @@ def test_kill_9_with_scd2_then_rerun_opens_and_closes_each_version_once(postgres
     assert history == [(1, 1, False), (2, 2, False), (2, 20, True), (3, 3, True)]
     closed_2 = next(r for r in rows if r["id"] == 2 and r["v"] == 2)["_valid_to"]
     assert closed_2 == next(r for r in rows if r["id"] == 2 and r["v"] == 20)["_valid_from"]
+
+
+@pytest.mark.parametrize("when", ["state_write", "before_state"])
+@pytest.mark.parametrize("fmt", ["delta", "parquet", "delta_mark"])
+def test_kill_9_in_the_lake_commit_then_a_fresh_machine_lands_every_change_once(postgres, settings, cdc, tmp_path,
+                                                                                 fmt, when):
+    """Killed while dlt wrote the batch's state file (`state_write`: half written) or right before
+    (`before_state`: the batch's data files in the lake, no state, no load marker), the slot not
+    moved, and the machine lost: the load is rolled back (ingest/lake/repair.py), the slot gives
+    the batch again, and every change is in the lake once."""
+    schema, connection = cdc
+    again = _killed_then_rerun(postgres, settings, schema, connection, tmp_path, fmt, when,
+                               fresh_machine=True)
+    assert again.cdc["changes"] == 3 and again.cdc["snapshot_rows"] == 0
+    if fmt == "delta_mark":
+        from tests.cdc_helpers import delta_rows
+
+        rows = delta_rows(settings, "t", ["id", "v", "_ingest_deleted"])
+        assert rows == [(1, 1, True), (2, 20, False), (3, 3, False)]
+        return
+    lake_equals_source(postgres, settings, schema, "t", fmt)
+    if fmt == "parquet":
+        assert _change_log_ops(settings) == [("D", 1), ("I", 1), ("U", 1)]
+
+
+def _change_log_ops(settings):
+    """Operations of the parquet change log after the snapshot: (op, count)."""
+    import duckdb, glob
+
+    files = glob.glob(f"{settings.destination}/{settings.dataset}/t/**/*.parquet", recursive=True)
+    return duckdb.sql(f"SELECT _cdc_op, count(*) FROM read_parquet({files!r}, union_by_name=true)"
+                      " WHERE _cdc_lsn > (SELECT min(_cdc_lsn) FROM read_parquet("
+                      f"{files!r}, union_by_name=true)) GROUP BY 1 ORDER BY 1").fetchall()
+
+
+@pytest.mark.parametrize("when", ["state_write", "before_state"])
+@pytest.mark.parametrize("fmt", ["delta", "parquet"])
+def test_kill_9_in_a_re_snapshots_commit_then_a_fresh_machine_keeps_the_new_snapshot(postgres, settings, cdc,
+                                                                                     tmp_path, fmt, when):
+    """A TRUNCATE reloads the table from a new slot's snapshot; killed in that load's commit and the
+    machine lost: the lake's state is the one before, but its old rows are gone (replaced) and the
+    new slot starts after the snapshot, so the snapshot's files must stay (not rolled back)."""
+    schema, connection = cdc
+    sql(postgres, f"CREATE TABLE {schema}.t (id int PRIMARY KEY, v int); INSERT INTO {schema}.t VALUES (1, 1), (2, 2)")
+    job = cdc_job("t", connection, schema, "t", fmt)
+    assert load([job], settings)["t"].succeeded
+    sql(postgres, f"TRUNCATE {schema}.t; INSERT INTO {schema}.t VALUES (7, 7), (8, 8)")
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    child = subprocess.run([sys.executable, "-c", CHILD, str(tmp_path), schema, connection, fmt, when],
+                           capture_output=True, text=True, env=env, timeout=300)
+    assert child.returncode == -9, child.stderr[-2000:]
+    import shutil
+
+    shutil.rmtree(settings.pipelines_dir)
+    sql(postgres, f"INSERT INTO {schema}.t VALUES (9, 9); DELETE FROM {schema}.t WHERE id = 7")
+    again = load([job], settings, 3)["t"]
+    assert again.succeeded, again.error_message
+    lake_equals_source(postgres, settings, schema, "t", fmt)

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import struct
 
+import pytest
+
 from ingest.config import read_workbook
 from ingest.config.model import CdcDeletes, JobConfig, LoadType
 from ingest.sources.postgres_cdc import pgoutput
-from ingest.sources.postgres_cdc.changes import net_change
 from ingest.sources.postgres_cdc.names import slot_name
 from tests.workbooks import HEADER, job_row, write_workbook
 
@@ -103,10 +104,55 @@ def test_an_unknown_message_fails_instead_of_being_skipped():
         pgoutput.decode(b"S" + b"\0" * 8)
 
 
-def test_net_change_keeps_the_last_change_of_each_key():
-    rows = [{"id": 1, "_cdc_op": "I"}, {"id": 1, "_cdc_op": "U"}, {"id": 2, "_cdc_op": "U"}, {"id": 2, "_cdc_op": "D"}]
-    assert net_change(rows, ["id"]) == [{"id": 1, "_cdc_op": "U", "_cdc_deleted": False},
-                                        {"id": 2, "_cdc_op": "D", "_cdc_deleted": True}]
+def _spilled(tmp_path, changes, block=2):
+    """(id, v, op) changes of one transaction written to a table's scratch files, `block` a file block."""
+    from datetime import datetime, timezone
+
+    from ingest.sources.postgres_cdc.changes import META_HINTS
+    from ingest.sources.postgres_cdc.spill import TableSpill, arrow_schema
+
+    spill = TableSpill(tmp_path, "s.t", block)
+    schema = arrow_schema([{"name": "id", "data_type": "bigint"}, {"name": "v", "data_type": "text"},
+                           *META_HINTS.values()])
+    at = datetime(2024, 5, 1, tzinfo=timezone.utc)
+    for seq, (key, value, op) in enumerate(changes):
+        spill.append({"id": key, "v": value, "_cdc_op": op, "_cdc_lsn": 7, "_cdc_commit_ts": at, "_cdc_seq": seq},
+                     schema)
+    return spill
+
+
+def _rows(tables, *names):
+    return sorted(tuple(r[n] for n in names) for t in tables for r in t.to_pylist())
+
+
+def test_net_change_keeps_the_last_change_of_each_key_across_blocks(tmp_path):
+    from ingest.sources.postgres_cdc.net_change import net_change
+
+    spill = _spilled(tmp_path, [(1, "a", "I"), (1, "b", "U"), (2, "x", "U"), (2, None, "D"), (3, "c", "I")])
+    assert len(list(spill.batches())) == 3  # blocks of 2 rows: the net change spans them
+    assert _rows(net_change(spill, ["id"]), "id", "v", "_cdc_op", "_cdc_seq", "_cdc_deleted") == [
+        (1, "b", "U", 1, False), (2, None, "D", 3, True), (3, "c", "I", 4, False)]
+
+
+def test_soft_net_change_gives_a_delete_the_batchs_last_values(tmp_path):
+    from ingest.sources.postgres_cdc.net_change import soft_net_change
+
+    spill = _spilled(tmp_path, [(1, "a", "I"), (2, None, "D"), (1, "b", "U"), (3, "c", "U"), (1, None, "D"),
+                                (3, "d", "U")])
+    assert _rows(soft_net_change(spill, ["id"]), "id", "v", "_cdc_op", "_cdc_seq", "_ingest_deleted",
+                 "_cdc_has_values") == [(1, "b", "D", 4, True, True), (2, None, "D", 1, True, False),
+                                        (3, "d", "U", 5, False, True)]
+
+
+def test_a_column_added_within_a_batch_reads_back_null_before_it(tmp_path):
+    from ingest.sources.postgres_cdc.spill import TableSpill, arrow_schema
+
+    spill = TableSpill(tmp_path, "s.t", 10)
+    spill.append({"id": 1}, arrow_schema([{"name": "id", "data_type": "bigint"}]))
+    wider = arrow_schema([{"name": "id", "data_type": "bigint"}, {"name": "w", "data_type": "date"}])
+    spill.append({"id": 2, "w": None}, wider)
+    assert [b.to_pylist() for b in spill.batches()] == [[{"id": 1, "w": None}], [{"id": 2, "w": None}]]
+    assert len(spill.files) == 2
 
 
 def test_slot_names_are_valid_and_keep_connections_apart():
@@ -193,3 +239,26 @@ def test_merge_reports_of_several_batches_combine_into_one():
     total = combined(combined(combined(None, first), skipped), {**first, "lsn": 30, "version": 4})
     assert total == {"staged_rows": 4, "merged": True, "lsn": 30, "version": 4}
     assert combined(first, skipped)["version"] == 3 and first["staged_rows"] == 2  # inputs unchanged
+
+
+def test_the_decoder_writes_committed_changes_and_refuses_a_read_ending_inside_a_transaction(tmp_path):
+    from ingest.core.errors import CdcSlotError
+    from ingest.sources.postgres_cdc.changes import Decoder
+    from ingest.sources.postgres_cdc.spill import Spill
+
+    relation = (b"R" + struct.pack("!I", 42) + b"public\0orders\0d" + struct.pack("!h", 2)
+                + b"\x01id\0" + struct.pack("!Ii", 23, -1) + b"\x00note\0" + struct.pack("!Ii", 25, -1))
+    begin = b"B" + struct.pack("!qqI", 200, 1_000_000, 7)
+    insert = b"I" + struct.pack("!I", 42) + b"N" + _tuple("1", "x")
+    commit = b"C" + struct.pack("!bqqq", 0, 200, 210, 1_000_000)
+    decoder = Decoder(None, {("public", "orders"): ("id",)})
+    messages = [(0, 7, m) for m in (relation, begin, insert, insert, commit)]
+    batch = decoder.batch(messages, 100, Spill(tmp_path / "a", 1))
+    changes = batch.tables[("public", "orders")]
+    assert (batch.last_commit_lsn, batch.last_end_lsn, changes.changes) == (200, 210, 2)
+    assert [r["_cdc_seq"] for b in changes.spill.batches() for r in b.to_pylist()] == [0, 1]
+    assert len(changes.spill.files) == 1 and len(list(changes.spill.batches())) == 2  # blocks of 1
+    skipped = decoder.batch(messages[1:], 200, Spill(tmp_path / "b", 1))  # the lake holds it already
+    assert skipped.tables == {} and skipped.last_end_lsn == 210 and skipped.last_commit_lsn is None
+    with pytest.raises(CdcSlotError, match="ended inside the transaction"):
+        decoder.batch(messages[1:4], 100, Spill(tmp_path / "c", 1))

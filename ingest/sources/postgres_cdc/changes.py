@@ -5,6 +5,9 @@ LSN, a number), `_cdc_commit_ts` (commit time, UTC) and `_cdc_seq` (the change's
 transaction): ordered by (_cdc_lsn, _cdc_seq) the rows replay the source. An update that
 changes the key becomes a delete of the old key and an insert of the new one. Transactions whose
 commit LSN is at or below what the lake holds are skipped (a batch read again after a kill).
+The rows go to the batch's scratch files as they are decoded (spill.py), a block at a time:
+pgoutput sends a transaction whole at its commit, so no row of an unfinished transaction is
+ever written (a read that ends inside one fails, never lands part of it).
 """
 
 from __future__ import annotations
@@ -13,8 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from ingest.core.errors import CdcSlotError
-from ingest.lake.cdc_columns import COMMIT_TS, DELETED, HAS_VALUES, INGEST_DELETED, LSN, OP, SEQ
+from ingest.lake.cdc_columns import COMMIT_TS, LSN, OP, SEQ
 from ingest.sources.postgres_cdc import pgoutput
+from ingest.sources.postgres_cdc.spill import Spill, TableSpill, row_schema
 from ingest.sources.postgres_cdc.values import TypedColumn, typed_column
 
 META_HINTS = {
@@ -29,9 +33,14 @@ META_HINTS = {
 class TableChanges:
     schema: str
     table: str
+    spill: TableSpill
+    """The change rows, in commit order, on disk."""
     columns: list[TypedColumn] = field(default_factory=list)
-    rows: list[dict[str, Any]] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=lambda: {"I": 0, "U": 0, "D": 0})
+
+    @property
+    def changes(self) -> int:
+        return self.spill.rows
 
 
 @dataclass
@@ -52,6 +61,8 @@ class _Relation:
     names: list[str]
     typed: list[TypedColumn]
     key_positions: list[int]
+    arrow: Any = None
+    """The arrow schema of its change rows (spill.py)."""
 
 
 class Decoder:
@@ -64,25 +75,31 @@ class Decoder:
         """(schema, table) -> the job's key columns (lower case); tables not in it are ignored."""
         self.relations: dict[int, _Relation] = {}
 
-    def batch(self, messages: Iterable[tuple], landed_commit_lsn: int) -> Batch:
+    def batch(self, messages: Iterable[tuple], landed_commit_lsn: int, spill: Spill) -> Batch:
+        """Decode `messages` (whole transactions), the rows of transactions committed after
+        `landed_commit_lsn` written to `spill`."""
         batch = Batch()
-        pending: list[tuple[_Relation, dict[str, Any]]] = []
         begin: pgoutput.Begin | None = None
+        seq = 0
         for _lsn, _xid, data in messages:
             message = pgoutput.decode(data)
             if isinstance(message, pgoutput.Begin):
-                begin, pending = message, []
+                begin, seq = message, 0
             elif isinstance(message, pgoutput.Relation):
                 self._relation(message)
             elif isinstance(message, pgoutput.Change):
                 if begin is not None and begin.final_lsn > landed_commit_lsn:
-                    self._change(message, begin, pending)
+                    seq = self._change(message, begin, seq, batch, spill)
             elif isinstance(message, pgoutput.Truncate):
                 if begin is not None and begin.final_lsn > landed_commit_lsn:
                     batch.truncated.update(self._name(oid) for oid in message.relation_oids)
             elif isinstance(message, pgoutput.Commit):
-                self._commit(batch, message, pending, begin, landed_commit_lsn)
-                begin, pending = None, []
+                self._commit(batch, message, begin, landed_commit_lsn)
+                begin = None
+        if begin is not None:
+            raise CdcSlotError(f"the slot's read ended inside the transaction committing at"
+                               f" {pgoutput.lsn_text(begin.final_lsn)}: nothing of it was landed; run again")
+        spill.close()
         return batch
 
     def key_of(self, schema: str, table: str) -> list[str]:
@@ -119,46 +136,53 @@ class Decoder:
             key_positions = [i for i, c in enumerate(message.columns) if c.is_key]
         else:
             key_positions = []
-        self.relations[message.oid] = _Relation(message.schema, message.table, names, typed, key_positions)
+        self.relations[message.oid] = _Relation(message.schema, message.table, names, typed, key_positions,
+                                                row_schema(typed, list(META_HINTS.values())))
 
-    def _change(self, change: pgoutput.Change, begin: pgoutput.Begin,
-                pending: list[tuple[_Relation, dict[str, Any]]]) -> None:
+    def _change(self, change: pgoutput.Change, begin: pgoutput.Begin, seq: int, batch: Batch, spill: Spill) -> int:
+        """Write the change's rows (sequence numbers from `seq` on); returns the next number."""
         relation = self.relations.get(change.relation_oid)
         if relation is None:
             raise CdcSlotError(f"pgoutput: a change of relation {change.relation_oid} came before its relation message")
-        if (relation.schema, relation.table) not in self.keys:
-            return
-        for op, values in _rows_of(change, relation, pending):
+        key = (relation.schema, relation.table)
+        if key not in self.keys:
+            return seq
+        table = batch.tables.get(key)
+        if table is None:
+            table = batch.tables[key] = TableChanges(relation.schema, relation.table,
+                                                     spill.table(relation.schema, relation.table))
+        table.columns = relation.typed
+        for op, values in _rows_of(change, relation):
             row = {name: (None if v is None else column.convert(v))
                    for name, column, v in zip(relation.names, relation.typed, values)}
-            row.update({OP: op, LSN: begin.final_lsn, COMMIT_TS: begin.commit_ts, SEQ: len(pending)})
-            pending.append((relation, row))
+            row.update({OP: op, LSN: begin.final_lsn, COMMIT_TS: begin.commit_ts, SEQ: seq})
+            table.spill.append(row, relation.arrow)
+            table.counts[op] += 1
+            batch.changes += 1
+            seq += 1
+        return seq
 
-    def _commit(self, batch: Batch, commit: pgoutput.Commit, pending: list, begin: pgoutput.Begin | None,
+    def _commit(self, batch: Batch, commit: pgoutput.Commit, begin: pgoutput.Begin | None,
                 landed_commit_lsn: int) -> None:
+        """The rows were written as they came (pgoutput sends a transaction at its commit; its
+        Begin's final LSN is this commit's LSN, so skipped transactions wrote none)."""
+        if begin is not None and begin.final_lsn != commit.commit_lsn:
+            raise CdcSlotError(f"pgoutput: a commit at {pgoutput.lsn_text(commit.commit_lsn)} does not match its"
+                               f" begin ({pgoutput.lsn_text(begin.final_lsn)})")
         batch.last_end_lsn = commit.end_lsn
         if commit.commit_lsn <= landed_commit_lsn:
             return
         batch.last_commit_lsn = commit.commit_lsn
         batch.transactions += 1
-        for relation, row in pending:
-            key = (relation.schema, relation.table)
-            table = batch.tables.get(key)
-            if table is None:
-                table = batch.tables[key] = TableChanges(relation.schema, relation.table)
-            table.columns = relation.typed
-            table.rows.append(row)
-            table.counts[row[OP]] += 1
-            batch.changes += 1
 
 
-def _rows_of(change: pgoutput.Change, relation: _Relation, pending: list) -> list[tuple[str, tuple]]:
+def _rows_of(change: pgoutput.Change, relation: _Relation) -> list[tuple[str, tuple]]:
     """(op, text values) of a change: a key-changing update is a delete and an insert."""
     if change.op == "I":
-        return [("I", _no_toast(change.new, None, relation, pending))]
+        return [("I", _no_toast(change.new, None, relation))]
     if change.op == "D":
         return [("D", change.old)]
-    new = _no_toast(change.new, change.old if change.old_kind == "O" else None, relation, pending)
+    new = _no_toast(change.new, change.old if change.old_kind == "O" else None, relation)
     if change.old is not None and relation.key_positions:
         old_key = [change.old[i] for i in relation.key_positions]
         if old_key != [new[i] for i in relation.key_positions]:
@@ -166,7 +190,7 @@ def _rows_of(change: pgoutput.Change, relation: _Relation, pending: list) -> lis
     return [("U", new)]
 
 
-def _no_toast(new: tuple, old: tuple | None, relation: _Relation, pending: list) -> tuple:
+def _no_toast(new: tuple, old: tuple | None, relation: _Relation) -> tuple:
     """An unchanged TOASTed value is not sent in an update: take it from the old row (REPLICA
     IDENTITY FULL sends it whole); without it the load fails with what to do."""
     if pgoutput.UNCHANGED_TOAST not in new:
@@ -183,32 +207,3 @@ def _no_toast(new: tuple, old: tuple | None, relation: _Relation, pending: list)
                            f" {relation.schema}.{relation.table} REPLICA IDENTITY FULL, then `python -m ingest cdc"
                            " drop` for the connection so that the next run reloads it from a new snapshot")
     return tuple(values)
-
-
-def net_change(rows: list[dict[str, Any]], key: list[str]) -> list[dict[str, Any]]:
-    """The last change of each key (rows in commit order), deletes marked with `_cdc_deleted`:
-    what one Delta MERGE applies."""
-    last: dict[tuple, dict[str, Any]] = {}
-    for row in rows:
-        last[tuple(row[k] for k in key)] = row
-    return [{**row, DELETED: row[OP] == "D"} for row in last.values()]
-
-
-def soft_net_change(rows: list[dict[str, Any]], key: list[str]) -> list[dict[str, Any]]:
-    """The last change of each key with `_ingest_deleted` (cdc_deletes mark, ingest/lake/cdc_merge.py).
-    A delete takes the values of the key's last insert or update in `rows` when there is one
-    (`_cdc_has_values` true); otherwise it carries the key only and the lake keeps the row's values."""
-    last: dict[tuple, dict[str, Any]] = {}
-    values: dict[tuple, dict[str, Any]] = {}
-    for row in rows:
-        key_values = tuple(row[k] for k in key)
-        last[key_values] = row
-        if row[OP] != "D":
-            values[key_values] = row
-    out = []
-    for key_values, row in last.items():
-        deleted = row[OP] == "D"
-        if deleted and key_values in values:
-            row = {**values[key_values], **{c: row[c] for c in (OP, LSN, COMMIT_TS, SEQ)}}
-        out.append({**row, INGEST_DELETED: deleted, HAS_VALUES: not deleted or key_values in values})
-    return out

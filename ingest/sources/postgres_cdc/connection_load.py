@@ -21,6 +21,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Iterator
 
 import dlt
@@ -32,18 +33,22 @@ from ingest.core.result import JobResult, JobStatus, RunContext
 from ingest.core.settings import Settings
 from ingest.lake.pipeline_hooks import fence_commit, synced_for_this_run
 from ingest.lake.destination import make_destination, working_dir
+from ingest.lake import load_wakeup, parquet_encoding
 from ingest.lake.locks import JobLock, LockHandle
 from ingest.lake.cdc_columns import COMMIT_TS, LSN, OP, SEQ
 from ingest.lake.cdc_merge import combined
 from ingest.sources.postgres_cdc import slot as slots
-from ingest.sources.postgres_cdc import landing, snapshot_chunks
+from ingest.sources.postgres_cdc import landing, snapshot_chunks, spill
 from ingest.sources.postgres_cdc.changes import Decoder
 from ingest.sources.postgres_cdc.names import pipeline_name, publication_name, slot_name
 from ingest.sources.postgres_cdc.pgoutput import lsn_text
 from ingest.sources.postgres_cdc.prerequisites import require_prerequisites
+from ingest.sources.postgres_cdc.spill import Spill
 from ingest.sources.postgres_cdc.values import TypedColumn, typed_column
 
 log = logging.getLogger("ingest.cdc")
+parquet_encoding.install()  # as ingest/load.py does: batches are written by dlt's arrow-to-parquet writer
+load_wakeup.install()  # dlt's loader does not sleep 1 s on a job finished on creation (the state file)
 SOURCE_NAME = "postgres_cdc"
 DEFAULT_BATCH_CHANGES = 200_000
 
@@ -71,6 +76,8 @@ class _Context:
     pipeline: Any = None
     decoder: Decoder | None = None
     by_table: dict[tuple[str, str], JobConfig] = field(default_factory=dict)
+    scratch: Path = Path()
+    """The batch's scratch folder (spill.py): `scratch_dir`."""
 
     @property
     def tables(self) -> list[str]:
@@ -110,10 +117,14 @@ def _load(ctx: _Context) -> None:
                       "snapshot_rows": 0, "inserts": 0, "updates": 0, "deletes": 0, "batches": 0,
                       "alert_threshold_bytes": ctx.settings.cdc_lag_alert_bytes}
     ctx.url = slots.dsn(ctx.connection)
+    ctx.scratch = scratch_dir(ctx.settings, ctx.connection)
+    spill.clear(ctx.scratch)  # what a killed run left: never needed (dlt's package holds what it extracted)
     with slots.connect(ctx.connection, ctx.url) as conn:
         ctx.cursor = conn.cursor()
         require_prerequisites(ctx.cursor, ctx.jobs)
+        fresh_machine = not (working_dir(ctx.settings) / pipeline_name(ctx.connection)).exists()
         ctx.pipeline = _pipeline(ctx)
+        _repair_lake(ctx, fresh_machine)
         _finish_pending(ctx.pipeline)
         state = landed_state(ctx.pipeline)
         _merge_staged(ctx, state, pending=True)
@@ -133,18 +144,68 @@ def _load(ctx: _Context) -> None:
         _record_drift(ctx)
 
 
+def scratch_dir(settings: Settings, connection: str) -> Path:
+    """Where a batch's decoded changes wait while it lands: in dlt's working folder, beside the
+    connection's pipeline folder."""
+    return working_dir(settings) / f"cdc-spill-{pipeline_name(connection)}"
+
+
 def _pipeline(ctx: _Context) -> Any:
     name = pipeline_name(ctx.connection)
-    # rows of a chunked snapshot come as arrow batches: dlt gives them the `_dlt_id` and
+    # snapshot rows and change batches come as arrow: dlt gives them the `_dlt_id` and
     # `_dlt_load_id` it gives Python rows (its parquet normalizer's own options, scoped to this
-    # pipeline), so a row lands alike either way
+    # pipeline), so the lake's columns are those of every other load
     for option in ("ADD_DLT_ID", "ADD_DLT_LOAD_ID"):
         os.environ[f"{name.upper()}__NORMALIZE__PARQUET_NORMALIZER__{option}"] = "true"
-    pipeline = dlt.pipeline(pipeline_name=pipeline_name(ctx.connection), pipelines_dir=str(working_dir(ctx.settings)),
+    pipeline = dlt.pipeline(pipeline_name=name, pipelines_dir=str(working_dir(ctx.settings)),
                             destination=make_destination(ctx.settings, current_datetime=ctx.run.partition_datetime),
                             dataset_name=ctx.settings.dataset)
     fence_commit(pipeline, ctx.held)  # the lock must still be ours right before dlt commits
     return pipeline
+
+
+def _repair_lake(ctx: _Context, fresh_machine: bool) -> None:
+    """What a killed load left half done in the lake (ingest/lake/repair.py): a half-written state
+    file, and on a machine without the load's package (`fresh_machine`: the pipeline's working
+    folder was missing) the files the load appended without committing its state. They are
+    removed and the lake's state is the one before, so the slot (never advanced past the lake)
+    gives those changes again."""
+    from ingest.lake.client import lake_client
+    from ingest.lake.repair import repair_pipeline_files, roll_back_uncommitted_loads
+
+    pipeline = ctx.pipeline
+    pending = set(pipeline.list_extracted_load_packages()) | set(pipeline.list_normalized_load_packages())
+    appended = sorted(j.table_name for j in ctx.jobs if landing.landing_of(j) is landing.Landing.PARQUET)
+    with lake_client(pipeline) as client:
+        fs, dataset = client.fs_client, client.dataset_path
+        if not fs.exists(dataset):
+            return
+        repair_pipeline_files(fs, dataset, pipeline.pipeline_name, SOURCE_NAME, sorted(j.table_name for j in ctx.jobs),
+                              pending, keep=_snapshot_file)
+        if fresh_machine and appended:
+            roll_back_uncommitted_loads(fs, dataset, pipeline.pipeline_name, SOURCE_NAME, appended, pending,
+                                        keep=_snapshot_file)
+
+
+def _snapshot_file(fs: Any, path: str) -> bool:
+    """Whether a parquet file holds snapshot rows (`_cdc_commit_ts` empty in every row, by its
+    footer; True when the footer cannot say). A killed load of a snapshot is never rolled back:
+    it replaced the table (the old files are gone) and the new slot continues after it."""
+    import pyarrow.parquet as pq
+
+    with fs.open(path, "rb") as handle:
+        meta = pq.ParquetFile(handle).metadata
+        names = [meta.schema.column(i).name for i in range(meta.num_columns)]
+        if COMMIT_TS not in names:
+            return True
+        column = names.index(COMMIT_TS)
+        for group in range(meta.num_row_groups):
+            stats = meta.row_group(group).column(column).statistics
+            if stats is None or not stats.has_null_count:
+                return True
+            if stats.null_count != meta.row_group(group).num_rows:
+                return False
+    return True
 
 
 def _finish_pending(pipeline: Any) -> None:
@@ -315,12 +376,18 @@ def _merge_staged(ctx: _Context, state: dict[str, Any], pending: bool) -> None:
 def _one_batch(ctx: _Context, state: dict[str, Any], stop_at: int) -> dict[str, Any] | None:
     """Read, land, advance one batch; None when caught up (nothing more before `stop_at`). The
     slot is where the lake is when it starts (moved once before the first batch, then at the end
-    of each)."""
-    batch_size = ctx.settings.cdc_batch_changes
-    messages = slots.peek(ctx.cursor, ctx.slot, ctx.publication, stop_at, batch_size)
-    if not messages:
+    of each). The batch's decoded rows wait in the scratch folder (spill.py), removed after."""
+    try:
+        return _read_and_land(ctx, state, stop_at, Spill(ctx.scratch, ctx.settings.cdc_spill_block_changes))
+    finally:
+        spill.clear(ctx.scratch)
+
+
+def _read_and_land(ctx: _Context, state: dict[str, Any], stop_at: int, scratch: Spill) -> dict[str, Any] | None:
+    with slots.peek(ctx.cursor, ctx.slot, ctx.publication, stop_at, ctx.settings.cdc_batch_changes) as messages:
+        batch = ctx.decoder.batch(messages, int(state["commit_lsn"]), scratch)
+    if batch.last_end_lsn is None:  # nothing read: caught up
         return None
-    batch = ctx.decoder.batch(messages, int(state["commit_lsn"]))
     if batch.truncated & set(ctx.by_table):
         names = ", ".join(f"{s}.{t}" for s, t in sorted(batch.truncated & set(ctx.by_table)))
         log.warning("cdc %s: %s truncated: reloading the connection's tables from a new snapshot", ctx.connection, names)
@@ -332,11 +399,10 @@ def _one_batch(ctx: _Context, state: dict[str, Any], stop_at: int) -> dict[str, 
     if batch.last_commit_lsn is not None:
         new_state.update(commit_lsn=batch.last_commit_lsn, end_lsn=batch.last_end_lsn)
         _land(ctx, batch, new_state)
-    elif batch.last_end_lsn is not None:
+    else:
         new_state.update(end_lsn=max(int(state["end_lsn"]), batch.last_end_lsn))
-    if batch.last_end_lsn is not None:
-        slots.advance(ctx.cursor, ctx.slot, batch.last_end_lsn)  # only now: the lake holds the batch
-    return new_state if batch.last_end_lsn is not None and batch.last_end_lsn < stop_at else None
+    slots.advance(ctx.cursor, ctx.slot, batch.last_end_lsn)  # only now: the lake holds the batch
+    return new_state if batch.last_end_lsn < stop_at else None
 
 
 def _land(ctx: _Context, batch: Any, state: dict[str, Any]) -> None:
@@ -345,15 +411,15 @@ def _land(ctx: _Context, batch: Any, state: dict[str, Any]) -> None:
         changes = batch.tables.get(key)
         if changes is None:
             continue
-        rows = landing.batch_rows(job, changes.rows, ctx.decoder.key_of(*key))
+        data = landing.batch_data(job, changes.spill, ctx.decoder.key_of(*key))
         if landing.staged(job, snapshot=False):
             state["staged"] = {**state.get("staged", {}),
                                job.table_name: {"kind": "changes", "lsn": state["commit_lsn"]}}
         result = ctx.results[job.job_name]
-        result.cdc["changes"] += len(changes.rows)
+        result.cdc["changes"] += changes.changes
         for op, name in (("I", "inserts"), ("U", "updates"), ("D", "deletes")):
             result.cdc[name] += changes.counts[op]
-        resources.append(landing.resource(job, [rows], changes.columns, snapshot=False))
+        resources.append(landing.resource(job, data, changes.columns, snapshot=False))
     _run(ctx, resources, state, snapshot=False)
 
 

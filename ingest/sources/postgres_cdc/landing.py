@@ -17,14 +17,16 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import Any, Iterator
 
 import dlt
 
 from ingest.config.dlt_names import SCD2_STAGE_SUFFIX, cdc_stage_table
 from ingest.config.model import CdcDeletes, JobConfig, TableFormat
 from ingest.lake.cdc_columns import DELETED, HAS_VALUES, INGEST_DELETED
-from ingest.sources.postgres_cdc.changes import META_HINTS, net_change, soft_net_change
+from ingest.sources.postgres_cdc.changes import META_HINTS
+from ingest.sources.postgres_cdc.net_change import net_change, soft_net_change
+from ingest.sources.postgres_cdc.spill import TableSpill
 from ingest.sources.postgres_cdc.values import TypedColumn
 
 
@@ -43,14 +45,15 @@ def landing_of(job: JobConfig) -> Landing:
     return Landing.MARK if job.cdc_deletes is CdcDeletes.MARK else Landing.DELETE
 
 
-def batch_rows(job: JobConfig, rows: list[dict[str, Any]], key: list[str]) -> list[dict[str, Any]]:
-    """What one batch writes for the job: the net change per key, or every change in order."""
+def batch_data(job: JobConfig, spill: TableSpill, key: list[str]) -> Iterator[Any]:
+    """What one batch writes for the job, arrow blocks read from its scratch files: the net
+    change per key, or every change in order."""
     landing = landing_of(job)
     if landing is Landing.DELETE:
-        return net_change(rows, key)
+        return net_change(spill, key)
     if landing is Landing.MARK:
-        return soft_net_change(rows, key)
-    return rows
+        return soft_net_change(spill, key)
+    return spill.batches()
 
 
 def snapshot_columns(job: JobConfig) -> dict[str, Any]:

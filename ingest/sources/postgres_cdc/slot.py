@@ -32,6 +32,7 @@ from ingest.core.errors import CdcSlotError
 from ingest.sources.postgres_cdc.pgoutput import lsn_text, parse_lsn
 
 PROTOCOL_VERSION = "1"
+FETCH_MESSAGES = 10_000
 
 
 @dataclass(frozen=True)
@@ -136,17 +137,28 @@ def create_slot(url: str, slot: str) -> Iterator[SlotStart]:
         conn.close()
 
 
-def peek(cur: Any, slot: str, publication: str, upto_lsn: int | None, upto_nchanges: int) -> list[tuple]:
-    """The slot's next changes (lsn, xid, message bytes), whole transactions, without moving it."""
+@contextmanager
+def peek(cur: Any, slot: str, publication: str, upto_lsn: int | None, upto_nchanges: int) -> Iterator[Iterator[tuple]]:
+    """The slot's next changes (lsn, xid, message bytes), whole transactions, without moving it;
+    fetched `FETCH_MESSAGES` at a time through a server-side cursor (the server keeps the result,
+    spilling it to its temporary files), so a large batch is never whole in this process."""
+    named = cur.connection.cursor(name="ingest_cdc_peek", withhold=True)  # WITH HOLD: usable in autocommit
     try:
-        cur.execute("""SELECT lsn::text, xid::text, data FROM pg_logical_slot_peek_binary_changes(
-                         %s, %s::pg_lsn, %s, 'proto_version', %s, 'publication_names', %s)""",
-                    (slot, lsn_text(upto_lsn) if upto_lsn else None, upto_nchanges, PROTOCOL_VERSION,
-                     publication))
-    except psycopg2.errors.ObjectInUse as exc:
-        raise CdcSlotError(f"replication slot {slot} is being read by another process (another run, or a"
-                           f" subscriber): {exc.pgerror or exc}".strip()) from None
-    return cur.fetchall()
+        named.itersize = FETCH_MESSAGES
+        try:
+            named.execute("""SELECT lsn::text, xid::text, data FROM pg_logical_slot_peek_binary_changes(
+                               %s, %s::pg_lsn, %s, 'proto_version', %s, 'publication_names', %s)""",
+                          (slot, lsn_text(upto_lsn) if upto_lsn else None, upto_nchanges, PROTOCOL_VERSION,
+                           publication))
+        except psycopg2.errors.ObjectInUse as exc:
+            raise CdcSlotError(f"replication slot {slot} is being read by another process (another run, or a"
+                               f" subscriber): {exc.pgerror or exc}".strip()) from None
+        yield iter(named)
+    finally:
+        try:
+            named.close()
+        except psycopg2.Error:  # a cursor whose DECLARE failed: the error raised above is the one to see
+            pass
 
 
 def advance(cur: Any, slot: str, lsn: int) -> None:
