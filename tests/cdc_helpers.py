@@ -76,3 +76,21 @@ def parquet_current(settings, table: str, names: list[str], key: str = "id", sof
     rows = duckdb.sql(query).fetchall()
     columns = duckdb.sql(query).columns
     return sorted(tuple(dict(zip(columns, r))[n] for n in names) for r in rows)
+
+
+def change_right_after_the_slot(monkeypatch, postgres, statements: str) -> None:
+    """Run `statements` right after the slot exported its snapshot, before the snapshot is read
+    (a race the tests make certain): those changes must come through the slot, not the snapshot."""
+    from contextlib import contextmanager
+
+    from ingest.sources.postgres_cdc import slot as slots
+
+    original = slots.create_slot
+
+    @contextmanager
+    def racing(url, slot):
+        with original(url, slot) as start:
+            sql(postgres, statements)
+            yield start
+
+    monkeypatch.setattr(slots, "create_slot", racing)

@@ -8,7 +8,8 @@ import itertools
 
 import pytest
 
-from tests.cdc_helpers import cdc_job, delta_rows, load, parquet_current, source_rows, sql
+from tests.cdc_helpers import (cdc_job, change_right_after_the_slot, delta_rows, load, parquet_current, source_rows,
+                               sql)
 
 _counter = itertools.count()
 
@@ -80,23 +81,11 @@ def test_a_transaction_over_two_tables_lands_in_one_load(postgres, settings, cdc
 def test_rows_changed_during_the_snapshot_land_once(postgres, settings, cdc, monkeypatch, fmt):
     """Changes committed after the slot exported its snapshot and before the snapshot is read
     come through the slot, not the snapshot: no gap, no duplicate."""
-    from contextlib import contextmanager
-
-    from ingest.sources.postgres_cdc import slot as slots
-
     schema, connection = cdc
     sql(postgres, f"CREATE TABLE {schema}.t (id int PRIMARY KEY, v int);"
                   f" INSERT INTO {schema}.t SELECT g, g FROM generate_series(1, 100) g")
-    original = slots.create_slot
-
-    @contextmanager
-    def racing(url, slot):
-        with original(url, slot) as start:
-            sql(postgres, f"UPDATE {schema}.t SET v = -v WHERE id <= 10; DELETE FROM {schema}.t WHERE id > 90;"
-                          f" INSERT INTO {schema}.t VALUES (500, 5)")
-            yield start
-
-    monkeypatch.setattr(slots, "create_slot", racing)
+    change_right_after_the_slot(monkeypatch, postgres, f"UPDATE {schema}.t SET v = -v WHERE id <= 10;"
+                                f" DELETE FROM {schema}.t WHERE id > 90; INSERT INTO {schema}.t VALUES (500, 5)")
     job = cdc_job("t", connection, schema, "t", fmt)
     first = load([job], settings)["t"]
     assert first.succeeded, first.error_message

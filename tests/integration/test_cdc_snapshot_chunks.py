@@ -9,14 +9,14 @@ from __future__ import annotations
 import dataclasses
 import glob
 import itertools
-from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
 from ingest.config.model import ChunkSize
-from tests.cdc_helpers import cdc_job, delta_rows, load, parquet_current, source_rows, sql
+from tests.cdc_helpers import (cdc_job, change_right_after_the_slot, delta_rows, load, parquet_current, source_rows,
+                               sql)
 
 _counter = itertools.count()
 ROWS = 20_000
@@ -83,21 +83,11 @@ def test_a_chunked_snapshot_lands_what_the_one_stream_snapshot_lands(postgres, s
 def test_rows_changed_while_the_chunks_read_land_once(postgres, settings, cdc, monkeypatch, fmt):
     """The chunks read the slot's snapshot, not the table as it is when each starts: changes
     committed meanwhile come through the slot once."""
-    from ingest.sources.postgres_cdc import slot as slots
-
     schema, connection = cdc
     sql(postgres, f"CREATE TABLE {schema}.t (id int PRIMARY KEY, v int, pad text);"
                   f" INSERT INTO {schema}.t SELECT g, g, repeat('p', 200) FROM generate_series(1, 5000) g")
-    original = slots.create_slot
-
-    @contextmanager
-    def racing(url, slot):
-        with original(url, slot) as start:
-            sql(postgres, f"UPDATE {schema}.t SET v = -v WHERE id <= 10; DELETE FROM {schema}.t WHERE id > 4990;"
-                          f" INSERT INTO {schema}.t VALUES (9000, 5, 'new')")
-            yield start
-
-    monkeypatch.setattr(slots, "create_slot", racing)
+    change_right_after_the_slot(monkeypatch, postgres, f"UPDATE {schema}.t SET v = -v WHERE id <= 10;"
+                                f" DELETE FROM {schema}.t WHERE id > 4990; INSERT INTO {schema}.t VALUES (9000, 5, 'new')")
     job = chunked(cdc_job("t", connection, schema, "t", fmt), 3)
     first = load([job], settings)["t"]
     assert first.succeeded, first.error_message
