@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -86,3 +87,20 @@ def app_env(azurite, pg_schema, monkeypatch, tmp_path):
     blueprint.settings.cache_clear()
     yield service, config, suffix
     blueprint.settings.cache_clear()
+
+
+_cdc_counter = itertools.count()
+
+
+@pytest.fixture
+def cdc(postgres, monkeypatch):
+    """A fresh schema and a connection name of its own (so its own slot and publication)."""
+    from tests.cdc_helpers import sql
+
+    number = next(_cdc_counter)
+    schema, connection = f"cdc{number}", f"cdc_conn{number}"
+    monkeypatch.setenv(f"SOURCES__{connection.upper()}__CREDENTIALS", postgres.url())
+    sql(postgres, f"CREATE SCHEMA {schema}")
+    yield schema, connection
+    sql(postgres, f"SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
+                  f" WHERE slot_name LIKE 'ingest_cdc_{connection}%'")

@@ -4,27 +4,10 @@ DuckDB query over the change log (docs/cdc_current_state.sql)."""
 
 from __future__ import annotations
 
-import itertools
-
 import pytest
 
 from tests.cdc_helpers import (cdc_job, change_right_after_the_slot, delta_rows, load, parquet_current, source_rows,
                                sql)
-
-_counter = itertools.count()
-
-
-@pytest.fixture
-def cdc(postgres, monkeypatch):
-    """A fresh schema and a connection name of its own (so its own slot and publication)."""
-    number = next(_counter)
-    schema, connection = f"cdc{number}", f"cdc_conn{number}"
-    monkeypatch.setenv(f"SOURCES__{connection.upper()}__CREDENTIALS", postgres.url())
-    sql(postgres, f"CREATE SCHEMA {schema}")
-    yield schema, connection
-    sql(postgres, f"SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
-                  f" WHERE slot_name LIKE 'ingest_cdc_{connection}%'")
-
 
 def lake_equals_source(postgres, settings, schema, table, fmt):
     names, expected = source_rows(postgres, schema, table)

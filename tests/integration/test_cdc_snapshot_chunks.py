@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import glob
-import itertools
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -18,7 +17,6 @@ from ingest.config.model import ChunkSize
 from tests.cdc_helpers import (cdc_job, change_right_after_the_slot, delta_rows, load, parquet_current, source_rows,
                                sql)
 
-_counter = itertools.count()
 ROWS = 20_000
 TYPES_TABLE = """CREATE TABLE {schema}.wide (id int PRIMARY KEY, amount numeric(14,4), ratio float8, small smallint,
     flag boolean, day date, at timestamptz, local_at timestamp, clock time, raw bytea, note text, doc jsonb);
@@ -28,17 +26,6 @@ INSERT INTO {schema}.wide SELECT g, g * 1.2345, g / 7.0, (g % 30000)::smallint, 
     decode(md5(g::text), 'hex'), CASE WHEN g % 5 = 0 THEN NULL ELSE repeat('x', g % 40) END,
     jsonb_build_object('g', g) FROM generate_series(1, {rows}) g;
 INSERT INTO {schema}.wide (id, at, local_at, day) VALUES (-1, 'infinity', '-infinity', 'infinity');"""
-
-
-@pytest.fixture
-def cdc(postgres, monkeypatch):
-    number = next(_counter)
-    schema, connection = f"cdcchunk{number}", f"cdc_chunk_conn{number}"
-    monkeypatch.setenv(f"SOURCES__{connection.upper()}__CREDENTIALS", postgres.url())
-    sql(postgres, f"CREATE SCHEMA {schema}")
-    yield schema, connection
-    sql(postgres, f"SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
-                  f" WHERE slot_name LIKE 'ingest_cdc_{connection}%'")
 
 
 def chunked(job, amount: int = 4):
