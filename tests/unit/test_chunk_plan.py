@@ -164,7 +164,8 @@ def test_the_dry_run_says_which_loads_go_in_chunks(tmp_path):
                     chunk_size="5000000 rows"),
             job_row(job_name="later", source_table="t2", load_type="INCREMENTAL", watermark_column="updated_at",
                     chunk_size="4 chunks"),
-            job_row(job_name="plain", source_table="t3")]
+            job_row(job_name="plain", source_table="t3"),
+            job_row(job_name="changes", source_table="t4", load_type="CDC", chunk_size="4 chunks")]
     config = read_workbook(write_workbook(tmp_path / "w.xlsx", rows))
     assert not config.errors
     plan = make_plan(config, new_run_context())
@@ -175,5 +176,6 @@ def test_the_dry_run_says_which_loads_go_in_chunks(tmp_path):
     assert chunks == {"full": "in 8 chunks by id",
                       "first": "in chunks of about 5,000,000 rows by the single-column integer primary key"
                                " (its first load: no state in the lake)",
-                      "later": None, "plain": None}
+                      "later": None, "plain": None,
+                      "changes": "its initial snapshot in 4 chunks by the table's pages (when the slot starts anew)"}
     assert "(FULL; in 8 chunks by id)" in format_plan(report)
