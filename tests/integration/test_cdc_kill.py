@@ -13,7 +13,7 @@ import textwrap
 import pytest
 
 from tests.cdc_helpers import cdc_job, load, source_rows, sql
-from tests.integration.test_cdc_postgres import cdc, lake_equals_source  # noqa: F401 (fixture)
+from tests.integration.test_cdc_postgres import lake_equals_source
 
 CHILD = textwrap.dedent("""
     import os, signal, sys

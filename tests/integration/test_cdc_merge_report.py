@@ -10,7 +10,6 @@ import pytest
 
 from ingest.sources.postgres_cdc.pgoutput import lsn_text
 from tests.cdc_helpers import cdc_job, load, sql
-from tests.integration.test_cdc_postgres import cdc  # noqa: F401 (fixture)
 
 
 @pytest.mark.parametrize("fmt", ["delta_mark", "delta_scd2"])

@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.cdc_helpers import cdc_job, load, source_rows, sql
-from tests.integration.test_cdc_postgres import cdc  # noqa: F401 (fixture)
 
 
 def versions(settings, table: str = "t") -> dict[int, list[dict]]:

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from tests.cdc_helpers import cdc_job, load, parquet_current, source_rows, sql
-from tests.integration.test_cdc_postgres import cdc  # noqa: F401 (fixture)
 
 NAMES = ["id", "v", "note"]
 

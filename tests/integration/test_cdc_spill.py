@@ -15,7 +15,7 @@ from ingest.sources.postgres_cdc import landing
 from ingest.sources.postgres_cdc.connection_load import scratch_dir
 from tests.cdc_helpers import cdc_job, delta_rows, load, source_rows, sql
 from tests.integration.test_cdc_kill import CHILD
-from tests.integration.test_cdc_postgres import cdc, lake_equals_source  # noqa: F401 (fixture)
+from tests.integration.test_cdc_postgres import lake_equals_source
 
 BLOCK = 7
 
