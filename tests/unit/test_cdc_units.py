@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import struct
 
+import dlt
 import pytest
 
 from ingest.config import read_workbook
@@ -12,6 +13,9 @@ from ingest.config.model import CdcDeletes, JobConfig, LoadType
 from ingest.sources.postgres_cdc import pgoutput
 from ingest.sources.postgres_cdc.names import slot_name
 from tests.workbooks import HEADER, job_row, write_workbook
+
+LAKE_CAPABILITIES = dlt.destinations.filesystem("lake").capabilities()
+"""dlt's filesystem destination's, as the CDC load passes its pipeline's (arrow types of the rows)."""
 
 
 def read(tmp_path, rows):
@@ -113,7 +117,7 @@ def _spilled(tmp_path, changes, block=2):
 
     spill = TableSpill(tmp_path, "s.t", block)
     schema = arrow_schema([{"name": "id", "data_type": "bigint"}, {"name": "v", "data_type": "text"},
-                           *META_HINTS.values()])
+                           *META_HINTS.values()], LAKE_CAPABILITIES)
     at = datetime(2024, 5, 1, tzinfo=timezone.utc)
     for seq, (key, value, op) in enumerate(changes):
         spill.append({"id": key, "v": value, "_cdc_op": op, "_cdc_lsn": 7, "_cdc_commit_ts": at, "_cdc_seq": seq},
@@ -148,8 +152,8 @@ def test_a_column_added_within_a_batch_reads_back_null_before_it(tmp_path):
     from ingest.sources.postgres_cdc.spill import TableSpill, arrow_schema
 
     spill = TableSpill(tmp_path, "s.t", 10)
-    spill.append({"id": 1}, arrow_schema([{"name": "id", "data_type": "bigint"}]))
-    wider = arrow_schema([{"name": "id", "data_type": "bigint"}, {"name": "w", "data_type": "date"}])
+    spill.append({"id": 1}, arrow_schema([{"name": "id", "data_type": "bigint"}], LAKE_CAPABILITIES))
+    wider = arrow_schema([{"name": "id", "data_type": "bigint"}, {"name": "w", "data_type": "date"}], LAKE_CAPABILITIES)
     spill.append({"id": 2, "w": None}, wider)
     assert [b.to_pylist() for b in spill.batches()] == [[{"id": 1, "w": None}], [{"id": 2, "w": None}]]
     assert len(spill.files) == 2
@@ -251,7 +255,7 @@ def test_the_decoder_writes_committed_changes_and_refuses_a_read_ending_inside_a
     begin = b"B" + struct.pack("!qqI", 200, 1_000_000, 7)
     insert = b"I" + struct.pack("!I", 42) + b"N" + _tuple("1", "x")
     commit = b"C" + struct.pack("!bqqq", 0, 200, 210, 1_000_000)
-    decoder = Decoder(None, {("public", "orders"): ("id",)})
+    decoder = Decoder(None, {("public", "orders"): ("id",)}, LAKE_CAPABILITIES)
     messages = [(0, 7, m) for m in (relation, begin, insert, insert, commit)]
     batch = decoder.batch(messages, 100, Spill(tmp_path / "a", 1))
     changes = batch.tables[("public", "orders")]

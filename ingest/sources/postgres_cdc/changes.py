@@ -69,10 +69,12 @@ class Decoder:
     """Decodes a slot's messages batch after batch (relations are remembered: PostgreSQL sends a
     relation's message once per decoding session, before its first change)."""
 
-    def __init__(self, cursor: Any, keys: dict[tuple[str, str], tuple[str, ...]]) -> None:
+    def __init__(self, cursor: Any, keys: dict[tuple[str, str], tuple[str, ...]], capabilities: Any) -> None:
         self.cursor = cursor
         self.keys = keys
         """(schema, table) -> the job's key columns (lower case); tables not in it are ignored."""
+        self.capabilities = capabilities
+        """The destination's (dlt's), for the arrow types of the rows (spill.arrow_schema)."""
         self.relations: dict[int, _Relation] = {}
 
     def batch(self, messages: Iterable[tuple], landed_commit_lsn: int, spill: Spill) -> Batch:
@@ -137,7 +139,7 @@ class Decoder:
         else:
             key_positions = []
         self.relations[message.oid] = _Relation(message.schema, message.table, names, typed, key_positions,
-                                                row_schema(typed, list(META_HINTS.values())))
+                                                row_schema(typed, list(META_HINTS.values()), self.capabilities))
 
     def _change(self, change: pgoutput.Change, begin: pgoutput.Begin, seq: int, batch: Batch, spill: Spill) -> int:
         """Write the change's rows (sequence numbers from `seq` on); returns the next number."""

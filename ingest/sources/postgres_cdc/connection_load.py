@@ -128,7 +128,8 @@ def _load(ctx: _Context) -> None:
         _finish_pending(ctx.pipeline)
         state = landed_state(ctx.pipeline)
         _merge_staged(ctx, state, pending=True)
-        ctx.decoder = Decoder(ctx.cursor, {t: tuple(k.lower() for k in j.primary_key) for t, j in ctx.by_table.items()})
+        ctx.decoder = Decoder(ctx.cursor, {t: tuple(k.lower() for k in j.primary_key) for t, j in ctx.by_table.items()},
+                              ctx.pipeline.destination.capabilities())
         try:
             if _needs_snapshot(ctx, state):
                 state = _initial_snapshot(ctx, "first load" if not state else "re-snapshot")
@@ -313,8 +314,8 @@ def _streamed_rows(ctx: _Context, snap: Any, job: JobConfig, catalog: list[tuple
 
 def _snapshot_schema(ctx: _Context, job: JobConfig, columns: list[TypedColumn], extra: dict[str, Any]) -> Any:
     hints = landing.column_hints(job, columns, snapshot=True)
-    return snapshot_chunks.arrow_schema(hints, [c.name for c in columns] + list(extra),
-                                        ctx.pipeline.destination.capabilities())
+    return spill.arrow_schema([hints[name] for name in [c.name for c in columns] + list(extra)],
+                              ctx.pipeline.destination.capabilities())
 
 
 def _chunked_rows(ctx: _Context, job: JobConfig, catalog: list[tuple[str, int, int]], columns: list[TypedColumn],

@@ -157,14 +157,5 @@ def _tail(log_path: Path) -> str:
     return f" ({lines[-1][:300]})" if lines else ""
 
 
-def arrow_schema(hints: dict[str, dict[str, Any]], names: list[str], capabilities: Any) -> Any:
-    """The arrow schema dlt itself gives these columns (its own type mapping), in `names` order."""
-    import pyarrow as pa
-    from dlt.common.libs.pyarrow import get_py_arrow_datatype
-
-    return pa.schema([pa.field(name, get_py_arrow_datatype(hints[name], capabilities, "UTC"),
-                               nullable=hints[name].get("nullable", True)) for name in names])
-
-
 def encoded_schema(schema: Any) -> str:
     return base64.b64encode(schema.serialize().to_pybytes()).decode()

@@ -25,20 +25,13 @@ from ingest.sources.postgres_cdc.values import TypedColumn
 COMPRESSION = "lz4"
 
 
-def arrow_type(hint: dict[str, Any]) -> pa.DataType:
-    """The arrow type of a dlt column hint as values.py and changes.py write them."""
-    data_type = hint.get("data_type")
-    if data_type == "decimal":
-        return pa.decimal128(int(hint["precision"]), int(hint["scale"]))
-    if data_type == "timestamp":
-        return pa.timestamp("us") if hint.get("timezone") is False else pa.timestamp("us", tz="UTC")
-    simple = {"bool": pa.bool_(), "bigint": pa.int64(), "double": pa.float64(), "binary": pa.binary(),
-              "date": pa.date32(), "time": pa.time64("us"), "text": pa.string()}
-    return simple.get(data_type, pa.string())
+def arrow_schema(hints: list[dict[str, Any]], capabilities: Any) -> pa.Schema:
+    """The arrow schema dlt itself gives these column hints for the destination's `capabilities`
+    (its own type mapping: the snapshot and the change batches land in the types of every load)."""
+    from dlt.common.libs.pyarrow import get_py_arrow_datatype
 
-
-def arrow_schema(hints: list[dict[str, Any]]) -> pa.Schema:
-    return pa.schema([pa.field(h["name"], arrow_type(h), nullable=h.get("nullable", True)) for h in hints])
+    return pa.schema([pa.field(h["name"], get_py_arrow_datatype(h, capabilities, "UTC"), nullable=h.get("nullable", True))
+                      for h in hints])
 
 
 @dataclass
@@ -148,8 +141,8 @@ class Spill:
             spill.close()
 
 
-def row_schema(columns: list[TypedColumn], meta: list[dict[str, Any]]) -> pa.Schema:
-    return arrow_schema([c.hint for c in columns] + meta)
+def row_schema(columns: list[TypedColumn], meta: list[dict[str, Any]], capabilities: Any) -> pa.Schema:
+    return arrow_schema([c.hint for c in columns] + meta, capabilities)
 
 
 def clear(folder: Path) -> None:
