@@ -324,7 +324,7 @@ def _chunked_rows(ctx: _Context, job: JobConfig, catalog: list[tuple[str, int, i
     task = {"url": ctx.url, "snapshot": snapshot_name, "table": list(table_of(job)), "catalog": catalog,
             "schema": snapshot_chunks.encoded_schema(schema), "extra": extra}
     reads = snapshot_chunks.ChunkReads(job.job_name, task, ranges, ctx.settings.max_workers,
-                                       working_dir(ctx.settings) / "cdc_snapshot" / ctx.slot / job.job_name)
+                                       ctx.scratch / "snapshot" / job.job_name)  # cleared with it at each run's start
     result = ctx.results[job.job_name]
     for batch in reads.batches():
         result.cdc["snapshot_rows"] += batch.num_rows
