@@ -32,7 +32,7 @@ from ingest.core.keyvault.registration import refresh_rotated_credentials
 from ingest.core import progress
 from ingest.lake import load_wakeup, parquet_encoding
 from ingest.lake.client import lake_client
-from ingest.lake.repair import repair_pipeline_files
+from ingest.lake.repair import repair_pipeline
 from ingest.plan.load_modes import LoadMode, load_mode
 from ingest.lake.locks import BlobLeaseJobLock, FileJobLock, JobLock, LockHandle
 from ingest.lake.pipeline_hooks import fence_commit, synced_for_this_run
@@ -280,12 +280,7 @@ def _close_after_scan(source: JobSource, scan: Future | None) -> None:
 
 def _repair_lake(pipeline: dlt.Pipeline, job: JobConfig) -> None:
     """See ingest/lake/repair.py: half-written dlt files from a killed load."""
-    pending = set(pipeline.list_extracted_load_packages()) | set(pipeline.list_normalized_load_packages())
-    with lake_client(pipeline) as client:
-        if not client.fs_client.exists(client.dataset_path):
-            return
-        repair_pipeline_files(client.fs_client, client.dataset_path, pipeline.pipeline_name,
-                              pipeline_name(job), job.table_name, pending)
+    repair_pipeline(pipeline, pipeline_name(job), [job.table_name])
 
 
 def _check_rowcount(job: JobConfig, source: JobSource, pipeline: dlt.Pipeline, result: JobResult,

@@ -56,7 +56,7 @@ def _load_id_of(name: str, prefix: str) -> str:
 
 
 def repair_pipeline_files(fs: Any, dataset_path: str, pipeline_name: str, schema_name: str,
-                          table_names: str | Sequence[str], pending_load_ids: set[str],
+                          table_names: Sequence[str], pending_load_ids: set[str],
                           keep: KeepFile | None = None) -> RepairReport:
     """Remove broken bookkeeping files of one pipeline; roll back loads whose state broke
     and that this machine cannot finish. `dataset_path` is the dataset folder in `fs`;
@@ -88,7 +88,7 @@ def repair_pipeline_files(fs: Any, dataset_path: str, pipeline_name: str, schema
             if folder == STATE_DIR:
                 load_id = _load_id_of(name, prefix)
                 if load_id not in pending_load_ids:
-                    for table_name in [table_names] if isinstance(table_names, str) else table_names:
+                    for table_name in table_names:
                         _roll_back(fs, f"{root}/{table_name}", load_id, report, keep)
     return report
 
@@ -141,3 +141,20 @@ def roll_back_uncommitted_loads(fs: Any, dataset_path: str, pipeline_name: str, 
         log.warning("rolled back load %s: its files reached the lake but its state never did; its rows load again",
                     load_id)
     return report
+
+
+def repair_pipeline(pipeline: Any, schema_name: str, table_names: Sequence[str], keep: KeepFile | None = None,
+                    uncommitted_in: Sequence[str] = ()) -> None:
+    """What a killed load of `pipeline` left half done in the lake: `repair_pipeline_files` for
+    its `table_names`, then `roll_back_uncommitted_loads` for `uncommitted_in` (a machine that lost
+    the pipeline's working folder). Loads whose package this machine still holds are left to dlt."""
+    from ingest.lake.client import lake_client
+
+    pending = set(pipeline.list_extracted_load_packages()) | set(pipeline.list_normalized_load_packages())
+    with lake_client(pipeline) as client:
+        fs, dataset = client.fs_client, client.dataset_path
+        if not fs.exists(dataset):
+            return
+        repair_pipeline_files(fs, dataset, pipeline.pipeline_name, schema_name, table_names, pending, keep)
+        if uncommitted_in:
+            roll_back_uncommitted_loads(fs, dataset, pipeline.pipeline_name, schema_name, uncommitted_in, pending, keep)

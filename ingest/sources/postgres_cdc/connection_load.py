@@ -171,21 +171,11 @@ def _repair_lake(ctx: _Context, fresh_machine: bool) -> None:
     folder was missing) the files the load appended without committing its state. They are
     removed and the lake's state is the one before, so the slot (never advanced past the lake)
     gives those changes again."""
-    from ingest.lake.client import lake_client
-    from ingest.lake.repair import repair_pipeline_files, roll_back_uncommitted_loads
+    from ingest.lake.repair import repair_pipeline
 
-    pipeline = ctx.pipeline
-    pending = set(pipeline.list_extracted_load_packages()) | set(pipeline.list_normalized_load_packages())
     appended = sorted(j.table_name for j in ctx.jobs if landing.landing_of(j) is landing.Landing.PARQUET)
-    with lake_client(pipeline) as client:
-        fs, dataset = client.fs_client, client.dataset_path
-        if not fs.exists(dataset):
-            return
-        repair_pipeline_files(fs, dataset, pipeline.pipeline_name, SOURCE_NAME, sorted(j.table_name for j in ctx.jobs),
-                              pending, keep=_snapshot_file)
-        if fresh_machine and appended:
-            roll_back_uncommitted_loads(fs, dataset, pipeline.pipeline_name, SOURCE_NAME, appended, pending,
-                                        keep=_snapshot_file)
+    repair_pipeline(ctx.pipeline, SOURCE_NAME, sorted(j.table_name for j in ctx.jobs), keep=_snapshot_file,
+                    uncommitted_in=appended if fresh_machine else ())
 
 
 def _snapshot_file(fs: Any, path: str) -> bool:
