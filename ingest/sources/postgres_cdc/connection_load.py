@@ -285,13 +285,9 @@ def _streamed_rows(ctx: _Context, snap: Any, job: JobConfig, catalog: list[tuple
                    columns: list[TypedColumn], extra: dict[str, Any]) -> Iterator[Any]:
     """The snapshot in one stream on `snap`, as arrow batches built as a chunk builds them
     (snapshot_reader.arrow_batch): dlt takes them whole instead of a Python row per value."""
-    from psycopg2 import sql
+    from ingest.sources.postgres_cdc.snapshot_reader import BATCH_ROWS, arrow_batch, snapshot_query
 
-    from ingest.sources.postgres_cdc.snapshot_reader import BATCH_ROWS, arrow_batch
-
-    query = sql.SQL("SELECT {} FROM {}").format(
-        sql.SQL(", ").join(sql.SQL("{}::text").format(sql.Identifier(name)) for name, _, _ in catalog),
-        sql.Identifier(*table_of(job)))
+    query = snapshot_query(catalog, table_of(job))
     schema = _snapshot_schema(ctx, job, columns, extra)
     result = ctx.results[job.job_name]
     with snap.cursor(name=f"snapshot_{job.job_name}") as cur:

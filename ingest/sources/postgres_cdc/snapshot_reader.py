@@ -48,17 +48,23 @@ def read_chunk(task: dict[str, Any]) -> int:
 
 
 def chunk_query(task: dict[str, Any]) -> Any:
-    """Every column as text (as the one-stream snapshot reads them) of the chunk's block range:
-    a TID range scan (PostgreSQL 14+) reads only those blocks."""
+    """The chunk's rows: its block range, a TID range scan (PostgreSQL 14+) reads only those blocks."""
     from psycopg2 import sql
 
-    schema, table = task["table"]
     where = sql.SQL("ctid >= {}::tid").format(sql.Literal(f"({int(task['first_block'])},0)"))
     if task.get("end_block") is not None:
         where = sql.SQL("{} AND ctid < {}::tid").format(where, sql.Literal(f"({int(task['end_block'])},0)"))
-    return sql.SQL("SELECT {} FROM {} WHERE {}").format(
-        sql.SQL(", ").join(sql.SQL("{}::text").format(sql.Identifier(name)) for name, _, _ in task["catalog"]),
-        sql.Identifier(schema, table), where)
+    return sql.SQL("{} WHERE {}").format(snapshot_query(task["catalog"], tuple(task["table"])), where)
+
+
+def snapshot_query(catalog: list[Any], table: tuple[str, str]) -> Any:
+    """Every column of `catalog` ((name, type oid, modifier)) as text, read from `table`
+    (schema, name): how the one-stream snapshot and each chunk read the rows."""
+    from psycopg2 import sql
+
+    return sql.SQL("SELECT {} FROM {}").format(
+        sql.SQL(", ").join(sql.SQL("{}::text").format(sql.Identifier(name)) for name, _, _ in catalog),
+        sql.Identifier(*table))
 
 
 def arrow_batch(page: list[tuple], columns: list[Any], schema: Any, extra: dict[str, Any]) -> Any:
