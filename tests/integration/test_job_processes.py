@@ -162,7 +162,7 @@ def test_a_process_that_ran_a_job_itself_runs_the_next_ones_in_threads(monkeypat
 
 def test_killing_the_runner_kills_its_job_processes(postgres, pg_schema, tmp_path):
     """kill -9 of `python -m ingest run` must not leave a job loading on as an orphan: it would
-    race the next run on the same pipeline (ingest/drivers/local/job_processes.py _die_with_runner)."""
+    race the next run on the same pipeline (ingest/core/child_process.py die_with_parent)."""
     import signal
     import time
 

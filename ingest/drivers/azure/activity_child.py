@@ -9,19 +9,17 @@ break those lines; its stderr is the file the worker reads its last words from s
 
 from __future__ import annotations
 
-import ctypes
 import json
 import logging
 import os
-import signal
 import sys
 import threading
 from typing import IO, Any
 
+from ingest.core.child_process import die_with_parent
 from ingest.core.redact import SecretMaskingFilter, on_register, redact
 from ingest.core.settings import Settings
 
-_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 OOM_SCORE_ADJ = 500
 """Half-way to 'always first' (1000): the kernel's choice still weighs size among children."""
 _RECORD_FIELDS = ("name", "levelno", "levelname", "msg", "exc_text", "created", "msecs", "pathname", "lineno",
@@ -85,19 +83,6 @@ def log_to_worker(channel: Channel, levels: dict[str, int]) -> None:
             logger.handlers = [] if logger.propagate else [handler]
 
 
-def die_with_worker(worker_pid: int) -> None:
-    """The kernel kills this child when the worker thread that started it ends (the worker
-    killed, scaled in, timed out): an orphan would load on unseen, racing the next attempt on
-    the same pipeline. That thread waits for the child, so it cannot end first otherwise."""
-    if not sys.platform.startswith("linux"):
-        return
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
-    if os.getppid() != worker_pid:  # the worker died before the line above took effect
-        os._exit(1)
-
-
 def prefer_to_be_oom_killed() -> None:
     """When memory runs out, the kernel should take this child rather than the worker (and
     every activity on it). Raising one's own score needs no privilege; where it cannot be set,
@@ -141,7 +126,7 @@ def run(request: dict[str, Any], channel: Channel) -> int:
 def main() -> int:
     channel = take_stdout()
     request = json.loads(sys.stdin.buffer.read())
-    die_with_worker(int(request["parent_pid"]))
+    die_with_parent(int(request["parent_pid"]))
     prefer_to_be_oom_killed()
     return run(request, channel)
 

@@ -12,7 +12,7 @@ when it ends, its exit code (negative: the signal); the rest is isolation.py's p
 
 The server lives as long as the worker: when the worker's end of the control socket closes (the
 worker died), it kills its children and exits; each child dies with the server
-(PR_SET_PDEATHSIG, activity_child.die_with_worker). A server started under other environment
+(PR_SET_PDEATHSIG, ingest/core/child_process.die_with_parent). A server started under other environment
 variables (the import path is one of them: PYTHONPATH) or another command is retired (it ends
 when its last child has) and a new one started: its children would load with stale settings
 (tests change them; a Function App restarts its worker when they change).

@@ -22,7 +22,6 @@ ingest/core/fork_safety.py).
 
 from __future__ import annotations
 
-import ctypes
 import gc
 import logging
 import multiprocessing
@@ -30,7 +29,6 @@ import multiprocessing.connection
 import os
 import pickle
 import shutil
-import signal
 import sys
 import tempfile
 import threading
@@ -41,6 +39,7 @@ from typing import Any, BinaryIO, Callable, Iterator
 
 from ingest import load
 from ingest.core import progress
+from ingest.core.child_process import die_with_parent
 from ingest.config.model import JobConfig
 from ingest.core.fork_safety import can_fork_jobs
 from ingest.core.redact import SecretMaskingFilter, known_secrets, register_secret
@@ -221,7 +220,7 @@ class _TextSink:
 
 
 def _child(task: Task, send: multiprocessing.connection.Connection, runner_pid: int, stderr_fd: int) -> None:
-    _die_with_runner(runner_pid)
+    die_with_parent(runner_pid)
     os.dup2(stderr_fd, 2)  # its last words, should it die: ingest/drivers/local/worker_exit.py
 
     lock = threading.Lock()  # dlt logs and reports rows from its own threads too
@@ -236,21 +235,6 @@ def _child(task: Task, send: multiprocessing.connection.Connection, runner_pid: 
     outcome = task.call()  # never raises: failures are results
     post(("result", outcome, sorted(known_secrets() - before)))
     send.close()
-
-
-_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
-
-
-def _die_with_runner(runner_pid: int) -> None:
-    """The kernel kills this job process when the runner that forked it dies (kill -9, the OOM
-    killer, a lost session). An orphan would load on unseen, racing the next run on the same
-    pipeline: the lake could get a state committed after the next run's check, or the same
-    rows twice. A kill mid-load is what dlt's load packages recover from on the next run."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
-    if os.getppid() != runner_pid:  # the runner died before the line above took effect
-        os._exit(1)
 
 
 class _ToParent(logging.Handler):
