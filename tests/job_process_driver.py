@@ -44,6 +44,8 @@ def main() -> int:
         if fault == "secret":
             register_secret(SECRET)  # learned in the child, as a Key Vault secret is
             logging.getLogger("ingest.load").warning("job %s pid %d sees %s", job.job_name, os.getpid(), SECRET)
+            sys.stderr.write(f"a library prints {SECRET} to stderr\n")  # echoed by the runner: masked
+            sys.stderr.flush()
         return real_run_job(job, run, settings)
 
     ingest.load.run_job = run_job

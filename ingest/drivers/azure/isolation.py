@@ -46,7 +46,7 @@ from ingest.core.redact import redact, register_secret
 from ingest.core.result import RunContext
 from ingest.core.settings import Settings
 from ingest.drivers.azure.warm_child import WarmChild, WarmServer
-from ingest.drivers.local.worker_exit import dead_job_result, memory_cgroup_oom_kills, read_tail
+from ingest.drivers.local.worker_exit import dead_job_result, echo_masked, memory_cgroup_oom_kills
 
 log = logging.getLogger("ingest.activity")
 
@@ -102,7 +102,7 @@ def run_isolated(activity: str, payload: dict[str, Any], settings: Settings,
             if child.poll() is None:  # the worker's thread was interrupted: the child goes too
                 child.kill()
                 child.wait()
-        tail = _echo_masked(stderr)
+        tail = echo_masked(stderr)
     log.debug("activity %s: child %d ended with exit code %s after %.2f s", activity, child.pid, exit_code,
               time.perf_counter() - clock)
     if answer.finished:
@@ -165,16 +165,6 @@ def _log(fields: dict[str, Any]) -> None:
         fields["exc_text"] = redact(fields["exc_text"])
     record = logging.makeLogRecord(fields)
     logging.getLogger(str(fields.get("name") or "ingest")).handle(record)
-
-
-def _echo_masked(stderr: BinaryIO) -> str:
-    """The child's stderr on to the worker's (masked: the host keeps it); its tail returned."""
-    tail = read_tail(stderr)
-    stderr.seek(0)
-    for line in stderr:  # line by line: a chatty child's stderr need not fit in memory
-        sys.stderr.write(redact(line.decode("utf-8", "replace")))
-    sys.stderr.flush()
-    return tail
 
 
 def _log_levels() -> dict[str, int]:

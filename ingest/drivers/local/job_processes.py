@@ -28,7 +28,6 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import pickle
-import shutil
 import sys
 import tempfile
 import threading
@@ -47,7 +46,7 @@ from ingest.core.result import JobResult, RunContext
 from ingest.core.settings import Settings
 from ingest.records.lineage.jobs import preload as preload_lineage
 from ingest.drivers.local.warm_up import preload, warm_up
-from ingest.drivers.local.worker_exit import dead_job_result, memory_cgroup_oom_kills, read_tail
+from ingest.drivers.local.worker_exit import dead_job_result, echo_masked, memory_cgroup_oom_kills
 
 log = logging.getLogger("ingest.runner")
 
@@ -199,24 +198,12 @@ def _collect_dead(receive: multiprocessing.connection.Connection, started: _Runn
 
 
 def _echo_and_close(stderr: BinaryIO) -> str:
-    """What the job process wrote to stderr goes on to the runner's own stderr (a console
-    still sees it); its tail is returned for the error message."""
+    """What the job process wrote to stderr goes on, masked, to the runner's own stderr (a
+    console still sees it); its tail is returned for the error message."""
     try:
-        tail = read_tail(stderr)
-        stderr.seek(0)
-        sys.stderr.flush()
-        shutil.copyfileobj(stderr, sys.stderr.buffer if hasattr(sys.stderr, "buffer") else _TextSink())
-        sys.stderr.flush()
-        return tail
+        return echo_masked(stderr)
     finally:
         stderr.close()
-
-
-class _TextSink:
-    """sys.stderr without a byte buffer (replaced by a test harness): decode and write."""
-
-    def write(self, data: bytes) -> None:
-        sys.stderr.write(data.decode("utf-8", "replace"))
 
 
 def _child(task: Task, send: multiprocessing.connection.Connection, runner_pid: int, stderr_fd: int) -> None:

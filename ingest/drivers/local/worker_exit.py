@@ -16,6 +16,7 @@ import logging
 import os
 import re
 import signal
+import sys
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -39,6 +40,17 @@ def read_tail(stderr: BinaryIO) -> str:
     size = stderr.tell()
     stderr.seek(max(0, size - TAIL_BYTES))
     return stderr.read().decode("utf-8", "replace")
+
+
+def echo_masked(stderr: BinaryIO) -> str:
+    """A child's stderr on to this process's own (a console, the Functions host's log keeps it),
+    masked and line by line (a chatty child's stderr need not fit in memory); its tail returned."""
+    tail = read_tail(stderr)
+    stderr.seek(0)
+    for line in stderr:
+        sys.stderr.write(redact(line.decode("utf-8", "replace")))
+    sys.stderr.flush()
+    return tail
 
 
 def cause_from_stderr(text: str) -> str | None:
