@@ -69,6 +69,10 @@ class JobResult:
     "rows": {chunk: rows}, "rowcount": {chunk: ok|mismatch}}; None for a plain load."""
     lineage_failures: int = 0
     """OpenLineage events of this job that could not be sent (ingest/records/lineage/); never a failure."""
+    consents: list[str] = field(default_factory=list)
+    """The recorded yeses of this load (README "What the app will not do without asking"): each
+    guard that was overridden on purpose, in words (e.g. "took over lake table orders from job
+    x"), written to the audit trail's `consents` column."""
 
     @property
     def succeeded(self) -> bool:

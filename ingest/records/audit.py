@@ -18,7 +18,7 @@ AUDIT_FILE = "audit_trail.csv"
 AUDIT_COLUMNS = ["run_id", "job_name", "execution_date", "status", "rows_processed", "partition_path",
                  "load_id", "started_at", "finished_at", "duration_s", "watermark_before",
                  "watermark_after", "error_class", "error_message", "attempts", "source_rows",
-                 "landed_rows", "rowcount_status", "chunks"]
+                 "landed_rows", "rowcount_status", "chunks", "consents"]
 
 
 def audit_row(result: JobResult, execution_date: str) -> dict[str, object]:
@@ -44,6 +44,8 @@ def audit_row(result: JobResult, execution_date: str) -> dict[str, object]:
         "rowcount_status": (result.rowcount or {}).get("status", ""),
         # a chunked load (README "Chunked loads"): chunks landed / planned, e.g. 7/8
         "chunks": f"{result.chunks['done']}/{result.chunks['total']}" if result.chunks else "",
+        # the guards overridden on purpose for this load, "; "-separated (README "What the app will not do without asking")
+        "consents": redact("; ".join(result.consents)) if result.consents else "",
     }
 
 
