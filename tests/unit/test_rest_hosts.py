@@ -23,6 +23,19 @@ def test_a_private_loopback_or_link_local_host_is_refused_unless_listed(url):
         HostPolicy("j", "c", ("*.internal",), allow_http=True).check(url, "base_url")
 
 
+@pytest.mark.parametrize("url", ["https://[::7f00:1]/", "https://[::127.0.0.1]/", "https://[64:ff9b::7f00:1]/",
+                                 "https://[2002:7f00:1::]/", "https://[64:ff9b::a9fe:a9fe]/",
+                                 "https://[2002:a00:1::1]/"])
+def test_an_ipv6_form_that_embeds_a_private_ipv4_address_is_refused(url):
+    """IPv4-compatible, NAT64 and 6to4 forms reach the embedded IPv4 host where they are routed."""
+    with pytest.raises(HostNotAllowedError, match="is not a public address"):
+        HostPolicy("j").check(url, "base_url")
+
+
+def test_an_ipv6_form_that_embeds_a_public_ipv4_address_passes():
+    HostPolicy("j").check("https://[64:ff9b::5db8:d822]/v1", "base_url")  # NAT64 of PUBLIC
+
+
 def test_a_host_listed_exactly_is_allowed_even_when_private():
     HostPolicy("j", "c", ("127.0.0.1", "localhost"), allow_http=True).check("http://127.0.0.1:8080/x", "base_url")
     HostPolicy("j", "c", ("localhost",)).check("https://localhost/x", "base_url")
