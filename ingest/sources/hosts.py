@@ -93,10 +93,27 @@ def non_public_address(host: str) -> str | None:
     not resolve passes here: the connection then fails on its own."""
     for text in _addresses(host):
         address = ipaddress.ip_address(text.split("%")[0])
-        mapped = getattr(address, "ipv4_mapped", None)
-        if not (mapped or address).is_global:
+        if not all(part.is_global for part in (address, *embedded_ipv4(address))):
             return str(address)
     return None
+
+
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+
+
+def embedded_ipv4(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries to an IPv4 host: mapped (::ffff:a.b.c.d),
+    IPv4-compatible (::a.b.c.d), NAT64 (64:ff9b::a.b.c.d), 6to4 (2002:AABB:CCDD::) and Teredo's
+    server and client. `[::7f00:1]` reaches 127.0.0.1 on a host that routes these forms, so
+    the private-address check looks at the embedded address too."""
+    if address.version == 4:
+        return []
+    found = [a for a in (address.ipv4_mapped, address.sixtofour) if a is not None]
+    found.extend(address.teredo or ())
+    if address in _NAT64 or (address in _IPV4_COMPATIBLE and int(address) > 1):
+        found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return found
 
 
 def _addresses(host: str) -> list[str]:
