@@ -120,14 +120,18 @@ OBJECT_ID_PATTERN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}
 
 def _http_auth_settings(env: Mapping[str, str]) -> dict[str, object]:
     """Who may call the HTTP routes (ingest/drivers/azure/http_auth.py): the function key only,
-    or Entra ID through App Service Authentication and the callers listed by object or client id."""
+    or Entra ID through App Service Authentication and the callers listed by object id."""
     mode = _choice(env, "INGEST_HTTP_AUTH", HTTP_AUTH_MODES) or "functionkey"
     names = [n.strip().lower() for n in (env.get("INGEST_HTTP_ALLOWED_PRINCIPALS") or "").split(",")]
     for name in names:
         if name and not OBJECT_ID_PATTERN.fullmatch(name):
-            raise SettingError(f"setting INGEST_HTTP_ALLOWED_PRINCIPALS: {name[:40]!r} is not an object or"
-                               " client id (a GUID such as 00000000-0000-0000-0000-000000000000)")
-    return {"http_auth": mode, "http_allowed_principals": tuple(sorted({n for n in names if n}))}
+            raise SettingError(f"setting INGEST_HTTP_ALLOWED_PRINCIPALS: {name[:40]!r} is not an object"
+                               " id (a GUID such as 00000000-0000-0000-0000-000000000000)")
+    # App Service sets WEBSITE_AUTH_ENABLED=True on the site when Easy Auth is on: only then are
+    # the X-MS-CLIENT-PRINCIPAL* headers Easy Auth's and not the caller's
+    easy_auth = (env.get("WEBSITE_AUTH_ENABLED") or "").strip().lower() == "true"
+    return {"http_auth": mode, "http_allowed_principals": tuple(sorted({n for n in names if n})),
+            "http_easy_auth": easy_auth}
 
 
 def _observability_settings(env: Mapping[str, str]) -> dict[str, object]:
@@ -292,7 +296,11 @@ class Settings:
     """Azure app: `functionkey` (every route needs the function key) or `entra` (also an Entra ID
     login through App Service Authentication, by a caller in http_allowed_principals)."""
     http_allowed_principals: tuple[str, ...] = ()
-    """Azure app with http_auth=entra: object ids (or client ids) of the callers allowed."""
+    """Azure app with http_auth=entra: object ids of the callers allowed (as Easy Auth's
+    allowedPrincipals.identities, which infra/modules/function-app.bicep fills from the same list)."""
+    http_easy_auth: bool = False
+    """App Service Authentication is on in front of the app (the platform's WEBSITE_AUTH_ENABLED):
+    with http_auth=entra and this off, every call is refused (the principal headers could be the caller's own)."""
     cdc_lag_alert_bytes: int = 1 << 30
     """load_type CDC: a replication slot holding more WAL than this (bytes) gets an alert mail
     and a warning in the run summary (ingest/records/cdc_slots.py)."""

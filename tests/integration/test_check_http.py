@@ -50,6 +50,7 @@ def test_post_check_answers_the_lines_of_the_workbook_in_blob_storage(postgres, 
 
     # with Entra on: 401 without Easy Auth's headers, 403 for a caller not allowed, 200 for ADF
     monkeypatch.setenv("INGEST_HTTP_AUTH", "entra")
+    monkeypatch.setenv("WEBSITE_AUTH_ENABLED", "True")  # App Service sets it with Easy Auth on
     monkeypatch.setenv("INGEST_HTTP_ALLOWED_PRINCIPALS", ADF)
     blueprint.settings.cache_clear()
     assert blueprint.handle_check(post(b"")).status_code == 401

@@ -22,16 +22,19 @@ from ingest.drivers.azure import blueprint
 from tests.unit.test_function_app import FakeDurableClient
 
 ADF = "0b5c2f1e-3c1a-4c55-9d7e-7a3b2e1f0a01"  # ADF's managed identity (object id)
-AIRFLOW_APP = "6f1d9e2a-8b3c-4d5e-9f60-1a2b3c4d5e6f"  # Airflow's service principal (client id)
+AIRFLOW_APP = "6f1d9e2a-8b3c-4d5e-9f60-1a2b3c4d5e6f"  # Airflow's application (client id)
+AIRFLOW_SP = "2c4e6a8b-0d1f-4a3b-8c5d-7e9f1a2b3c4d"  # Airflow's service principal (object id)
 STRANGER = "9e8d7c6b-5a49-4382-9170-6f5e4d3c2b1a"
 OID_CLAIM = "http://schemas.microsoft.com/identity/claims/objectidentifier"
 
 
 @pytest.fixture
 def entra(monkeypatch):
-    """The app as deployed with httpAuth=entra: the two settings, read afresh."""
+    """The app as deployed with httpAuth=entra: the two settings, and Easy Auth on (App Service
+    sets WEBSITE_AUTH_ENABLED), read afresh."""
     monkeypatch.setenv("INGEST_HTTP_AUTH", "entra")
-    monkeypatch.setenv("INGEST_HTTP_ALLOWED_PRINCIPALS", f"{ADF},{AIRFLOW_APP.upper()}")
+    monkeypatch.setenv("INGEST_HTTP_ALLOWED_PRINCIPALS", f"{ADF},{AIRFLOW_SP.upper()}")
+    monkeypatch.setenv("WEBSITE_AUTH_ENABLED", "True")
     blueprint.settings.cache_clear()
     yield
     blueprint.settings.cache_clear()
@@ -111,10 +114,10 @@ def test_a_caller_not_in_the_allowed_list_gets_403(entra, caplog):
     assert asyncio.run(blueprint.handle_status(status(principal_headers(STRANGER)), running)).status_code == 403
 
 
-def test_allowed_callers_by_object_id_or_client_id_start_and_poll_runs(entra):
+def test_allowed_callers_by_object_id_start_and_poll_runs(entra):
     response, client = start(post(principal_headers(ADF)))  # ADF's managed identity, by object id
     assert response.status_code == 202 and len(client.started) == 1
-    airflow = principal_headers(STRANGER, app_id=AIRFLOW_APP)  # Airflow's SP: its client id in `appid`
+    airflow = principal_headers(AIRFLOW_SP, app_id=AIRFLOW_APP)  # Airflow's service principal, by object id
     response, client = start(post(airflow))
     assert response.status_code == 202 and len(client.started) == 1
     running = FakeDurableClient(running={"ingest-all"})
@@ -130,7 +133,41 @@ def test_the_dashboard_lets_an_allowed_caller_through_to_the_page(entra, monkeyp
     assert response.status_code == 500 and b"INGEST_AUDIT_URL" in response.get_body()
 
 
+def test_an_application_id_in_the_claims_admits_no_other_object_id(entra):
+    """Easy Auth admits by object id (allowedPrincipals.identities): a client id in `appid` or
+    `azp` of another principal's token must not let it in behind Easy Auth's back."""
+    for claim in ("appid", "azp"):
+        headers = principal_headers(STRANGER, app_id=ADF)
+        if claim == "azp":
+            headers = principal_headers(STRANGER)
+            document = json.loads(base64.b64decode(headers["X-MS-CLIENT-PRINCIPAL"]))
+            document["claims"].append({"typ": "azp", "val": AIRFLOW_SP})
+            headers["X-MS-CLIENT-PRINCIPAL"] = base64.b64encode(json.dumps(document).encode()).decode()
+        response, client = start(post(headers))
+        assert response.status_code == 403 and client.started == [], claim
+
+
+@pytest.mark.parametrize("flag", [None, "False", "", "0"])
+def test_with_entra_and_easy_auth_off_headers_the_caller_sent_admit_no_one(entra, monkeypatch, caplog, flag):
+    """INGEST_HTTP_AUTH=entra on an app without Easy Auth in front (off, half-deployed, run
+    elsewhere): the principal headers can be the caller's own, so every call is refused."""
+    if flag is None:
+        monkeypatch.delenv("WEBSITE_AUTH_ENABLED")
+    else:
+        monkeypatch.setenv("WEBSITE_AUTH_ENABLED", flag)
+    blueprint.settings.cache_clear()
+    response, client = start(post(principal_headers(ADF)))  # an allowed object id, spoofed
+    assert response.status_code == 403 and client.started == []
+    assert "App Service Authentication is not on" in json.loads(response.get_body())["error"]
+    assert "WEBSITE_AUTH_ENABLED" in caplog.text
+    running = FakeDurableClient(running={"ingest-all"})
+    assert asyncio.run(blueprint.handle_status(status(principal_headers(ADF)), running)).status_code == 403
+    page = func.HttpRequest("GET", "http://localhost/api/dashboard", body=b"", headers=principal_headers(ADF))
+    assert blueprint.handle_dashboard_route(page).status_code == 403
+
+
 def test_with_entra_and_no_allowed_caller_everyone_is_refused(monkeypatch):
+    monkeypatch.setenv("WEBSITE_AUTH_ENABLED", "True")
     monkeypatch.setenv("INGEST_HTTP_AUTH", "entra")
     monkeypatch.setenv("INGEST_HTTP_ALLOWED_PRINCIPALS", "")
     blueprint.settings.cache_clear()
@@ -159,8 +196,10 @@ def test_with_the_function_key_only_the_headers_are_never_trusted(function_key_o
 
 def test_the_settings_read_the_mode_and_the_allowed_ids():
     settings = Settings.from_env({"INGEST_HTTP_AUTH": "Entra",
-                                  "INGEST_HTTP_ALLOWED_PRINCIPALS": f" {ADF.upper()} ,,{AIRFLOW_APP}"})
-    assert settings.http_auth == "entra" and settings.http_allowed_principals == tuple(sorted((ADF, AIRFLOW_APP)))
+                                  "INGEST_HTTP_ALLOWED_PRINCIPALS": f" {ADF.upper()} ,,{AIRFLOW_SP}"})
+    assert settings.http_auth == "entra" and settings.http_allowed_principals == tuple(sorted((ADF, AIRFLOW_SP)))
+    assert not settings.http_easy_auth
+    assert Settings.from_env({"WEBSITE_AUTH_ENABLED": "True"}).http_easy_auth
     assert Settings.from_env({}).http_auth == "functionkey"
     assert Settings.from_env({"INGEST_HTTP_AUTH": "functionKey"}).http_auth == "functionkey"
     with pytest.raises(SettingError, match="INGEST_HTTP_AUTH"):

@@ -4,8 +4,14 @@ App Service Authentication ("Easy Auth", `authsettingsV2` in infra/modules/funct
 validates the caller's Entra ID token in front of the app, strips any `X-MS-CLIENT-PRINCIPAL*`
 header the caller sent, and injects its own: the caller's object id, its identity provider and
 the token's claims (base64 JSON). With Entra on, a route answers 401 when those headers are
-missing or do not agree, and 403 when the caller is not in INGEST_HTTP_ALLOWED_PRINCIPALS (by
-object id, or by the client id of the application that asked for the token).
+missing or do not agree, and 403 when the caller's object id is not in
+INGEST_HTTP_ALLOWED_PRINCIPALS. Admission is by object id only, the key Easy Auth's
+allowedPrincipals.identities checks (infra fills both from one list), so the two layers agree:
+an application's client id in a token's `appid`/`azp` admits no one.
+
+The headers are trusted only when the platform says Easy Auth is on (WEBSITE_AUTH_ENABLED=True,
+set by App Service on the site): with INGEST_HTTP_AUTH=entra and Easy Auth off, half-deployed, or
+the app run elsewhere, anyone could send them, so every call is refused (fail closed).
 
 With the function key only (the default, and every local run), the headers are never read:
 without Easy Auth in front, anyone can send them. The function key stays required either way
@@ -30,7 +36,6 @@ PRINCIPAL_IDP = "X-MS-CLIENT-PRINCIPAL-IDP"
 PRINCIPAL = "X-MS-CLIENT-PRINCIPAL"
 ENTRA_IDP = "aad"
 OBJECT_ID_CLAIMS = ("http://schemas.microsoft.com/identity/claims/objectidentifier", "oid")
-APP_ID_CLAIMS = ("appid", "azp")
 MAX_PRINCIPAL_BYTES = 64 * 1024
 """A token's claims are a few KB; a header far larger is not Easy Auth's."""
 
@@ -42,10 +47,9 @@ class NotAuthenticated(Exception):
 @dataclass(frozen=True)
 class Caller:
     object_id: str
-    app_ids: frozenset[str]
 
     def allowed(self, principals: tuple[str, ...]) -> bool:
-        return self.object_id in principals or not self.app_ids.isdisjoint(principals)
+        return self.object_id in principals
 
 
 def _claims(encoded: str) -> dict[str, str]:
@@ -79,8 +83,7 @@ def caller_of(req: func.HttpRequest) -> Caller:
     claimed = next((claims[c] for c in OBJECT_ID_CLAIMS if c in claims), "").strip().lower()
     if claimed != object_id:
         raise NotAuthenticated("the client principal headers do not agree")
-    app_ids = frozenset(claims[c].strip().lower() for c in APP_ID_CLAIMS if claims.get(c))
-    return Caller(object_id, app_ids)
+    return Caller(object_id)
 
 
 def _refuse(message: str, status: int) -> func.HttpResponse:
@@ -94,6 +97,10 @@ def refusal(req: func.HttpRequest, settings: Settings) -> func.HttpResponse | No
     echoed in the answer; a refused caller's object id (not a secret) is logged."""
     if settings.http_auth != "entra":
         return None
+    if not settings.http_easy_auth:
+        log.error("HTTP call refused (403): INGEST_HTTP_AUTH=entra but App Service Authentication is not on"
+                  " in front of this app (WEBSITE_AUTH_ENABLED is not True): the principal headers cannot be trusted")
+        return _refuse("Entra ID is required but App Service Authentication is not on for this app", 403)
     try:
         caller = caller_of(req)
     except NotAuthenticated as exc:
