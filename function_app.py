@@ -19,8 +19,9 @@ from ingest.alerts.telemetry import configure_from_environment  # noqa: E402
 
 configure_from_environment()  # App Insights with custom dimensions, when azure-monitor-opentelemetry is installed
 
-from ingest.core.logging_setup import install_secret_masking  # noqa: E402
+from ingest.core.logging_setup import install_secret_masking, quiet_library_loggers  # noqa: E402
 
 install_secret_masking()
+quiet_library_loggers()  # the Azure SDK's per-request INFO lines would go to Application Insights
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 app.register_functions(bp)

@@ -14,6 +14,16 @@ FORMAT = "%(asctime)s %(levelname)s [%(threadName)s] %(name)s: %(message)s"
 
 _MASKING = SecretMaskingFilter()
 
+LIBRARY_LOGGERS = ("azure", "urllib3", "fsspec", "adlfs")
+"""Libraries that log every request at INFO (the Azure SDK's http_logging_policy: one line per
+blob request and one per response; azure.identity per token): WARNING and up only, in the CLI
+and in the Functions app alike (Application Insights bills by volume)."""
+
+
+def quiet_library_loggers() -> None:
+    for name in LIBRARY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
 
 def install_secret_masking() -> None:
     """Mask secrets in records of dlt's logger (it does not propagate and has its own
@@ -49,6 +59,5 @@ def setup_logging(log_dir: Path, verbose: bool = False) -> Path:
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     logging.getLogger("dlt").setLevel(logging.INFO if verbose else logging.WARNING)
     install_secret_masking()
-    for noisy in ("azure", "urllib3", "fsspec", "adlfs"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    quiet_library_loggers()
     return path
