@@ -12,8 +12,8 @@ whose forked children carry the fault.
 `abort` stands in for a native driver that panics and aborts (no real driver here can be made
 to): it writes a Rust panic's lines to the child's stderr and calls abort(); the capture of the
 cause (a real stderr, a real SIGABRT) is what is tested. `canary` first registers a secret as
-Key Vault would, then panics naming it and a connection URL with its password. `raise` raises
-a Python error (Durable retries the activity). `hang` replaces every activity's body with a
+Key Vault would, then panics naming it and a connection URL with its password. `raise` registers
+the same secret, then raises a Python error naming it (Durable retries the activity). `hang` replaces every activity's body with a
 wait of two minutes, its pid written to $HANG_PID_FILE (the test then kills the worker). `kill`
 is a SIGKILL from outside (an operator, or the OOM killer); a real OOM kill needs no fault: the
 test's table is too big for the cgroup.
@@ -52,6 +52,7 @@ def _fault(fault: str) -> None:
         register_secret(CANARY)  # learned in the child, as a Key Vault secret is
         _panic(f" {CANARY} postgresql://reader:{URL_PASSWORD}@db.example.com/sales".encode())
     if fault == "raise":
+        register_secret(CANARY)  # learned in the child, as a Key Vault secret is (the worker never saw it)
         raise ConnectionResetError(f"blob read reset; secret {CANARY}")
 
 
