@@ -12,6 +12,7 @@ from urllib.parse import urlparse
 
 from dlt.destinations import filesystem
 
+from ingest.core.private_folders import private_folder
 from ingest.core.settings import Settings
 
 AZURE_SCHEMES = ("az", "abfs", "abfss", "azure")
@@ -32,6 +33,7 @@ def working_dir(settings: Settings) -> Path:
     """dlt's working folders for this lake: one set per destination and dataset, so local
     state kept for one lake never leaks into a run against another."""
     key = f"{bucket_url(settings.destination)}|{settings.dataset}"
+    private_folder(settings.pipelines_dir)  # holds source rows: this app's user only
     return settings.pipelines_dir / f"{settings.dataset}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
 
 
