@@ -20,7 +20,10 @@ def _jobs(value: str | None) -> list[str] | None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m ingest", description="Metadata-driven ingestion into the lake.")
+    from ingest import __version__
+
+    parser = argparse.ArgumentParser(prog="ingest", description="Metadata-driven ingestion into the lake.")
+    parser.add_argument("--version", action="version", version=f"ingest {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="load every enabled job of the workbook")
