@@ -270,6 +270,17 @@ def cmd_discover(args: argparse.Namespace) -> int:
     return run_discover(args)
 
 
+def _printable_console() -> None:
+    """Whatever a command prints (names and errors from sources included) reaches the terminal
+    with control characters escaped: ingest/core/printable.py."""
+    from ingest.core.printable import PrintableStream
+
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if not isinstance(stream, PrintableStream):
+            setattr(sys, name, PrintableStream(stream))
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from ingest.sources.onboarding_cli import run_check
 
@@ -278,6 +289,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     apply_dlt_defaults()
+    _printable_console()
     args = _parser().parse_args(argv)
     handlers = {"run": cmd_run, "validate": cmd_validate, "plan": cmd_plan, "template": cmd_template,
                 "dashboard": cmd_dashboard, "workbook": cmd_workbook, "discover": cmd_discover, "check": cmd_check,

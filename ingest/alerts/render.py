@@ -9,8 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
+import markupsafe
 
 from ingest.alerts.model import CdcLagReport, DailyReport, FailureReport
+from ingest.core.printable import printable
 from ingest.core.redact import mask_known_secrets
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -35,6 +37,12 @@ def _seconds(value: float) -> str:
     return f"{hours} h {minutes:02d} m" if hours else f"{minutes} m {seconds:02d} s"
 
 
+def _printable(value: object) -> object:
+    if isinstance(value, markupsafe.Markup):  # already HTML: escaping a control character keeps it so
+        return markupsafe.Markup(printable(str(value)))
+    return printable(value) if isinstance(value, str) else value
+
+
 @functools.lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
@@ -44,6 +52,7 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        finalize=_printable,  # a source's names reach the mail's text with control characters escaped
     )
     env.filters["thousands"] = _thousands
     env.filters["seconds"] = _seconds

@@ -24,6 +24,7 @@ from openpyxl.comments import Comment
 from ingest.config.dlt_names import DELETED_KEYS_SUFFIX, SCD2_STAGE_SUFFIX
 from ingest.config.workbook import JOBS_SHEET, MAX_ROWS, load_workbook_bytes
 from ingest.core.errors import WorkbookError
+from ingest.core.printable import xml_safe
 
 SourceKey = tuple[str, str, str]
 """(connection, schema, table), lower case; the schema "" for the connection's default."""
@@ -152,11 +153,12 @@ def append_rows(data: bytes, label: str, rows: list[NewRow]) -> tuple[bytes, Mer
             value = new.values.get(name)
             if value is not None:
                 cell = sheet.cell(row=number, column=column)
-                cell.value = str(value)
+                cell.value = xml_safe(str(value))  # a name from a source may hold what XML forbids
                 cell.data_type = "s"  # a plain string, whatever the text
         if new.note:
-            comment = Comment(new.note, COMMENT_AUTHOR)
-            comment.width, comment.height = 480, min(400, 60 + 16 * new.note.count("\n"))
+            note = xml_safe(new.note)  # column names from the source's catalog: a \x01 made the workbook unreadable
+            comment = Comment(note, COMMENT_AUTHOR)
+            comment.width, comment.height = 480, min(400, 60 + 16 * note.count("\n"))
             sheet.cell(row=number, column=header["job_name"]).comment = comment
         outcome.added.append((number, str(new.values["job_name"])))
     buffer = io.BytesIO()

@@ -13,6 +13,8 @@ import threading
 from typing import Callable
 from urllib.parse import unquote
 
+from ingest.core.printable import printable
+
 MASK = "***"
 _URL_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@\s]*)@")
 _KEY_VALUE = re.compile(
@@ -103,10 +105,10 @@ class SecretMaskingFilter(logging.Filter):
             message = record.getMessage()
         except Exception:  # a broken format string must not lose the record
             message = str(record.msg)
-        record.msg = redact(message)
+        record.msg = printable(redact(message))  # and no terminal escape from a source's names
         record.args = None
         if record.exc_info and record.exc_info[1] is not None:
-            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_text = printable(redact(logging.Formatter().formatException(record.exc_info)))
             record.exc_info = None
         for key, value in list(vars(record).items()):
             if key not in _RECORD_ATTRIBUTES and isinstance(value, (str, dict, list, tuple)):

@@ -226,3 +226,32 @@ def test_a_proposed_row_that_does_not_validate_writes_nothing(tmp_path, monkeypa
     assert report.issues and not report.outcome.written and digest(book) == before
     text = "\n".join(format_report(report))
     assert "ERROR in a new row" in text and "nothing written: a proposed row does not validate" in text
+
+
+def test_hostile_column_names_reach_neither_the_terminal_nor_the_workbook_raw(postgres, tmp_path):
+    """A source column named with a control character and with terminal escape sequences (a
+    screen clear and a fake OK): discover writes a workbook that still opens, and check, which
+    lists the table's columns when a key is wrong, prints the names escaped (issue 33, item 2)."""
+    import psycopg2
+
+    from tests.workbooks import job_row, write_workbook
+
+    schema = "hostile_names"
+    with psycopg2.connect(postgres.url()) as conn, conn.cursor() as cur:
+        cur.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")
+        cur.execute(f'CREATE TABLE {schema}.t ("ctl\x01\x02" int PRIMARY KEY, id int,'
+                    f' "x\x1b[2J\x1b[HOK all checks passed" text)')
+    env = {"SOURCES__PG__CREDENTIALS": postgres.url()}
+    book = tmp_path / "w.xlsx"
+    found = ingest(["discover", "--connection", "pg", "--schema", schema, "--config", str(book)],
+                   cwd=tmp_path, env=env)
+    assert found.returncode == 0, found.stderr
+    comments = [c.comment.text for r in openpyxl.load_workbook(book)["jobs"].iter_rows() for c in r if c.comment]
+    assert any("ctl\\x01\\x02" in text for text in comments), comments
+    wrong_key = write_workbook(tmp_path / "k.xlsx", [job_row(job_name="t", connection="pg", source_schema=schema,
+                                                              source_table="t", primary_key="nope")])
+    checked = ingest(["check", "--config", str(wrong_key)], cwd=tmp_path, env=env)
+    assert checked.returncode == 1 and "has no column nope" in checked.stdout
+    assert "x\\x1b[2J\\x1b[HOK all checks passed" in checked.stdout
+    for result in (found, checked):
+        assert "\x1b" not in result.stdout + result.stderr and "\x01" not in result.stdout + result.stderr
