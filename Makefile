@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test test-airflow airflow-venv venv services demo validate bench infra-check fuzz clean
+.PHONY: azurite azurite-env azurite-stop run test test-airflow airflow-venv venv services demo validate bench infra-check fuzz clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,17 @@ validate: venv
 
 services:
 	bash scripts/install_services.sh
+
+# local Azure storage: Azurite (installed into .tools/ if missing) with the app's containers;
+# prints the settings to use. `eval "$$(make -s azurite-env)"` sets them in a shell.
+azurite: venv
+	$(PY) scripts/azurite.py start $(if $(BLOB_PORT),--blob-port $(BLOB_PORT))
+
+azurite-env:
+	@$(PY) scripts/azurite.py env
+
+azurite-stop:
+	$(PY) scripts/azurite.py stop
 
 airflow-venv:
 	bash scripts/airflow_venv.sh

@@ -11,6 +11,7 @@ and how to recover; --force overwrites on purpose. Credentials are those of work
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import hashlib
 import json
@@ -18,6 +19,8 @@ import socket
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Iterator
+from urllib.parse import urlparse
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
@@ -78,7 +81,8 @@ def pull_workbook(settings: Settings, target: Path, force: bool = False) -> Tran
     pulled, is kept unless `force`."""
     url = display_url(_config_url(settings))
     _refuse_to_clobber(target, force)
-    data, properties = download_workbook(settings)
+    with _container_must_exist(url):
+        data, properties = download_workbook(settings)
     replace_file(target, data)
     copy = PulledCopy(url=url, etag=properties.etag, last_modified=_when(properties.last_modified),
                       sha256=_sha256(data))
@@ -101,13 +105,31 @@ def push_workbook(settings: Settings, source: Path, force: bool = False) -> Tran
     blob = workbook_blob(settings)
     conditions = _conditions(pulled, force)
     try:
-        done = blob.upload_blob(data, overwrite=True, metadata={WRITTEN_BY: _person()}, **conditions)
+        with _container_must_exist(url):
+            done = blob.upload_blob(data, overwrite=True, metadata={WRITTEN_BY: _person()}, **conditions)
     except (ResourceModifiedError, ResourceExistsError):
         raise WorkbookChangedError(_stale_message(blob, source, url, pulled)) from None
     copy = PulledCopy(url=url, etag=done["etag"], last_modified=_when(done["last_modified"]), sha256=_sha256(data))
     copy.save(source)
     return Transfer(source, url, copy.etag, copy.last_modified, len(data),
                     tuple(str(w) for w in config.warnings))
+
+
+@contextlib.contextmanager
+def _container_must_exist(url: str) -> Iterator[None]:
+    """A missing container is named, with how to create it (the SDK says only "The specified
+    container does not exist.")."""
+    try:
+        yield
+    except ResourceNotFoundError as exc:
+        if getattr(exc, "error_code", None) != "ContainerNotFound":
+            raise
+        parts = urlparse(url)
+        account = parts.path.strip("/").split("/")[0] if parts.port else (parts.hostname or "").split(".")[0]
+        container = parts.path.strip("/").split("/")[1 if parts.port else 0]
+        raise WorkbookError(f"{url}: the container {container!r} does not exist on {parts.netloc}: create it (Azurite:"
+                            f" `make azurite` creates config, audit and lake; Azure: `az storage container create"
+                            f" --name {container} --account-name {account} --auth-mode login`, or deploy infra/)") from None
 
 
 def _conditions(pulled: PulledCopy | None, force: bool) -> dict:

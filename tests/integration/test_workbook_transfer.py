@@ -199,3 +199,15 @@ def test_no_access_is_a_short_error_without_the_key(blob_env, tmp_path):
     assert done.stderr.startswith("ERROR: workbook pull: HttpResponseError: ") and "failed to authenticate" in done.stderr
     assert "Traceback" not in done.stderr and len(done.stderr.splitlines()) == 1
     assert not (tmp_path / "x.xlsx").exists()
+
+
+def test_a_missing_container_is_named_with_how_to_create_it(blob_env, tmp_path):
+    env, _, _ = blob_env
+    gone = {**env, "INGEST_CONFIG_URL": env["INGEST_CONFIG_URL"].replace("/config", "/nosuchcontainer")}
+    book = write_workbook(tmp_path / "w.xlsx", rows())
+    for args in (["push", str(book)], ["pull", "--to", str(tmp_path / "x.xlsx")]):
+        done = workbook(gone, args, tmp_path)
+        assert done.returncode == 2, done.stderr
+        assert "the container 'nosuchcontainer" in done.stderr and "does not exist" in done.stderr
+        assert "make azurite" in done.stderr and "az storage container create --name nosuchcontainer" in done.stderr
+        assert "Traceback" not in done.stderr
