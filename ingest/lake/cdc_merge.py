@@ -51,6 +51,13 @@ def merged_lsn(table: Any) -> int | None:
     return table.transaction_version(APP_ID) if table is not None else None
 
 
+def already_merged(table: Any, lsn: int) -> bool:
+    """Whether `table` holds the batch of commit LSN `lsn`: its last merge was of that batch or
+    of a later one (a slower holder that lost its lock must not merge an older batch again)."""
+    merged = merged_lsn(table)
+    return merged is not None and merged >= int(lsn)
+
+
 def commit_properties(lsn: int) -> Any:
     from deltalake import CommitProperties, Transaction
 
@@ -65,7 +72,7 @@ def merge_soft_deletes(pipeline: Any, job: JobConfig, lsn: int) -> CdcMergeRepor
     report = CdcMergeReport(lsn=lsn)
     stage = open_delta(pipeline, cdc_stage_table(job))
     target = open_delta(pipeline, job.table_name)
-    if stage is None or (target is not None and merged_lsn(target) == lsn):
+    if stage is None or (target is not None and already_merged(target, lsn)):
         return report
     staged = stage.to_pyarrow_table()
     report.staged_rows = staged.num_rows

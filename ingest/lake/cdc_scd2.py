@@ -22,7 +22,7 @@ from typing import Any
 
 from ingest.config.model import JobConfig, LoadType
 from ingest.lake.cdc_columns import COMMIT_TS, LSN, OP, SEQ
-from ingest.lake.cdc_merge import commit_properties, merged_lsn
+from ingest.lake.cdc_merge import already_merged, commit_properties
 from ingest.lake.scd2 import KEY_PREFIX, ROW_HASH, VALID_FROM, VALID_TO, Scd2Report, _keys, _row_hashes, \
     apply_scd2, hashed_columns, merge_versions
 from ingest.lake.table_formats import delta_location, dlt_table_name, open_delta
@@ -36,7 +36,7 @@ def apply_snapshot(pipeline: Any, job: JobConfig, lsn: int, valid_at: datetime) 
     from deltalake import write_deltalake
 
     target = open_delta(pipeline, job.table_name)
-    if merged_lsn(target) == lsn:
+    if already_merged(target, lsn):
         return Scd2Report(version=target.version())
     from dataclasses import replace
 
@@ -54,7 +54,7 @@ def merge_changes(pipeline: Any, job: JobConfig, lsn: int) -> Scd2Report:
     report = Scd2Report()
     stage = open_delta(pipeline, dlt_table_name(job))
     target = open_delta(pipeline, job.table_name)
-    if stage is None or merged_lsn(target) == lsn:
+    if stage is None or already_merged(target, lsn):
         return report
     staged = stage.to_pyarrow_table()
     staged = staged.select([c for c in staged.column_names if not c.startswith("_dlt_")])

@@ -350,6 +350,8 @@ def _merge_staged(ctx: _Context, state: dict[str, Any], pending: bool) -> None:
         entry = state.get("staged", {}).get(job.table_name)
         if entry is None or (not pending and int(entry["lsn"]) != int(state["commit_lsn"])):
             continue
+        if ctx.held is not None:
+            ctx.held.check()  # the MERGE writes the table: fenced as dlt's commit is (LockLostError)
         report = landing.apply_staged(ctx.pipeline, job, entry, ctx.run.partition_datetime)
         result = ctx.results[job.job_name]
         if job.scd2:
