@@ -4,6 +4,8 @@ every load, and belongs to the run's scope only when given."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from ingest.cli import _parser, _request
@@ -18,7 +20,7 @@ def test_the_start_body_takes_take_over_and_the_run_context_carries_it():
     assert request.scope()["take_over"] == ["customers", "orders"]
     assert "take_over" not in RunRequest().scope()  # the default scope (singleton id) is unchanged
     run = RunContext(run_id="r", started_at="2024-01-01T00:00:00Z", take_over=request.take_over)
-    assert RunContext.from_dict(run.to_dict()).take_over == ["orders", "customers"]
+    assert RunContext.from_dict(json.loads(json.dumps(run.to_dict()))).take_over == ("orders", "customers")
 
 
 def test_take_over_names_are_checked():
