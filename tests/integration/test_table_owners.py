@@ -171,3 +171,42 @@ def test_the_makefile_demo_writes_its_own_dataset(dataset):
     makefile = (Path(__file__).parents[2] / "Makefile").read_text()
     recipe = makefile.split("\nrun: demo\n", 1)[1].split("\n\n", 1)[0]
     assert f"INGEST_DATASET={dataset}" in recipe and Settings().dataset != dataset
+
+
+def test_a_chunked_load_is_refused_before_it_stages_a_chunk(postgres, pg_schema, settings, tmp_path):
+    create_orders(postgres, pg_schema, 50)
+    create_orders(postgres, pg_schema, 40, table="orders2")
+    a, _ = _books(tmp_path, pg_schema)
+    chunked = write_workbook(tmp_path / "b" / "chunked.xlsx", [job_row(
+        job_name="orders_copy", source_schema=pg_schema, source_table="orders2", target_table="orders",
+        chunk_size="4 chunks")])
+    assert _run(a, settings).exit_code == 0
+    files = _lake_files(settings)
+    refused = _run(chunked, settings).jobs[0]
+    assert refused["error_class"] == "TableOwnedError" and "'orders'" in refused["error_message"]
+    assert not (tmp_lake(settings) / "raw" / "_ingest_chunks" / "orders_copy").exists()  # nothing staged
+    assert _lake_files(settings) == files
+
+
+def test_a_cdc_load_is_refused_before_it_writes(postgres, settings, cdc, tmp_path):
+    from tests.cdc_helpers import cdc_job, load, sql
+
+    schema, connection = cdc
+    sql(postgres, f"CREATE TABLE {schema}.orders (id int PRIMARY KEY, note text);"
+                  f" INSERT INTO {schema}.orders SELECT g, 'n' || g FROM generate_series(1, 5) g")
+    from ingest.core.result import RunContext
+    from ingest.lake.owners import OwnerBook, owner_of
+
+    other = read_workbook(write_workbook(tmp_path / "other.xlsx", [job_row(job_name="someone")])).jobs[0]
+    OwnerBook.open(settings).create("orders", owner_of(other))
+    job = cdc_job("orders", connection, schema, "orders", "parquet")
+    refused = load([job], settings)["orders"]
+    assert refused.error_class == "TableOwnedError" and "'someone'" in refused.error_message
+    assert not (tmp_lake(settings) / "raw" / "orders").exists()
+    from ingest.sources.postgres_cdc.connection_load import load_connection
+    from ingest.lake.locks import FileJobLock
+
+    run = RunContext(run_id="r2", started_at="2024-05-02T10:00:00+00:00", take_over=("orders",))
+    (taken,) = load_connection([job], run, settings, FileJobLock(settings.pipelines_dir / "locks"))
+    assert taken.succeeded, taken.error_message
+    assert "took over lake table 'orders' from job 'someone'" in taken.consents[0]
