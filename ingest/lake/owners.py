@@ -280,6 +280,8 @@ def claim_pipeline_tables(pipeline: Any, job: JobConfig, run: RunContext) -> lis
     from ingest.lake.client import lake_client
 
     with lake_client(pipeline) as client:
+        if not client.is_storage_initialized():  # dlt makes the dataset folder itself, refusing one that exists
+            client.initialize_storage()
         return claim_tables(OwnerBook.of_client(client), job, run.run_id, run.take_over)
 
 
@@ -296,6 +298,14 @@ def _claim_one(book: OwnerBook, job: JobConfig, me: TableOwner, name: str) -> No
     if had_data:
         log.warning("lake table '%s' had data but no owner record (written before owners were recorded):"
                     " adopted by %s", name, me.describe())
+
+
+def refuse_if_owned(job: JobConfig, settings: Settings, take_over: Sequence[str] = ()) -> None:
+    """Raise TableOwnedError now when another job owns one of the job's tables and the run does
+    not take it over; nothing is written (a chunked load's split: before any chunk is staged)."""
+    found = conflicts(OwnerBook.open(settings), job)
+    if found and not takes_over(job, found, take_over):
+        raise TableOwnedError(refusal(job, found))
 
 
 def owner_notes(jobs: Sequence[JobConfig], settings: Settings, take_over: Sequence[str] = ()) -> dict[str, str]:

@@ -197,7 +197,10 @@ def test_a_cdc_load_is_refused_before_it_writes(postgres, settings, cdc, tmp_pat
     from ingest.core.result import RunContext
     from ingest.lake.owners import OwnerBook, owner_of
 
+    from ingest.lake.destination import prepare_lake
+
     other = read_workbook(write_workbook(tmp_path / "other.xlsx", [job_row(job_name="someone")])).jobs[0]
+    prepare_lake(settings)  # as a run does before its jobs
     OwnerBook.open(settings).create("orders", owner_of(other))
     job = cdc_job("orders", connection, schema, "orders", "parquet")
     refused = load([job], settings)["orders"]
