@@ -28,7 +28,7 @@ OWNERS = "_ingest_owners"
 
 def _run(book, settings, take_over=()):
     config = read_workbook(book)
-    plan = make_plan(config, new_run_context(), request=RunRequest(take_over=tuple(take_over)))
+    plan = make_plan(config, new_run_context(), request=RunRequest(take_over=tuple(take_over)) if take_over else None)
     return run_local(plan, settings, book)
 
 
@@ -188,27 +188,23 @@ def test_a_chunked_load_is_refused_before_it_stages_a_chunk(postgres, pg_schema,
     assert _lake_files(settings) == files
 
 
-def test_a_cdc_load_is_refused_before_it_writes(postgres, settings, cdc, tmp_path):
+def test_a_cdc_load_is_refused_before_it_writes(postgres, pg_schema, settings, cdc, tmp_path):
+    from ingest.core.result import RunContext
+    from ingest.lake.locks import FileJobLock
+    from ingest.sources.postgres_cdc.connection_load import load_connection
     from tests.cdc_helpers import cdc_job, load, sql
 
     schema, connection = cdc
     sql(postgres, f"CREATE TABLE {schema}.orders (id int PRIMARY KEY, note text);"
                   f" INSERT INTO {schema}.orders SELECT g, 'n' || g FROM generate_series(1, 5) g")
-    from ingest.core.result import RunContext
-    from ingest.lake.owners import OwnerBook, owner_of
-
-    from ingest.lake.destination import prepare_lake
-
-    other = read_workbook(write_workbook(tmp_path / "other.xlsx", [job_row(job_name="someone")])).jobs[0]
-    prepare_lake(settings)  # as a run does before its jobs
-    OwnerBook.open(settings).create("orders", owner_of(other))
+    create_orders(postgres, pg_schema, 30)
+    other = write_workbook(tmp_path / "other.xlsx", [job_row(job_name="someone", source_schema=pg_schema)])
+    assert _run(other, settings).exit_code == 0
+    files = _lake_files(settings)
     job = cdc_job("orders", connection, schema, "orders", "parquet")
     refused = load([job], settings)["orders"]
     assert refused.error_class == "TableOwnedError" and "'someone'" in refused.error_message
-    assert not (tmp_lake(settings) / "raw" / "orders").exists()
-    from ingest.sources.postgres_cdc.connection_load import load_connection
-    from ingest.lake.locks import FileJobLock
-
+    assert _lake_files(settings) == files
     run = RunContext(run_id="r2", started_at="2024-05-02T10:00:00+00:00", take_over=("orders",))
     (taken,) = load_connection([job], run, settings, FileJobLock(settings.pipelines_dir / "locks"))
     assert taken.succeeded, taken.error_message
