@@ -139,8 +139,6 @@ def test_plan_and_validate_against_the_lake_say_the_job_is_refused(postgres, pg_
 def test_owners_on_an_azurite_lake_first_writer_wins(postgres, pg_schema, azurite, settings, tmp_path):
     from azure.storage.blob import BlobServiceClient
 
-    from ingest.lake.owners import OwnerBook, owner_of
-
     create_orders(postgres, pg_schema, 30)
     create_orders(postgres, pg_schema, 7, table="orders2")
     container = f"owners{uuid.uuid4().hex[:10]}"
@@ -153,6 +151,8 @@ def test_owners_on_an_azurite_lake_first_writer_wins(postgres, pg_schema, azurit
     blobs = BlobServiceClient.from_connection_string(azurite.connection_string).get_container_client(container)
     record = json.loads(blobs.download_blob(f"bronze/raw/{OWNERS}/orders.json").readall())
     assert record["job_name"] == "orders"
+    from ingest.lake.owners import OwnerBook, owner_of
+
     book = OwnerBook.open(settings)
     other = owner_of(read_workbook(b).jobs[0])
     assert book.create("fresh", other) is True
