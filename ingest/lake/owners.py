@@ -258,6 +258,7 @@ def claim_tables(book: OwnerBook, job: JobConfig, run_id: str, take_over: Sequen
     if found and not takes_over(job, found, take_over):
         raise TableOwnedError(refusal(job, found))
     me = owner_of(job, run_id)
+    roles = dict(owned_tables(job))
     consents = []
     for conflict in found:
         sentence = (f"took over lake table '{conflict.record}' from {conflict.owner.describe()} for"
@@ -265,9 +266,9 @@ def claim_tables(book: OwnerBook, job: JobConfig, run_id: str, take_over: Sequen
         log.warning("%s", sentence)
         consents.append(sentence)
         if conflict.record not in nested_parents(conflict.table):  # a parent stays its owner's
-            book.replace(conflict.record, me)
+            book.replace(conflict.record, replace(me, role=roles.get(conflict.record, "")))
     taken = {c.record for c in found}
-    for name, role in owned_tables(job):
+    for name, role in roles.items():
         if name not in taken:
             _claim_one(book, job, replace(me, role=role), name)
     return consents
