@@ -227,7 +227,7 @@ def _load_once(job: JobConfig, run: RunContext, settings: Settings, result: JobR
         )
         fence_commit(pipeline, held)
         _repair_lake(pipeline, job)
-        result.consents += claim_pipeline_tables(pipeline, job, run)  # another job's table: refused here
+        result.consents += claim_pipeline_tables(pipeline, [job], run)[job.job_name]  # another job's table: refused
         before = None
         if job.is_incremental:
             pipeline.sync_destination()  # a fresh machine continues from the lake's state

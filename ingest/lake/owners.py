@@ -274,16 +274,22 @@ def claim_tables(book: OwnerBook, job: JobConfig, run_id: str, take_over: Sequen
     return consents
 
 
-def claim_pipeline_tables(pipeline: Any, job: JobConfig, run: RunContext) -> list[str]:
+def claim_pipeline_tables(pipeline: Any, jobs: Sequence[JobConfig], run: RunContext) -> dict[str, list[str]]:
     """The one ownership check every load makes before it writes, in the pipeline's lake:
     the plain, chunked (its commit) and Durable loads (ingest/load.py) and the CDC connection
-    load. The consents a take-over recorded."""
+    load (its jobs together: all are checked before any record is written). The consents a
+    take-over recorded, per job."""
     from ingest.lake.client import lake_client
 
     with lake_client(pipeline) as client:
         if not client.is_storage_initialized():  # dlt makes the dataset folder itself, refusing one that exists
             client.initialize_storage()
-        return claim_tables(OwnerBook.of_client(client), job, run.run_id, run.take_over)
+        book = OwnerBook.of_client(client)
+        for job in jobs:
+            found = conflicts(book, job)
+            if found and not takes_over(job, found, run.take_over):
+                raise TableOwnedError(refusal(job, found))
+        return {job.job_name: claim_tables(book, job, run.run_id, run.take_over) for job in jobs}
 
 
 def _claim_one(book: OwnerBook, job: JobConfig, me: TableOwner, name: str) -> None:

@@ -171,8 +171,8 @@ def _claim_tables(ctx: _Context) -> None:
     one table another job owns refuses the connection's load (TableOwnedError)."""
     from ingest.lake.owners import claim_pipeline_tables
 
-    for job in ctx.jobs:
-        ctx.results[job.job_name].consents += claim_pipeline_tables(ctx.pipeline, job, ctx.run)
+    for job_name, consents in claim_pipeline_tables(ctx.pipeline, ctx.jobs, ctx.run).items():
+        ctx.results[job_name].consents += consents
 
 
 def _repair_lake(ctx: _Context, fresh_machine: bool) -> None:
