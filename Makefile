@@ -18,7 +18,7 @@ demo: venv
 	$(PY) -m examples.make_demo --out demo
 
 run: demo
-	$(PY) -m ingest run --config demo/ingestion_config.xlsx
+	INGEST_DATASET=demo $(PY) -m ingest run --config demo/ingestion_config.xlsx
 
 validate: venv
 	$(PY) -m ingest validate --config demo/ingestion_config.xlsx

@@ -41,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("--config", required=True)
     validate.add_argument("--check-connections", action="store_true",
                           help="then run `check` on the enabled jobs (credentials, connection, tables, columns)")
+    validate.add_argument("--destination", help="also refuse jobs whose lake tables another job owns in this lake")
 
     plan = sub.add_parser("plan", help="dry run: what a run would load, in which wave, from which watermark")
     plan.add_argument("--config", required=True)
@@ -93,6 +94,9 @@ def _run_parameters(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scheduled", action="store_true",
                         help="the scheduler's run (cron): only jobs due by their schedule; run also sends"
                              " the daily summary mail, once a day")
+    parser.add_argument("--take-over", metavar="TABLES",
+                        help="comma-separated lake tables (or job names) to take from the job that owns them;"
+                             " recorded in the audit trail (README: What the app will not do without asking)")
 
 
 def _request(args: argparse.Namespace):  # -> ingest.plan.request.RunRequest
@@ -103,7 +107,8 @@ def _request(args: argparse.Namespace):  # -> ingest.plan.request.RunRequest
         backfill = Backfill.parse(args.backfill_start, args.backfill_end)
     return RunRequest(jobs=tuple(_jobs(args.jobs) or ()), tags=tuple(_jobs(args.tags) or ()),
                       rerun_failed=args.rerun_failed, force_full=args.force_full, backfill=backfill,
-                      apply_schedules=args.scheduled, dry_run=args.command == "plan" or args.dry_run)
+                      apply_schedules=args.scheduled, dry_run=args.command == "plan" or args.dry_run,
+                      take_over=tuple(_jobs(args.take_over) or ()))
 
 
 def _plan(args: argparse.Namespace, config: WorkbookConfig, settings: Settings):  # -> ingest.plan.planner.Plan
@@ -129,12 +134,25 @@ def cmd_validate(args: argparse.Namespace) -> int:
     _print_issues(config)
     print(f"{args.config}: {len(config.jobs)} valid job(s), {len(config.errors)} error(s),"
           f" {len(config.warnings)} warning(s)")
+    owned = _owned_tables(config, args.destination) if args.destination else 0
     if args.check_connections:
         from ingest.sources.onboarding_cli import run_check_for
 
         checked = run_check_for(config, None)
-        return EXIT_INVALID if config.errors else checked
-    return EXIT_INVALID if config.errors else EXIT_OK
+        return EXIT_INVALID if config.errors or owned else checked
+    return EXIT_INVALID if config.errors or owned else EXIT_OK
+
+
+def _owned_tables(config: WorkbookConfig, destination: str) -> int:
+    """`validate --destination`: each enabled job whose lake tables another job owns there
+    (ingest/lake/owners.py), printed as an error; how many."""
+    from ingest.lake.owners import owner_notes
+
+    settings = Settings.from_env().with_overrides(destination=destination)
+    notes = owner_notes([j for j in config.jobs if j.enabled], settings)
+    for job_name, note in notes.items():
+        print(f"ERROR: job {job_name}: {note.removeprefix('REFUSED: ')}", file=sys.stderr)
+    return len(notes)
 
 
 def cmd_plan(args: argparse.Namespace) -> int:

@@ -32,6 +32,7 @@ from ingest.core.keyvault.registration import refresh_rotated_credentials
 from ingest.core import progress
 from ingest.lake import load_wakeup, parquet_encoding
 from ingest.lake.client import lake_client
+from ingest.lake.owners import claim_pipeline_tables
 from ingest.lake.repair import repair_pipeline
 from ingest.plan.load_modes import LoadMode, load_mode
 from ingest.lake.locks import BlobLeaseJobLock, FileJobLock, JobLock, LockHandle
@@ -226,6 +227,7 @@ def _load_once(job: JobConfig, run: RunContext, settings: Settings, result: JobR
         )
         fence_commit(pipeline, held)
         _repair_lake(pipeline, job)
+        result.consents += claim_pipeline_tables(pipeline, [job], run)[job.job_name]  # another job's table: refused
         before = None
         if job.is_incremental:
             pipeline.sync_destination()  # a fresh machine continues from the lake's state

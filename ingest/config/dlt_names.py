@@ -33,6 +33,23 @@ def dlt_name(text: str) -> str:
     return _naming().normalize_table_identifier(text) if text else ""
 
 
+def dlt_table_path(text: str) -> str:
+    """A table name as dlt names its folder: each `__`-separated part normalised on its own, so
+    `events__tags` stays the nested-table name dlt gives field `tags` of table `events`."""
+    text = text.strip()
+    return _naming().normalize_tables_path(text) if text else ""
+
+
+NESTED = "__"
+"""dlt's separator between a table and a nested table it makes for a list or object field."""
+
+
+def nested_parents(table: str) -> list[str]:
+    """The tables whose nested tables `table` would be (`a__b__c`: `a`, `a__b`), dlt names."""
+    parts = dlt_table_path(table).split(NESTED)
+    return [NESTED.join(parts[:i]) for i in range(1, len(parts))]
+
+
 @lru_cache(maxsize=1)
 def _naming() -> Any:  # -> dlt's snake_case NamingConvention
     from dlt.common.normalizers.naming.snake_case import NamingConvention

@@ -11,7 +11,7 @@ import openpyxl
 from openpyxl.utils import get_column_letter
 
 from ingest.config.api_sheet import API_SHEET, attach_api_endpoints
-from ingest.config.dlt_names import LakeTable, dlt_name, lake_tables
+from ingest.config.dlt_names import dlt_table_path, nested_parents, LakeTable, dlt_name, lake_tables
 from ingest.config.filters_sheet import FILTERS_SHEET, attach_filters, hold_back, misnamed_filters_sheet, sql_jobs
 from ingest.config.sheets import cell_value, is_formula, read_header
 from ingest.config.columns import (JOB_COLUMNS, CellError, dialect_identifier_problems,
@@ -280,6 +280,27 @@ def _target_collision(job: JobConfig, header: dict[str, int],
         if claimed is not None:
             return ConfigIssue(JOBS_SHEET, _lake_table_cell(job, table, header),
                                _collision_message(table, *claimed), job_name=job.job_name)
+    for table in lake_tables(job):
+        message = _nested_collision(table, target_of)
+        if message is not None:
+            return ConfigIssue(JOBS_SHEET, _lake_table_cell(job, table, header), message, job_name=job.job_name)
+    return None
+
+
+def _nested_collision(table: LakeTable, target_of: dict[str, tuple[JobConfig, LakeTable]]) -> str | None:
+    """`table` is a nested table dlt makes for an earlier job's table (`events__tags` of
+    `events`), or an earlier job writes one of `table`'s nested tables (README "Lake tables
+    have owners")."""
+    mine = dlt_table_path(table.name)
+    subject = f"its {table.role}" if table.role else "lake table"
+    for other, other_table in target_of.values():
+        theirs = dlt_table_path(other_table.name)
+        if theirs in nested_parents(mine):
+            return (f"{subject} '{table.name}' is a nested table of lake table '{other_table.name}', written by"
+                    f" job '{other.job_name}' (row {other.row})")
+        if mine in nested_parents(theirs) and not table.role:
+            return (f"its nested tables '{mine}__*' would include lake table '{other_table.name}', written by"
+                    f" job '{other.job_name}' (row {other.row})")
     return None
 
 

@@ -71,6 +71,12 @@ class DriverNotInstalledError(ConfigError):
     driver missing from odbcinst.ini)."""
 
 
+class TableOwnedError(ConfigError):
+    """A job would write a lake table another job owns (README "What the app will not do
+    without asking"): refused before it loads; the message names both owners and the run
+    option that hands the table over on purpose (`--take-over`)."""
+
+
 # 2. Transient: retry with backoff ------------------------------------------------------------
 class TransientSourceError(IngestError):
     """The source could not be reached or refused for now (network, throttling, deadlock)."""

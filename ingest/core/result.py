@@ -103,6 +103,8 @@ class RunContext:
     backfill: dict[str, Any] | None = None
     """Run parameter: {"start": ..., "end": ...}, a window [start, end) loaded without moving
     the jobs' watermarks (ingest/plan/load_modes.py)."""
+    take_over: tuple[str, ...] = ()
+    """Run parameter: lake tables (or jobs) this run may take from another job (ingest/lake/owners.py)."""
 
     @property
     def partition_datetime(self):  # -> pendulum.DateTime, as dlt's layout expects
@@ -115,4 +117,4 @@ class RunContext:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "RunContext":
-        return cls(**data)
+        return cls(**{**data, "take_over": tuple(data.get("take_over") or ())})

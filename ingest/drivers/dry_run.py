@@ -25,6 +25,7 @@ from ingest.core.settings import Settings
 log = logging.getLogger("ingest.dry_run")
 StateReader = Callable[[JobConfig, Settings], Any]
 SlotReader = Callable[[str], dict[str, Any]]
+OwnerReader = Callable[[list[JobConfig], Settings, tuple[str, ...]], dict[str, str]]
 SLOT_TIMEOUT_S = 5
 
 
@@ -44,6 +45,8 @@ class PlannedJob:
     depends_on: list[str] = field(default_factory=list)
     chunks: str | None = None
     """How a chunked job splits this load (README "Chunked loads"); None: one stream."""
+    owner: str | None = None
+    """When another job owns one of its lake tables: "REFUSED: ..." or "takes over ..." (--take-over)."""
 
 
 @dataclass
@@ -160,17 +163,30 @@ def _chunks(job: JobConfig, plan: Plan, start: _Start) -> str | None:
     return f"{how} {split}{first}"
 
 
+def lake_owners(jobs: list[JobConfig], settings: Settings, take_over: tuple[str, ...]) -> dict[str, str]:
+    """Jobs whose lake tables another job owns (ingest/lake/owners.py); never fails the plan."""
+    from ingest.lake.owners import owner_notes
+
+    try:
+        return owner_notes(jobs, settings, take_over)
+    except Exception as exc:  # the plan is still worth showing without it
+        log.warning("dry run: lake table owners not readable: %s", safe_message(exc))
+        return {job.job_name: f"owners unknown: the lake could not be read ({type(exc).__name__})" for job in jobs}
+
+
 def describe_plan(plan: Plan, settings: Settings, read_state: StateReader | None = lake_watermark,
-                  read_slot: SlotReader | None = slot_lag) -> PlanReport:
+                  read_slot: SlotReader | None = slot_lag,
+                  read_owners: OwnerReader | None = lake_owners) -> PlanReport:
     """The plan as a person reads it; `read_state=None` skips the lake (the workbook's values)."""
     wave_of = {name: number for number, wave in enumerate(plan.wave_names(), start=1) for name in wave}
     jobs = sorted(plan.jobs, key=lambda j: (wave_of[j.job_name], plan.jobs.index(j)))
     starts = {job.job_name: _start_from(job, plan, settings, read_state) for job in jobs}
+    owners = read_owners(jobs, settings, tuple(plan.run.take_over)) if read_owners and jobs else {}
     planned = [PlannedJob(job_name=job.job_name, wave=wave_of[job.job_name], source=_source(job),
                           target=job.table_name, load=describe_mode(job, plan.run),
                           start_from=starts[job.job_name].text,
                           reason=plan.reasons.get(job.job_name, ""), depends_on=list(job.depends_on),
-                          chunks=_chunks(job, plan, starts[job.job_name]))
+                          chunks=_chunks(job, plan, starts[job.job_name]), owner=owners.get(job.job_name))
                for job in jobs]
     return PlanReport(run_id=plan.run.run_id, planned_at=plan.run.started_at, parameters=dict(plan.request),
                       waves=plan.wave_names(), jobs=planned, skipped=dict(plan.skipped),
@@ -191,6 +207,8 @@ def format_plan(report: PlanReport) -> str:
             chunks = f"; {job.chunks}" if job.chunks else ""
             lines.append(f"  run   {job.job_name}: {job.source} -> {job.target} ({job.load}{start}{chunks})")
             lines.append(f"        {job.reason}{after}")
+            if job.owner:
+                lines.append(f"        {job.owner}")
     if not report.jobs:
         lines.append("no job would run")
     for slot in report.cdc_slots:

@@ -87,7 +87,7 @@ def make_plan(config: WorkbookConfig, run: RunContext, job_filter: list[str] | N
     matches no job in the workbook is a ConfigError (a typo must not pass). `history` (the
     audit trail) is needed when the request applies schedules or re-runs an earlier run."""
     request = request or RunRequest(jobs=tuple(p.strip() for p in job_filter or () if p.strip()))
-    run = replace(run, force_full=request.force_full,
+    run = replace(run, force_full=request.force_full, take_over=request.take_over,
                   backfill=request.backfill.to_dict() if request.backfill else None)
     plan = Plan(run=run, config_errors=[redact(str(i)) for i in config.errors], request=request.to_dict())
     rerun: list[str] | None = None

@@ -78,6 +78,8 @@ class RunRequest:
     apply_schedules: bool = False
     """Only jobs that are due (the scheduler's runs); manual runs run what they select."""
     dry_run: bool = False
+    take_over: tuple[str, ...] = ()
+    """Lake tables (or job names) the run may take from the job that owns them (ingest/lake/owners.py)."""
 
     def __post_init__(self) -> None:
         if self.rerun_failed and (self.jobs or self.tags):
@@ -97,6 +99,9 @@ class RunRequest:
         for tag in self.tags:
             if not TAG.match(tag):
                 raise RequestError(f"tags: {tag!r} is not a tag (lowercase letters, digits, _ or -)")
+        for name in self.take_over:
+            if not PATTERN.match(name) or set(name) & set("*?[]!"):
+                raise RequestError(f"take_over: {name!r} is not a table or job name (lowercase letters, digits, _)")
         if self.rerun_failed is not None and not RUN_ID.match(self.rerun_failed):
             raise RequestError(f"rerun_failed: {self.rerun_failed!r} is not a run id")
 
@@ -110,7 +115,8 @@ class RunRequest:
         `apply_schedules` is left out: the timer's run and a manual run of everything touch
         the same jobs and must not run at the same time."""
         return {"jobs": sorted(self.jobs), "tags": sorted(self.tags), "rerun_failed": self.rerun_failed,
-                "force_full": self.force_full, "backfill": self.backfill.to_dict() if self.backfill else None}
+                "force_full": self.force_full, "backfill": self.backfill.to_dict() if self.backfill else None,
+                **({"take_over": sorted(self.take_over)} if self.take_over else {})}
 
     def scope_digest(self) -> str:
         text = json.dumps(self.scope(), sort_keys=True, separators=(",", ":"), default=str)
@@ -119,6 +125,10 @@ class RunRequest:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["jobs"], data["tags"] = list(self.jobs), list(self.tags)
+        if self.take_over:  # absent when not given: a plain request's input is as before
+            data["take_over"] = list(self.take_over)
+        else:
+            del data["take_over"]
         data["backfill"] = self.backfill.to_dict() if self.backfill else None
         return data
 
@@ -127,7 +137,7 @@ class RunRequest:
         """From `to_dict`, from an HTTP body, or from an orchestration input of an older
         version ({"jobs": [...]} only). Unknown keys are refused (a typo must not widen a run)."""
         data = dict(data or {})
-        known = {"jobs", "tags", "rerun_failed", "force_full", "backfill", "apply_schedules", "dry_run"}
+        known = {"jobs", "tags", "rerun_failed", "force_full", "backfill", "apply_schedules", "dry_run", "take_over"}
         unknown = sorted(set(data) - known)
         if unknown:
             raise RequestError(f"unknown parameter(s): {', '.join(unknown)} (accepted: {', '.join(sorted(known))})")
@@ -141,7 +151,8 @@ class RunRequest:
                    force_full=_flag(data.get("force_full"), "force_full"),
                    backfill=Backfill.parse(backfill.get("start"), backfill.get("end")) if backfill else None,
                    apply_schedules=_flag(data.get("apply_schedules"), "apply_schedules"),
-                   dry_run=_flag(data.get("dry_run"), "dry_run"))
+                   dry_run=_flag(data.get("dry_run"), "dry_run"),
+                   take_over=_names(data.get("take_over"), "take_over"))
 
 
 def _names(value: Any, label: str) -> tuple[str, ...]:

@@ -134,7 +134,8 @@ def test_adf_pipeline_body_is_a_request_the_api_accepts():
     body_expression = next(a for a in props["activities"] if a["name"] == "StartRun")["typeProperties"]["body"]["value"]
 
     body = _AdfExpression(body_expression, defaults).evaluate()
-    assert body == {"jobs": [], "tags": [], "force_full": False, "rerun_failed": None, "apply_schedules": False}
+    assert body == {"jobs": [], "tags": [], "force_full": False, "rerun_failed": None, "apply_schedules": False,
+                    "take_over": []}
     response, client = start(body)
     assert response.status_code == 202 and client.started[0][1] == "ingest-all"
 
@@ -147,6 +148,8 @@ def test_adf_pipeline_body_is_a_request_the_api_accepts():
     assert refused.status_code == 400 and client.started == []
     rerun = _AdfExpression(body_expression, {**defaults, "rerun_failed": "20260105T020000Z-ingest-all"}).evaluate()
     assert start(rerun)[1].started[0][2]["request"]["rerun_failed"] == "20260105T020000Z-ingest-all"
+    taking = _AdfExpression(body_expression, {**defaults, "take_over": ["orders"]}).evaluate()
+    assert start(taking)[1].started[0][2]["request"]["take_over"] == ["orders"]
     # the fail condition reads the run summary, the orchestration's output
     condition = next(a for a in props["activities"] if a["name"] == "FailWhenRunFailed")
     assert condition["typeProperties"]["expression"]["value"] == \

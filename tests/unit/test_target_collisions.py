@@ -78,3 +78,19 @@ def test_disabled_jobs_and_distinct_names_do_not_collide(tmp_path):
                                      job_row(job_name="b", target_table="sales_", enabled="N"),
                                      job_row(job_name="c", target_table="sales_x")])
     assert errors == [] and [j.job_name for j in config.jobs] == ["a", "b", "c"]
+
+
+def test_a_target_on_another_jobs_nested_tables_collides_either_way(tmp_path):
+    """dlt makes `<t>__<field>` tables for nested data (a REST job's lists): `events__tags` is
+    job `events`'s (issue 32: it silently replaced that child table)."""
+    _, errors = read(tmp_path, [job_row(job_name="events", source_table="events"),
+                                job_row(job_name="tags", source_table="x", target_table="events__tags")])
+    assert errors == [f"jobs!{col('target_table')}3: lake table 'events__tags' is a nested table of lake table"
+                      " 'events', written by job 'events' (row 2)"]
+    _, errors = read(tmp_path, [job_row(job_name="tags", source_table="x", target_table="events__tags"),
+                                job_row(job_name="events", source_table="events")])
+    assert errors == [f"jobs!{col('source_table')}3: its nested tables 'events__*' would include lake table"
+                      " 'events__tags', written by job 'tags' (row 2)"]
+    _, errors = read(tmp_path, [job_row(job_name="events", source_table="events"),
+                                job_row(job_name="tags", source_table="x", target_table="events_tags")])
+    assert errors == []  # one underscore: not a nested table

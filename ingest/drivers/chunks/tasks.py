@@ -110,7 +110,9 @@ def split_task(job: JobConfig, run: RunContext, settings: Settings) -> dict[str,
 
 def _split(job: JobConfig, run: RunContext, settings: Settings) -> dict[str, Any]:
     from ingest.load import lake_last_value
+    from ingest.lake.owners import refuse_if_owned
 
+    refuse_if_owned(job, settings, run.take_over)  # another job's table: before any chunk is staged
     # an INCREMENTAL job whose state in the lake holds a watermark loads plainly
     if job.is_incremental and load_mode(job, run).kind == NORMAL \
             and lake_last_value(job, settings) is not None:

@@ -124,6 +124,7 @@ def _load(ctx: _Context) -> None:
         require_prerequisites(ctx.cursor, ctx.jobs)
         fresh_machine = not (working_dir(ctx.settings) / pipeline_name(ctx.connection)).exists()
         ctx.pipeline = _pipeline(ctx)
+        _claim_tables(ctx)
         _repair_lake(ctx, fresh_machine)
         _finish_pending(ctx.pipeline)
         state = landed_state(ctx.pipeline)
@@ -163,6 +164,15 @@ def _pipeline(ctx: _Context) -> Any:
                             dataset_name=ctx.settings.dataset)
     fence_commit(pipeline, ctx.held)  # the lock must still be ours right before dlt commits
     return pipeline
+
+
+def _claim_tables(ctx: _Context) -> None:
+    """Every table of the connection is claimed before anything is written (ingest/lake/owners.py):
+    one table another job owns refuses the connection's load (TableOwnedError)."""
+    from ingest.lake.owners import claim_pipeline_tables
+
+    for job_name, consents in claim_pipeline_tables(ctx.pipeline, ctx.jobs, ctx.run).items():
+        ctx.results[job_name].consents += consents
 
 
 def _repair_lake(ctx: _Context, fresh_machine: bool) -> None:
