@@ -69,7 +69,7 @@ MEASURE = """
 import json, resource, sys, time
 from ingest.config.writeback import WatermarkUpdate, write_watermarks_to_file
 clock = time.perf_counter()
-outcome = write_watermarks_to_file(sys.argv[1], [WatermarkUpdate("a", "2024-01-01", "2024-02-02T10:00:00", "file:///l/raw")])
+outcome = write_watermarks_to_file(sys.argv[1], [WatermarkUpdate("a", "2024-01-01", "2024-02-02T10:00:00")])
 seconds = time.perf_counter() - clock
 print(json.dumps({"written": outcome.written, "seconds": seconds,
                   "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
