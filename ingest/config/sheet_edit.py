@@ -18,6 +18,7 @@ from openpyxl.utils import column_index_from_string, get_column_letter
 from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, from_excel
 
 from ingest.config.sheet_parts import MAIN
+from ingest.core.errors import WorkbookError
 
 _REF = re.compile(r"([A-Z]+)(\d+)$")
 _ROW_OPEN = re.compile(rb"<((?:[A-Za-z_][\w.-]*:)?)row\b([^>]*?)(/?)>")
@@ -62,13 +63,15 @@ def _raw(element: Any) -> RawCell:
 
 def read_cells(xml: bytes, wanted: Callable[[dict[int, RawCell], int], bool]) -> SheetCells:
     """`wanted(header, column)`: whether to keep column `column` of the rows after the header."""
-    found, row, column = SheetCells(), 0, 0
+    found, row, column, rows = SheetCells(), 0, 0, None
     for event, element in iterparse(io.BytesIO(xml), events=("start", "end"), forbid_dtd=True):
-        if element.tag == f"{MAIN}row":
+        if element.tag == f"{MAIN}sheetData" and event == "start":
+            rows = element
+        elif element.tag == f"{MAIN}row":
             if event == "start":
                 row, column = int(element.get("r") or row + 1), 0
-            else:
-                element.clear()
+            elif rows is not None:
+                rows.remove(element)  # read: nothing of it is kept
         elif element.tag == f"{MAIN}c" and event == "end":
             match = _REF.match(element.get("r") or "")
             column = column_index_from_string(match.group(1)) if match else column + 1
@@ -158,7 +161,8 @@ def write_cells(xml: bytes, edits: dict[int, dict[int, Any]]) -> bytes:
                 b"</" + prefix + b"row>"]
         last = end
     if todo:
-        raise ValueError(f"rows {sorted(todo)} are not in the sheet")
+        raise WorkbookError(f"jobs sheet rows {sorted(todo)} have no position (r) in its XML; save it again"
+                            " from Excel")
     out.append(xml[last:])
     return b"".join(out)
 
