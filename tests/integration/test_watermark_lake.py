@@ -51,3 +51,17 @@ def test_a_typed_watermark_still_starts_the_first_load(postgres, pg_schema, sett
     assert report.jobs[0].start_from.startswith(updated_at_of(4001).isoformat())
     summary = run_local(make_plan(read_workbook(book), new_run_context()), settings, book)
     assert summary.jobs[0]["rows_processed"] == 1000
+
+
+def test_a_workbook_tried_locally_loads_everything_into_an_azure_lake(postgres, pg_schema, azurite, settings,
+                                                                      tmp_path):
+    """The README's next step after `make run`: the same workbook against az://... (Azurite)."""
+    create_orders(postgres, pg_schema, 500)
+    book = _incremental_book(tmp_path / "w.xlsx", pg_schema)
+    assert run_local(make_plan(read_workbook(book), new_run_context()), settings, book).jobs[0]["rows_processed"] == 500
+    container = f"lake{pg_schema.replace('_', '')}"
+    azure = settings.with_overrides(destination=f"az://{container}/bronze",
+                                    azure_storage_connection_string=azurite.connection_string)
+    summary = run_local(make_plan(read_workbook(book), new_run_context()), azure, book)
+    assert summary.jobs[0]["rows_processed"] == 500 and "written back from lake file://" in format_summary(summary)
+    assert read_workbook(book).job("orders").watermark_lake == f"az://{container}/bronze/raw (account devstoreaccount1)"
