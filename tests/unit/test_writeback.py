@@ -79,3 +79,18 @@ def test_the_lake_is_written_beside_the_watermark_and_its_header_added_when_miss
     assert again.written == ["a"] and read_workbook(path).job("a").watermark_lake == "az://lake/b/raw"
     assert write_watermarks_to_file(path, [WatermarkUpdate("a", "2024-02-02", "2024-02-02",
                                                            "az://lake/b/raw")]).written == []  # already there
+
+
+def test_a_date_cell_is_compared_as_the_reader_reads_it(tmp_path):
+    """Excel keeps a typed date as a number with a date style: the write-back (which reads the
+    sheet's XML itself) compares it as the reader does, as ISO text."""
+    from datetime import datetime
+
+    from ingest.config import read_workbook
+
+    path = write_workbook(tmp_path / "w.xlsx", [job_row(job_name="a", last_watermark=datetime(2024, 1, 1, 3, 4, 5))])
+    assert read_workbook(path).job("a").last_watermark == "2024-01-01T03:04:05"
+    stale = write_watermarks_to_file(path, [WatermarkUpdate("a", "2024-01-01T00:00:00", "2024-03-01")])
+    assert stale.conflicts == ["jobs!K2: changed since the run started; not overwritten"]
+    assert write_watermarks_to_file(path, [WatermarkUpdate("a", "2024-01-01T03:04:05", "2024-03-01")]).written == ["a"]
+    assert read_workbook(path).job("a").last_watermark == "2024-03-01"
