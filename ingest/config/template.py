@@ -18,9 +18,10 @@ from ingest.config.columns import JOB_COLUMNS
 from ingest.config.credential_fields import FIELDS_BY_SOURCE_TYPE
 from ingest.config.filters_sheet import FILTER_COLUMNS, FILTERS_SHEET
 from ingest.config.quality_sheet import QUALITY_COLUMNS, QUALITY_SHEET, RULE_HELP
-from ingest.config.workbook import DESCRIPTIONS_SHEET, JOBS_SHEET
+from ingest.config.workbook import JOBS_SHEET
 
 TEMPLATE_ROWS = 1000
+DESCRIPTIONS_SHEET = "descriptions"
 MAX_PROMPT = 250
 """Excel shows at most 255 characters of an input prompt; the rest is in `descriptions`."""
 TABLE_SHEETS = ((JOBS_SHEET, JOB_COLUMNS), (API_SHEET, API_COLUMNS), (FILTERS_SHEET, FILTER_COLUMNS),

@@ -30,8 +30,6 @@ MAX_ROWS = 50_000
 MAX_CELL_CHARS = 1_000
 MAX_UNKNOWN_SHEET_BYTES = 1024 * 1024
 """A sheet the app does not read (notes, a person's own) may be this large, unpacked."""
-DESCRIPTIONS_SHEET = "descriptions"
-"""The template's help sheet (ingest/config/template.py)."""
 
 # openpyxl parses XML with defusedxml when it is installed; fail closed if it is not.
 from openpyxl.xml import DEFUSEDXML  # noqa: E402
@@ -158,7 +156,7 @@ def _refuse_large_unknown_sheets(data: bytes, name: str) -> None:
             parts = sheet_parts(archive)
     except Exception:  # a damaged or hostile workbook part: openpyxl's read below says what is wrong
         return
-    known = {JOBS_SHEET, API_SHEET, FILTERS_SHEET, QUALITY_SHEET, DESCRIPTIONS_SHEET}
+    known = {JOBS_SHEET, API_SHEET, FILTERS_SHEET, QUALITY_SHEET}  # the template's descriptions: 45 KB
     for part in parts:
         if part.name.lower() not in known and part.size > MAX_UNKNOWN_SHEET_BYTES:
             hidden = " hidden" if part.hidden else ""
