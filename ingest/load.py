@@ -34,7 +34,8 @@ from ingest.lake import load_wakeup, parquet_encoding
 from ingest.lake.client import lake_client
 from ingest.lake.owners import claim_pipeline_tables
 from ingest.lake.repair import repair_pipeline
-from ingest.plan.load_modes import LoadMode, load_mode
+from ingest.lake.identity import lake_identity
+from ingest.plan.load_modes import NORMAL, FirstLoadStart, LoadMode, first_load_start, for_lake, load_mode
 from ingest.lake.locks import BlobLeaseJobLock, FileJobLock, JobLock, LockHandle
 from ingest.lake.pipeline_hooks import fence_commit, synced_for_this_run
 from ingest.core.result import JobResult, JobStatus, RunContext
@@ -109,6 +110,20 @@ def lake_last_value(job: JobConfig, settings: Settings) -> Any:
                                 destination=make_destination(settings), dataset_name=settings.dataset)
         pipeline.sync_destination()
         return _incremental_last_value(pipeline, job)
+
+
+def _for_this_lake(job: JobConfig, settings: Settings) -> tuple[JobConfig, FirstLoadStart]:
+    """The job as this lake loads it (ingest/plan/load_modes.py first_load_start decides)."""
+    lake = lake_identity(settings)
+    return for_lake(job, lake), first_load_start(job, lake)
+
+
+def _note_first_start(job: JobConfig, mode: LoadMode, before: Any, start: FirstLoadStart,
+                      result: JobResult) -> None:
+    """A first load that does not start at the workbook's last_watermark says why (run summary)."""
+    if before is None and start.why is not None and mode.kind == NORMAL:
+        result.watermark_note = f"INCREMENTAL from the beginning: {start.why}"
+        log.warning("job %s: %s", job.job_name, result.watermark_note)
 
 
 def _extra_resources(source: JobSource, pipeline: dlt.Pipeline, run: RunContext) -> list[Any]:
@@ -213,6 +228,7 @@ def _load_once(job: JobConfig, run: RunContext, settings: Settings, result: JobR
                held: LockHandle | None = None, feed: Feed | None = None) -> None:
     """One attempt; raises on any failure (the caller classifies and maybe retries)."""
     mode = load_mode(job, run)  # force FULL / backfill: ingest/plan/load_modes.py
+    job, first_start = _for_this_lake(job, settings)  # a watermark from another lake starts nothing
     source = open_source(job, settings, datetime.fromisoformat(run.started_at.replace("Z", "+00:00")))
     scan: Future | None = None
     try:
@@ -233,6 +249,7 @@ def _load_once(job: JobConfig, run: RunContext, settings: Settings, result: JobR
             pipeline.sync_destination()  # a fresh machine continues from the lake's state
             synced_for_this_run(pipeline)
             before = _incremental_last_value(pipeline, job)
+            _note_first_start(job, mode, before, first_start, result)
             result.watermark_before = watermark_text(before if before is not None else job.last_watermark)
         resource = source.resource(mode.window)
         if feed is not None:

@@ -19,7 +19,9 @@ HEADER = ["job_name", "enabled", "source_type", "connection", "source_schema", "
           # chunked loads
           "chunk_size", "chunk_column",
           # change data capture
-          "cdc_deletes"]
+          "cdc_deletes",
+          # watermarks know their lake
+          "watermark_lake"]
 QUALITY_HEADER = ["job_name", "column", "rule", "argument", "severity"]
 
 

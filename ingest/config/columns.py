@@ -258,6 +258,11 @@ def parse_watermark(value: Any) -> int | float | str:
     )
 
 
+def parse_watermark_lake(value: Any) -> str:
+    """The lake a written-back last_watermark came from (ingest/lake/identity.py), as text."""
+    return _text(value)
+
+
 def parse_percentage(value: Any) -> float:
     if isinstance(value, bool):
         raise CellError(f"rowcount_tolerance_pct {value} is a boolean, not a number")
@@ -458,6 +463,12 @@ JOB_COLUMNS: tuple[Column, ...] = (
            " later insert of the key revives it). Parquet keeps every delete in its change log.",
            "mark", tuple(m.value for m in CdcDeletes)),
     # ---
+    # --- watermarks know their lake (issue 32; ingest/plan/load_modes.py first_load_start) ---
+    Column("watermark_lake", False, parse_watermark_lake,
+           "Written by the app beside each last_watermark it writes: the lake (destination and dataset)"
+           " the value came from. A value from another lake does not start a lake with no state (the"
+           " job loads from the beginning); leave it empty for a last_watermark you type.",
+           "file:///data/lake/raw"),
 )
 
 COLUMNS_BY_NAME = {c.name: c for c in JOB_COLUMNS}

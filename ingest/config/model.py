@@ -189,6 +189,9 @@ class JobConfig:
     watermark_column: str | None = None
     primary_key: tuple[str, ...] = ()
     last_watermark: WatermarkValue | None = None
+    watermark_lake: str | None = None
+    """The lake the write-back took last_watermark from (None: a person typed it): a value from
+    another lake does not start this one (ingest/plan/load_modes.py first_load_start)."""
     rowcount_tolerance_pct: float | None = None
     """Allowed difference between source and lake row counts; default 1%."""
     api: ApiEndpoint | None = None

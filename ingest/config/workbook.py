@@ -28,6 +28,8 @@ MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_UNPACKED_BYTES = 200 * 1024 * 1024
 MAX_ROWS = 50_000
 MAX_CELL_CHARS = 1_000
+MAX_UNKNOWN_SHEET_BYTES = 1024 * 1024
+"""A sheet the app does not read (notes, a person's own) may be this large, unpacked."""
 
 # openpyxl parses XML with defusedxml when it is installed; fail closed if it is not.
 from openpyxl.xml import DEFUSEDXML  # noqa: E402
@@ -101,6 +103,7 @@ def read_workbook(source: str | Path | bytes, label: str | None = None) -> Workb
     """Parse and validate the workbook. Raises WorkbookError only when nothing can be read;
     row-level problems are returned as issues and the row is left out of `jobs`."""
     data, name = load_workbook_bytes(source, label)
+    _refuse_large_unknown_sheets(data, name)
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
     except Exception as exc:  # openpyxl raises many types for a broken file
@@ -140,6 +143,26 @@ def read_workbook(source: str | Path | bytes, label: str | None = None) -> Workb
     _check_dependencies(config, header)
     apply_quality_sheet(quality_rows, config, MAX_ROWS)
     return config
+
+
+def _refuse_large_unknown_sheets(data: bytes, name: str) -> None:
+    """A sheet the app does not read, larger than MAX_UNKNOWN_SHEET_BYTES unpacked (the zip
+    directory says so: nothing is parsed), is refused by name: openpyxl spent 8 s in a hidden
+    sheet of 2M cells before any job was read. Small notes sheets are fine."""
+    from ingest.config.sheet_parts import sheet_parts
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            parts = sheet_parts(archive)
+    except Exception:  # a damaged or hostile workbook part: openpyxl's read below says what is wrong
+        return
+    known = {JOBS_SHEET, API_SHEET, FILTERS_SHEET, QUALITY_SHEET}  # the template's descriptions: 45 KB
+    for part in parts:
+        if part.name.lower() not in known and part.size > MAX_UNKNOWN_SHEET_BYTES:
+            hidden = " hidden" if part.hidden else ""
+            raise WorkbookError(f"{name}: the{hidden} sheet '{part.name}' is not one the app reads and unpacks to"
+                                f" {part.size:,} bytes (more than {MAX_UNKNOWN_SHEET_BYTES // 1024 ** 2} MB);"
+                                " move it to another workbook")
 
 
 def _check_dependencies(config: WorkbookConfig, header: dict[str, int]) -> None:
@@ -255,6 +278,7 @@ def _job_from_values(values: dict[str, Any], row_number: int) -> JobConfig:
         detect_deleted_keys=values.get("detect_deleted_keys", False),
         primary_key=values.get("primary_key", ()),
         last_watermark=values.get("last_watermark"),
+        watermark_lake=values.get("watermark_lake"),
         rowcount_tolerance_pct=values.get("rowcount_tolerance_pct"),
         alert_recipients=values.get("alert_recipients", ()),
         schedule=values.get("schedule"),

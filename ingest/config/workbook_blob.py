@@ -56,16 +56,17 @@ def display_url(url: str) -> str:
 def write_watermarks_blob(settings: Settings, updates: list[WatermarkUpdate]) -> WritebackOutcome:
     """Apply the updates under an If-Match condition; on 412 (someone saved the workbook
     meanwhile) re-read and re-apply, a bounded number of times. Cells a person changed are
-    never overwritten (apply_watermarks compares with the value the run started from)."""
+    never overwritten (apply_watermarks compares with the value the run started from). The
+    reader's size cap is checked on the blob's properties before it is downloaded."""
     blob = workbook_blob(settings)
     for attempt in range(1, WRITEBACK_ATTEMPTS + 1):
-        downloader = blob.download_blob()
-        data, etag = downloader.readall(), downloader.properties.etag
-        new_data, outcome = apply_watermarks(data, updates)
-        if new_data is data:
-            return outcome
         try:
-            blob.upload_blob(new_data, overwrite=True, etag=etag, match_condition=MatchConditions.IfNotModified,
+            data, properties = download_workbook(settings, blob)
+            new_data, outcome = apply_watermarks(data, updates)
+            if new_data is data:
+                return outcome
+            blob.upload_blob(new_data, overwrite=True, etag=properties.etag,
+                             match_condition=MatchConditions.IfNotModified,
                              metadata={WRITTEN_BY: WRITEBACK_WRITER})
             return outcome
         except ResourceModifiedError:

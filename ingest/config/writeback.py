@@ -1,4 +1,5 @@
-"""Write new watermarks into the workbook's `last_watermark` cells, and nothing else.
+"""Write new watermarks into the workbook's `last_watermark` cells, and the lake each came from
+into `watermark_lake` (README "Watermarks"), and nothing else.
 
 A cell is only written if it still holds the value the run started from: a person who edited
 it meanwhile wins (the conflict is reported, never clobbered). The file is replaced atomically.
@@ -7,6 +8,12 @@ A new watermark comes from the source's data, so it is written only when it pass
 validation the reader applies to `last_watermark` (a number, or an ISO date/datetime), in the
 form the reader parses, and text is stored as a string cell: a value such as
 `=HYPERLINK(...)` is refused (reported like a conflict) and never becomes a formula.
+
+Bounded like the reader: the workbook's size caps first, then only the jobs sheet's XML is
+read (as a stream, ingest/config/sheet_edit.py) and rewritten where cells change; every other
+part of the zip is copied byte for byte (ingest/config/xlsx_zip.py). A hidden sheet of millions
+of cells costs its copy, never a parse; new text is an inline string (the shared strings part
+is not touched). A missing `watermark_lake` column gets its header cell after the last column.
 """
 
 from __future__ import annotations
@@ -16,16 +23,22 @@ import logging
 import os
 import stat
 import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import openpyxl
+from openpyxl.utils import get_column_letter
 
 from ingest.config.columns import CellError, parse_watermark
+from ingest.config.sheet_edit import RawCell, SheetCells, cell_value, read_cells, widen_dimension, write_cells
+from ingest.config.sheet_parts import date1904, date_styles, shared_strings, sheet_parts
 from ingest.config.workbook import JOBS_SHEET, load_workbook_bytes
+from ingest.config.xlsx_zip import replace_member
+from ingest.core.errors import WorkbookError
 
 log = logging.getLogger("ingest.config")
+LAKE_COLUMN = "watermark_lake"
 
 
 @dataclass(frozen=True)
@@ -34,6 +47,8 @@ class WatermarkUpdate:
     expected: Any
     """The workbook value the run read (None for an empty cell)."""
     new: Any
+    lake: str | None = None
+    """The lake the new value came from (ingest/lake/identity.py), written beside it; None: not written."""
 
 
 @dataclass
@@ -54,11 +69,67 @@ def _same(cell_value: Any, expected: Any) -> bool:
         return False
 
 
-def _store(cell: Any, value: int | float | str) -> None:
-    """A validated watermark as a value: numbers as numbers, text as a string cell."""
-    cell.value = value
-    if isinstance(value, str):
-        cell.data_type = "s"  # never "f", whatever the text
+class _JobsSheet:
+    """The jobs sheet's header, job rows and watermark cells, read from its XML alone."""
+
+    def __init__(self, archive: zipfile.ZipFile, xml: bytes):
+        self.archive, self._strings, self.columns = archive, {}, None
+        self.dates, self.is_1904 = date_styles(archive), date1904(archive)
+        self.cells: SheetCells = read_cells(xml, self._wanted)
+        if self.columns is None:
+            self._resolve_header(self.cells.header)
+        names = [c for (_, col), c in self.cells.cells.items() if col == self.columns.get("job_name")]
+        self._strings.update(shared_strings(archive, {int(c.text) for c in names if c.kind == "s" and c.text}))
+        self.rows: dict[str, int] = {}
+        for (row, col), cell in sorted(self.cells.cells.items()):
+            value = self.value(cell)
+            if col == self.columns.get("job_name") and isinstance(value, str):
+                self.rows.setdefault(value.strip(), row)
+
+    def _resolve_header(self, header: dict[int, RawCell]) -> None:
+        self._strings.update(shared_strings(self.archive, {int(c.text) for c in header.values()
+                                                           if c.kind == "s" and c.text}))
+        self.columns = {str(v).strip().lower(): col for col, cell in header.items()
+                        if (v := self.value(cell)) is not None}
+
+    def _wanted(self, header: dict[int, RawCell], column: int) -> bool:
+        if self.columns is None:
+            self._resolve_header(header)
+        return column in {self.columns.get(n) for n in ("job_name", "last_watermark", LAKE_COLUMN)}
+
+    def value(self, cell: RawCell | None) -> Any:
+        return cell_value(cell, self._strings, self.dates, self.is_1904)
+
+    def at(self, row: int, column: int | None) -> Any:
+        return None if column is None else self.value(self.cells.cells.get((row, column)))
+
+
+def _plan_edits(sheet: _JobsSheet, updates: list[WatermarkUpdate], lake_col: int,
+                outcome: WritebackOutcome) -> dict[int, dict[int, Any]]:
+    """Row -> column -> value to write; conflicts go to `outcome`."""
+    edits: dict[int, dict[int, Any]] = {}
+    mark_col = sheet.columns["last_watermark"]
+    for update in updates:
+        row = sheet.rows.get(update.job_name)
+        if row is None:
+            outcome.conflicts.append(f"{update.job_name}: its row is no longer in the workbook")
+            continue
+        ref = f"{JOBS_SHEET}!{get_column_letter(mark_col)}{row}"
+        current = sheet.at(row, mark_col)
+        try:
+            new = parse_watermark(update.new)
+        except CellError as exc:
+            outcome.conflicts.append(f"{ref}: the new watermark is not written: {exc}")
+            continue
+        lake_written = update.lake is None or sheet.at(row, lake_col) == update.lake
+        if _same(current, new) and lake_written:  # already written (a repeated finalize)
+            continue
+        if not _same(current, update.expected) and not _same(current, new):
+            outcome.conflicts.append(f"{ref}: changed since the run started; not overwritten")
+            continue
+        edits[row] = {mark_col: new, **({} if update.lake is None else {lake_col: update.lake})}
+        outcome.written.append(update.job_name)
+    return edits
 
 
 def apply_watermarks(data: bytes, updates: list[WatermarkUpdate]) -> tuple[bytes, WritebackOutcome]:
@@ -66,43 +137,24 @@ def apply_watermarks(data: bytes, updates: list[WatermarkUpdate]) -> tuple[bytes
     outcome = WritebackOutcome(written=[], conflicts=[])
     if not updates:
         return data, outcome
-    book = openpyxl.load_workbook(io.BytesIO(data))
-    names = {s.lower(): s for s in book.sheetnames}
-    sheet = book[names[JOBS_SHEET]]
-    header = {str(c.value).strip().lower(): c.column for c in sheet[1] if c.value is not None}
-    if "last_watermark" not in header:
+    load_workbook_bytes(data)  # the reader's size caps, before anything is unpacked
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        part = next((p for p in sheet_parts(archive) if p.name.lower() == JOBS_SHEET), None)
+        if part is None:
+            raise WorkbookError(f"the workbook has no sheet named '{JOBS_SHEET}'")
+        xml = archive.read(part.path)
+        sheet = _JobsSheet(archive, xml)
+    if "last_watermark" not in sheet.columns or "job_name" not in sheet.columns:
         outcome.conflicts.extend(f"{u.job_name}: the workbook has no last_watermark column" for u in updates)
         return data, outcome
-    name_col, mark_col = header["job_name"], header["last_watermark"]
-    rows = {}
-    for row in range(2, sheet.max_row + 1):
-        value = sheet.cell(row=row, column=name_col).value
-        if isinstance(value, str):
-            rows.setdefault(value.strip(), row)
-    for update in updates:
-        row = rows.get(update.job_name)
-        if row is None:
-            outcome.conflicts.append(f"{update.job_name}: its row is no longer in the workbook")
-            continue
-        cell = sheet.cell(row=row, column=mark_col)
-        try:
-            new = parse_watermark(update.new)
-        except CellError as exc:
-            outcome.conflicts.append(f"{JOBS_SHEET}!{cell.coordinate}: the new watermark is not written: {exc}")
-            continue
-        if _same(cell.value, new):  # already written (a repeated finalize)
-            continue
-        if not _same(cell.value, update.expected):
-            outcome.conflicts.append(f"{JOBS_SHEET}!{cell.coordinate}: changed since the run"
-                                     f" started; not overwritten")
-            continue
-        _store(cell, new)
-        outcome.written.append(update.job_name)
-    if not outcome.written:
+    lake_col = sheet.columns.get(LAKE_COLUMN) or sheet.cells.max_column + 1
+    edits = _plan_edits(sheet, updates, lake_col, outcome)
+    if not edits:
         return data, outcome
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue(), outcome
+    if LAKE_COLUMN not in sheet.columns and any(lake_col in row for row in edits.values()):
+        edits.setdefault(1, {})[lake_col] = LAKE_COLUMN
+        xml = widen_dimension(xml, lake_col)
+    return replace_member(data, part.path, write_cells(xml, edits)), outcome
 
 
 def _keep_owner_and_mode(fd: int, original: Path) -> None:

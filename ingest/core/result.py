@@ -42,6 +42,9 @@ class JobResult:
     watermark_after: Any = None
     workbook_watermark: Any = None
     """The workbook's last_watermark at plan time, for a conditional write-back."""
+    watermark_note: str | None = None
+    """Why a first INCREMENTAL load did not start at the workbook's last_watermark (it was
+    written back from another lake: ingest/plan/load_modes.py first_load_start)."""
     error_class: str | None = None
     error_message: str | None = None
     attempts: int = 1

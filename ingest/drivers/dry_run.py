@@ -3,7 +3,8 @@
 The plan is the real one (ingest/plan/planner.py: the same selection, schedules, waves). The watermark
 an INCREMENTAL job would start from is read where the load reads it: dlt's state in the lake
 (`sync_destination` into a throw-away working folder, so no pipeline in use is touched); when
-the lake has no state for the job yet, the workbook's last_watermark seeds its first load.
+the lake has no state for the job yet, the workbook's last_watermark seeds its first load
+(unless the write-back took it from another lake: ingest/plan/load_modes.py first_load_start).
 Reading the lake is the only I/O besides the workbook and the audit trail; sources are not
 contacted (except one query per load_type CDC connection: its replication slot's lag, with a
 short connect timeout; unreachable says so) and nothing is written.
@@ -17,7 +18,8 @@ from typing import Any, Callable
 
 from ingest.core.classify import safe_message
 from ingest.config.model import JobConfig
-from ingest.plan.load_modes import NORMAL, describe as describe_mode, load_mode
+from ingest.lake.identity import lake_identity
+from ingest.plan.load_modes import NORMAL, describe as describe_mode, first_load_start, load_mode
 from ingest.plan.planner import Plan
 from ingest.core.redact import redact
 from ingest.core.settings import Settings
@@ -108,8 +110,11 @@ def _start_from(job: JobConfig, plan: Plan, settings: Settings, read_state: Stat
             return _Start(f"unknown: the lake state could not be read ({type(exc).__name__})")
         if value is not None:
             return _Start(f"{value} (dlt state in the lake)", from_lake_state=True)
-    if job.last_watermark is not None:
-        return _Start(f"{job.last_watermark} (workbook last_watermark: no state in the lake yet)")
+    start = first_load_start(job, lake_identity(settings))
+    if start.value is not None:
+        return _Start(f"{start.value} (workbook last_watermark: no state in the lake yet)")
+    if start.why is not None:
+        return _Start(f"the beginning: {start.why}", from_nothing=True)
     return _Start("the beginning (no state in the lake, no last_watermark)", from_nothing=True)
 
 

@@ -16,6 +16,7 @@ from ingest.records.cdc_slots import SlotReport, slot_reports
 from ingest.records.check_results import findings as check_findings
 from ingest.records.lineage.runs import emit_run_end  # OpenLineage (issue 25)
 from ingest.config.writeback import WatermarkUpdate, WritebackOutcome, write_watermarks_to_file
+from ingest.lake.identity import lake_identity
 from ingest.plan.planner import Plan
 from ingest.core.redact import redact
 from ingest.core.result import JobResult, JobStatus, is_already_running
@@ -85,13 +86,15 @@ def _absolute(place: str) -> str:
     return place if "://" in place else str(Path(place).resolve())
 
 
-def watermark_updates(results: list[JobResult]) -> list[WatermarkUpdate]:
+def watermark_updates(results: list[JobResult], lake: str | None = None) -> list[WatermarkUpdate]:
     """Not for load_type CDC: its position (the LSN, in watermark_after for the audit) lives in the
-    lake's dlt state, and the workbook refuses a last_watermark on a CDC row."""
-    return [WatermarkUpdate(r.job_name, r.workbook_watermark, r.watermark_after)
+    lake's dlt state, and the workbook refuses a last_watermark on a CDC row. `lake`: where the
+    values come from (written beside them); a first load that ignored another lake's value
+    writes even an equal value, so the workbook names this lake."""
+    return [WatermarkUpdate(r.job_name, r.workbook_watermark, r.watermark_after, lake)
             for r in results
             if r.succeeded and r.cdc is None and r.watermark_after is not None
-            and r.watermark_after != r.workbook_watermark]
+            and (r.watermark_after != r.workbook_watermark or r.watermark_note is not None)]
 
 
 def file_watermark_writer(path: str | Path) -> WatermarkWriter:
@@ -110,7 +113,7 @@ def finalize_run(plan: Plan, results: list[JobResult], settings: Settings,
     execution_date = plan.run.started_at[:10]
     audit_path = audit.record(plan.run.run_id, all_results, execution_date)
     conflicts: list[str] = []
-    updates = watermark_updates(results)
+    updates = watermark_updates(results, lake_identity(settings))
     if write_watermarks and updates:
         try:
             outcome = write_watermarks(updates)
@@ -177,6 +180,8 @@ def format_summary(summary: RunSummary) -> str:
                      f" {job['duration_s']:>8.2f} {check:<8}  {error}")
     for name, reason in summary.skipped.items():
         lines.append(f"  {name:<{width}}  skipped   {reason}")
+    lines.extend(f"  watermark: {job['job_name']}: {job['watermark_note']}" for job in summary.jobs
+                 if job.get("watermark_note"))
     for warning in summary.validation_warnings:
         lines.append(f"  check: {warning}")
     for conflict in summary.watermark_conflicts:

@@ -3,7 +3,9 @@ backfill window. The run's parameters travel in RunContext (ingest/core/result.p
 turns them into what the dlt resource and `pipeline.run` need.
 
 - normal: FULL replaces the table; INCREMENTAL continues from dlt's state (the workbook's
-  last_watermark only seeds a first load).
+  last_watermark only seeds a first load, and only when a person typed it or the write-back
+  took it from this very lake: `first_load_start`, the one place that decides, for the plan
+  and the load, local and on Azure).
 - full refresh (force FULL on an INCREMENTAL job): `pipeline.run(refresh="drop_resources")`.
   dlt drops the job's table before loading (on the filesystem destination: deletes every file
   under the table's folder) and wipes the resource's state, so its incremental cursor starts
@@ -23,7 +25,7 @@ turns them into what the dlt resource and `pipeline.run` need.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -60,6 +62,34 @@ class LoadMode:
     @property
     def is_full_refresh(self) -> bool:
         return self.kind == FULL_REFRESH
+
+
+@dataclass(frozen=True)
+class FirstLoadStart:
+    """Where a load with no state in the lake starts: `value` (None: from the beginning) and,
+    when the workbook's last_watermark is no starting point here, `why` in words."""
+
+    value: Any = None
+    why: str | None = None
+
+
+def first_load_start(job: JobConfig, lake: str) -> FirstLoadStart:
+    """The workbook's last_watermark starts a lake with no state when a person typed it (no
+    watermark_lake) or the write-back took it from this lake (`lake`: ingest/lake/identity.py);
+    a value written back from another lake does not: a new lake would miss every row before it."""
+    if job.last_watermark is None:
+        return FirstLoadStart()
+    if job.watermark_lake is None or job.watermark_lake == lake:
+        return FirstLoadStart(job.last_watermark)
+    return FirstLoadStart(why=f"the workbook's last_watermark {job.last_watermark} was written back from lake"
+                              f" {job.watermark_lake}, not this one ({lake})")
+
+
+def for_lake(job: JobConfig, lake: str) -> JobConfig:
+    """The job as a load into `lake` reads it: without a last_watermark that is no start there."""
+    if first_load_start(job, lake).why is None:
+        return job
+    return replace(job, last_watermark=None)
 
 
 def load_mode(job: JobConfig, run: RunContext) -> LoadMode:

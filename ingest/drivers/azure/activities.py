@@ -209,8 +209,8 @@ def cdc_jobs_as_the_workbook_says(given: list[JobConfig], settings: Settings) ->
 def job_as_the_workbook_says(given: JobConfig, settings: Settings, config: WorkbookConfig | None = None) -> JobConfig:
     """The workbook's own, validated definition of `given`'s job, read again from its blob;
     ConfigError when the workbook has no such valid job or defines it otherwise than `given`
-    (its row number and its last_watermark may differ: rows move, and a finished run writes
-    watermarks back)."""
+    (its row number, last_watermark and watermark_lake may differ: rows move, and a finished run
+    writes watermarks back)."""
     if config is None:
         data, _etag = read_workbook_blob(settings)
         config = read_workbook(data, label=settings.config_url)
@@ -218,7 +218,7 @@ def job_as_the_workbook_says(given: JobConfig, settings: Settings, config: Workb
         current = config.job(given.job_name)
     except KeyError:
         raise ConfigError(f"job '{given.job_name}': not a valid job of the workbook now; not loaded") from None
-    if replace(current, row=given.row, last_watermark=given.last_watermark) != given:
+    if replace(current, row=given.row, last_watermark=given.last_watermark, watermark_lake=given.watermark_lake) != given:
         raise ConfigError(f"job '{given.job_name}': the job this run was given differs from the workbook's"
                           f" row {current.row}; not loaded (the workbook changed since the run was planned,"
                           " or the run's input was not the app's own)")

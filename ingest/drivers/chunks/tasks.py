@@ -45,7 +45,8 @@ from ingest.drivers.chunks import source_stats, staged_files
 from ingest.lake import chunk_names
 from ingest.lake.chunk_staging import ChunkStage
 from ingest.lake.locks import JobLock
-from ingest.plan.load_modes import NORMAL, load_mode
+from ingest.lake.identity import lake_identity
+from ingest.plan.load_modes import NORMAL, for_lake, load_mode
 from ingest.sources import chunk_ranges
 from ingest.sources.job_source import SqlJobSource, open_source
 from ingest.sources.strategies import Strategies
@@ -148,7 +149,7 @@ def _stale(manifest: dict[str, Any], run: RunContext) -> bool:
 
 def _new_manifest(job: JobConfig, run: RunContext, settings: Settings, wanted: str, layout: str
                   ) -> dict[str, Any]:
-    window = _window(job, run)
+    window = _window(for_lake(job, lake_identity(settings)), run)  # a watermark from another lake starts nothing
     source = _open(job, settings, run.started_at)
     try:
         table = source.reflected.table
