@@ -71,6 +71,11 @@ class DriverNotInstalledError(ConfigError):
     driver missing from odbcinst.ini)."""
 
 
+class UserFileExistsError(ConfigError):
+    """A command would replace a file a person named (`template --out`, `dashboard --out`,
+    `workbook pull --to`) that already exists; nothing was written (ingest/core/user_files.py)."""
+
+
 # 2. Transient: retry with backoff ------------------------------------------------------------
 class TransientSourceError(IngestError):
     """The source could not be reached or refused for now (network, throttling, deadlock)."""
