@@ -86,6 +86,8 @@ def _run_parameters(parser: argparse.ArgumentParser) -> None:
                         help="the jobs that failed, were skipped or rejected in that run (from the audit trail)")
     parser.add_argument("--force-full", action="store_true",
                         help="reload INCREMENTAL jobs in full: table dropped, watermark state reset")
+    parser.add_argument("--allow-shrink", metavar="JOBS", help="comma-separated job names whose FULL load may"
+                        " shrink or empty their lake table in this run, beyond max_shrink_pct (recorded in the audit)")
     parser.add_argument("--backfill-start", metavar="VALUE", help="backfill window start (inclusive): a date,"
                         " datetime or number of the watermark column; with --backfill-end")
     parser.add_argument("--backfill-end", metavar="VALUE", help="backfill window end (exclusive)")
@@ -102,7 +104,8 @@ def _request(args: argparse.Namespace):  # -> ingest.plan.request.RunRequest
         backfill = Backfill.parse(args.backfill_start, args.backfill_end)
     return RunRequest(jobs=tuple(_jobs(args.jobs) or ()), tags=tuple(_jobs(args.tags) or ()),
                       rerun_failed=args.rerun_failed, force_full=args.force_full, backfill=backfill,
-                      apply_schedules=args.scheduled, dry_run=args.command == "plan" or args.dry_run)
+                      apply_schedules=args.scheduled, dry_run=args.command == "plan" or args.dry_run,
+                      allow_shrink=tuple(_jobs(args.allow_shrink) or ()))
 
 
 def _plan(args: argparse.Namespace, config: WorkbookConfig, settings: Settings):  # -> ingest.plan.planner.Plan

@@ -9,7 +9,7 @@ import openpyxl
 
 HEADER = ["job_name", "enabled", "source_type", "connection", "source_schema", "source_table",
           "target_table", "load_type", "watermark_column", "primary_key", "last_watermark",
-          "rowcount_tolerance_pct", "alert_recipients", "schedule", "depends_on", "tags",
+          "rowcount_tolerance_pct", "max_shrink_pct", "alert_recipients", "schedule", "depends_on", "tags",
           # table formats
           "table_format", "full_mode", "scd2", "partition_columns", "partition_date_column", "zorder_columns",
           # watermark strategies

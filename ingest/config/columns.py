@@ -270,6 +270,19 @@ def parse_percentage(value: Any) -> float:
     return number
 
 
+def parse_max_shrink_pct(value: Any) -> float:
+    """Percent of a table's rows a FULL load may drop (ingest/checks/shrink.py)."""
+    if isinstance(value, bool):
+        raise CellError(f"max_shrink_pct {value} is a boolean, not a number")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise CellError(f"max_shrink_pct {shown(value)} is not a number (0-100)") from None
+    if not 0 <= number <= 100:
+        raise CellError(f"max_shrink_pct {shown(value)} is not between 0 and 100 (100 allows any drop)")
+    return number
+
+
 def parse_alert_recipients(value: Any) -> tuple[str, ...]:
     """Mail addresses separated by commas or semicolons."""
     try:
@@ -381,6 +394,11 @@ JOB_COLUMNS: tuple[Column, ...] = (
     Column("rowcount_tolerance_pct", False, parse_percentage,
            "Allowed difference, in percent, between the source's row count for the load's window"
            " and the rows landed; beyond it the job is flagged. Default 1.", "1"),
+    Column("max_shrink_pct", False, parse_max_shrink_pct,
+           "FULL loads: the largest drop, in percent of the lake table's rows, a load may publish;"
+           " a bigger one fails the job before anything is published (the lake keeps its rows)."
+           " Default 50; 100 allows any drop, emptying included. For one run: run --allow-shrink"
+           " <job>.", "50"),
 
 
     Column("alert_recipients", False, parse_alert_recipients,

@@ -76,6 +76,12 @@ class UserFileExistsError(ConfigError):
     `workbook pull --to`) that already exists; nothing was written (ingest/core/user_files.py)."""
 
 
+class ShrinkRefusedError(ConfigError):
+    """A FULL load would have replaced a non-empty lake table with no rows, or with fewer than
+    its `max_shrink_pct` allows; nothing was published (ingest/checks/shrink.py). Not retried:
+    the source holds what it holds until someone looks."""
+
+
 # 2. Transient: retry with backoff ------------------------------------------------------------
 class TransientSourceError(IngestError):
     """The source could not be reached or refused for now (network, throttling, deadlock)."""

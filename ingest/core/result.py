@@ -103,6 +103,9 @@ class RunContext:
     backfill: dict[str, Any] | None = None
     """Run parameter: {"start": ..., "end": ...}, a window [start, end) loaded without moving
     the jobs' watermarks (ingest/plan/load_modes.py)."""
+    allow_shrink: tuple[str, ...] = ()
+    """Run parameter: jobs whose FULL load may shrink their lake table in this run, beyond their
+    max_shrink_pct (ingest/checks/shrink.py); each such load is recorded in its consents."""
 
     @property
     def partition_datetime(self):  # -> pendulum.DateTime, as dlt's layout expects
@@ -115,4 +118,6 @@ class RunContext:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "RunContext":
-        return cls(**data)
+        values = dict(data)
+        values["allow_shrink"] = tuple(values.get("allow_shrink") or ())
+        return cls(**values)

@@ -1,6 +1,6 @@
 """The parameters of one run, as the CLI and `POST /api/runs` give them: which jobs (names,
 globs, tags, or the failed jobs of an earlier run), whether schedules apply, force FULL, a
-backfill window, dry run. JSON-serialisable: it is the Durable orchestration's input."""
+backfill window, dry run, the jobs allowed to shrink their table. JSON-serialisable: it is the Durable orchestration's input."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from ingest.core.errors import ConfigError
 TAG = re.compile(r"^[a-z][a-z0-9_\-]{0,39}$")
 RUN_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,200}$")
 PATTERN = re.compile(r"^[a-z0-9_*?\[\]!\-]{1,100}$")
+JOB_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 
 class RequestError(ConfigError):
@@ -78,6 +79,9 @@ class RunRequest:
     apply_schedules: bool = False
     """Only jobs that are due (the scheduler's runs); manual runs run what they select."""
     dry_run: bool = False
+    allow_shrink: tuple[str, ...] = ()
+    """Jobs (exact names) whose FULL load may shrink their lake table in this run beyond their
+    max_shrink_pct: a consent for this run only, recorded in each such job's audit row."""
 
     def __post_init__(self) -> None:
         if self.rerun_failed and (self.jobs or self.tags):
@@ -94,6 +98,10 @@ class RunRequest:
             raise RequestError("force_full drops each reloaded INCREMENTAL job's watermark state and its"
                                " table's earlier files: name the jobs one by one in jobs (no glob, no tag"
                                " alone, not every job)")
+        for name in self.allow_shrink:
+            if not JOB_NAME.match(name):
+                raise RequestError(f"allow_shrink: {name!r} is not a job name (one by one, no glob: each is a"
+                                   " consent to shrink that job's table)")
         for tag in self.tags:
             if not TAG.match(tag):
                 raise RequestError(f"tags: {tag!r} is not a tag (lowercase letters, digits, _ or -)")
@@ -119,6 +127,7 @@ class RunRequest:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["jobs"], data["tags"] = list(self.jobs), list(self.tags)
+        data["allow_shrink"] = list(self.allow_shrink)
         data["backfill"] = self.backfill.to_dict() if self.backfill else None
         return data
 
@@ -127,7 +136,8 @@ class RunRequest:
         """From `to_dict`, from an HTTP body, or from an orchestration input of an older
         version ({"jobs": [...]} only). Unknown keys are refused (a typo must not widen a run)."""
         data = dict(data or {})
-        known = {"jobs", "tags", "rerun_failed", "force_full", "backfill", "apply_schedules", "dry_run"}
+        known = {"jobs", "tags", "rerun_failed", "force_full", "backfill", "apply_schedules", "dry_run",
+                 "allow_shrink"}
         unknown = sorted(set(data) - known)
         if unknown:
             raise RequestError(f"unknown parameter(s): {', '.join(unknown)} (accepted: {', '.join(sorted(known))})")
@@ -141,7 +151,8 @@ class RunRequest:
                    force_full=_flag(data.get("force_full"), "force_full"),
                    backfill=Backfill.parse(backfill.get("start"), backfill.get("end")) if backfill else None,
                    apply_schedules=_flag(data.get("apply_schedules"), "apply_schedules"),
-                   dry_run=_flag(data.get("dry_run"), "dry_run"))
+                   dry_run=_flag(data.get("dry_run"), "dry_run"),
+                   allow_shrink=_names(data.get("allow_shrink"), "allow_shrink"))
 
 
 def _names(value: Any, label: str) -> tuple[str, ...]:

@@ -29,9 +29,8 @@ REFUSED = "ShrinkRefusedError"
 
 
 def regions_book(tmp_path: Path, schema: str, **values) -> Path:
-    header = HEADER + ["max_shrink_pct"] if "max_shrink_pct" in values else HEADER
     row = job_row(job_name="regions", source_schema=schema, source_table="regions", **values)
-    return write_workbook(tmp_path / f"w{uuid.uuid4().hex[:6]}.xlsx", [row], header=header)
+    return write_workbook(tmp_path / f"w{uuid.uuid4().hex[:6]}.xlsx", [row], header=HEADER)
 
 
 def run(book: Path, settings, request: RunRequest | None = None, when: datetime | None = None) -> dict:

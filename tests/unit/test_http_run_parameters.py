@@ -27,7 +27,7 @@ def test_parameters_reach_the_orchestration_input():
     ((name, instance_id, client_input),) = client.started
     assert client_input == {"trigger": "http", "request": {
         "jobs": ["sales_orders", "hr"], "tags": ["finance"], "rerun_failed": None, "force_full": True,
-        "backfill": None, "apply_schedules": False, "dry_run": False}}
+        "backfill": None, "apply_schedules": False, "dry_run": False, "allow_shrink": []}}
     assert instance_id == blueprint.scope_instance_id(RunRequest.from_dict(body))
 
 
