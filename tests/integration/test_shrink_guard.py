@@ -22,7 +22,7 @@ from ingest.load import run_job
 from ingest.plan.planner import make_plan, new_run_context
 from ingest.plan.request import RunRequest
 from ingest.records.audit import read_audit
-from tests.integration.conftest import create_orders, sql
+from tests.integration.conftest import create_orders, sql, updated_at_of
 from tests.workbooks import HEADER, job_row, write_workbook
 
 REFUSED = "ShrinkRefusedError"
@@ -169,3 +169,20 @@ def test_a_blob_lake_is_guarded_the_same_way(postgres, pg_schema, settings, tmp_
         fs, root = client.fs_client, client.bucket_path.rstrip("/")
         files = [f for f in fs.find(f"{root}/{lake.dataset}/regions") if str(f).endswith(".parquet")]
         assert sum(pq.ParquetFile(fs.open(f, "rb")).metadata.num_rows for f in files) == 40
+
+
+def test_a_refused_force_full_leaves_the_incremental_state_as_it_was(postgres, pg_schema, settings, tmp_path):
+    """force FULL of an INCREMENTAL job drops its table and cursor in dlt's load step: refused
+    before it, neither happens (the local state dlt's extract had reset is rewound too)."""
+    create_orders(postgres, pg_schema, 40, table="regions")
+    book = regions_book(tmp_path, pg_schema, load_type="INCREMENTAL", watermark_column="updated_at")
+    assert run(book, settings)["rows_processed"] == 40
+    sql(postgres, f"DELETE FROM {pg_schema}.regions WHERE id > 10")
+    refused = run(book, settings, RunRequest(jobs=("regions",), force_full=True))
+    assert_refused(refused, 40, 10)
+    assert lake_rows(settings) == 40 and pending_packages(settings) == []
+    sql(postgres, f"INSERT INTO {pg_schema}.regions VALUES (41, 1, 1.00, 'new', NULL, now(), %s)",
+        (updated_at_of(1000),))
+    after = run(book, settings)
+    assert after["status"] == "succeeded" and after["rows_processed"] == 1, after
+    assert lake_rows(settings) == 41
