@@ -84,14 +84,16 @@ def _decide(pipeline: Any, job: JobConfig, run: RunContext, result: JobResult, c
 
 
 def package_rows(pipeline: Any, load_id: str, table: str) -> int:
-    """Rows of `table` in a normalized load package, from its parquet files' footers (local)."""
+    """Rows of `table` in a normalized load package, from its parquet files' footers (local);
+    a package an interrupted load had begun counts its started and completed files too."""
     import pyarrow.parquet as pq
 
     info = pipeline.get_load_package_info(load_id)
     total = 0
-    for job_info in info.jobs.get("new_jobs", []):
-        if job_info.job_file_info.table_name == table:
-            total += pq.ParquetFile(job_info.file_path).metadata.num_rows
+    for state in ("new_jobs", "started_jobs", "completed_jobs"):
+        for job_info in info.jobs.get(state, []):
+            if job_info.job_file_info.table_name == table and job_info.file_path.endswith(".parquet"):
+                total += pq.ParquetFile(job_info.file_path).metadata.num_rows
     return total
 
 
