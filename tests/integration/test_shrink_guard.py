@@ -186,3 +186,18 @@ def test_a_refused_force_full_leaves_the_incremental_state_as_it_was(postgres, p
     after = run(book, settings)
     assert after["status"] == "succeeded" and after["rows_processed"] == 1, after
     assert lake_rows(settings) == 41
+
+
+def test_an_scd2_full_load_of_an_emptied_source_retires_nothing(postgres, pg_schema, settings, tmp_path):
+    """SCD2 (delta): the staged copy is the load that replaces; refused, no current row is closed."""
+    prepare_lake(settings)
+    create_orders(postgres, pg_schema, 40, table="regions")
+    job = read_workbook(regions_book(tmp_path, pg_schema, table_format="delta", scd2="Y")).jobs[0]
+    first = run_job(job, new_run_context(datetime(2024, 5, 1, 8, tzinfo=timezone.utc)), settings)
+    assert first.succeeded, first.error_message
+    sql(postgres, f"DELETE FROM {pg_schema}.regions")
+    refused = run_job(job, new_run_context(datetime(2024, 5, 2, 8, tzinfo=timezone.utc)), settings)
+    assert_refused(refused.to_dict(), 40, 0)
+    rows = DeltaTable(f"{settings.destination}/{settings.dataset}/regions",
+                      storage_options=delta_storage_options(settings)).to_pyarrow_table().to_pylist()
+    assert len(rows) == 40 and all(r["_valid_to"] is None for r in rows)
