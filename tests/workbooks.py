@@ -9,7 +9,7 @@ import openpyxl
 
 HEADER = ["job_name", "enabled", "source_type", "connection", "source_schema", "source_table",
           "target_table", "load_type", "watermark_column", "primary_key", "last_watermark",
-          "rowcount_tolerance_pct", "max_shrink_pct", "alert_recipients", "schedule", "depends_on", "tags",
+          "rowcount_tolerance_pct", "alert_recipients", "schedule", "depends_on", "tags",
           # table formats
           "table_format", "full_mode", "scd2", "partition_columns", "partition_date_column", "zorder_columns",
           # watermark strategies
@@ -19,7 +19,9 @@ HEADER = ["job_name", "enabled", "source_type", "connection", "source_schema", "
           # chunked loads
           "chunk_size", "chunk_column",
           # change data capture
-          "cdc_deletes"]
+          "cdc_deletes",
+          # guards
+          "max_shrink_pct"]
 QUALITY_HEADER = ["job_name", "column", "rule", "argument", "severity"]
 
 

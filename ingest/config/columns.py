@@ -394,11 +394,6 @@ JOB_COLUMNS: tuple[Column, ...] = (
     Column("rowcount_tolerance_pct", False, parse_percentage,
            "Allowed difference, in percent, between the source's row count for the load's window"
            " and the rows landed; beyond it the job is flagged. Default 1.", "1"),
-    Column("max_shrink_pct", False, parse_max_shrink_pct,
-           "FULL loads: the largest drop, in percent of the lake table's rows, a load may publish;"
-           " a bigger one fails the job before anything is published (the lake keeps its rows)."
-           " Default 50; 100 allows any drop, emptying included. For one run: run --allow-shrink"
-           " <job>.", "50"),
 
 
     Column("alert_recipients", False, parse_alert_recipients,
@@ -476,6 +471,12 @@ JOB_COLUMNS: tuple[Column, ...] = (
            " later insert of the key revives it). Parquet keeps every delete in its change log.",
            "mark", tuple(m.value for m in CdcDeletes)),
     # ---
+    # --- guards (README "What the app will not do without asking"; ingest/checks/shrink.py) ---
+    Column("max_shrink_pct", False, parse_max_shrink_pct,
+           "FULL loads: the largest drop, in percent of the lake table's rows, a load may publish;"
+           " a bigger one fails the job before anything is published (the lake keeps its rows)."
+           " Default 50; 100 allows any drop, emptying included. For one run: run --allow-shrink"
+           " <job>.", "50"),
 )
 
 COLUMNS_BY_NAME = {c.name: c for c in JOB_COLUMNS}
