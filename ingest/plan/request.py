@@ -1,6 +1,7 @@
 """The parameters of one run, as the CLI and `POST /api/runs` give them: which jobs (names,
 globs, tags, or the failed jobs of an earlier run), whether schedules apply, force FULL, a
-backfill window, dry run, the jobs allowed to shrink their table. JSON-serialisable: it is the Durable orchestration's input."""
+backfill window, dry run, the jobs allowed to shrink their table. JSON-serialisable: it is the
+Durable orchestration's input."""
 
 from __future__ import annotations
 
