@@ -51,6 +51,7 @@ def _parser() -> argparse.ArgumentParser:
 
     template = sub.add_parser("template", help="write an empty workbook with descriptions and dropdowns")
     template.add_argument("--out", required=True)
+    template.add_argument("--force", action="store_true", help="replace --out when it exists (a workbook's jobs are lost)")
 
     workbook = sub.add_parser("workbook", help="pull or push the workbook blob (INGEST_CONFIG_URL) with its ETag check")
     action = workbook.add_subparsers(dest="action", required=True)
@@ -58,10 +59,11 @@ def _parser() -> argparse.ArgumentParser:
     pull.add_argument("--to", required=True, metavar="FILE")
     push = action.add_parser("push", help="validate FILE, then upload it if the blob is still the version pulled")
     push.add_argument("file", metavar="FILE")
+    pull.add_argument("--force", action="store_true", help="replace FILE when it exists: edited, never pulled,"
+                      " or pulled from another workbook (an unedited copy of this blob is replaced anyway)")
+    push.add_argument("--force", action="store_true", help="overwrite the blob whatever changed it since the pull")
     for each in (pull, push):
         each.add_argument("--url", help="the workbook blob's URL (env INGEST_CONFIG_URL)")
-        each.add_argument("--force", action="store_true",
-                          help="pull: replace a local file with edits; push: overwrite the blob whatever changed it")
     cdc = sub.add_parser("cdc", help="load_type CDC: a connection's replication slot (lag, drop)")
     cdc.add_argument("action", choices=("lag", "drop"), help="lag: WAL the slot holds; drop: remove slot and publication")
     cdc.add_argument("--connection", required=True, help="the connection whose slot it is")
@@ -88,6 +90,8 @@ def _run_parameters(parser: argparse.ArgumentParser) -> None:
                         help="the jobs that failed, were skipped or rejected in that run (from the audit trail)")
     parser.add_argument("--force-full", action="store_true",
                         help="reload INCREMENTAL jobs in full: table dropped, watermark state reset")
+    parser.add_argument("--allow-shrink", metavar="JOBS", help="comma-separated job names whose FULL load may"
+                        " shrink or empty their lake table in this run, beyond max_shrink_pct (recorded in the audit)")
     parser.add_argument("--backfill-start", metavar="VALUE", help="backfill window start (inclusive): a date,"
                         " datetime or number of the watermark column; with --backfill-end")
     parser.add_argument("--backfill-end", metavar="VALUE", help="backfill window end (exclusive)")
@@ -108,7 +112,8 @@ def _request(args: argparse.Namespace):  # -> ingest.plan.request.RunRequest
     return RunRequest(jobs=tuple(_jobs(args.jobs) or ()), tags=tuple(_jobs(args.tags) or ()),
                       rerun_failed=args.rerun_failed, force_full=args.force_full, backfill=backfill,
                       apply_schedules=args.scheduled, dry_run=args.command == "plan" or args.dry_run,
-                      take_over=tuple(_jobs(args.take_over) or ()))
+                      take_over=tuple(_jobs(args.take_over) or ()),
+                      allow_shrink=tuple(_jobs(args.allow_shrink) or ()))
 
 
 def _plan(args: argparse.Namespace, config: WorkbookConfig, settings: Settings):  # -> ingest.plan.planner.Plan
@@ -233,7 +238,9 @@ def _run_with_progress(args: argparse.Namespace, settings: Settings, plan):
 
 def cmd_template(args: argparse.Namespace) -> int:
     from ingest.config.template import write_template
+    from ingest.core.user_files import refuse_existing
 
+    refuse_existing(Path(args.out), args.force, "--out")
     print(f"template written: {write_template(args.out)}")
     return EXIT_OK
 

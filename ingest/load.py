@@ -21,6 +21,7 @@ from dlt.destinations.path_utils import create_path
 
 from ingest.checks import post_load
 from ingest.checks.rowcount import DEFAULT_TOLERANCE_PCT, RowCountCheck, evaluate, parquet_rows
+from ingest.checks.shrink import guard_shrink, replaces_table
 from ingest.checks.values import ValueCheck, compare as compare_values, lake_stats
 from ingest.core.classify import classify, safe_message
 from ingest.config.model import JobConfig, TableFormat
@@ -242,6 +243,8 @@ def _load_once(job: JobConfig, run: RunContext, settings: Settings, result: JobR
             progress=progress.collector(job.job_name, job.table_name) if feed is None else None,
         )
         fence_commit(pipeline, held)
+        if replaces_table(job, mode.is_full_refresh):  # a shrinking copy is refused before it commits
+            guard_shrink(pipeline, job, run, result)
         _repair_lake(pipeline, job)
         result.consents += claim_pipeline_tables(pipeline, [job], run)[job.job_name]  # another job's table: refused
         before = None

@@ -80,7 +80,7 @@ VALID_EXTRAS = {"job_name": ["orders", "customers", "j1"], "depends_on": ["order
 
 
 SAFE_ALONE = {"source_schema", "target_table", "schedule", "tags", "depends_on", "alert_recipients",
-              "schema_contract", "drift_severity", "last_watermark", "rowcount_tolerance_pct", "params",
+              "schema_contract", "drift_severity", "last_watermark", "rowcount_tolerance_pct", "max_shrink_pct", "params",
               "data_selector", "page_param", "severity", "value"}
 """Optional columns a valid row may fill on their own (the others need a partner column)."""
 

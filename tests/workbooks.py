@@ -21,7 +21,9 @@ HEADER = ["job_name", "enabled", "source_type", "connection", "source_schema", "
           # change data capture
           "cdc_deletes",
           # watermarks know their lake
-          "watermark_lake"]
+          "watermark_lake",
+          # guards
+          "max_shrink_pct"]
 QUALITY_HEADER = ["job_name", "column", "rule", "argument", "severity"]
 
 

@@ -275,6 +275,19 @@ def parse_percentage(value: Any) -> float:
     return number
 
 
+def parse_max_shrink_pct(value: Any) -> float:
+    """Percent of a table's rows a FULL load may drop (ingest/checks/shrink.py)."""
+    if isinstance(value, bool):
+        raise CellError(f"max_shrink_pct {value} is a boolean, not a number")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise CellError(f"max_shrink_pct {shown(value)} is not a number (0-100)") from None
+    if not 0 <= number <= 100:
+        raise CellError(f"max_shrink_pct {shown(value)} is not between 0 and 100 (100 allows any drop)")
+    return number
+
+
 def parse_alert_recipients(value: Any) -> tuple[str, ...]:
     """Mail addresses separated by commas or semicolons."""
     try:
@@ -469,6 +482,12 @@ JOB_COLUMNS: tuple[Column, ...] = (
            " the value came from. A value from another lake does not start a lake with no state (the"
            " job loads from the beginning); leave it empty for a last_watermark you type.",
            "file:///data/lake/raw"),
+    # --- guards (README "What the app will not do without asking"; ingest/checks/shrink.py) ---
+    Column("max_shrink_pct", False, parse_max_shrink_pct,
+           "FULL loads: the largest drop, in percent of the lake table's rows, a load may publish;"
+           " a bigger one fails the job before anything is published (the lake keeps its rows)."
+           " Default 50; 100 allows any drop, emptying included. For one run: run --allow-shrink"
+           " <job>.", "50"),
 )
 
 COLUMNS_BY_NAME = {c.name: c for c in JOB_COLUMNS}

@@ -194,6 +194,9 @@ class JobConfig:
     another lake does not start this one (ingest/plan/load_modes.py first_load_start)."""
     rowcount_tolerance_pct: float | None = None
     """Allowed difference between source and lake row counts; default 1%."""
+    max_shrink_pct: float | None = None
+    """The largest drop (percent of the lake table's rows) a FULL load may publish; default 50
+    (ingest/checks/shrink.py)."""
     api: ApiEndpoint | None = None
     """For rest_api jobs: the job's row of the `api_endpoints` sheet."""
     alert_recipients: tuple[str, ...] = ()

@@ -280,6 +280,7 @@ def _job_from_values(values: dict[str, Any], row_number: int) -> JobConfig:
         last_watermark=values.get("last_watermark"),
         watermark_lake=values.get("watermark_lake"),
         rowcount_tolerance_pct=values.get("rowcount_tolerance_pct"),
+        max_shrink_pct=values.get("max_shrink_pct"),
         alert_recipients=values.get("alert_recipients", ()),
         schedule=values.get("schedule"),
         depends_on=values.get("depends_on", ()),

@@ -27,6 +27,7 @@ from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, Re
 
 from ingest.config.workbook import read_workbook
 from ingest.config.writeback import replace_file
+from ingest.core.user_files import refuse_existing
 from ingest.config.workbook_blob import WRITTEN_BY, display_url, download_workbook, workbook_blob
 from ingest.core.errors import WorkbookChangedError, WorkbookError
 from ingest.core.settings import Settings
@@ -77,10 +78,10 @@ class Transfer:
 
 def pull_workbook(settings: Settings, target: Path, force: bool = False) -> Transfer:
     """Download the workbook blob to `target` and record its version beside it. A local file
-    with edits not pushed (its bytes differ from the pulled ones), or one that was never
-    pulled, is kept unless `force`."""
+    with edits not pushed (its bytes differ from the pulled ones), one that was never pulled,
+    or one pulled from another workbook blob, is kept unless `force`."""
     url = display_url(_config_url(settings))
-    _refuse_to_clobber(target, force)
+    _refuse_to_clobber(target, force, url)
     with _container_must_exist(url):
         data, properties = download_workbook(settings)
     replace_file(target, data)
@@ -165,10 +166,12 @@ def _writer(metadata: dict | None) -> str:
     return "someone outside ingest (no ingest_written_by metadata: the portal, az storage blob upload, ...)"
 
 
-def _refuse_to_clobber(target: Path, force: bool) -> None:
+def _refuse_to_clobber(target: Path, force: bool, url: str) -> None:
     if force or not target.exists():
         return
     pulled = PulledCopy.load(target)
+    if pulled is not None and pulled.url != url:  # the person's copy of another workbook
+        refuse_existing(target, force, "--to", f"a copy pulled from {pulled.url}, not {url}")
     if pulled is None:
         raise WorkbookError(f"{target} exists and was not pulled (no {PulledCopy.path_for(target).name}):"
                             " nothing downloaded; choose another --to, or --force to replace it")

@@ -77,6 +77,17 @@ class TableOwnedError(ConfigError):
     option that hands the table over on purpose (`--take-over`)."""
 
 
+class UserFileExistsError(ConfigError):
+    """A command would replace a file a person named (`template --out`, `dashboard --out`,
+    `workbook pull --to`) that already exists; nothing was written (ingest/core/user_files.py)."""
+
+
+class ShrinkRefusedError(ConfigError):
+    """A FULL load would have replaced a non-empty lake table with no rows, or with fewer than
+    its `max_shrink_pct` allows; nothing was published (ingest/checks/shrink.py). Not retried:
+    the source holds what it holds until someone looks."""
+
+
 # 2. Transient: retry with backoff ------------------------------------------------------------
 class TransientSourceError(IngestError):
     """The source could not be reached or refused for now (network, throttling, deadlock)."""

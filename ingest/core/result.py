@@ -108,6 +108,9 @@ class RunContext:
     the jobs' watermarks (ingest/plan/load_modes.py)."""
     take_over: tuple[str, ...] = ()
     """Run parameter: lake tables (or jobs) this run may take from another job (ingest/lake/owners.py)."""
+    allow_shrink: tuple[str, ...] = ()
+    """Run parameter: jobs whose FULL load may shrink their lake table in this run, beyond their
+    max_shrink_pct (ingest/checks/shrink.py); each such load is recorded in its consents."""
 
     @property
     def partition_datetime(self):  # -> pendulum.DateTime, as dlt's layout expects
@@ -120,4 +123,7 @@ class RunContext:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "RunContext":
-        return cls(**{**data, "take_over": tuple(data.get("take_over") or ())})
+        values = dict(data)
+        values["take_over"] = tuple(values.get("take_over") or ())
+        values["allow_shrink"] = tuple(values.get("allow_shrink") or ())
+        return cls(**values)

@@ -11,7 +11,8 @@ from ingest.core.settings import Settings
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("dashboard", help="write the dashboard (HTML) from the audit trail")
-    parser.add_argument("--out", help="HTML file to write (default: <audit dir>/dashboard.html)")
+    parser.add_argument("--out", help="HTML file to write (default: <audit dir>/dashboard.html, rewritten each time)")
+    parser.add_argument("--force", action="store_true", help="replace --out when it exists")
     parser.add_argument("--days", type=int, help="days of history (env INGEST_DASHBOARD_DAYS, default 30)")
     parser.add_argument("--audit-dir", help="local audit folder (env INGEST_AUDIT_DIR, default audit)")
     parser.add_argument("--from-azure", action="store_true",
@@ -35,6 +36,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         reader = LocalAuditReader(settings.audit_dir)
     out = Path(args.out) if args.out else settings.audit_dir / "dashboard.html"
+    if args.out:  # a file the person named; the default page in the audit folder is the app's own
+        from ingest.core.user_files import refuse_existing
+
+        refuse_existing(out, args.force, "--out")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(dashboard_html(reader, settings.dashboard_days, settings.environment), encoding="utf-8")
     print(f"dashboard written: {out} ({settings.dashboard_days} days from the {reader.label})")

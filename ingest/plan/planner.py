@@ -79,6 +79,15 @@ class Plan:
                    lineage_start_failures=int(data.get("lineage_start_failures") or 0))
 
 
+def _allowed_to_shrink(config: WorkbookConfig, request: RunRequest) -> tuple[str, ...]:
+    """The request's allow_shrink, each a job of the workbook (a typo must not pass unseen)."""
+    known = {job.job_name for job in config.jobs}
+    unknown = [name for name in request.allow_shrink if name not in known]
+    if unknown:
+        raise ConfigError(f"allow_shrink: {', '.join(unknown)} is not a job of the workbook")
+    return request.allow_shrink
+
+
 def make_plan(config: WorkbookConfig, run: RunContext, job_filter: list[str] | None = None,
               request: RunRequest | None = None, history: RunHistory | None = None) -> Plan:
     """Select the jobs to run and order them in waves.
@@ -88,6 +97,7 @@ def make_plan(config: WorkbookConfig, run: RunContext, job_filter: list[str] | N
     audit trail) is needed when the request applies schedules or re-runs an earlier run."""
     request = request or RunRequest(jobs=tuple(p.strip() for p in job_filter or () if p.strip()))
     run = replace(run, force_full=request.force_full, take_over=request.take_over,
+                allow_shrink=_allowed_to_shrink(config, request),
                   backfill=request.backfill.to_dict() if request.backfill else None)
     plan = Plan(run=run, config_errors=[redact(str(i)) for i in config.errors], request=request.to_dict())
     rerun: list[str] | None = None

@@ -1,6 +1,7 @@
 """The parameters of one run, as the CLI and `POST /api/runs` give them: which jobs (names,
 globs, tags, or the failed jobs of an earlier run), whether schedules apply, force FULL, a
-backfill window, dry run. JSON-serialisable: it is the Durable orchestration's input."""
+backfill window, dry run, the jobs allowed to shrink their table. JSON-serialisable: it is the
+Durable orchestration's input."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from ingest.core.errors import ConfigError
 TAG = re.compile(r"^[a-z][a-z0-9_\-]{0,39}$")
 RUN_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,200}$")
 PATTERN = re.compile(r"^[a-z0-9_*?\[\]!\-]{1,100}$")
+JOB_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 
 class RequestError(ConfigError):
@@ -80,6 +82,9 @@ class RunRequest:
     dry_run: bool = False
     take_over: tuple[str, ...] = ()
     """Lake tables (or job names) the run may take from the job that owns them (ingest/lake/owners.py)."""
+    allow_shrink: tuple[str, ...] = ()
+    """Jobs (exact names) whose FULL load may shrink their lake table in this run beyond their
+    max_shrink_pct: a consent for this run only, recorded in each such job's audit row."""
 
     def __post_init__(self) -> None:
         if self.rerun_failed and (self.jobs or self.tags):
@@ -96,6 +101,10 @@ class RunRequest:
             raise RequestError("force_full drops each reloaded INCREMENTAL job's watermark state and its"
                                " table's earlier files: name the jobs one by one in jobs (no glob, no tag"
                                " alone, not every job)")
+        for name in self.allow_shrink:
+            if not JOB_NAME.match(name):
+                raise RequestError(f"allow_shrink: {name!r} is not a job name (one by one, no glob: each is a"
+                                   " consent to shrink that job's table)")
         for tag in self.tags:
             if not TAG.match(tag):
                 raise RequestError(f"tags: {tag!r} is not a tag (lowercase letters, digits, _ or -)")
@@ -129,6 +138,10 @@ class RunRequest:
             data["take_over"] = list(self.take_over)
         else:
             del data["take_over"]
+        if self.allow_shrink:
+            data["allow_shrink"] = list(self.allow_shrink)
+        else:
+            del data["allow_shrink"]
         data["backfill"] = self.backfill.to_dict() if self.backfill else None
         return data
 
@@ -137,7 +150,8 @@ class RunRequest:
         """From `to_dict`, from an HTTP body, or from an orchestration input of an older
         version ({"jobs": [...]} only). Unknown keys are refused (a typo must not widen a run)."""
         data = dict(data or {})
-        known = {"jobs", "tags", "rerun_failed", "force_full", "backfill", "apply_schedules", "dry_run", "take_over"}
+        known = {"jobs", "tags", "rerun_failed", "force_full", "backfill", "apply_schedules", "dry_run", "take_over",
+                 "allow_shrink"}
         unknown = sorted(set(data) - known)
         if unknown:
             raise RequestError(f"unknown parameter(s): {', '.join(unknown)} (accepted: {', '.join(sorted(known))})")
@@ -152,7 +166,8 @@ class RunRequest:
                    backfill=Backfill.parse(backfill.get("start"), backfill.get("end")) if backfill else None,
                    apply_schedules=_flag(data.get("apply_schedules"), "apply_schedules"),
                    dry_run=_flag(data.get("dry_run"), "dry_run"),
-                   take_over=_names(data.get("take_over"), "take_over"))
+                   take_over=_names(data.get("take_over"), "take_over"),
+                   allow_shrink=_names(data.get("allow_shrink"), "allow_shrink"))
 
 
 def _names(value: Any, label: str) -> tuple[str, ...]:

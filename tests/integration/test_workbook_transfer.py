@@ -211,3 +211,28 @@ def test_a_missing_container_is_named_with_how_to_create_it(blob_env, tmp_path):
         assert "the container 'nosuchcontainer" in done.stderr and "does not exist" in done.stderr
         assert "make azurite" in done.stderr and "az storage container create --name nosuchcontainer" in done.stderr
         assert "Traceback" not in done.stderr
+
+
+def test_pull_keeps_a_copy_of_another_workbook_unless_forced(blob_env, tmp_path):
+    """A local copy pulled from one blob (staging) is not replaced by a pull of another blob
+    (production) without --force, even unedited: it is the person's copy of the other workbook."""
+    env, container, _ = blob_env
+    container.upload_blob(BLOB, write_workbook(tmp_path / "original.xlsx", rows()).read_bytes())
+    container.upload_blob("staging.xlsx", write_workbook(tmp_path / "staging.xlsx", rows(enabled="N")).read_bytes())
+    local = tmp_path / "mine.xlsx"
+    staging_url = env["INGEST_CONFIG_URL"].replace(BLOB, "staging.xlsx")
+    assert workbook(env, ["pull", "--to", str(local), "--url", staging_url], tmp_path).returncode == 0
+    staging_copy = local.read_bytes()
+    refused = workbook(env, ["pull", "--to", str(local)], tmp_path)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert str(local) in refused.stderr and staging_url in refused.stderr and "--force" in refused.stderr
+    assert local.read_bytes() == staging_copy and sidecar(local)["url"] == staging_url
+    forced = workbook(env, ["pull", "--to", str(local), "--force"], tmp_path)
+    assert forced.returncode == 0, forced.stderr
+    assert read_workbook(local).job("orders").enabled is True and sidecar(local)["url"] == env["INGEST_CONFIG_URL"]
+
+
+def test_pull_help_says_what_its_force_replaces():
+    done = subprocess.run([sys.executable, "-m", "ingest", "workbook", "pull", "--help"], capture_output=True,
+                          text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=60)
+    assert "pulled from another workbook" in " ".join(done.stdout.split())

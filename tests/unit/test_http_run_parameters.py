@@ -135,7 +135,7 @@ def test_adf_pipeline_body_is_a_request_the_api_accepts():
 
     body = _AdfExpression(body_expression, defaults).evaluate()
     assert body == {"jobs": [], "tags": [], "force_full": False, "rerun_failed": None, "apply_schedules": False,
-                    "take_over": []}
+                    "take_over": [], "allow_shrink": []}
     response, client = start(body)
     assert response.status_code == 202 and client.started[0][1] == "ingest-all"
 

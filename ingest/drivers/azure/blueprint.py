@@ -101,7 +101,7 @@ async def handle_timer(timer: func.TimerRequest, client: df.DurableOrchestration
 
 async def handle_start(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     """POST /api/runs {"jobs": [...], "tags": [...], "force_full": bool, "backfill": {"start", "end"},
-    "rerun_failed": run_id, "apply_schedules": bool, "dry_run": bool}: 202 with the instance id
+    "rerun_failed": run_id, "apply_schedules": bool, "dry_run": bool, "allow_shrink": [...]}: 202 with the instance id
     and this app's own status URL (GET /api/runs/{id}, behind the same function key or Entra
     login), 409 if the same scope is running, 400 on a malformed body. A dry run answers 200
     with the plan and starts nothing. Never Durable's management URLs: they carry the task
