@@ -78,3 +78,96 @@ def test_post_api_check_carries_the_cdc_lines(postgres, tmp_path, monkeypatch):
         ("connection pg_cdc", "OK"), ("job nokey", "OK"), ("job nokey", "FAIL")]
     assert report["lines"][2]["fix"] == f"add a primary key or run ALTER TABLE {SCHEMA}api.nokey REPLICA IDENTITY FULL"
     assert json.dumps(report) and report["ok"] is False
+
+
+REP_ROLE, REP_PASSWORD = "cdc_rep_only", "Rep-Only-Pw-5521"
+
+
+def _fresh_replication_role(postgres, schema):
+    """A login with REPLICATION and SELECT on `schema`'s tables, nothing more (issue 32 case 6)."""
+    sql(postgres, f"DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{REP_ROLE}') THEN"
+                  f" EXECUTE 'DROP OWNED BY {REP_ROLE}'; EXECUTE 'DROP ROLE {REP_ROLE}'; END IF; END $$;"
+                  f" DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema};"
+                  f" CREATE TABLE {schema}.orders (id int PRIMARY KEY, v text);"
+                  f" INSERT INTO {schema}.orders SELECT g, 'v' || g FROM generate_series(1, 20) g;"
+                  f" CREATE ROLE {REP_ROLE} LOGIN REPLICATION PASSWORD '{REP_PASSWORD}';"
+                  f" GRANT USAGE ON SCHEMA {schema} TO {REP_ROLE};"
+                  f" GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {REP_ROLE}")
+
+
+def _cdc_check(jobs):
+    from ingest.sources.connection_check import check_jobs, unregister_job_check
+    from ingest.sources.postgres_cdc.check_line import cdc_prerequisites, register
+
+    register()
+    try:
+        return check_jobs(jobs)
+    finally:
+        unregister_job_check(cdc_prerequisites)
+
+
+def test_check_names_the_create_and_ownership_a_cdc_run_needs_then_run_works(postgres, settings, monkeypatch):
+    """Issue 32 case 6: a login with REPLICATION but no CREATE on the database and not the
+    table's owner: `check` said OK and `run` failed on the publication. Now `check` fails naming
+    both, with the statements to run; after running them, check passes and the run loads."""
+    from tests.cdc_helpers import cdc_job, delta_rows, load, source_rows
+
+    schema, connection = "cdcpriv", "pg_rep_only"
+    _fresh_replication_role(postgres, schema)
+    monkeypatch.setenv(f"SOURCES__{connection.upper()}__CREDENTIALS",
+                       postgres.url(password=REP_PASSWORD).replace(f"//{postgres.user}:", f"//{REP_ROLE}:"))
+    jobs = [cdc_job("orders_rep", connection, schema, "orders")]
+    try:
+        report = _cdc_check(jobs)
+        statuses = [(line.subject, line.status) for line in report.lines]
+        assert statuses == [(f"connection {connection}", "OK"), ("job orders_rep", "OK"), ("job orders_rep", "FAIL")]
+        cdc_line = report.lines[2]
+        assert f"CREATE on database {postgres.database}" in cdc_line.detail, cdc_line
+        assert f"not the owner of {schema}.orders" in cdc_line.detail, cdc_line
+        assert f'GRANT CREATE ON DATABASE "{postgres.database}" TO "{REP_ROLE}";' in cdc_line.fix, cdc_line
+        assert f'ALTER TABLE "{schema}"."orders" OWNER TO "{REP_ROLE}";' in cdc_line.fix, cdc_line
+        assert "CREATE PUBLICATION" in cdc_line.fix  # the other way: the owner creates it
+        refused = load(jobs, settings)["orders_rep"]  # what check said: the run cannot go on
+        assert not refused.succeeded
+
+        sql(postgres, f'GRANT CREATE ON DATABASE "{postgres.database}" TO "{REP_ROLE}";'
+                      f' ALTER TABLE "{schema}"."orders" OWNER TO "{REP_ROLE}"')
+        report = _cdc_check(jobs)
+        assert report.ok, [str(line) for line in report.lines]
+        loaded = load(jobs, settings, 2)["orders_rep"]
+        assert loaded.succeeded, loaded.error_message
+        names, expected = source_rows(postgres, schema, "orders")
+        assert delta_rows(settings, "orders", names) == sorted(expected)
+    finally:
+        sql(postgres, f"SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
+                      f" WHERE slot_name LIKE 'ingest_cdc_{connection}%'")
+
+
+def test_a_publication_the_owner_created_is_enough(postgres, settings, monkeypatch):
+    """The other way the fix offers: the table's owner creates the app's publication for the
+    table; the login needs neither CREATE on the database nor the table, and the run uses the
+    publication as it is (no ALTER PUBLICATION, which only its owner may run)."""
+    from ingest.sources.postgres_cdc.names import publication_name
+    from tests.cdc_helpers import cdc_job, delta_rows, load, source_rows
+
+    schema, connection = "cdcpub", "pg_rep_pub"
+    _fresh_replication_role(postgres, schema)
+    publication = publication_name(connection)
+    sql(postgres, f"DROP PUBLICATION IF EXISTS {publication}; CREATE PUBLICATION {publication} FOR TABLE {schema}.orders")
+    monkeypatch.setenv(f"SOURCES__{connection.upper()}__CREDENTIALS",
+                       postgres.url(password=REP_PASSWORD).replace(f"//{postgres.user}:", f"//{REP_ROLE}:"))
+    jobs = [cdc_job("orders_pub", connection, schema, "orders")]
+    try:
+        loaded = load(jobs, settings)["orders_pub"]
+        assert loaded.succeeded, loaded.error_message
+        report = _cdc_check(jobs)
+        assert report.ok, [str(line) for line in report.lines]
+        assert f"publication {publication} covers {schema}.orders" in report.lines[2].detail
+        sql(postgres, f"INSERT INTO {schema}.orders VALUES (100, 'new')")
+        again = load(jobs, settings, 2)["orders_pub"]
+        assert again.succeeded and again.cdc["inserts"] == 1, again.error_message
+        names, expected = source_rows(postgres, schema, "orders")
+        assert delta_rows(settings, "orders", names) == sorted(expected)
+    finally:
+        sql(postgres, f"SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
+                      f" WHERE slot_name LIKE 'ingest_cdc_{connection}%'; DROP PUBLICATION IF EXISTS {publication}")
