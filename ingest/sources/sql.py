@@ -14,8 +14,9 @@ import sqlalchemy as sa
 from dlt.sources.sql_database import sql_table
 from sqlalchemy.engine import Engine
 
+from ingest.config.dlt_names import reserved_column_message, reserved_columns
 from ingest.config.model import JobConfig, WatermarkValue
-from ingest.core.errors import ConfigError, SourceObjectNotFoundError
+from ingest.core.errors import ConfigError, ReservedColumnError, SourceObjectNotFoundError
 from ingest.sources.connections import SourceConnection
 from ingest.sources.client_loader import client_loader
 from ingest.sources.client_types import ClientPlan, SourceColumn
@@ -124,6 +125,9 @@ def prepare_table(table: sa.Table, job: JobConfig, dialect_name: str,
     adapt_table(table, plans, backend="connectorx")
     columns = {c.name: c.type for c in table.columns}
     where = f"{table.schema}.{table.name}" if table.schema else table.name
+    reserved = reserved_columns(columns)
+    if reserved:  # before anything lands: dlt would mix them with its own (or the app's) columns
+        raise ReservedColumnError(f"job '{job.job_name}': {reserved_column_message(where, reserved)}")
 
     def column(label: str, wanted: str) -> str:
         found = _match(wanted, list(columns))
