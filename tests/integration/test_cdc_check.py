@@ -50,7 +50,9 @@ def test_check_prints_the_cdc_prerequisites_of_each_cdc_job(postgres, tmp_path):
     ok, norep = lines_of("norep")
     assert ok.startswith("OK") and norep.startswith("FAIL job norep: CDC: CDC jobs norep: the login 'norep_check'"
                                                     " of connection 'pg_norep' lacks the REPLICATION attribute")
-    assert norep.endswith('-> fix: run ALTER ROLE "norep_check" WITH REPLICATION (Azure: as the admin user)')
+    assert '-> fix: run ALTER ROLE "norep_check" WITH REPLICATION (Azure: as the admin user);' in norep
+    # and what creating the publication takes (this login has neither: issue 32 case 6)
+    assert "GRANT CREATE ON DATABASE" in norep and f'ALTER TABLE "{SCHEMA}"."keyed" OWNER TO "norep_check";' in norep
     assert [line.split()[0] for line in lines_of("plain")] == ["OK"]  # not CDC: no CDC line
     assert password not in result.stdout + result.stderr
     assert "check: 5 job(s), FAILED" in result.stdout
