@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Iterable
+from typing import Any
 
 from ingest.config.model import CdcDeletes, JobConfig, TableFormat
 
@@ -43,26 +43,6 @@ def _naming() -> Any:  # -> dlt's snake_case NamingConvention
 def same_for_dlt(a: str, b: str) -> bool:
     """Whether two names are one name ignoring case or as dlt normalises them."""
     return a.strip().lower() == b.strip().lower() or (bool(a.strip()) and dlt_name(a) == dlt_name(b))
-
-
-RESERVED_PREFIXES = ("_cdc_", "_ingest_", "_dlt_")
-"""The app's own columns (ingest/lake/cdc_columns.py) and dlt's: a source column named like
-them would collide with them in the lake (README "What the app will not do without asking")."""
-
-
-def reserved_columns(names: Iterable[str]) -> list[str]:
-    """The names among `names` that are, ignoring case or as dlt normalises a column name, one of
-    the reserved prefixes' (`_CDC_Op`, `_dlt_id`), as the source spells them."""
-    return [name for name in names if name.strip().lower().startswith(RESERVED_PREFIXES)
-            or (bool(name.strip()) and _naming().normalize_identifier(name.strip()).startswith(RESERVED_PREFIXES))]
-
-
-def reserved_column_message(table: str, names: Iterable[str]) -> str:
-    """The error of a table with reserved columns: which, and the fix."""
-    listed = ", ".join(repr(n) for n in names)
-    return (f"{table} has column(s) {listed} named like the app's own columns ({', '.join(p + '*' for p in RESERVED_PREFIXES)},"
-            " any case): they would collide with them in the lake; rename or drop the column at the source"
-            " (or read the table through a view that renames it)")
 
 
 @dataclass(frozen=True)

@@ -128,7 +128,7 @@ class ReservedColumnError(PermanentSourceError):
     """A source table has a column named like the app's own (`_cdc_*`, `_ingest_*`, `_dlt_*`,
     in any case, as dlt normalises names): that table's job fails naming the column and the
     table, before anything of it lands; the other jobs (a CDC connection's other tables) go on
-    (ingest/config/dlt_names.py `reserved_columns`)."""
+    (ingest/sources/reserved_names.py)."""
 
 
 class CdcSlotError(PermanentSourceError):

@@ -14,7 +14,6 @@ import sqlalchemy as sa
 from dlt.sources.sql_database import sql_table
 from sqlalchemy.engine import Engine
 
-from ingest.config.dlt_names import reserved_column_message, reserved_columns
 from ingest.config.model import JobConfig, WatermarkValue
 from ingest.core.errors import ConfigError, ReservedColumnError, SourceObjectNotFoundError
 from ingest.sources.connections import SourceConnection
@@ -27,6 +26,7 @@ from ingest.sources.exact_types import ExactTypesConnectorXLoader
 from ingest.sources.literals import unwrap, wrap_watermark_type
 from ingest.sources.oracle import ARRAYSIZE as ORACLE_ARRAYSIZE
 from ingest.sources.postgres_types import ColumnPlan, Read, adapt_table, dlt_type, read_columns
+from ingest.sources.reserved_names import reserved_column_message, reserved_columns
 from ingest.sources.strategies import Strategies
 from ingest.sources.watermark_values import as_column_datetime
 

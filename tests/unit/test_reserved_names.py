@@ -1,8 +1,8 @@
-"""Which source column names are reserved (ingest/config/dlt_names.py `reserved_columns`): the
+"""Which source column names are reserved (ingest/sources/reserved_names.py): the
 app's `_cdc_*` and `_ingest_*` columns and dlt's `_dlt_*`, ignoring case and as dlt normalises a
 column name. Pure functions: no source needed."""
 
-from ingest.config.dlt_names import reserved_column_message, reserved_columns
+from ingest.sources.reserved_names import reserved_column_message, reserved_columns
 
 
 def test_reserved_names_ignore_case_and_follow_dlt_normalisation():
