@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+import psycopg2
+
 from tests.cdc_helpers import sql
 from tests.integration.test_cli import ingest
 from tests.workbooks import job_row, write_workbook
@@ -173,3 +175,33 @@ def test_a_publication_the_owner_created_is_enough(postgres, settings, monkeypat
     finally:
         sql(postgres, f"SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
                       f" WHERE slot_name LIKE 'ingest_cdc_{connection}%'; DROP PUBLICATION IF EXISTS {publication}")
+
+
+def test_check_says_when_no_replication_slot_is_free(postgres, cdc):
+    """Slot headroom: the run creates the connection's slot, so every slot in use
+    (max_replication_slots) fails check naming the setting; the connection's own slot, once
+    it exists, needs no free one."""
+    from tests.cdc_helpers import cdc_job
+
+    schema, connection = cdc
+    sql(postgres, f"CREATE TABLE {schema}.t (id int PRIMARY KEY)")
+    con = psycopg2.connect(postgres.url())
+    con.autocommit = True
+    cur = con.cursor()
+    cur.execute("SELECT current_setting('max_replication_slots')::int - count(*) FROM pg_replication_slots")
+    fillers = [f"filler_{schema}_{n}" for n in range(cur.fetchone()[0])]
+    try:
+        for name in fillers:
+            cur.execute("SELECT pg_create_physical_replication_slot(%s)", (name,))
+        report = _cdc_check([cdc_job("t", connection, schema, "t")])
+        (line,) = [line for line in report.lines if line.status == "FAIL"]
+        assert "no free replication slot" in line.detail and "max_replication_slots" in line.fix, line
+        cur.execute("SELECT pg_drop_replication_slot(%s)", (fillers.pop(),))
+        cur.execute("SELECT pg_create_logical_replication_slot(%s, 'pgoutput')", (f"ingest_cdc_{connection}",))
+        fillers.append(f"ingest_cdc_{connection}")
+        assert _cdc_check([cdc_job("t", connection, schema, "t")]).ok  # all full, but its own slot is there
+    finally:
+        for name in fillers:
+            cur.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = %s",
+                        (name,))
+        con.close()

@@ -157,3 +157,18 @@ def test_plain_loads_fail_the_table_with_a_dlt_column_only(postgres, pg_schema, 
     for name in ("bad_full", "bad_incremental"):
         (line,) = _lines_of(report, name)
         assert line.status == "FAIL" and "_dlt_id" in line.detail and "rename" in line.fix, line
+
+
+def test_validate_check_connections_names_the_reserved_column(postgres, pg_schema, tmp_path):
+    from tests.integration.test_cli import ingest
+
+    sql(postgres, f'CREATE TABLE {pg_schema}.bad (id int PRIMARY KEY, "_CDC_Deleted" boolean);'
+                  f" CREATE TABLE {pg_schema}.good (id int PRIMARY KEY)")
+    book = write_workbook(tmp_path / "w.xlsx", [
+        job_row(job_name="bad", source_schema=pg_schema, source_table="bad", target_table="bad"),
+        job_row(job_name="good", source_schema=pg_schema, source_table="good", target_table="good")])
+    result = ingest(["validate", "--config", str(book), "--check-connections"], cwd=tmp_path,
+                    env={"SOURCES__PG__CREDENTIALS": postgres.url()})
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"FAIL job bad: job 'bad': {pg_schema}.bad has column(s) '_CDC_Deleted'" in result.stdout, result.stdout
+    assert "OK   job good" in result.stdout
