@@ -135,6 +135,7 @@ def _fail_blocked(jobs: list[JobConfig], results: dict[str, JobResult], blocked:
             f" next run reloads the connection's CDC tables from a new snapshot, so that {table} is exact again")
         result = results[job.job_name]
         result.status, result.error_class, result.error_message = JobStatus.FAILED, type(error).__name__, str(error)
+        result.watermark_after = None  # the slot's LSN is not this table's: its changes were skipped
         log.error("cdc %s: %s", job.connection, error)
 
 
@@ -419,6 +420,7 @@ def _read_and_land(ctx: _Context, state: dict[str, Any], stop_at: int, scratch: 
         batch = ctx.decoder.batch(messages, int(state["commit_lsn"]), scratch)
     if batch.last_end_lsn is None:  # nothing read: caught up
         return None
+    ctx.decoder.skipped.update(batch.truncated & set(ctx.blocked))  # a TRUNCATE of a blocked table is missed too
     if batch.truncated & (set(ctx.by_table) - set(ctx.blocked)):
         names = ", ".join(_names(batch.truncated & (set(ctx.by_table) - set(ctx.blocked))))
         log.warning("cdc %s: %s truncated: reloading the connection's tables from a new snapshot", ctx.connection, names)
