@@ -123,7 +123,8 @@ def load_connection(jobs: list[JobConfig], run: RunContext, settings: Settings, 
     return list(results.values())
 
 
-def _fail_blocked(jobs: list[JobConfig], results: dict[str, JobResult], blocked: dict[tuple[str, str], list[str]]) -> None:
+def _fail_blocked(jobs: list[JobConfig], results: dict[str, JobResult],
+                  blocked: dict[tuple[str, str], list[str]]) -> None:
     """The jobs of blocked tables fail, naming the columns; the others keep their result."""
     for job in jobs:
         if table_of(job) not in blocked:

@@ -106,8 +106,8 @@ def _headroom_problems(cursor: Any, jobs: Sequence[JobConfig], names: str, conne
     if slots >= max_slots:
         problems.append(CdcProblem(None, f"CDC jobs {names}: no free replication slot on connection '{connection}'"
                                          f" ({slots} of max_replication_slots {max_slots} in use)",
-                                   "drop a slot no one reads (SELECT pg_drop_replication_slot('<name>');) or run"
-                                   f" ALTER SYSTEM SET max_replication_slots = {max_slots + 1}; and restart the server"))
+                                   "drop a slot no one reads (SELECT pg_drop_replication_slot('<name>');) or run ALTER"
+                                   f" SYSTEM SET max_replication_slots = {max_slots + 1}; and restart the server"))
     if senders >= max_senders:
         problems.append(CdcProblem(None, f"CDC jobs {names}: no free WAL sender on connection '{connection}' to"
                                          f" create the slot ({senders} of max_wal_senders {max_senders} in use)",
@@ -144,7 +144,7 @@ def publication_problems(cursor: Any, jobs: Sequence[JobConfig]) -> list[CdcProb
                                          " tables to it", f"as {publication_owner}, run ALTER PUBLICATION"
                                          f" {_ident(publication)} ADD TABLE"
                                          f" {', '.join(_ident(*table_key(j)) for j in uncovered)};"))
-    for job in uncovered:
+    for job in uncovered if owns_publication or not exists else ():  # else: only its owner can add them
         problem = _ownership_problem(cursor, job, user, publication, exists)
         if problem:
             problems.append(problem)
