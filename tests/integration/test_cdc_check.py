@@ -205,3 +205,26 @@ def test_check_says_when_no_replication_slot_is_free(postgres, cdc):
             cur.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = %s",
                         (name,))
         con.close()
+
+
+def test_a_publication_of_another_owner_without_the_table_names_its_owner(postgres, monkeypatch):
+    """The app's publication exists, made by another role for another table: the run would
+    alter it, which only its owner may; check says so and gives the owner's statement."""
+    from ingest.sources.postgres_cdc.names import publication_name
+    from tests.cdc_helpers import cdc_job
+
+    schema, connection = "cdcpubother", "pg_rep_other"
+    _fresh_replication_role(postgres, schema)
+    publication = publication_name(connection)
+    sql(postgres, f"CREATE TABLE {schema}.other (id int PRIMARY KEY); DROP PUBLICATION IF EXISTS {publication};"
+                  f" CREATE PUBLICATION {publication} FOR TABLE {schema}.other")
+    monkeypatch.setenv(f"SOURCES__{connection.upper()}__CREDENTIALS",
+                       postgres.url(password=REP_PASSWORD).replace(f"//{postgres.user}:", f"//{REP_ROLE}:"))
+    try:
+        report = _cdc_check([cdc_job("orders_other", connection, schema, "orders")])
+        (line,) = [line for line in report.lines if line.status == "FAIL"]
+        assert f"publication {publication} (owner {postgres.user}) does not cover {schema}.orders" in line.detail
+        assert line.fix == (f'as {postgres.user}, run ALTER PUBLICATION "{publication}" ADD TABLE'
+                            f' "{schema}"."orders";'), line
+    finally:
+        sql(postgres, f"DROP PUBLICATION IF EXISTS {publication}")
