@@ -141,6 +141,13 @@ class CdcPrerequisiteError(PermanentSourceError):
     and the fix (ingest/sources/postgres_cdc/prerequisites.py)."""
 
 
+class ReservedColumnError(PermanentSourceError):
+    """A source table has a column named like the app's own (`_cdc_*`, `_ingest_*`, `_dlt_*`,
+    in any case, as dlt normalises names): that table's job fails naming the column and the
+    table, before anything of it lands; the other jobs (a CDC connection's other tables) go on
+    (ingest/sources/reserved_names.py)."""
+
+
 class CdcSlotError(PermanentSourceError):
     """A CDC slot cannot go on from where the lake is: the table was truncated and cannot be
     reloaded, the slot was lost while the lake holds data from it, or the slot is read by

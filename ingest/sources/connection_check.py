@@ -21,7 +21,8 @@ from sqlalchemy.engine import Engine
 
 from ingest.config.model import JobConfig, SourceType, WorkbookConfig
 from ingest.core.classify import classify
-from ingest.core.errors import (ConfigError, DriverNotInstalledError, IngestError, KeyVaultAccessError, MissingCredentialsError, SourceAuthenticationError,
+from ingest.core.errors import (ConfigError, DriverNotInstalledError, IngestError, KeyVaultAccessError,
+                                MissingCredentialsError, ReservedColumnError, SourceAuthenticationError,
                                 SourceFirewallError, SourceObjectNotFoundError, SourcePermissionError,
                                 TransientSourceError)
 from ingest.core.redact import redact
@@ -212,9 +213,7 @@ def check_job(job: JobConfig, engine: Engine) -> list[CheckLine]:
         bare = reflect_table(engine, replace(job, watermark_column=None, watermark_tiebreak=(), primary_key=()))
     except Exception as exc:
         error = classify(exc)
-        fix = (f"correct source_schema / source_table in jobs row {job.row}, or create the table"
-               if isinstance(error, SourceObjectNotFoundError) else "see the error")
-        return [CheckLine(subject, FAIL, str(error), fix)]
+        return [CheckLine(subject, FAIL, str(error), _reflect_fix(job, error))]
     available = {name.lower() for name in bare.columns}
     missing = [(label, name) for label, name in _named_columns(job) if name.lower() not in available]
     if missing:
@@ -238,6 +237,15 @@ def check_job(job: JobConfig, engine: Engine) -> list[CheckLine]:
         if line is not None:
             lines.append(line)
     return lines
+
+
+def _reflect_fix(job: JobConfig, error: IngestError) -> str:
+    if isinstance(error, SourceObjectNotFoundError):
+        return f"correct source_schema / source_table in jobs row {job.row}, or create the table"
+    if isinstance(error, ReservedColumnError):
+        return ("rename or drop the column at the source, or read the table through a view that renames it"
+                + (" (a CDC job: its tables are reloaded from a new snapshot after)" if job.is_cdc else ""))
+    return "see the error"
 
 
 def _job_detail(job: JobConfig, where: str, found_as: str) -> str:

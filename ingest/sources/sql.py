@@ -15,7 +15,7 @@ from dlt.sources.sql_database import sql_table
 from sqlalchemy.engine import Engine
 
 from ingest.config.model import JobConfig, WatermarkValue
-from ingest.core.errors import ConfigError, SourceObjectNotFoundError
+from ingest.core.errors import ConfigError, ReservedColumnError, SourceObjectNotFoundError
 from ingest.sources.connections import SourceConnection
 from ingest.sources.client_loader import client_loader
 from ingest.sources.client_types import ClientPlan, SourceColumn
@@ -26,6 +26,7 @@ from ingest.sources.exact_types import ExactTypesConnectorXLoader
 from ingest.sources.literals import unwrap, wrap_watermark_type
 from ingest.sources.oracle import ARRAYSIZE as ORACLE_ARRAYSIZE
 from ingest.sources.postgres_types import ColumnPlan, Read, adapt_table, dlt_type, read_columns
+from ingest.sources.reserved_names import reserved_column_message, reserved_columns
 from ingest.sources.strategies import Strategies
 from ingest.sources.watermark_values import as_column_datetime
 
@@ -124,6 +125,9 @@ def prepare_table(table: sa.Table, job: JobConfig, dialect_name: str,
     adapt_table(table, plans, backend="connectorx")
     columns = {c.name: c.type for c in table.columns}
     where = f"{table.schema}.{table.name}" if table.schema else table.name
+    reserved = reserved_columns(columns)
+    if reserved:  # before anything lands: dlt would mix them with its own (or the app's) columns
+        raise ReservedColumnError(f"job '{job.job_name}': {reserved_column_message(where, reserved)}")
 
     def column(label: str, wanted: str) -> str:
         found = _match(wanted, list(columns))

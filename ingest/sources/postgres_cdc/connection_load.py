@@ -11,7 +11,13 @@ after it skips what landed (the state says so).
 
 Re-snapshot (the tables are reloaded, replacing what the lake held, and the slot starts anew):
 the first run, a change in the set of CDC tables of the connection, a lost slot, a TRUNCATE of
-one of the tables.
+one of the tables, a table whose changes were skipped (below) that can be read again.
+
+A table with a column named like the app's own (`_cdc_*`, `_ingest_*`, `_dlt_*`: its rows
+would collide with the change columns) is blocked: its job fails with ReservedColumnError, its
+changes are skipped and the other tables land and advance the slot as usual (one table never
+holds back the slot's WAL). The state lists the blocked tables whose changes were skipped (or
+that a snapshot left out); the first run that finds none of them blocked any more re-snapshots.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ import dlt
 
 from ingest.config.model import JobConfig
 from ingest.core.classify import classify
-from ingest.core.errors import CdcSlotError, JobLockedError
+from ingest.core.errors import CdcSlotError, JobLockedError, ReservedColumnError
 from ingest.core.result import JobResult, JobStatus, RunContext
 from ingest.core.settings import Settings
 from ingest.lake.pipeline_hooks import fence_commit, synced_for_this_run
@@ -45,6 +51,7 @@ from ingest.sources.postgres_cdc.pgoutput import lsn_text
 from ingest.sources.postgres_cdc.prerequisites import require_prerequisites
 from ingest.sources.postgres_cdc.spill import Spill
 from ingest.sources.postgres_cdc.values import TypedColumn, typed_column
+from ingest.sources.reserved_names import reserved_column_message, reserved_columns
 
 log = logging.getLogger("ingest.cdc")
 parquet_encoding.install()  # as ingest/load.py does: batches are written by dlt's arrow-to-parquet writer
@@ -76,6 +83,8 @@ class _Context:
     pipeline: Any = None
     decoder: Decoder | None = None
     by_table: dict[tuple[str, str], JobConfig] = field(default_factory=dict)
+    blocked: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    """Tables with reserved columns -> those columns (by the catalog, then the relation messages)."""
     scratch: Path = Path()
     """The batch's scratch folder (spill.py): `scratch_dir`."""
 
@@ -92,10 +101,11 @@ def load_connection(jobs: list[JobConfig], run: RunContext, settings: Settings, 
     results = {j.job_name: JobResult(job_name=j.job_name, status=JobStatus.FAILED, run_id=run.run_id,
                                      table_name=j.table_name, started_at=started) for j in jobs}
     connection = jobs[0].connection or ""
+    blocked: dict[tuple[str, str], list[str]] = {}
     try:
         with lock.hold(lock_name(connection), holder=f"run {run.run_id} since {started}") as held:
             ctx = _Context(jobs, run, settings, results, held, connection, slot_name(connection),
-                           publication_name(connection), by_table={table_of(j): j for j in jobs})
+                           publication_name(connection), by_table={table_of(j): j for j in jobs}, blocked=blocked)
             _load(ctx)
         status, error_class, message = JobStatus.SUCCEEDED, None, None
     except JobLockedError as exc:
@@ -108,7 +118,26 @@ def load_connection(jobs: list[JobConfig], run: RunContext, settings: Settings, 
     for result in results.values():
         result.status, result.error_class, result.error_message = status, error_class, message
         result.finished_at, result.duration_s = finished, round(time.perf_counter() - clock, 3)
+    if status is JobStatus.SUCCEEDED:
+        _fail_blocked(jobs, results, blocked)
     return list(results.values())
+
+
+def _fail_blocked(jobs: list[JobConfig], results: dict[str, JobResult],
+                  blocked: dict[tuple[str, str], list[str]]) -> None:
+    """The jobs of blocked tables fail, naming the columns; the others keep their result."""
+    for job in jobs:
+        if table_of(job) not in blocked:
+            continue
+        table = ".".join(table_of(job))
+        error = ReservedColumnError(
+            f"job '{job.job_name}': {reserved_column_message(table, blocked[table_of(job)])}. Its changes are skipped"
+            " while it has them (the connection's other tables go on); once the column is renamed or dropped, the"
+            f" next run reloads the connection's CDC tables from a new snapshot, so that {table} is exact again")
+        result = results[job.job_name]
+        result.status, result.error_class, result.error_message = JobStatus.FAILED, type(error).__name__, str(error)
+        result.watermark_after = None  # the slot's LSN is not this table's: its changes were skipped
+        log.error("cdc %s: %s", job.connection, error)
 
 
 def _load(ctx: _Context) -> None:
@@ -122,6 +151,7 @@ def _load(ctx: _Context) -> None:
     with slots.connect(ctx.connection, ctx.url) as conn:
         ctx.cursor = conn.cursor()
         require_prerequisites(ctx.cursor, ctx.jobs)
+        ctx.blocked.update(_reserved_by_catalog(ctx))
         fresh_machine = not (working_dir(ctx.settings) / pipeline_name(ctx.connection)).exists()
         ctx.pipeline = _pipeline(ctx)
         _claim_tables(ctx)
@@ -130,7 +160,7 @@ def _load(ctx: _Context) -> None:
         state = landed_state(ctx.pipeline)
         _merge_staged(ctx, state, pending=True)
         ctx.decoder = Decoder(ctx.cursor, {t: tuple(k.lower() for k in j.primary_key) for t, j in ctx.by_table.items()},
-                              ctx.pipeline.destination.capabilities())
+                              ctx.pipeline.destination.capabilities(), ctx.blocked)
         try:
             if _needs_snapshot(ctx, state):
                 state = _initial_snapshot(ctx, "first load" if not state else "re-snapshot")
@@ -144,6 +174,16 @@ def _load(ctx: _Context) -> None:
             raise
         _report_slot(ctx, strict=True)
         _record_drift(ctx)
+
+
+def _reserved_by_catalog(ctx: _Context) -> dict[tuple[str, str], list[str]]:
+    """The tables whose catalog shows reserved columns -> those columns."""
+    found = {key: reserved_columns(name for name, _oid, _mod in _catalog(ctx.cursor, *key)) for key in ctx.by_table}
+    return {key: names for key, names in found.items() if names}
+
+
+def _names(keys: Any) -> list[str]:
+    return sorted(f"{s}.{t}" for s, t in keys)
 
 
 def scratch_dir(settings: Settings, connection: str) -> Path:
@@ -236,6 +276,11 @@ def _needs_snapshot(ctx: _Context, state: dict[str, Any]) -> bool:
     if info is None:
         log.warning("cdc %s: slot %s is gone: reloading the tables from a new snapshot", ctx.connection, ctx.slot)
         return True
+    readable = set(state.get("blocked", [])) - set(_names(ctx.blocked))
+    if readable:
+        log.warning("cdc %s: %s no longer has reserved columns and missed changes: reloading the tables from a new"
+                    " snapshot", ctx.connection, ", ".join(sorted(readable)))
+        return True
     return False
 
 
@@ -253,12 +298,13 @@ def _initial_snapshot(ctx: _Context, why: str) -> dict[str, Any]:
             snap.commit()
             snap.set_session(isolation_level="REPEATABLE READ", readonly=True)
             snap.cursor().execute("SET TRANSACTION SNAPSHOT %s", (start.snapshot_name,))
+            readable = [j for j in ctx.jobs if table_of(j) not in ctx.blocked]  # the others: not snapshot
             state = {"slot": ctx.slot, "tables": ctx.tables, "commit_lsn": start.consistent_lsn,
-                     "end_lsn": start.consistent_lsn,
+                     "end_lsn": start.consistent_lsn, "blocked": _names(ctx.blocked),
                      "staged": {j.table_name: {"kind": "snapshot", "lsn": start.consistent_lsn}
-                                for j in ctx.jobs if landing.staged(j, snapshot=True)}}
+                                for j in readable if landing.staged(j, snapshot=True)}}
             resources = [_snapshot_resource(ctx, snap, job, start.consistent_lsn, start.snapshot_name)
-                         for job in ctx.jobs]
+                         for job in readable]
             _run(ctx, resources, state, snapshot=True)
         finally:
             snap.close()
@@ -387,8 +433,9 @@ def _read_and_land(ctx: _Context, state: dict[str, Any], stop_at: int, scratch: 
         batch = ctx.decoder.batch(messages, int(state["commit_lsn"]), scratch)
     if batch.last_end_lsn is None:  # nothing read: caught up
         return None
-    if batch.truncated & set(ctx.by_table):
-        names = ", ".join(f"{s}.{t}" for s, t in sorted(batch.truncated & set(ctx.by_table)))
+    ctx.decoder.skipped.update(batch.truncated & set(ctx.blocked))  # a TRUNCATE of a blocked table is missed too
+    if batch.truncated & (set(ctx.by_table) - set(ctx.blocked)):
+        names = ", ".join(_names(batch.truncated & (set(ctx.by_table) - set(ctx.blocked))))
         log.warning("cdc %s: %s truncated: reloading the connection's tables from a new snapshot", ctx.connection, names)
         _initial_snapshot(ctx, f"{names} truncated: re-snapshot")
         for result in ctx.results.values():
@@ -408,6 +455,9 @@ def _land(ctx: _Context, batch: Any, state: dict[str, Any]) -> None:
     resources = []
     for key, job in ctx.by_table.items():
         changes = batch.tables.get(key)
+        if changes is not None and key in ctx.blocked:  # decoded before a relation message named the column
+            ctx.decoder.skipped.add(key)
+            continue
         if changes is None:
             continue
         data = landing.batch_data(job, changes.spill, ctx.decoder.key_of(*key))
@@ -419,6 +469,7 @@ def _land(ctx: _Context, batch: Any, state: dict[str, Any]) -> None:
         for op, name in (("I", "inserts"), ("U", "updates"), ("D", "deletes")):
             result.cdc[name] += changes.counts[op]
         resources.append(landing.resource(job, data, changes.columns, snapshot=False))
+    state["blocked"] = sorted(set(state.get("blocked", [])) | set(_names(ctx.decoder.skipped)))
     _run(ctx, resources, state, snapshot=False)
 
 
@@ -430,6 +481,8 @@ def _record_drift(ctx: _Context) -> None:
     from ingest.checks.schema_drift import snapshot
 
     for key, job in ctx.by_table.items():
+        if key in ctx.blocked:
+            continue
         typed = ctx.decoder.columns_of(*key) if ctx.decoder else None
         typed = typed or [typed_column(name, oid, modifier, ctx.cursor)
                           for name, oid, modifier in _catalog(ctx.cursor, *key)]

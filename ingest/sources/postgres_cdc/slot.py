@@ -101,11 +101,22 @@ def current_lsn(cur: Any) -> int:
 
 
 def set_publication(cur: Any, publication: str, tables: Sequence[tuple[str, str]]) -> None:
-    """The publication holds exactly `tables` ((schema, table) pairs)."""
+    """The publication holds `tables` ((schema, table) pairs): created, or set to exactly them
+    when it lacks one or (ours) holds others. A publication another role owns (its owner made
+    it for the app: README "Change data capture") that covers them is left as it is: only its
+    owner may alter it, and the changes of other tables it holds are read and ignored."""
     names = sql.SQL(", ").join(sql.Identifier(schema, table) for schema, table in tables)
-    cur.execute("SELECT 1 FROM pg_publication WHERE pubname = %s", (publication,))
-    verb = "ALTER PUBLICATION {} SET TABLE {}" if cur.fetchone() else "CREATE PUBLICATION {} FOR TABLE {}"
-    cur.execute(sql.SQL(verb).format(sql.Identifier(publication), names))
+    cur.execute("SELECT puballtables, pg_has_role(pubowner, 'USAGE') FROM pg_publication WHERE pubname = %s",
+                (publication,))
+    row = cur.fetchone()
+    if row is None:
+        cur.execute(sql.SQL("CREATE PUBLICATION {} FOR TABLE {}").format(sql.Identifier(publication), names))
+        return
+    cur.execute("SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = %s", (publication,))
+    held = {(schema, table) for schema, table in cur.fetchall()}
+    if row[0] or held == set(tables) or (held >= set(tables) and not row[1]):
+        return
+    cur.execute(sql.SQL("ALTER PUBLICATION {} SET TABLE {}").format(sql.Identifier(publication), names))
 
 
 def drop_slot(cur: Any, slot: str) -> bool:

@@ -54,11 +54,16 @@ def _with_cursor(caster: Any, cursor: Any) -> Converter:
     return lambda text: caster(text, cursor)
 
 
+def _bool(text: str) -> bool:
+    """The log sends boolout's 't' / 'f'; the snapshot's `bool::text` is 'true' / 'false'."""
+    return text in ("t", "true")
+
+
 def typed_column(name: str, type_oid: int, modifier: int, cursor: Any) -> TypedColumn:
     """How column `name` of type `type_oid` lands. `cursor`: a psycopg2 cursor (the date and
     time parsers read its connection's settings)."""
     simple: dict[int, tuple[str, Converter]] = {
-        BOOL: ("bool", lambda t: t == "t"), INT2: ("bigint", int), INT4: ("bigint", int),
+        BOOL: ("bool", _bool), INT2: ("bigint", int), INT4: ("bigint", int),
         INT8: ("bigint", int), OID: ("bigint", int), FLOAT4: ("double", float), FLOAT8: ("double", float),
         BYTEA: ("binary", _bytea),
         DATE: ("date", _with_cursor(ext.PYDATE, cursor)), TIME: ("time", _with_cursor(ext.PYTIME, cursor)),
