@@ -233,20 +233,7 @@ def _load_once(job: JobConfig, run: RunContext, settings: Settings, result: JobR
     source = open_source(job, settings, datetime.fromisoformat(run.started_at.replace("Z", "+00:00")))
     scan: Future | None = None
     try:
-        pipeline = dlt.pipeline(
-            pipeline_name=pipeline_name(job),
-            pipelines_dir=str(working_dir(settings)),
-            destination=make_destination(settings, current_datetime=run.partition_datetime),
-            dataset_name=settings.dataset,
-            # console progress (ingest/core/progress.py); a chunked load's commit re-reads rows its
-            # chunks already counted
-            progress=progress.collector(job.job_name, job.table_name) if feed is None else None,
-        )
-        fence_commit(pipeline, held)
-        if replaces_table(job, mode.is_full_refresh):  # a shrinking copy is refused before it commits
-            guard_shrink(pipeline, job, run, result)
-        _repair_lake(pipeline, job)
-        result.consents += claim_pipeline_tables(pipeline, [job], run)[job.job_name]  # another job's table: refused
+        pipeline = _guarded_pipeline(job, run, settings, result, mode, held, feed)
         before = None
         if job.is_incremental:
             pipeline.sync_destination()  # a fresh machine continues from the lake's state
@@ -288,6 +275,28 @@ def _load_once(job: JobConfig, run: RunContext, settings: Settings, result: JobR
         _raise_for_values(job, result, settings)
     finally:
         _close_after_scan(source, scan)
+
+
+def _guarded_pipeline(job: JobConfig, run: RunContext, settings: Settings, result: JobResult, mode: LoadMode,
+                      held: LockHandle | None, feed: Feed | None) -> dlt.Pipeline:
+    """The job's pipeline with its guards in place before anything loads: the lock's fence and
+    the shrink guard right before dlt's commit, a killed load repaired, the lake tables claimed
+    (another job's table: TableOwnedError)."""
+    pipeline = dlt.pipeline(
+        pipeline_name=pipeline_name(job),
+        pipelines_dir=str(working_dir(settings)),
+        destination=make_destination(settings, current_datetime=run.partition_datetime),
+        dataset_name=settings.dataset,
+        # console progress (ingest/core/progress.py); a chunked load's commit re-reads rows its
+        # chunks already counted
+        progress=progress.collector(job.job_name, job.table_name) if feed is None else None,
+    )
+    fence_commit(pipeline, held)
+    if replaces_table(job, mode.is_full_refresh):  # a shrinking copy is refused before it commits
+        guard_shrink(pipeline, job, run, result)
+    _repair_lake(pipeline, job)
+    result.consents += claim_pipeline_tables(pipeline, [job], run)[job.job_name]  # another job's table: refused
+    return pipeline
 
 
 def _close_after_scan(source: JobSource, scan: Future | None) -> None:
