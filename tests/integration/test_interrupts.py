@@ -145,7 +145,7 @@ def test_the_audit_trail_accounts_for_every_row_in_the_lake(postgres, pg_schema,
     def new_rows(count: int) -> None:
         nonlocal next_id
         sql(postgres, f"""INSERT INTO {pg_schema}.orders SELECT g, 1, 1.00, 'late', NULL, now(),
-            '2030-01-01'::timestamp + g * interval '1 second' FROM generate_series({next_id}, {next_id + count - 1}) g""")
+            '2024-06-01'::timestamp + g * interval '1 second' FROM generate_series({next_id}, {next_id + count - 1}) g""")
         next_id += count
 
     interrupted = start(tmp_path, book, "load")
