@@ -4,6 +4,7 @@ results into audit rows, workbook watermarks and the run summary."""
 from __future__ import annotations
 
 import logging
+import signal
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,6 +19,7 @@ from ingest.records.lineage.runs import emit_run_end  # OpenLineage (issue 25)
 from ingest.config.writeback import WatermarkUpdate, WritebackOutcome, write_watermarks_to_file
 from ingest.plan.planner import Plan
 from ingest.core.redact import redact
+from ingest.core import interrupts
 from ingest.core.result import JobResult, JobStatus, is_already_running
 from ingest.core.settings import Settings
 from ingest.alerts.telemetry import emit_run as emit_run_telemetry
@@ -68,10 +70,17 @@ class RunSummary:
     (ingest.records.cdc_slots.SlotReport)."""
     lineage_failures: int = 0
     """OpenLineage events (the jobs' and the run's) that could not be sent; never a failure."""
+    interrupted: int = 0
+    """Jobs stopped by a stop signal before their commit, or never started (status `interrupted`)."""
+    interrupted_by: str | None = None
+    """SIGINT or SIGTERM when the run was asked to stop (ingest/core/interrupts.py)."""
 
     @property
     def exit_code(self) -> int:
-        """0 all succeeded, 1 a job failed, 2 the workbook has errors (valid rows still ran)."""
+        """0 all succeeded, 1 a job failed, 2 the workbook has errors (valid rows still ran);
+        interrupted: 128 + the signal (130 SIGINT, 143 SIGTERM), whatever else happened."""
+        if self.interrupted_by:
+            return interrupts.exit_code(getattr(signal, self.interrupted_by))
         if self.config_errors:
             return 2
         return 1 if self.failed else 0
@@ -102,9 +111,9 @@ def finalize_run(plan: Plan, results: list[JobResult], settings: Settings,
                  write_watermarks: WatermarkWriter | None = None,
                  audit: AuditSink | None = None, alert_store: AlertStore | None = None,
                  scheduled: bool = False) -> RunSummary:
-    """Audit rows, watermark write-back, alert mails and the run summary. Safe to call twice for
-    one run (a re-delivered Durable activity): audit rows are keyed by run and job, and the
-    failure mail by run. `scheduled`: the run may send the daily summary (ingest.alerts.send)."""
+    """Audit rows, watermark write-back, alert mails and the run summary. Safe to call twice for one run (a
+    re-delivered Durable activity): audit rows are keyed by run and job, the failure mail by run. `scheduled`:
+    the run may send the daily summary (ingest.alerts.send)."""
     audit = audit or FileAuditSink(settings.audit_dir)
     all_results = list(results) + list(plan.invalid)
     execution_date = plan.run.started_at[:10]
@@ -126,7 +135,7 @@ def finalize_run(plan: Plan, results: list[JobResult], settings: Settings,
         finished_at=datetime.now(timezone.utc).isoformat(),
         total=len(all_results),
         succeeded=sum(1 for r in all_results if r.succeeded),
-        failed=sum(1 for r in all_results if not r.succeeded and r.status is not JobStatus.SKIPPED),
+        failed=sum(1 for r in all_results if r.status in (JobStatus.FAILED, JobStatus.INVALID)),
         rows_processed=sum(r.rows_processed for r in all_results),
         jobs=[r.to_dict() for r in all_results],
         skipped=dict(plan.skipped),
@@ -140,8 +149,7 @@ def finalize_run(plan: Plan, results: list[JobResult], settings: Settings,
                                if r.status is JobStatus.SKIPPED and not is_already_running(r.status.value, r.error_class)),
         already_running=sum(1 for r in all_results if is_already_running(r.status.value, r.error_class)),
         waves=[list(w) for w in plan.waves],
-        parameters=dict(plan.request),
-    )
+        parameters=dict(plan.request), **_interrupted(all_results))
     # schema drift and data quality (ingest/records/check_results.py)
     summary.quality_failures, summary.drift_findings = check_findings(all_results)
     summary.checks_path = str(audit.record_checks(plan.run.run_id, all_results, execution_date))
@@ -159,13 +167,23 @@ def finalize_run(plan: Plan, results: list[JobResult], settings: Settings,
     return summary
 
 
+def _interrupted(results: list[JobResult]) -> dict[str, Any]:
+    """The summary's `interrupted` and `interrupted_by` (ingest/core/interrupts.py)."""
+    signum = interrupts.requested()
+    return {"interrupted": sum(1 for r in results if r.status is JobStatus.INTERRUPTED),
+            "interrupted_by": interrupts.signal_name(signum) if signum else None}
+
+
 def format_summary(summary: RunSummary) -> str:
     """The text printed at the end of a run."""
-    lines = [f"Run {summary.run_id}",
+    lines = [f"Run {summary.run_id}"
+             + (f" interrupted by {summary.interrupted_by}: no new job started; jobs whose commit had begun"
+                " finished it" if summary.interrupted_by else ""),
              f"Total: {summary.total}  Successful: {summary.succeeded}  Failed: {summary.failed}"
              f"  Rows: {summary.rows_processed}"
              + (f"  Skipped after a failure: {summary.dependency_skipped}" if summary.dependency_skipped else "")
-             + (f"  Already running elsewhere: {summary.already_running}" if summary.already_running else "")]
+             + (f"  Already running elsewhere: {summary.already_running}" if summary.already_running else "")
+             + (f"  Interrupted: {summary.interrupted}" if summary.interrupted else "")]
     width = max([len(j["job_name"]) for j in summary.jobs] + [len(name) for name in summary.skipped] + [8])
     lines.append(f"  {'job':<{width}}  {'status':<9} {'rows':>10} {'seconds':>8} {'count':<8}  error")
     for job in summary.jobs:

@@ -37,12 +37,13 @@ from datetime import datetime, timezone
 from typing import Any, BinaryIO, Callable, Iterator
 
 from ingest import load
-from ingest.core import progress
+from ingest.core import interrupts, progress
 from ingest.core.child_process import die_with_parent
 from ingest.config.model import JobConfig
 from ingest.core.fork_safety import can_fork_jobs
 from ingest.core.redact import SecretMaskingFilter, known_secrets, register_secret
-from ingest.core.result import JobResult, RunContext
+from ingest.core.errors import JobInterruptedError
+from ingest.core.result import JobResult, JobStatus, RunContext
 from ingest.core.settings import Settings
 from ingest.records.lineage.jobs import preload as preload_lineage
 from ingest.drivers.local.warm_up import preload, warm_up
@@ -103,8 +104,8 @@ def run_tasks(waiting: list[Task], run: RunContext, settings: Settings, workers:
     """Processes that sent their result and are ending: reaped after their result is handed on
     (the kernel freeing a job process's memory took 10-60 ms, on the run's critical path)."""
     try:
-        while waiting or running:
-            while waiting and len(running) < max(1, workers):
+        while running or (waiting and not interrupts.requested()):  # a stop: no new unit starts
+            while waiting and len(running) < max(1, workers) and not interrupts.requested():
                 receive, started = _start(context, waiting.pop(0))
                 running[receive] = started
             for receive in multiprocessing.connection.wait(list(running)):
@@ -120,6 +121,7 @@ def run_tasks(waiting: list[Task], run: RunContext, settings: Settings, workers:
                     progress.rows_extracted(message[1], message[2])  # the parent draws the console
                     continue
                 started = running.pop(receive)
+                interrupts.unwatch(started.process.pid)
                 if message is None:  # its exit code and last words make the error: wait for them
                     yield started.task, _collect_dead(receive, started, run)
                     continue
@@ -157,6 +159,7 @@ def _start(context: multiprocessing.context.BaseContext,
                               name=f"ingest-job-{task.key.replace(':', '-')}", daemon=True)
     oom_kills, started_at, clock = memory_cgroup_oom_kills(), _utc_now(), time.perf_counter()
     process.start()
+    interrupts.watch(process.pid)  # a stop signal the runner gets is passed on to it
     send.close()  # the child holds the only write end: EOF when it ends
     return receive, _Running(task, process, started_at, clock, stderr, oom_kills)
 
@@ -218,10 +221,28 @@ def _child(task: Task, send: multiprocessing.connection.Connection, runner_pid: 
 
     _log_to_parent(post)
     progress.forward_from_child(lambda job_name, rows: post(("rows", job_name, rows)))
+    interrupts.install_job()  # a stop before the job's commit ends it (ingest/core/interrupts.py)
     before = known_secrets()
-    outcome = task.call()  # never raises: failures are results
+    outcome = interrupted_outcome(task.call(), interrupts.stopped_before_commit() != 0)  # never raises
     post(("result", outcome, sorted(known_secrets() - before)))
     send.close()
+
+
+def interrupted_outcome(outcome: dict, stopped_before_commit: bool = False) -> dict:
+    """A unit's outcome after a stop signal: a job that failed because it was stopped before its
+    commit (JobInterruptedError; or, `stopped_before_commit` in a job process, dlt stopping its
+    extract or normalize on our flag) is `interrupted`, with nothing committed. A job that ended otherwise (its
+    commit began and it finished, or it failed for its own reason) stays as it ended. A chunk's
+    outcome stays as it is (its job fails with ChunkedLoadError, or never ends: interrupted)."""
+    if "results" in outcome:
+        return {**outcome, "results": [interrupted_outcome(r, stopped_before_commit) for r in outcome["results"]]}
+    if "job_name" not in outcome or outcome.get("status") != JobStatus.FAILED.value:
+        return outcome
+    if outcome.get("error_class") == JobInterruptedError.__name__ or stopped_before_commit:
+        signum = interrupts.requested() or 0
+        return {**outcome, "status": JobStatus.INTERRUPTED.value, "error_class": JobInterruptedError.__name__,
+                "error_message": interrupts.stop_message(signum) if signum else outcome.get("error_message")}
+    return outcome
 
 
 class _ToParent(logging.Handler):
