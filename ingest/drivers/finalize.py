@@ -13,6 +13,7 @@ from typing import Any, Callable
 from ingest.alerts.send import send_run_alerts
 from ingest.alerts.store import AlertStore, FileAlertStore
 from ingest.records.audit import AuditSink, FileAuditSink
+from ingest.records.recovery import Target, find_unrecorded
 from ingest.records.cdc_slots import SlotReport, slot_reports
 from ingest.records.check_results import findings as check_findings
 from ingest.records.lineage.runs import emit_run_end  # OpenLineage (issue 25)
@@ -74,6 +75,9 @@ class RunSummary:
     """Jobs stopped by a stop signal before their commit, or never started (status `interrupted`)."""
     interrupted_by: str | None = None
     """SIGINT or SIGTERM when the run was asked to stop (ingest/core/interrupts.py)."""
+    recovered: list[dict[str, Any]] = field(default_factory=list)
+    """Loads of earlier runs found in the lake without an audit row, recorded by this run as
+    `recovered` (ingest/records/recovery.py); not jobs of this run."""
 
     @property
     def exit_code(self) -> int:
@@ -115,6 +119,7 @@ def finalize_run(plan: Plan, results: list[JobResult], settings: Settings,
     re-delivered Durable activity): audit rows are keyed by run and job, the failure mail by run. `scheduled`:
     the run may send the daily summary (ingest.alerts.send)."""
     audit = audit or FileAuditSink(settings.audit_dir)
+    recovered = record_recovered(plan, settings, audit)  # loads of killed runs (ingest/records/recovery.py)
     all_results = list(results) + list(plan.invalid)
     execution_date = plan.run.started_at[:10]
     audit_path = audit.record(plan.run.run_id, all_results, execution_date)
@@ -149,7 +154,7 @@ def finalize_run(plan: Plan, results: list[JobResult], settings: Settings,
                                if r.status is JobStatus.SKIPPED and not is_already_running(r.status.value, r.error_class)),
         already_running=sum(1 for r in all_results if is_already_running(r.status.value, r.error_class)),
         waves=[list(w) for w in plan.waves],
-        parameters=dict(plan.request), **_interrupted(all_results))
+        parameters=dict(plan.request), recovered=recovered, **_interrupted(all_results))
     # schema drift and data quality (ingest/records/check_results.py)
     summary.quality_failures, summary.drift_findings = check_findings(all_results)
     summary.checks_path = str(audit.record_checks(plan.run.run_id, all_results, execution_date))
@@ -172,6 +177,25 @@ def _interrupted(results: list[JobResult]) -> dict[str, Any]:
     signum = interrupts.requested()
     return {"interrupted": sum(1 for r in results if r.status is JobStatus.INTERRUPTED),
             "interrupted_by": interrupts.signal_name(signum) if signum else None}
+
+
+def record_recovered(plan: Plan, settings: Settings, audit: AuditSink) -> list[dict[str, Any]]:
+    """Record the loads of this run's jobs that earlier runs committed and never recorded (each
+    under its own run id); never raises: a lake that cannot be read now is looked at next run."""
+    from ingest.config.model import TableFormat
+    from ingest.load import pipeline_name
+
+    targets = [Target(job.job_name, pipeline_name(job), job.table_name) for job in plan.jobs
+               if job.table_format is TableFormat.PARQUET and not job.is_cdc]
+    started = datetime.fromisoformat(plan.run.started_at.replace("Z", "+00:00"))
+    try:
+        found = find_unrecorded(settings, targets, audit.recorded_load_ids, plan.run.run_id, started)
+        for result in found:
+            audit.record(result.run_id, [result], plan.run.started_at[:10])
+    except Exception as exc:  # the run's own records come first
+        log.warning("loads committed without an audit row could not be looked for: %s", redact(exc))
+        return []
+    return [r.to_dict() for r in found]
 
 
 def format_summary(summary: RunSummary) -> str:
@@ -197,6 +221,9 @@ def format_summary(summary: RunSummary) -> str:
         lines.append(f"  {name:<{width}}  skipped   {reason}")
     for warning in summary.validation_warnings:
         lines.append(f"  check: {warning}")
+    for load in summary.recovered:
+        lines.append(f"  recovered: load {load['load_id']} of {load['job_name']} ({load['rows_processed']} rows),"
+                     f" committed by a run that ended before recording it; recorded as {load['run_id']}")
     for conflict in summary.watermark_conflicts:
         lines.append(f"  watermark not written back: {conflict}")
     lines.extend(f"  quality: {failure}" for failure in summary.quality_failures)
