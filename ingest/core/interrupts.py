@@ -28,6 +28,7 @@ import threading
 from typing import Any
 
 from ingest.core.errors import JobInterruptedError
+from ingest.core.result import JobStatus
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _received = 0
@@ -124,3 +125,24 @@ def before_commit() -> None:
         raise JobInterruptedError(stop_message(_received))
     if threading.current_thread() is threading.main_thread():
         _committing = True
+
+
+def interrupted_outcome(outcome: Any, stopped_before_commit: bool = False) -> Any:
+    """A unit's outcome after a stop signal: a job that failed because it was stopped before its
+    commit (JobInterruptedError; or, `stopped_before_commit` in a job process, dlt stopping its
+    extract or normalize on our flag) is `interrupted`, with nothing committed. A job that ended otherwise (its
+    commit began and it finished, or it failed for its own reason) stays as it ended. A chunk's
+    outcome stays as it is (its job fails with ChunkedLoadError, or never ends: interrupted)."""
+    if isinstance(outcome, list):  # an Azure activity's CDC connection: one result per job
+        return [interrupted_outcome(r, stopped_before_commit) for r in outcome]
+    if not isinstance(outcome, dict):
+        return outcome
+    if "results" in outcome:
+        return {**outcome, "results": [interrupted_outcome(r, stopped_before_commit) for r in outcome["results"]]}
+    if "job_name" not in outcome or outcome.get("status") != JobStatus.FAILED.value:
+        return outcome
+    if outcome.get("error_class") == JobInterruptedError.__name__ or stopped_before_commit:
+        signum = requested() or 0
+        return {**outcome, "status": JobStatus.INTERRUPTED.value, "error_class": JobInterruptedError.__name__,
+                "error_message": stop_message(signum) if signum else outcome.get("error_message")}
+    return outcome

@@ -42,8 +42,7 @@ from ingest.core.child_process import die_with_parent
 from ingest.config.model import JobConfig
 from ingest.core.fork_safety import can_fork_jobs
 from ingest.core.redact import SecretMaskingFilter, known_secrets, register_secret
-from ingest.core.errors import JobInterruptedError
-from ingest.core.result import JobResult, JobStatus, RunContext
+from ingest.core.result import JobResult, RunContext
 from ingest.core.settings import Settings
 from ingest.records.lineage.jobs import preload as preload_lineage
 from ingest.drivers.local.warm_up import preload, warm_up
@@ -223,26 +222,9 @@ def _child(task: Task, send: multiprocessing.connection.Connection, runner_pid: 
     progress.forward_from_child(lambda job_name, rows: post(("rows", job_name, rows)))
     interrupts.install_job()  # a stop before the job's commit ends it (ingest/core/interrupts.py)
     before = known_secrets()
-    outcome = interrupted_outcome(task.call(), interrupts.stopped_before_commit() != 0)  # never raises
+    outcome = interrupts.interrupted_outcome(task.call(), interrupts.stopped_before_commit() != 0)  # never raises
     post(("result", outcome, sorted(known_secrets() - before)))
     send.close()
-
-
-def interrupted_outcome(outcome: dict, stopped_before_commit: bool = False) -> dict:
-    """A unit's outcome after a stop signal: a job that failed because it was stopped before its
-    commit (JobInterruptedError; or, `stopped_before_commit` in a job process, dlt stopping its
-    extract or normalize on our flag) is `interrupted`, with nothing committed. A job that ended otherwise (its
-    commit began and it finished, or it failed for its own reason) stays as it ended. A chunk's
-    outcome stays as it is (its job fails with ChunkedLoadError, or never ends: interrupted)."""
-    if "results" in outcome:
-        return {**outcome, "results": [interrupted_outcome(r, stopped_before_commit) for r in outcome["results"]]}
-    if "job_name" not in outcome or outcome.get("status") != JobStatus.FAILED.value:
-        return outcome
-    if outcome.get("error_class") == JobInterruptedError.__name__ or stopped_before_commit:
-        signum = interrupts.requested() or 0
-        return {**outcome, "status": JobStatus.INTERRUPTED.value, "error_class": JobInterruptedError.__name__,
-                "error_message": interrupts.stop_message(signum) if signum else outcome.get("error_message")}
-    return outcome
 
 
 class _ToParent(logging.Handler):

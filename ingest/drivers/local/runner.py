@@ -22,7 +22,7 @@ from ingest.config.dependencies import skipped_result, split_wave
 from ingest.lake.destination import prepare_lake
 from ingest.records.lineage.runs import emit_run_start  # OpenLineage (issue 25): the run's START
 from ingest.drivers.finalize import RunSummary, file_watermark_writer, finalize_run
-from ingest.drivers.local.job_processes import Task, cdc_task, interrupted_outcome, job_task, run_tasks, worker_mode
+from ingest.drivers.local.job_processes import Task, cdc_task, job_task, run_tasks, worker_mode
 from ingest.load import unfinished_result
 from ingest.plan.flow import CDC, CHUNK, COMMIT, SPLIT, Unit, WaveFlows
 from ingest.plan.planner import Plan
@@ -153,7 +153,7 @@ def _run_in_threads(waiting: list[Task], workers: int) -> Iterator[tuple[Task, d
                 running[pool.submit(task.call)] = task
             done, _ = wait(list(running), return_when=FIRST_COMPLETED)
             for future in done:
-                yield running.pop(future), interrupted_outcome(future.result())  # failures are values
+                yield running.pop(future), interrupts.interrupted_outcome(future.result())  # failures are values
 
 
 def run_local(plan: Plan, settings: Settings, config_path: Path | None, scheduled: bool = False) -> RunSummary:
