@@ -71,3 +71,20 @@ def test_an_outcome_stopped_before_its_commit_is_interrupted_and_one_that_commit
     assert interrupts.interrupted_outcome(chunk, stopped_before_commit=True) == chunk
     stopped = {**failed, "error_class": "JobInterruptedError"}
     assert interrupts.interrupted_outcome({"results": [stopped]})["results"][0]["status"] == "interrupted"
+
+
+def test_a_run_handles_stop_signals_only_while_it_runs():
+    """run_local's handlers (interrupts.handling): a SIGTERM during the run is noted, not raised
+    and not fatal; after the run the process's own handlers are back and the note is cleared (a
+    test process or a notebook runs again afresh). A real signal to this process."""
+    import os
+    import signal
+
+    from ingest.core import interrupts
+
+    before = signal.getsignal(signal.SIGTERM)
+    with interrupts.handling():
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert interrupts.requested() == signal.SIGTERM
+    assert interrupts.requested() == 0
+    assert signal.getsignal(signal.SIGTERM) is before
