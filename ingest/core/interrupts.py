@@ -25,7 +25,8 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 from ingest.core.errors import JobInterruptedError
 from ingest.core.result import JobStatus
@@ -63,6 +64,26 @@ def install_runner() -> None:
     if threading.current_thread() is threading.main_thread():
         for signum in STOP_SIGNALS:
             signal.signal(signum, _runner_received)
+
+
+@contextmanager
+def handling() -> Iterator[None]:
+    """The runner's handlers for the span of one run (main thread only); after it the handlers
+    from before come back and the note is cleared, so a process that runs again (a test, a
+    notebook) starts its next run afresh."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
+    install_runner()
+    try:
+        yield
+    finally:
+        global _received
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
+        _received = 0
+        _watched.clear()
 
 
 def _runner_received(signum: int, _frame: Any) -> None:

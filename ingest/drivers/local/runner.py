@@ -158,9 +158,9 @@ def _run_in_threads(waiting: list[Task], workers: int) -> Iterator[tuple[Task, d
 
 def run_local(plan: Plan, settings: Settings, config_path: Path | None, scheduled: bool = False) -> RunSummary:
     """`scheduled`: this is the run a scheduler (cron) starts; it may send the daily summary.
-    SIGINT / SIGTERM from here on stop the run cleanly (ingest/core/interrupts.py)."""
-    interrupts.install_runner()
-    plan.lineage_start_failures += emit_run_start(plan.run, settings)  # never raises
-    results = execute_plan(plan, settings)
-    writer = file_watermark_writer(config_path) if config_path else None
-    return finalize_run(plan, results, settings, write_watermarks=writer, scheduled=scheduled)
+    SIGINT / SIGTERM during it stop the run cleanly (ingest/core/interrupts.py)."""
+    with interrupts.handling():
+        plan.lineage_start_failures += emit_run_start(plan.run, settings)  # never raises
+        results = execute_plan(plan, settings)
+        writer = file_watermark_writer(config_path) if config_path else None
+        return finalize_run(plan, results, settings, write_watermarks=writer, scheduled=scheduled)
