@@ -88,3 +88,12 @@ def test_a_run_handles_stop_signals_only_while_it_runs():
         assert interrupts.requested() == signal.SIGTERM
     assert interrupts.requested() == 0
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_an_interrupted_run_is_not_reported_succeeded_to_telemetry():
+    from ingest.alerts.telemetry import run_dimensions
+
+    summary = {"run_id": "r", "started_at": "2026-03-09T02:00:00+00:00", "finished_at": "2026-03-09T02:01:00+00:00",
+               "failed": 0, "total": 2, "succeeded": 1, "interrupted": 1, "interrupted_by": "SIGINT"}
+    dimensions = run_dimensions(summary)
+    assert dimensions["status"] == "interrupted" and dimensions["jobs_interrupted"] == 1
