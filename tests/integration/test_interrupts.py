@@ -15,7 +15,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from tests.integration.conftest import create_orders, sql
+from tests.integration.conftest import app_env, create_orders, sql  # noqa: F401  (app_env: a fixture)
 from tests.workbooks import job_row, write_workbook
 
 DRIVER = Path(__file__).resolve().parents[1] / "interrupt_driver.py"
@@ -164,3 +164,40 @@ def test_the_audit_trail_accounts_for_every_row_in_the_lake(postgres, pg_schema,
     assert in_lake == 22_000
     counted = [r for r in audit_rows(tmp_path) if r["status"] in ("succeeded", "interrupted", "recovered")]
     assert sum(int(r["rows_processed"]) for r in counted) == in_lake, counted
+
+
+def test_on_azure_a_load_whose_fan_in_died_is_recovered_by_the_next_run(postgres, pg_schema, app_env, tmp_path,
+                                                                         monkeypatch):
+    """The Functions app (tests/durable_driver.py plays the extension), lake and audit in Azurite: the
+    fan-in of a run dies after its load committed (the worker killed), so the audit container has
+    no row for it; the next run records that load, with its rows, as recovered."""
+    import io
+
+    from ingest.drivers.azure import activities
+    from tests.durable_driver import DurableDriver
+    from tests.integration.test_durable_app import lake_rows as blob_lake_rows, upload
+
+    service, config_container, suffix = app_env
+    create_orders(postgres, pg_schema, 400)
+    upload(config_container, write_workbook(tmp_path / "w.xlsx", [job_row(
+        source_schema=pg_schema, load_type="INCREMENTAL", watermark_column="updated_at")]))
+    from function_app import app
+
+    real = activities.finalize_run
+
+    def killed(*args, **kwargs):
+        raise SystemError("the worker died in the fan-in")
+
+    monkeypatch.setattr(activities, "finalize_run", killed)
+    with pytest.raises(RuntimeError):
+        DurableDriver(app).run("ingest_run_orchestrator", {}, "ingest-killed")
+    assert blob_lake_rows(service, f"lake{suffix}", "orders") == 400
+    monkeypatch.setattr(activities, "finalize_run", real)
+
+    summary = DurableDriver(app).run("ingest_run_orchestrator", {}, "ingest-next").output
+    assert [(r["job_name"], r["rows_processed"], r["status"]) for r in summary["recovered"]] == \
+        [("orders", 400, "recovered")]
+    audit = service.get_container_client(f"audit{suffix}")
+    rows = [row for blob in audit.list_blobs(name_starts_with="audit_trail/")
+            for row in csv.DictReader(io.StringIO(audit.download_blob(blob.name).readall().decode()))]
+    assert sorted((r["status"], r["rows_processed"]) for r in rows) == [("recovered", "400"), ("succeeded", "0")]
