@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -189,12 +190,13 @@ def test_on_azure_a_load_whose_fan_in_died_is_recovered_by_the_next_run(postgres
         raise SystemError("the worker died in the fan-in")
 
     monkeypatch.setattr(activities, "finalize_run", killed)
-    with pytest.raises(RuntimeError):
-        DurableDriver(app).run("ingest_run_orchestrator", {}, "ingest-killed")
+    with pytest.raises(Exception, match="the worker died in the fan-in"):  # the orchestration failed
+        DurableDriver(app, start=datetime.now(timezone.utc)).run("ingest_run_orchestrator", {}, "ingest-killed")
     assert blob_lake_rows(service, f"lake{suffix}", "orders") == 400
     monkeypatch.setattr(activities, "finalize_run", real)
 
-    summary = DurableDriver(app).run("ingest_run_orchestrator", {}, "ingest-next").output
+    later = datetime.now(timezone.utc)  # runs start at the driver's clock: the real one, after the load
+    summary = DurableDriver(app, start=later).run("ingest_run_orchestrator", {}, "ingest-next").output
     assert [(r["job_name"], r["rows_processed"], r["status"]) for r in summary["recovered"]] == \
         [("orders", 400, "recovered")]
     audit = service.get_container_client(f"audit{suffix}")
