@@ -8,8 +8,8 @@ a signal handler at an arbitrary point:
 - The runner (`install_runner`) only notes the signal and passes it on to its job processes
   (`watch` / `unwatch`: a container stop signals the runner alone; a terminal's Ctrl-C signals
   the whole process group, so a job process may get it twice: the same answer).
-- A job process (`install_job`) notes it and, while its commit has not begun, raises dlt's own
-  stop flag, which dlt's extract loop and normalize step check between batches: the job ends
+- A job process (`install_job`; an Azure activity's child too) notes it and, while its commit
+  has not begun, sets dlt's own stop flag, which dlt's extract loop and normalize step check between batches: the job ends
   with a failure that its process reports as `interrupted`. Once `before_commit` (called
   right before dlt's load step, ingest/lake/pipeline_hooks.py) has let the commit start, the
   signal is only noted and the commit finishes.
