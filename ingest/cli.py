@@ -13,6 +13,8 @@ from ingest.core.errors import ConfigError
 from ingest.core.settings import Settings
 
 EXIT_OK, EXIT_JOB_FAILED, EXIT_INVALID = 0, 1, 2
+EXIT_SIGINT, EXIT_SIGTERM = 130, 143
+"""A run stopped by Ctrl-C / a container stop (README "Interrupting a run")."""
 
 
 def _jobs(value: str | None) -> list[str] | None:
@@ -196,6 +198,9 @@ def _import_the_run() -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from ingest.core.interrupts import install_runner
+
+    install_runner()  # from here a stop signal is noted, never a traceback: ingest/core/interrupts.py
     _import_the_run()
     from ingest.drivers.finalize import format_summary
     from ingest.core.logging_setup import setup_logging
@@ -324,3 +329,6 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
         return EXIT_INVALID
+    except KeyboardInterrupt:  # Ctrl-C in a command other than `run` (which records its jobs first)
+        print("interrupted", file=sys.stderr)
+        return EXIT_SIGINT

@@ -4,7 +4,7 @@ the child's command (ingest.drivers.azure.isolation.child_command), then calls t
 activities. The child is a fresh interpreter, so the fault is put in here, in the child itself,
 as tests/job_process_driver.py does for the local runner's job processes.
 
-    python tests/activity_fault_child.py kill|abort|canary|raise|hang|none <job name> [<control fd>]
+    python tests/activity_fault_child.py kill|abort|canary|raise|hang|term|none <job name> [<control fd>]
 
 With a control socket's fd it is the warm server instead (ingest/drivers/azure/warm_server.py),
 whose forked children carry the fault.
@@ -16,7 +16,8 @@ Key Vault would, then panics naming it and a connection URL with its password. `
 the same secret, then raises a Python error naming it (Durable retries the activity). `hang` replaces every activity's body with a
 wait of two minutes, its pid written to $HANG_PID_FILE (the test then kills the worker). `kill`
 is a SIGKILL from outside (an operator, or the OOM killer); a real OOM kill needs no fault: the
-test's table is too big for the cgroup.
+test's table is too big for the cgroup. `term` is a SIGTERM to the child as its job starts (a
+host shutting down), after which the job runs on.
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ def _fault(fault: str) -> None:
     if fault == "raise":
         register_secret(CANARY)  # learned in the child, as a Key Vault secret is (the worker never saw it)
         raise ConnectionResetError(f"blob read reset; secret {CANARY}")
+    if fault == "term":
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _hang(payload, settings):

@@ -56,11 +56,12 @@ def run_dimensions(summary: dict[str, Any]) -> dict[str, Any]:
     except (KeyError, TypeError, ValueError):
         duration = 0.0
     failed = int(summary.get("failed") or 0)
+    status = "failed" if failed or summary.get("config_errors") else "succeeded"
     return {"event": RUN_EVENT, "run_id": str(summary.get("run_id") or ""),
-            "status": "failed" if failed or summary.get("config_errors") else "succeeded",
+            "status": "interrupted" if summary.get("interrupted_by") else status,  # SIGINT/SIGTERM
             "rows": int(summary.get("rows_processed") or 0), "duration_s": round(duration, 3),
             "jobs_total": int(summary.get("total") or 0), "jobs_succeeded": int(summary.get("succeeded") or 0),
-            "jobs_failed": failed}
+            "jobs_failed": failed, "jobs_interrupted": int(summary.get("interrupted") or 0)}
 
 
 def emit_run(summary: dict[str, Any]) -> None:

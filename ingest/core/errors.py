@@ -229,6 +229,12 @@ class WorkerProcessError(IngestError):
     by a signal (SIGKILL: most often the OOM killer) or crashed in native code."""
 
 
+class JobInterruptedError(IngestError):
+    """The run was asked to stop (SIGINT: Ctrl-C; SIGTERM: a container stop) before this job's
+    commit began (dlt's load step): nothing of it was committed; the next run, or
+    `--rerun-failed`, loads it (ingest/core/interrupts.py)."""
+
+
 class ActivityChildError(IngestError):
     """An Azure activity's child process raised instead of returning its result (a blob read
     that failed, a bug): the activity raises this in the worker, so Durable retries it as it

@@ -17,6 +17,13 @@ class JobStatus(str, Enum):
     SKIPPED = "skipped"
     """Not started: a job it depends on did not succeed (ingest/config/dependencies.py), or
     another run is loading it (error_class JobLockedError)."""
+    INTERRUPTED = "interrupted"
+    """The run was stopped (SIGINT / SIGTERM: ingest/core/interrupts.py) before this job's commit
+    began, or before the job started: nothing of it was committed (error_class JobInterruptedError).
+    A job whose commit began when the signal came finishes it and is recorded as it ended."""
+    RECOVERED = "recovered"
+    """Not a job of this run: a load an earlier run committed to the lake and never recorded (it
+    was killed in between), found in the lake and recorded with its rows (ingest/records/recovery.py)."""
 
 
 def is_already_running(status: str | None, error_class: str | None) -> bool:

@@ -15,6 +15,7 @@ from typing import Callable, TypeVar
 
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
+from ingest.core import interrupts
 from ingest.core.classify import classify
 
 log = logging.getLogger("ingest.retry")
@@ -48,7 +49,8 @@ class HttpPolicy:
 
 
 def is_transient(exc: BaseException) -> bool:
-    return classify(exc).retryable
+    """Never once the run was asked to stop (ingest/core/interrupts.py): a stopped job is not retried."""
+    return not interrupts.requested() and classify(exc).retryable
 
 
 def call_with_retry(func: Callable[[], T], policy: RetryPolicy, label: str,

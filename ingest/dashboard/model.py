@@ -25,6 +25,9 @@ MAX_TEXT = 300
 FINDING_KINDS = ("drift", "quality")
 OK_STATUSES = {"ok", "passed", "pass", "succeeded", "success", "no_change", "unchanged", "baseline", "skipped"}
 """Check statuses that are not findings: a first schema snapshot is a baseline to compare with."""
+LANDED = ("succeeded", "recovered")
+"""Audit statuses whose rows are in the lake: a `recovered` row is a load an earlier, killed run
+committed and never recorded (ingest/records/recovery.py): rows landed, no failure."""
 
 
 def _text(value: Any) -> str:
@@ -165,7 +168,7 @@ class DashboardData:
 
     def rows_chart(self) -> dict[str, Any]:
         """Rows landed per job per day (sum over the day's runs)."""
-        return self._per_job_per_day(lambda r: r.rows if r.status == "succeeded" else None, sum)
+        return self._per_job_per_day(lambda r: r.rows if r.status in LANDED else None, sum)
 
     def duration_chart(self) -> dict[str, Any]:
         """Mean duration of a job's successful loads per day, in seconds."""
@@ -178,7 +181,7 @@ class DashboardData:
         index = {d: i for i, d in enumerate(days)}
         series: dict[str, list[int]] = {}
         for run in self.job_runs:
-            if run.status == "succeeded":
+            if run.status in LANDED:
                 continue
             key = run.error_class or run.status
             series.setdefault(key, [0] * len(days))[index[run.day]] += 1
@@ -198,7 +201,7 @@ class DashboardData:
         latest: dict[str, JobRun] = {}
         last_ok: dict[str, str] = {}
         for run in sorted(self.job_runs, key=lambda r: r.started_at):
-            if run.status == "skipped" and run.job_name in latest:
+            if run.status in ("skipped", "recovered") and run.job_name in latest:
                 continue  # a skip (already running, a failed dependency) did not load: the last load stands
             latest[run.job_name] = run
             if run.status == "succeeded":
@@ -207,12 +210,12 @@ class DashboardData:
         return sorted(rows, key=lambda r: (r["status"] == "succeeded", r["job_name"]))
 
     def failures(self) -> list[dict[str, Any]]:
-        failed = [asdict(r) for r in self.job_runs if r.status != "succeeded"]
+        failed = [asdict(r) for r in self.job_runs if r.status not in LANDED]
         return sorted(failed, key=lambda r: r["started_at"], reverse=True)[:MAX_TABLE_ROWS]
 
     def tiles(self) -> dict[str, Any]:
         jobs = len(self.job_runs)
-        ok = sum(1 for r in self.job_runs if r.status == "succeeded")
+        ok = sum(1 for r in self.job_runs if r.status in LANDED)
         last = max(self.runs, key=lambda r: r.started_at, default=None)
         return {"runs": len(self.runs), "job_runs": jobs, "succeeded": ok, "failed": jobs - ok,
                 "success_pct": round(100.0 * ok / jobs, 1) if jobs else None,

@@ -4,6 +4,7 @@ results into audit rows, workbook watermarks and the run summary."""
 from __future__ import annotations
 
 import logging
+import signal
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any, Callable
 from ingest.alerts.send import send_run_alerts
 from ingest.alerts.store import AlertStore, FileAlertStore
 from ingest.records.audit import AuditSink, FileAuditSink
+from ingest.records.recovery import Target, find_unrecorded
 from ingest.records.cdc_slots import SlotReport, slot_reports
 from ingest.records.check_results import findings as check_findings
 from ingest.records.lineage.runs import emit_run_end  # OpenLineage (issue 25)
@@ -19,6 +21,7 @@ from ingest.config.writeback import WatermarkUpdate, WritebackOutcome, write_wat
 from ingest.lake.identity import lake_identity
 from ingest.plan.planner import Plan
 from ingest.core.redact import redact
+from ingest.core import interrupts
 from ingest.core.result import JobResult, JobStatus, is_already_running
 from ingest.core.settings import Settings
 from ingest.alerts.telemetry import emit_run as emit_run_telemetry
@@ -69,10 +72,20 @@ class RunSummary:
     (ingest.records.cdc_slots.SlotReport)."""
     lineage_failures: int = 0
     """OpenLineage events (the jobs' and the run's) that could not be sent; never a failure."""
+    interrupted: int = 0
+    """Jobs stopped by a stop signal before their commit, or never started (status `interrupted`)."""
+    interrupted_by: str | None = None
+    """SIGINT or SIGTERM when the run was asked to stop (ingest/core/interrupts.py)."""
+    recovered: list[dict[str, Any]] = field(default_factory=list)
+    """Loads of earlier runs found in the lake without an audit row, recorded by this run as
+    `recovered` (ingest/records/recovery.py); not jobs of this run."""
 
     @property
     def exit_code(self) -> int:
-        """0 all succeeded, 1 a job failed, 2 the workbook has errors (valid rows still ran)."""
+        """0 all succeeded, 1 a job failed, 2 the workbook has errors (valid rows still ran);
+        interrupted: 128 + the signal (130 SIGINT, 143 SIGTERM), whatever else happened."""
+        if self.interrupted_by:
+            return interrupts.exit_code(getattr(signal, self.interrupted_by))
         if self.config_errors:
             return 2
         return 1 if self.failed else 0
@@ -105,10 +118,11 @@ def finalize_run(plan: Plan, results: list[JobResult], settings: Settings,
                  write_watermarks: WatermarkWriter | None = None,
                  audit: AuditSink | None = None, alert_store: AlertStore | None = None,
                  scheduled: bool = False) -> RunSummary:
-    """Audit rows, watermark write-back, alert mails and the run summary. Safe to call twice for
-    one run (a re-delivered Durable activity): audit rows are keyed by run and job, and the
-    failure mail by run. `scheduled`: the run may send the daily summary (ingest.alerts.send)."""
+    """Audit rows, watermark write-back, alert mails and the run summary. Safe to call twice for one run (a
+    re-delivered Durable activity): audit rows are keyed by run and job, the failure mail by run. `scheduled`:
+    the run may send the daily summary (ingest.alerts.send)."""
     audit = audit or FileAuditSink(settings.audit_dir)
+    recovered = record_recovered(plan, settings, audit)  # loads of killed runs (ingest/records/recovery.py)
     all_results = list(results) + list(plan.invalid)
     execution_date = plan.run.started_at[:10]
     audit_path = audit.record(plan.run.run_id, all_results, execution_date)
@@ -129,7 +143,7 @@ def finalize_run(plan: Plan, results: list[JobResult], settings: Settings,
         finished_at=datetime.now(timezone.utc).isoformat(),
         total=len(all_results),
         succeeded=sum(1 for r in all_results if r.succeeded),
-        failed=sum(1 for r in all_results if not r.succeeded and r.status is not JobStatus.SKIPPED),
+        failed=sum(1 for r in all_results if r.status in (JobStatus.FAILED, JobStatus.INVALID)),
         rows_processed=sum(r.rows_processed for r in all_results),
         jobs=[r.to_dict() for r in all_results],
         skipped=dict(plan.skipped),
@@ -143,8 +157,7 @@ def finalize_run(plan: Plan, results: list[JobResult], settings: Settings,
                                if r.status is JobStatus.SKIPPED and not is_already_running(r.status.value, r.error_class)),
         already_running=sum(1 for r in all_results if is_already_running(r.status.value, r.error_class)),
         waves=[list(w) for w in plan.waves],
-        parameters=dict(plan.request),
-    )
+        parameters=dict(plan.request), recovered=recovered, **_interrupted(all_results))
     # schema drift and data quality (ingest/records/check_results.py)
     summary.quality_failures, summary.drift_findings = check_findings(all_results)
     summary.checks_path = str(audit.record_checks(plan.run.run_id, all_results, execution_date))
@@ -162,13 +175,42 @@ def finalize_run(plan: Plan, results: list[JobResult], settings: Settings,
     return summary
 
 
+def _interrupted(results: list[JobResult]) -> dict[str, Any]:
+    """The summary's `interrupted` and `interrupted_by` (ingest/core/interrupts.py)."""
+    signum = interrupts.requested()
+    return {"interrupted": sum(1 for r in results if r.status is JobStatus.INTERRUPTED),
+            "interrupted_by": interrupts.signal_name(signum) if signum else None}
+
+
+def record_recovered(plan: Plan, settings: Settings, audit: AuditSink) -> list[dict[str, Any]]:
+    """Record the loads of this run's jobs that earlier runs committed and never recorded (each
+    under its own run id); never raises: a lake that cannot be read now is looked at next run."""
+    from ingest.config.model import TableFormat
+    from ingest.load import pipeline_name
+
+    targets = [Target(job.job_name, pipeline_name(job), job.table_name) for job in plan.jobs
+               if job.table_format is TableFormat.PARQUET and not job.is_cdc]
+    started = datetime.fromisoformat(plan.run.started_at.replace("Z", "+00:00"))
+    try:
+        found = find_unrecorded(settings, targets, audit.recorded_load_ids, plan.run.run_id, started)
+        for result in found:
+            audit.record(result.run_id, [result], plan.run.started_at[:10])
+    except Exception as exc:  # the run's own records come first
+        log.warning("loads committed without an audit row could not be looked for: %s", redact(exc))
+        return []
+    return [r.to_dict() for r in found]
+
+
 def format_summary(summary: RunSummary) -> str:
     """The text printed at the end of a run."""
-    lines = [f"Run {summary.run_id}",
+    lines = [f"Run {summary.run_id}"
+             + (f" interrupted by {summary.interrupted_by}: no new job started; jobs whose commit had begun"
+                " finished it" if summary.interrupted_by else ""),
              f"Total: {summary.total}  Successful: {summary.succeeded}  Failed: {summary.failed}"
              f"  Rows: {summary.rows_processed}"
              + (f"  Skipped after a failure: {summary.dependency_skipped}" if summary.dependency_skipped else "")
-             + (f"  Already running elsewhere: {summary.already_running}" if summary.already_running else "")]
+             + (f"  Already running elsewhere: {summary.already_running}" if summary.already_running else "")
+             + (f"  Interrupted: {summary.interrupted}" if summary.interrupted else "")]
     width = max([len(j["job_name"]) for j in summary.jobs] + [len(name) for name in summary.skipped] + [8])
     lines.append(f"  {'job':<{width}}  {'status':<9} {'rows':>10} {'seconds':>8} {'count':<8}  error")
     for job in summary.jobs:
@@ -184,6 +226,9 @@ def format_summary(summary: RunSummary) -> str:
                  if job.get("watermark_note"))
     for warning in summary.validation_warnings:
         lines.append(f"  check: {warning}")
+    for load in summary.recovered:
+        lines.append(f"  recovered: load {load['load_id']} of {load['job_name']} ({load['rows_processed']} rows),"
+                     f" committed by a run that ended before recording it; recorded as {load['run_id']}")
     for conflict in summary.watermark_conflicts:
         lines.append(f"  watermark not written back: {conflict}")
     lines.extend(f"  quality: {failure}" for failure in summary.quality_failures)

@@ -6,6 +6,8 @@ explicit environment variable still wins). One place for the CLI, the Functions 
   sources have no item ready, two or three times per load even for a plain generator; at
   dlt's default 0.01 s that was ~20 ms of every job doing nothing (measured, bench/README).
   It only polls that often while async items are pending, which our resources never yield.
+- RUNTIME__INTERCEPT_SIGNALS=false: dlt's own SIGINT/SIGTERM handlers in normalize and load
+  would stop a commit half way; ours stop a job before its commit only (ingest/core/interrupts.py).
 
 Nothing here imports dlt: `validate`, `plan` and `template` never load it. What changes dlt's
 own code (ingest/lake/parquet_encoding.py) is installed by ingest/load.py, which every load goes
@@ -19,6 +21,7 @@ import os
 DLT_DEFAULTS = {
     "RUNTIME__DLTHUB_TELEMETRY": "false",
     "EXTRACT__FUTURES_POLL_INTERVAL": "0.002",
+    "RUNTIME__INTERCEPT_SIGNALS": "false",
 }
 
 

@@ -6,18 +6,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from ingest.core import interrupts
 from ingest.lake.locks import LockHandle
 
 
 def fence_commit(pipeline: Any, held: LockHandle | None) -> None:
     """dlt's `run` ends with `self.load(...)`, the step that commits data and state: check the
-    job's lock is still held right before it (a lapsed lease: LockLostError, nothing committed)."""
-    if held is None:
-        return
+    job's lock is still held right before it (a lapsed lease: LockLostError, nothing committed),
+    and that the run was not asked to stop (JobInterruptedError, nothing committed; once the
+    commit began, a stop waits for it: ingest/core/interrupts.py)."""
     load_step = pipeline.load
 
     def fenced_load(*args: Any, **kwargs: Any) -> Any:
-        held.check()
+        if held is not None:
+            held.check()
+        interrupts.before_commit()
         return load_step(*args, **kwargs)
 
     pipeline.load = fenced_load

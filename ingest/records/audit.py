@@ -89,6 +89,15 @@ def read_audit(audit_dir: Path) -> list[dict[str, str]]:
     return read_csv_rows(audit_dir / AUDIT_FILE)
 
 
+def recorded_load_ids(audit_dir: Path) -> set[str]:
+    """Every load id the local audit trail holds (`audit_trail.csv` and the files a change of
+    columns set aside): what ingest/records/recovery.py does not record again."""
+    ids: set[str] = set()
+    for path in sorted(audit_dir.glob(f"{Path(AUDIT_FILE).stem}*.csv")):
+        ids.update(row["load_id"] for row in read_csv_rows(path) if row.get("load_id"))
+    return ids
+
+
 def audit_csv(results: Iterable[JobResult], execution_date: str) -> str:
     """One run's audit rows as CSV text with a header."""
     return csv_text(AUDIT_COLUMNS, (audit_row(result, execution_date) for result in results))
@@ -106,6 +115,9 @@ class AuditSink(Protocol):
     def record_checks(self, run_id: str, results: list[JobResult], execution_date: str) -> str:
         """Store the run's check results (ingest/records/check_results.py); return where they are."""
 
+    def recorded_load_ids(self, since: datetime) -> set[str]:
+        """The load ids of the audit rows of runs since `since` (at least those)."""
+
 
 @dataclass
 class FileAuditSink:
@@ -119,3 +131,6 @@ class FileAuditSink:
 
     def record_checks(self, run_id: str, results: list[JobResult], execution_date: str) -> str:
         return str(append_check_rows(self.audit_dir, results, execution_date))
+
+    def recorded_load_ids(self, since: datetime) -> set[str]:
+        return recorded_load_ids(self.audit_dir)

@@ -3,8 +3,11 @@ leases) and the audit sink that writes one run's audit trail, check results and 
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 
 from azure.core.exceptions import HttpResponseError, ResourceExistsError
 from azure.storage.blob import ContainerClient
@@ -63,6 +66,17 @@ class BlobAuditSink:
         name = f"check_results/{execution_date}/{run_id}.csv"
         self.container.upload_blob(name, checks_csv(results, execution_date).encode("utf-8"), overwrite=True)
         return f"{self.container.url}/{name}"
+
+    def recorded_load_ids(self, since: datetime) -> set[str]:
+        """The load ids of the audit CSVs of the days from `since` (UTC) to today."""
+        ids: set[str] = set()
+        day, today = since.astimezone(timezone.utc).date(), datetime.now(timezone.utc).date()
+        while day <= today:
+            for blob in self.container.list_blobs(name_starts_with=f"audit_trail/{day.isoformat()}/"):
+                text = self.container.download_blob(blob.name).readall().decode("utf-8")
+                ids.update(row["load_id"] for row in csv.DictReader(io.StringIO(text)) if row.get("load_id"))
+            day += timedelta(days=1)
+        return ids
 
     def write_summary(self, run_id: str, summary: dict) -> str:
         name = f"runs/{run_id}.json"

@@ -28,8 +28,10 @@ from ingest.core.result import JobStatus
 RUN_TIME = re.compile(r"^(\d{8}T\d{6}Z)")
 UNNAMED_ROW = re.compile(r"^row_\d+$")
 """How a rejected row without a readable job_name is audited (ingest/plan/planner.py)."""
-RERUN_STATUSES = (JobStatus.FAILED.value, JobStatus.SKIPPED.value, JobStatus.INVALID.value)
-"""What a re-run of failed jobs takes: failed, skipped after a failure, rejected rows."""
+RERUN_STATUSES = (JobStatus.FAILED.value, JobStatus.SKIPPED.value, JobStatus.INVALID.value,
+                  JobStatus.INTERRUPTED.value)
+"""What a re-run of failed jobs takes: failed, skipped after a failure, rejected rows, stopped
+by a stop signal (`recovered` rows are not jobs of the run: not taken)."""
 
 
 class RunNotFoundError(ConfigError):

@@ -104,6 +104,23 @@ def test_a_killed_child_fails_its_job_alone(postgres, pg_schema, app_env, mode, 
         assert server is not None and server.process.poll() is None and server.in_flight == 0
 
 
+def test_a_child_stopped_by_sigterm_records_its_job_interrupted(postgres, pg_schema, app_env, mode, tmp_path,
+                                                                monkeypatch):
+    """SIGTERM to an activity's child as its load starts: the load stops before its commit and the
+    job is recorded `interrupted` (not a dead worker), nothing of it in the lake; the other job loads."""
+    service, config_container, suffix = app_env
+    two_jobs(postgres, pg_schema, config_container, tmp_path)
+    jobs = run_app("term", monkeypatch)
+
+    assert (jobs["doomed"]["status"], jobs["doomed"]["error_class"]) == ("interrupted", "JobInterruptedError"), \
+        jobs["doomed"]
+    assert "SIGTERM" in jobs["doomed"]["error_message"] and jobs["doomed"]["rows_processed"] == 0
+    assert (jobs["fine"]["status"], jobs["fine"]["rows_processed"]) == ("succeeded", 30)
+    assert {r["job_name"]: r["status"] for r in audit_rows(service, suffix)}["doomed"] == "interrupted"
+    lake = service.get_container_client(f"lake{suffix}")
+    assert not [b.name for b in lake.list_blobs() if "/doomed/" in b.name and b.name.endswith(".parquet")]
+
+
 def test_an_aborted_child_leaves_its_last_words_in_every_record(postgres, pg_schema, app_env, mode, tmp_path,
                                                                 monkeypatch, caplog):
     """Summary, audit, log, dashboard and the failure mail (a real SMTP server on 127.0.0.1)

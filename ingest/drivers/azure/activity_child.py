@@ -111,10 +111,13 @@ def run(request: dict[str, Any], channel: Channel) -> int:
         from ingest.core.keyvault.registration import register_key_vault
 
         register_key_vault(settings)
+    from ingest.core import interrupts
     from ingest.drivers.azure.activities import INLINE
 
+    interrupts.install_job()  # SIGTERM / SIGINT: a load stops before its commit, or finishes it
     try:
         outcome = INLINE[request["activity"]](request["payload"], settings)
+        outcome = interrupts.interrupted_outcome(outcome, interrupts.stopped_before_commit() != 0)
     except Exception as exc:  # raised again in the worker: Durable retries it as it would inline
         logging.getLogger("ingest.activity").exception("activity %s raised in its child", request["activity"])
         channel.send({"error": {"class": type(exc).__name__, "message": redact(str(exc))[:2000]}})

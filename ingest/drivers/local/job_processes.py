@@ -37,7 +37,7 @@ from datetime import datetime, timezone
 from typing import Any, BinaryIO, Callable, Iterator
 
 from ingest import load
-from ingest.core import progress
+from ingest.core import interrupts, progress
 from ingest.core.child_process import die_with_parent
 from ingest.config.model import JobConfig
 from ingest.core.fork_safety import can_fork_jobs
@@ -103,8 +103,8 @@ def run_tasks(waiting: list[Task], run: RunContext, settings: Settings, workers:
     """Processes that sent their result and are ending: reaped after their result is handed on
     (the kernel freeing a job process's memory took 10-60 ms, on the run's critical path)."""
     try:
-        while waiting or running:
-            while waiting and len(running) < max(1, workers):
+        while running or (waiting and not interrupts.requested()):  # a stop: no new unit starts
+            while waiting and len(running) < max(1, workers) and not interrupts.requested():
                 receive, started = _start(context, waiting.pop(0))
                 running[receive] = started
             for receive in multiprocessing.connection.wait(list(running)):
@@ -120,6 +120,7 @@ def run_tasks(waiting: list[Task], run: RunContext, settings: Settings, workers:
                     progress.rows_extracted(message[1], message[2])  # the parent draws the console
                     continue
                 started = running.pop(receive)
+                interrupts.unwatch(started.process.pid)
                 if message is None:  # its exit code and last words make the error: wait for them
                     yield started.task, _collect_dead(receive, started, run)
                     continue
@@ -157,6 +158,7 @@ def _start(context: multiprocessing.context.BaseContext,
                               name=f"ingest-job-{task.key.replace(':', '-')}", daemon=True)
     oom_kills, started_at, clock = memory_cgroup_oom_kills(), _utc_now(), time.perf_counter()
     process.start()
+    interrupts.watch(process.pid)  # a stop signal the runner gets is passed on to it
     send.close()  # the child holds the only write end: EOF when it ends
     return receive, _Running(task, process, started_at, clock, stderr, oom_kills)
 
@@ -218,8 +220,9 @@ def _child(task: Task, send: multiprocessing.connection.Connection, runner_pid: 
 
     _log_to_parent(post)
     progress.forward_from_child(lambda job_name, rows: post(("rows", job_name, rows)))
+    interrupts.install_job()  # a stop before the job's commit ends it (ingest/core/interrupts.py)
     before = known_secrets()
-    outcome = task.call()  # never raises: failures are results
+    outcome = interrupts.interrupted_outcome(task.call(), interrupts.stopped_before_commit() != 0)  # never raises
     post(("result", outcome, sorted(known_secrets() - before)))
     send.close()
 

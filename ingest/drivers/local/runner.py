@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
-from ingest.core import progress
+from ingest.core import interrupts, progress
 from ingest.config.model import JobConfig
 from ingest.config.dependencies import skipped_result, split_wave
 from ingest.lake.destination import prepare_lake
@@ -26,7 +26,8 @@ from ingest.drivers.local.job_processes import Task, cdc_task, job_task, run_tas
 from ingest.load import unfinished_result
 from ingest.plan.flow import CDC, CHUNK, COMMIT, SPLIT, Unit, WaveFlows
 from ingest.plan.planner import Plan
-from ingest.core.result import JobResult, RunContext
+from ingest.core.errors import JobInterruptedError
+from ingest.core.result import JobResult, JobStatus, RunContext
 from ingest.core.settings import Settings
 
 log = logging.getLogger("ingest.runner")
@@ -46,6 +47,8 @@ def execute_plan(plan: Plan, settings: Settings) -> list[JobResult]:
     mode = worker_mode(settings)
     log.info("running %d job(s), %d at a time, each in a %s", len(plan.jobs), workers, mode)
     for number, wave in enumerate(plan.wave_names(), start=1):
+        if interrupts.requested():  # a stop: no later wave starts
+            break
         start, skip = split_wave(wave, plan.depends(), outcomes)
         now = datetime.now(timezone.utc).isoformat()
         for name, reason in skip.items():
@@ -59,8 +62,26 @@ def execute_plan(plan: Plan, settings: Settings) -> list[JobResult]:
             results.append(result)
             progress.job_finished(result)
         outcomes.update({r.job_name: r.status.value for r in results})
+    results += not_started(plan, {r.job_name for r in results})
     order = {job.job_name: i for i, job in enumerate(plan.jobs)}
     return sorted(results, key=lambda r: order[r.job_name])
+
+
+def not_started(plan: Plan, ended: set[str]) -> list[JobResult]:
+    """After a stop signal: an `interrupted` result for each job of the plan that never started
+    (or, a chunked job, never ended), nothing of it committed by this run."""
+    signum = interrupts.requested()
+    if not signum:
+        return []
+    now = datetime.now(timezone.utc).isoformat()
+    results = []
+    for job in plan.jobs:
+        if job.job_name not in ended:
+            result = unfinished_result(job, plan.run, now)
+            result.status, result.finished_at = JobStatus.INTERRUPTED, now
+            result.error_class, result.error_message = JobInterruptedError.__name__, interrupts.stop_message(signum)
+            results.append(result)
+    return results
 
 
 def worker_count(plan: Plan, settings: Settings) -> int:
@@ -126,18 +147,20 @@ def _run_in_threads(waiting: list[Task], workers: int) -> Iterator[tuple[Task, d
     """As job_processes.run_tasks, in threads (INGEST_WORKER_MODE=thread)."""
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="job") as pool:
         running: dict[Future, Task] = {}
-        while waiting or running:
-            while waiting and len(running) < workers:
+        while running or (waiting and not interrupts.requested()):  # a stop: no new unit starts
+            while waiting and len(running) < workers and not interrupts.requested():
                 task = waiting.pop(0)
                 running[pool.submit(task.call)] = task
             done, _ = wait(list(running), return_when=FIRST_COMPLETED)
             for future in done:
-                yield running.pop(future), future.result()  # the calls return failures as values
+                yield running.pop(future), interrupts.interrupted_outcome(future.result())  # failures are values
 
 
 def run_local(plan: Plan, settings: Settings, config_path: Path | None, scheduled: bool = False) -> RunSummary:
-    """`scheduled`: this is the run a scheduler (cron) starts; it may send the daily summary."""
-    plan.lineage_start_failures += emit_run_start(plan.run, settings)  # never raises
-    results = execute_plan(plan, settings)
-    writer = file_watermark_writer(config_path) if config_path else None
-    return finalize_run(plan, results, settings, write_watermarks=writer, scheduled=scheduled)
+    """`scheduled`: this is the run a scheduler (cron) starts; it may send the daily summary.
+    SIGINT / SIGTERM during it stop the run cleanly (ingest/core/interrupts.py)."""
+    with interrupts.handling():
+        plan.lineage_start_failures += emit_run_start(plan.run, settings)  # never raises
+        results = execute_plan(plan, settings)
+        writer = file_watermark_writer(config_path) if config_path else None
+        return finalize_run(plan, results, settings, write_watermarks=writer, scheduled=scheduled)
