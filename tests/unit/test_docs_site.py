@@ -73,3 +73,24 @@ def test_the_readme_links_every_page_and_its_links_resolve():
     assert [t for t in local if not (REPO / t).exists()] == []
     linked = {t for t in local if t.startswith("docs/")}
     assert {f"docs/{page}" for page in nav_pages(config()["nav"]) if page != "index.md"} - linked == set()
+
+
+def test_the_readmes_ingest_commands_parse():
+    """Each `ingest ...` line of the README's bash blocks is a command the CLI accepts (parsed, not
+    run): the tour stays true when an option is renamed."""
+    import shlex
+
+    from ingest import cli
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    lines = [line for block in re.findall(r"```bash\n(.*?)```", readme, re.S) for line in block.splitlines()
+             if line.startswith("ingest ")]
+    assert len(lines) >= 6
+    for line in lines:
+        argv = shlex.split(line, comments=True)[1:]
+        if argv in (["--version"], ["--help"]):
+            continue
+        try:
+            cli._parser().parse_args(argv)
+        except SystemExit as exc:
+            raise AssertionError(f"README: {line}") from exc
