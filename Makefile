@@ -6,10 +6,11 @@ PY := $(VENV)/bin/python
 
 .PHONY: azurite azurite-env azurite-stop run test test-airflow airflow-venv venv services demo validate bench infra-check fuzz clean
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements-dev.txt
+	$(PY) -m pip install -q --no-deps -e .   # the `ingest` command in the venv (this checkout's code)
 	touch $@
 
 venv: $(VENV)/.installed

@@ -1,5 +1,5 @@
 """The commit of a chunked load publishes the files its chunks staged as they are: no row is
-read back or encoded again (README "Chunked loads"), and a reader sees the rows and types of
+read back or encoded again (docs/chunked-loads.md), and a reader sees the rows and types of
 the plain load. Real PostgreSQL, a local lake."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""Chunked loads of one table from a real PostgreSQL into a local lake (README "Chunked
-loads"): the same rows, types and state as the plain load, NULL split values exactly once,
+"""Chunked loads of one table from a real PostgreSQL into a local lake (docs/chunked-loads.md,
+"Chunked loads"): the same rows, types and state as the plain load, NULL split values exactly once,
 resumption after a crash, and readers that never see a half-published table."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The README's "Against Azurite" block, run as written in bash from the repository: `make
+"""The "Against Azurite" block of docs/azurite.md, run as written in bash from the repository: `make
 azurite` starts a real Azurite (its own folder and ports here, through AZURITE_DIR and a free
 BLOB_PORT, so a developer's running one is left alone), the printed settings point the CLI at
 it, the workbook is pushed and the demo loads into az://lake/bronze."""
@@ -9,18 +9,19 @@ import os
 import re
 import subprocess
 
+from tests.docs_pages import docs_page
 from tests.integration.test_cli import REPO
 from tests.services import free_port
 
 
-def readme_block(heading: str) -> str:
-    text = (REPO / "README.md").read_text()
+def docs_block(page: str, heading: str) -> str:
+    text = docs_page(page)
     section = text[text.index(heading):]
     return re.search(r"```bash\n(.*?)```", section, re.S).group(1)
 
 
-def test_the_readme_azurite_commands_run_as_written(tmp_path):
-    block = readme_block("## Against Azurite")
+def test_the_docs_azurite_commands_run_as_written(tmp_path):
+    block = docs_block("azurite", "# Against Azurite")
     assert "make azurite\n" in block.replace("  ", "") or "make azurite " in block
     demo = subprocess.run(["make", "-s", "demo"], cwd=REPO, capture_output=True, text=True)
     assert demo.returncode == 0, demo.stderr

@@ -160,7 +160,7 @@ def test_incremental_rules_see_only_the_new_rows(postgres, pg_schema, settings, 
     assert read_workbook(book).job("customers").last_watermark is None  # a failed job writes no watermark
     sql(postgres, f"""INSERT INTO {pg_schema}.customers (id, email, last_seen)
         VALUES (500, 'new@example.com', '2025-01-01 00:00+00'), (501, 'late@example.com', '2025-01-02 00:00+00')""")
-    # (in the past: a timestamp watermark never passes the run's start, README: Watermark strategies)
+    # (in the past: a timestamp watermark never passes the run's start, docs/loads.md: Watermark strategies)
     second = run(book, settings)
     job = second.jobs[0]
     assert job["status"] == "succeeded" and job["rows_processed"] == 2

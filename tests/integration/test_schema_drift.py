@@ -1,7 +1,7 @@
 """Schema drift across runs against real PostgreSQL, through the local runner: a column added,
 one dropped, one retyped (and a NOT NULL dropped) appear in the history file in the lake, the
 summary and the audit; drift_severity fail flags the job and keeps its data; each
-schema_contract policy does what README says (dlt's contracts on arrow batches)."""
+schema_contract policy does what docs/quality.md says (dlt's contracts on arrow batches)."""
 
 from __future__ import annotations
 
@@ -81,7 +81,7 @@ def test_drift_across_runs_is_kept_in_the_history(postgres, pg_schema, settings,
     assert fourth.jobs[0]["drift"]["history_path"] == "raw/_ingest_schema_history/accounts.jsonl"
     assert fifth.jobs[0]["drift"]["previous_run_id"] == fourth.run_id
 
-    # the history reads as a table (the README's example)
+    # the history reads as a table (docs/quality.md's example)
     import pyarrow.compute as pc
     import pyarrow.json as pj
 

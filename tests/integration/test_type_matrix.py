@@ -1,4 +1,4 @@
-"""Every PostgreSQL type lands exactly or in its documented lossless form (README, *What each
+"""Every PostgreSQL type lands exactly or in its documented lossless form (docs/types.md, *What each
 PostgreSQL type lands as*, generated from ingest/sources/postgres_types.py), or the job fails
 naming the column. Real PostgreSQL, real loads through the local runner, with the default
 reader (connectorx) and with the pyarrow backend.

@@ -55,7 +55,7 @@ def test_a_typed_watermark_still_starts_the_first_load(postgres, pg_schema, sett
 
 def test_a_workbook_tried_locally_loads_everything_into_an_azure_lake(postgres, pg_schema, azurite, settings,
                                                                       tmp_path):
-    """The README's next step after `make run`: the same workbook against az://... (Azurite)."""
+    """The docs' next step after `make run` (docs/azurite.md): the same workbook against az://... (Azurite)."""
     create_orders(postgres, pg_schema, 500)
     book = _incremental_book(tmp_path / "w.xlsx", pg_schema)
     assert run_local(make_plan(read_workbook(book), new_run_context()), settings, book).jobs[0]["rows_processed"] == 500

@@ -1,4 +1,4 @@
-"""Chunked loads without a server (README "Chunked loads"): the quantile SQL each dialect gets
+"""Chunked loads without a server (docs/chunked-loads.md): the quantile SQL each dialect gets
 (SQL Server and Oracle compiled on the client path: no server of theirs runs here), the
 stride fallback, the ranges that cover every value once, the workbook's checks of the chunk
 columns with their cell, and the pure flow of a wave's units."""

@@ -1,7 +1,7 @@
 """The SQL Server and Oracle type maps (ingest/sources/mssql_types.py, oracle_types.py over
 client_types.py): the SELECT each type compiles to with SQLAlchemy's mssql and oracle
 dialects, the conversion of what pyodbc / python-oracledb return for it, what lands in Arrow,
-the README's tables generated from the same rules.
+the tables of docs/types.md generated from the same rules.
 
 No SQL Server or Oracle server can run here: the tables are built as SQLAlchemy reflects them
 (and as the catalog queries would return them), the drivers' values are made in the shapes
@@ -399,15 +399,17 @@ def test_conversion_runs_as_sqlalchemy_fetches_the_rows():
     assert rows == [("6f9619ff-8b86-d011-b42d-00c04fc964ff",)]
 
 
-# --- the README ---
+# --- docs/types.md ---
 
 @pytest.mark.parametrize("marker, title, rules", [
     ("mssql-types", "SQL Server", mssql_types.TYPE_RULES),
     ("oracle-types", "Oracle", oracle_types.TYPE_RULES),
 ])
-def test_readme_tables_are_generated_from_the_rules(marker, title, rules):
-    readme = (REPO / "README.md").read_text()
-    start = readme.index(f"<!-- {marker}:start")
-    start = readme.index("\n", start) + 1
-    end = readme.index(f"<!-- {marker}:end -->")
-    assert readme[start:end].strip() == markdown_table(title, rules)
+def test_the_types_page_tables_are_generated_from_the_rules(marker, title, rules):
+    from tests.docs_pages import docs_page
+
+    page = docs_page("types")
+    start = page.index(f"<!-- {marker}:start")
+    start = page.index("\n", start) + 1
+    end = page.index(f"<!-- {marker}:end -->")
+    assert page[start:end].strip() == markdown_table(title, rules)

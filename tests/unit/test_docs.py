@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ingest.core import errors
 from ingest.config.model import SourceType
+from tests.docs_pages import docs_page
 
 REPO = Path(__file__).resolve().parents[2]
 DOCS = REPO / "docs"
@@ -69,11 +70,10 @@ def test_connection_strings_cover_every_source_type():
         assert f"(`{source_type.value}`" in text, source_type.value
 
 
-def test_the_readmes_jobs_table_lists_every_column_as_the_reader_requires_it():
+def test_the_workbook_pages_jobs_table_lists_every_column_as_the_reader_requires_it():
     from ingest.config.columns import JOB_COLUMNS
 
-    readme = (REPO / "README.md").read_text()
-    table = readme.split("Sheet `jobs`", 1)[1].split("\n\n", 2)[1]
+    table = docs_page("workbook").split("Sheet `jobs`", 1)[1].split("\n\n", 2)[1]
     rows = {m.group(1): m.group(2).strip() for m in re.finditer(r"^\| `(\w+)` \| ([^|]+) \|", table, flags=re.M)}
     assert set(rows) == {c.name for c in JOB_COLUMNS}
     for column in JOB_COLUMNS:

@@ -11,6 +11,7 @@ import re
 from ingest.lake.destination import make_destination
 from ingest.core.keyvault.names import secret_name_for_key
 from ingest.core.settings import Settings
+from tests.docs_pages import docs_page
 from tests.bicep import FUNCTION_APP, REPO, parse, plain_app_settings, reference_setting
 
 BICEP_PLACE = "infra/modules/function-app.bicep (plainSettings)"
@@ -209,7 +210,7 @@ def test_key_vault_references_name_the_secret_the_apps_provider_reads():
 
 def test_the_timers_default_looks_for_due_jobs_at_least_as_often_as_the_finest_schedule():
     """The timer (INGEST_SCHEDULE, the Bicep `schedule` default, the local example) must fire at
-    least hourly, the finest `schedule` cell the README shows: at `0 0 2 * * *` an hourly job
+    least hourly, the finest `schedule` cell docs/schedules.md shows: at `0 0 2 * * *` an hourly job
     loaded once a day (issue 27)."""
     from datetime import datetime, timezone
 
@@ -218,7 +219,7 @@ def test_the_timers_default_looks_for_due_jobs_at_least_as_often_as_the_finest_s
     bicep = (REPO / "infra" / "main.bicep").read_text()
     defaults = [re.search(r"param schedule string = '([^']+)'", bicep).group(1),
                 json.loads((REPO / "local.settings.json.example").read_text())["Values"]["INGEST_SCHEDULE"]]
-    assert "`hourly`" in (REPO / "README.md").read_text()  # the finest schedule the README offers
+    assert "`hourly`" in docs_page("schedules")  # the finest schedule the docs offer
     for ncrontab in defaults:
         seconds, minute_and_rest = ncrontab.split(" ", 1)
         assert seconds == "0", ncrontab

@@ -1,4 +1,4 @@
-"""The layout of ingest/ by stage (README "Where things are"): the folders tell the flow of one
+"""The layout of ingest/ by stage (docs/layout.md, "Where things are"): the folders tell the flow of one
 run, and the import graph keeps to it. Each stage may import only the stages listed before it
 (and itself); no module imports itself back through others; the top level stays small and no
 function grows past a screen. Lazy imports inside functions count like the others."""
@@ -69,7 +69,7 @@ def import_graph() -> dict[str, set[str]]:
 
 def test_every_module_belongs_to_a_known_stage():
     unknown = sorted({stage_of(module) for module in modules()} - set(STAGES))
-    assert unknown == [], f"add these to STAGES (and to the README's 'Where things are'): {unknown}"
+    assert unknown == [], f"add these to STAGES (and to docs/layout.md, 'Where things are'): {unknown}"
 
 
 def test_the_import_graph_sees_lazy_and_package_imports():
@@ -171,9 +171,10 @@ def test_no_function_is_longer_than_a_screen():
     assert long == [], "\n".join(long)
 
 
-def test_the_readme_lists_each_stage_in_one_line():
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## Where things are", 1)[1].split("\n## ", 1)[0]
+def test_the_layout_page_lists_each_stage_in_one_line():
+    from tests.docs_pages import docs_page
+
+    section = docs_page("layout").split("# Where things are", 1)[1].split("\n## ", 1)[0]
     for stage in STAGES:
         place = f"ingest/{stage}/" if (PACKAGE / stage).is_dir() else f"ingest/{stage}.py"
         assert any(line.startswith(place) for line in section.splitlines()), place
@@ -182,7 +183,7 @@ def test_the_readme_lists_each_stage_in_one_line():
 def test_every_module_path_the_docs_name_exists():
     """A path like `ingest/lake/scd2.py` or `ingest/drivers/azure/` in the README, docs/ or a
     docstring names a file or folder that is there (a move updates its docs)."""
-    texts = [REPO / "README.md", *(REPO / "docs").glob("*.md"), *PACKAGE.rglob("*.py")]
+    texts = [REPO / "README.md", *(REPO / "docs").rglob("*.md"), *PACKAGE.rglob("*.py")]
     missing = set()
     for path in texts:
         for name in re.findall(r"(?<![\w./-])ingest/[A-Za-z0-9_/]+(?:\.py|/)", path.read_text(encoding="utf-8")):

@@ -1,5 +1,5 @@
 """The PostgreSQL type map (ingest/sources/postgres_types.py): each column's read plan from
-its catalog entry, the SQL it selects, and the README's table generated from the same rules.
+its catalog entry, the SQL it selects, and the table of docs/types.md generated from the same rules.
 The values themselves are checked against a real server in tests/integration/test_type_matrix.py."""
 
 from __future__ import annotations
@@ -82,8 +82,10 @@ def test_native_arrays_land_as_text_off_connectorx():
     assert plan.select('"a"', "pyarrow") == '("a")::text'
 
 
-def test_the_readme_table_is_generated_from_the_rules():
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    start = readme.index("<!-- pg-types:start")
-    block = readme[readme.index("\n", start) + 1: readme.index("<!-- pg-types:end -->")].strip()
+def test_the_types_page_table_is_generated_from_the_rules():
+    from tests.docs_pages import docs_page
+
+    page = docs_page("types")
+    start = page.index("<!-- pg-types:start")
+    block = page[page.index("\n", start) + 1: page.index("<!-- pg-types:end -->")].strip()
     assert block == markdown_table()
