@@ -22,6 +22,7 @@ host shutting down), after which the job runs on.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
@@ -69,6 +70,7 @@ def main() -> int:
     real_run_job, real_cdc = ingest.load.run_job, ingest.load.run_cdc_connection
 
     def run_job(job, run, settings, **kwargs):
+        logging.getLogger("ingest.tests.child").info("child %d loads job %s", os.getpid(), job.job_name)
         if job.job_name == doomed:
             _fault(fault)
         return real_run_job(job, run, settings, **kwargs)
