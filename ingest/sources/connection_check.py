@@ -40,6 +40,9 @@ class CheckLine:
     status: str
     detail: str
     fix: str = ""
+    error_class: str = ""
+    """A failure's class (an ingest error's name, or ColumnNotFound / NotChecked): what an HTTP
+    caller is told instead of the detail (public_dict)."""
 
     def __str__(self) -> str:
         # the subject is a workbook name, redacted apart: `job no_secret: not ...` reads as a key: value pair
@@ -48,6 +51,36 @@ class CheckLine:
 
     def to_dict(self) -> dict[str, str]:
         return {"subject": self.subject, "status": self.status, "detail": redact(self.detail), "fix": redact(self.fix)}
+
+    def public_dict(self) -> dict[str, str]:
+        """What an HTTP caller learns (POST /api/check): the subject, the status, the error class
+        and the fix in general terms. The detail names hosts, ports, databases, logins and column
+        lists: it goes to the server's log, never to a function-key holder."""
+        failed = self.status == FAIL
+        return {"subject": self.subject, "status": self.status, "error_class": self.error_class if failed else "",
+                "fix": GENERAL_FIXES.get(self.error_class, GENERAL_FIX) if failed else ""}
+
+
+GENERAL_FIX = "see the app's log for this line's detail, or run `ingest check` where the credentials are kept"
+GENERAL_FIXES = {
+    "MissingCredentialsError": "set the connection's credentials (a Key Vault secret or its SOURCES__<NAME>__CREDENTIALS"
+                               " setting)",
+    "KeyVaultAccessError": "give this app's identity get permission on the vault's secrets (Key Vault Secrets User)",
+    "KeyVaultUnavailableError": "check INGEST_KEY_VAULT_URL and the network to the vault",
+    "ConnectionConfigError": "correct the connection's credentials where they are kept",
+    "SourceAuthenticationError": "the login was refused: correct the connection's user or password where its"
+                                 " credentials are kept",
+    "SourceFirewallError": "add a firewall rule or private endpoint for this app's address",
+    "TransientSourceError": "check the connection's host and port, that the server runs, and the network between",
+    "DriverNotInstalledError": "install the driver the connection names",
+    "SourceObjectNotFoundError": "check the job's schema and table (or the connection's database)",
+    "SourcePermissionError": "grant the connection's login SELECT on the job's table",
+    "ColumnNotFound": "correct the column the job names, or add it to the source",
+    "ReservedColumnError": "rename or drop the source column named like the app's own columns, or read the table"
+                           " through a view",
+    "CdcPrerequisiteError": "grant the login what load_type CDC needs (the app's log has the statements)",
+    "NotChecked": "fix the connection's line first",
+}
 
 
 @dataclass
@@ -60,6 +93,10 @@ class CheckReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "lines": [line.to_dict() for line in self.lines]}
+
+    def public_dict(self) -> dict[str, Any]:
+        """The report as an HTTP caller may see it (CheckLine.public_dict)."""
+        return {"ok": self.ok, "lines": [line.public_dict() for line in self.lines]}
 
 
 def select_jobs(config: WorkbookConfig, patterns: list[str] | None) -> list[JobConfig]:
@@ -112,8 +149,8 @@ def check_jobs(jobs: Iterable[JobConfig], timeout_s: int = CONNECT_TIMEOUT_S) ->
         engine, line = open_connection(connection, source_type, timeout_s)
         report.lines.append(line)
         if engine is None:
-            report.lines += [CheckLine(f"job {j.job_name}", FAIL, f"not checked: connection '{connection}' failed")
-                             for j in members]
+            report.lines += [CheckLine(f"job {j.job_name}", FAIL, f"not checked: connection '{connection}' failed",
+                                       error_class="NotChecked") for j in members]
             continue
         try:
             for job in members:
@@ -132,21 +169,23 @@ def open_connection(connection: str, source_type: SourceType,
     try:
         found = find_credentials(connection)
     except MissingCredentialsError as exc:
-        return None, CheckLine(subject, FAIL, str(exc), f"{where_to_set(connection)} (README: Connection strings)")
+        return None, CheckLine(subject, FAIL, str(exc), f"{where_to_set(connection)} (README: Connection strings)",
+                               type(exc).__name__)
     except KeyVaultAccessError as exc:
         return None, CheckLine(subject, FAIL, str(exc), "give this app's identity get permission on the vault's"
-                                                        " secrets (role Key Vault Secrets User)")
+                                                        " secrets (role Key Vault Secrets User)", type(exc).__name__)
     except IngestError as exc:  # Key Vault unreachable or answering with errors
-        return None, CheckLine(subject, FAIL, str(exc), "check INGEST_KEY_VAULT_URL and the network to the vault")
+        return None, CheckLine(subject, FAIL, str(exc), "check INGEST_KEY_VAULT_URL and the network to the vault",
+                               type(exc).__name__)
     try:
         source = build_connection(connection, source_type, found.value)
     except IngestError as exc:
         return None, CheckLine(subject, FAIL, f"{exc} (credentials from {found.served_by})",
-                               f"correct the credentials in {found.served_by}")
+                               f"correct the credentials in {found.served_by}", type(exc).__name__)
     missing_file = _missing_sqlite_file(source)
     if missing_file:
         return None, CheckLine(subject, FAIL, f"SQLite file {missing_file} does not exist",
-                               f"correct the path in {found.served_by}")
+                               f"correct the path in {found.served_by}", "SourceObjectNotFoundError")
     timeout = _TIMEOUT_ARGS.get(source.url.get_backend_name(), lambda s: {})(timeout_s)
     engine = make_engine(replace(source, connect_args={**source.connect_args, **timeout}))
     started = time.monotonic()
@@ -157,7 +196,7 @@ def open_connection(connection: str, source_type: SourceType,
         engine.dispose()
         error = classify(exc)
         return None, CheckLine(subject, FAIL, f"{type(error).__name__}: {error} (credentials from"
-                               f" {found.served_by})", _connect_fix(error, source, found))
+                               f" {found.served_by})", _connect_fix(error, source, found), type(error).__name__)
     elapsed = (time.monotonic() - started) * 1000
     return engine, CheckLine(subject, OK, f"{source_type.value} at {_where(source)}: credentials from"
                              f" {found.served_by}; connected in {elapsed:.0f} ms")
@@ -213,14 +252,15 @@ def check_job(job: JobConfig, engine: Engine) -> list[CheckLine]:
         bare = reflect_table(engine, replace(job, watermark_column=None, watermark_tiebreak=(), primary_key=()))
     except Exception as exc:
         error = classify(exc)
-        return [CheckLine(subject, FAIL, str(error), _reflect_fix(job, error))]
+        return [CheckLine(subject, FAIL, str(error), _reflect_fix(job, error), type(error).__name__)]
     available = {name.lower() for name in bare.columns}
     missing = [(label, name) for label, name in _named_columns(job) if name.lower() not in available]
     if missing:
         label, name = missing[0]
         place = f"the filters sheet's rows for {job.job_name}" if label == "filters" else f"{label} in jobs row {job.row}"
         return [CheckLine(subject, FAIL, f"{where} has no column {name} ({label}); its columns:"
-                          f" {', '.join(bare.columns)}", f"correct {place}, or add the column to the source")]
+                          f" {', '.join(bare.columns)}", f"correct {place}, or add the column to the source",
+                          "ColumnNotFound")]
     try:
         # the loader's own checks on the table reflected above (a watermark that lands as text)
         reflected = prepare_again(bare, job, engine.dialect.name)
@@ -230,7 +270,7 @@ def check_job(job: JobConfig, engine: Engine) -> list[CheckLine]:
         error = classify(exc)
         fix = (f"grant SELECT on {where} to the connection's login" if isinstance(error, SourcePermissionError)
                else "see the error")
-        return [CheckLine(subject, FAIL, str(error), fix)]
+        return [CheckLine(subject, FAIL, str(error), fix, type(error).__name__)]
     lines = [CheckLine(subject, OK, _job_detail(job, where, bare.table.name))]
     for extra in _JOB_CHECKS:
         line = extra(job, engine)

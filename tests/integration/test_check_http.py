@@ -6,6 +6,7 @@ headers are written by the test as Easy Auth documents them (tests/unit/test_htt
 from __future__ import annotations
 
 import json
+import logging
 
 import azure.functions as func
 
@@ -22,7 +23,7 @@ def post(body: bytes, headers: dict[str, str] | None = None) -> func.HttpRequest
 
 
 def test_post_check_answers_the_lines_of_the_workbook_in_blob_storage(postgres, pg_schema, app_env, tmp_path,
-                                                                      monkeypatch):
+                                                                      monkeypatch, caplog):
     create_orders(postgres, pg_schema, 5)
     monkeypatch.setenv("SOURCES__PG_WRONG__CREDENTIALS", postgres.url(password="http-wrong-pw-99"))
     upload(app_env[1], write_workbook(tmp_path / "w.xlsx", [
@@ -30,16 +31,25 @@ def test_post_check_answers_the_lines_of_the_workbook_in_blob_storage(postgres, 
         job_row(job_name="bad_column", source_schema=pg_schema, target_table="bad_column", primary_key="nope"),
         job_row(job_name="wrong_pw", connection="pg_wrong", source_schema=pg_schema, target_table="wrong_pw")]))
 
-    answer = blueprint.handle_check(post(b""))
+    with caplog.at_level(logging.INFO, logger="ingest.azure"):
+        answer = blueprint.handle_check(post(b""))
     assert answer.status_code == 200
     body = json.loads(answer.get_body())
     assert body["ok"] is False and body["workbook_errors"] == 0
     lines = {line["subject"]: line for line in body["lines"]}
     assert lines["connection pg"]["status"] == "OK" and lines["job orders"]["status"] == "OK"
-    assert "has no column nope (primary_key)" in lines["job bad_column"]["detail"]
+    assert lines["job bad_column"]["error_class"] == "ColumnNotFound"
     assert lines["connection pg_wrong"]["status"] == "FAIL"
-    assert "correct the user or password in env (SOURCES__PG_WRONG__CREDENTIALS)" in lines["connection pg_wrong"]["fix"]
-    assert "http-wrong-pw-99" not in answer.get_body().decode()
+    assert lines["connection pg_wrong"]["error_class"] == "SourceAuthenticationError"
+    assert "correct the connection's user or password" in lines["connection pg_wrong"]["fix"]
+    text = answer.get_body().decode()
+    # a function-key holder learns no host, port, database, login or column list (issue 33, item 4)
+    for detail in ("http-wrong-pw-99", "127.0.0.1", str(postgres.port), f'user "{postgres.user}"',
+                   f"/{postgres.database}", "updated_at", "SOURCES__PG_WRONG__CREDENTIALS", '"detail"'):
+        assert detail not in text, detail
+    # ...which the server's log keeps
+    assert "has no column nope (primary_key)" in caplog.text and f"127.0.0.1:{postgres.port}" in caplog.text
+    assert "http-wrong-pw-99" not in caplog.text
 
     only = json.loads(blueprint.handle_check(post(json.dumps({"jobs": ["ord*"]}).encode())).get_body())
     assert only["ok"] is True and [line["subject"] for line in only["lines"]] == ["connection pg", "job orders"]

@@ -181,7 +181,8 @@ def check_connections(req: func.HttpRequest) -> func.HttpResponse:
 def handle_check(req: func.HttpRequest) -> func.HttpResponse:
     """POST /api/check {"jobs": [names or globs]} (default: every enabled job): `python -m ingest
     check` on the workbook in blob storage, with this app's identity and credentials. 200 with
-    {"ok", "lines": [{"subject", "status", "detail", "fix"}]}; 400 on a malformed body or a
+    {"ok", "lines": [{"subject", "status", "error_class", "fix"}]} (the fix in general terms; each
+    line's detail, which names hosts, databases, logins and columns, goes to the app's log); 400 on a malformed body or a
     pattern matching no job; 401/403 first with INGEST_HTTP_AUTH=entra, as for POST /api/runs."""
     body = _caller_json(req)
     if isinstance(body, func.HttpResponse):
@@ -202,7 +203,9 @@ def handle_check(req: func.HttpRequest) -> func.HttpResponse:
         report = check_jobs(select_jobs(config, jobs or None))
     except ConfigError as exc:
         return _json({"error": redact(str(exc))}, 400)
-    return _json({**report.to_dict(), "workbook_errors": len(config.errors)}, 200)
+    for line in report.lines:  # the detail (hosts, databases, logins, columns) for the server's log only
+        log.log(logging.WARNING if line.status == "FAIL" else logging.INFO, "check: %s", line)
+    return _json({**report.public_dict(), "workbook_errors": len(config.errors)}, 200)
 
 
 @bp.orchestration_trigger(context_name="context", orchestration=orchestration.RUN_ORCHESTRATOR)

@@ -21,7 +21,7 @@ def cdc_prerequisites(job: JobConfig, engine: Engine) -> CheckLine | None:
     subject = f"job {job.job_name}"
     if engine.dialect.name != "postgresql":
         return CheckLine(subject, FAIL, f"load_type CDC needs PostgreSQL, not {engine.dialect.name}",
-                         "use INCREMENTAL or FULL")
+                         "use INCREMENTAL or FULL", "CdcPrerequisiteError")
     raw = engine.raw_connection()
     try:
         problems = check_prerequisites(raw.cursor(), [job])
@@ -29,12 +29,12 @@ def cdc_prerequisites(job: JobConfig, engine: Engine) -> CheckLine | None:
     except Exception as exc:  # the catalog could not be read: say so on the job's line
         error = classify(exc)
         return CheckLine(subject, FAIL, f"CDC prerequisites not checked: {type(error).__name__}: {error}",
-                         "see the error")
+                         "see the error", type(error).__name__)
     finally:
         raw.close()
     if problems:
         return CheckLine(subject, FAIL, "CDC: " + "; ".join(p.message for p in problems),
-                         "; ".join(p.fix for p in problems if p.fix))
+                         "; ".join(p.fix for p in problems if p.fix), "CdcPrerequisiteError")
     publication = publication_name(job.connection or "")
     how = (f"publication {publication} covers {qualified(job)}" if covered
            else f"the login may create publication {publication} for {qualified(job)}")
