@@ -260,7 +260,7 @@ def check_job(job: JobConfig, engine: Engine) -> list[CheckLine]:
         place = f"the filters sheet's rows for {job.job_name}" if label == "filters" else f"{label} in jobs row {job.row}"
         return [CheckLine(subject, FAIL, f"{where} has no column {name} ({label}); its columns:"
                           f" {', '.join(bare.columns)}", f"correct {place}, or add the column to the source",
-                          "ColumnNotFound")]
+                          error_class="ColumnNotFound")]
     try:
         # the loader's own checks on the table reflected above (a watermark that lands as text)
         reflected = prepare_again(bare, job, engine.dialect.name)
