@@ -8,9 +8,10 @@ from __future__ import annotations
 import re
 from typing import Any, TextIO
 
-_CONSOLE_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-"""Control characters but newline and tab (ESC, carriage return, backspace, bell, C1), and the
-bidirectional overrides that reorder what a terminal shows."""
+_CONSOLE_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+"""Control characters but newline, tab and carriage return (ESC, backspace, bell, C1), and the
+bidirectional overrides that reorder what a terminal shows. A carriage return stays: the
+progress line rewrites itself with it, and alone it cannot clear a screen."""
 _XML_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 """What XML 1.0 forbids in a text node (openpyxl's ILLEGAL_CHARACTERS_RE and the two non-characters)."""
 
@@ -43,3 +44,9 @@ class PrintableStream:
 
     def __getattr__(self, name: str) -> Any:  # flush, fileno, isatty, encoding, ...
         return getattr(self._stream, name)
+
+
+def raw_stream(stream: TextIO) -> TextIO:
+    """The stream a PrintableStream wraps (or `stream` itself): for the progress line, which
+    writes its own terminal codes (erase line) around job names the workbook validated."""
+    return stream._stream if isinstance(stream, PrintableStream) else stream

@@ -24,6 +24,8 @@ from typing import Callable, Iterator, TextIO
 
 from dlt.common.runtime.collector_base import Collector
 
+from ingest.core.printable import raw_stream
+
 TTY_REFRESH_S = 0.2
 _active: "Progress | None" = None
 
@@ -31,7 +33,7 @@ _active: "Progress | None" = None
 class Progress:
     def __init__(self, stream: TextIO, *, tty: bool | None = None, interval_s: float = 10.0,
                  clock: Callable[[], float] = time.monotonic, wall: Callable[[], datetime] = datetime.now):
-        self.stream = stream
+        self.stream = raw_stream(stream)  # its own \x1b[K codes must reach the terminal as codes
         self.tty = stream.isatty() if tty is None else tty
         self.interval_s, self.clock, self.wall = interval_s, clock, wall
         self.jobs_total = self.jobs_done = self.rows_done = 0

@@ -38,8 +38,11 @@ def _books(tmp_path, schema):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     a = write_workbook(tmp_path / "a" / "w.xlsx", [job_row(source_schema=schema)])
+    # max_shrink_pct 100: these tests are about the owner; replacing 50 rows with 7 would
+    # otherwise be refused by the shrink guard (tests/integration/test_shrink_guard.py)
     b = write_workbook(tmp_path / "b" / "w.xlsx", [job_row(job_name="orders_copy", source_schema=schema,
-                                                           source_table="orders2", target_table="orders")])
+                                                           source_table="orders2", target_table="orders",
+                                                           max_shrink_pct="100")])
     return a, b
 
 
